@@ -1,0 +1,1 @@
+"""Keys, hashes, amounts, encodings and the error tree."""
