@@ -1,0 +1,452 @@
+"""A mempool that refuses what Bitcoin Core would refuse, with Core's reasons.
+
+Checks run in the order of Core's ``MemPoolAccept`` (PreChecks, then policy and
+consensus script checks), so the first failure named is the one Core names.
+Scripts are judged only by Bitcoin Core's interpreter inside libbitcoinkernel.
+Replacement is full RBF with Core's fee rules (rules 3, 4, 5 and the feerate
+rule of BIP 125 as Core applies it since v28).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+import pbk
+from bitcoin.core import CTransaction
+from pbk.script import PrecomputedTransactionData
+
+from btcmicro.node.engine.chainstate import Chainstate, Coin, Outpoint
+from btcmicro.tx import policy
+
+__all__ = ["Mempool", "MempoolEntry", "Reject", "RPC_VERIFY_ERROR", "RPC_VERIFY_REJECTED"]
+
+RPC_VERIFY_ERROR = -25
+RPC_VERIFY_REJECTED = -26
+RPC_VERIFY_ALREADY_IN_UTXO_SET = -27
+
+COINBASE_MATURITY = 100
+LOCKTIME_THRESHOLD = 500_000_000
+SEQUENCE_FINAL = 0xFFFFFFFF
+SEQUENCE_DISABLE_FLAG = 1 << 31
+SEQUENCE_TYPE_FLAG = 1 << 22
+SEQUENCE_MASK = 0x0000FFFF
+SEQUENCE_GRANULARITY = 9
+MAX_REPLACEMENT_CANDIDATES = 100
+MAX_MONEY = 21_000_000 * 100_000_000
+MAX_BLOCK_WEIGHT = 4_000_000
+
+# The consensus flags the kernel exposes; Core's standard flags add policy-only
+# rules (low-S, minimal data, clean stack, ...) that the kernel cannot check.
+SCRIPT_FLAGS = pbk.ScriptVerificationFlags.ALL
+# Core names the interpreter's ScriptError here; libbitcoinkernel's verify
+# returns only pass/fail, so the engine states that instead of guessing.
+SCRIPT_FAILED = "Script failed (libbitcoinkernel reports no script error detail)"
+
+
+class Reject(Exception):
+    """A transaction refused by the mempool, shaped like Core's TxValidationState."""
+
+    def __init__(self, reason: str, debug: str = "", code: int = RPC_VERIFY_REJECTED) -> None:
+        self.reason = reason
+        self.debug = debug
+        self.code = code
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        """What sendrawtransaction says: ``reason`` or ``reason, debug``."""
+        return f"{self.reason}, {self.debug}" if self.debug else self.reason
+
+
+@dataclass(slots=True)
+class MempoolEntry:
+    tx: CTransaction
+    raw: bytes
+    txid: bytes
+    wtxid: bytes
+    fee: int
+    vsize: int
+    weight: int
+    time: int
+    height: int
+    spends: list[Outpoint]
+    parents: set[bytes] = field(default_factory=set)
+
+    @property
+    def feerate(self) -> float:  # only for ordering; never an amount
+        return self.fee / self.vsize
+
+
+def _tx_weight(tx: CTransaction, raw: bytes) -> tuple[int, int]:
+    stripped = len(tx.serialize({"include_witness": False})) if tx.has_witness() else len(raw)
+    weight = stripped * 3 + len(raw)
+    return weight, (weight + 3) // 4
+
+
+def fee_for(feerate_sat_per_kvb: int, vsize: int) -> int:
+    """Core's CFeeRate::GetFee: rounded up."""
+    return -(-feerate_sat_per_kvb * vsize // 1000)
+
+
+class Mempool:
+    """Unconfirmed transactions over a :class:`Chainstate`."""
+
+    def __init__(self, chain: Chainstate, clock: Callable[[], int] = lambda: int(time.time())) -> None:
+        self.chain = chain
+        self.clock = clock
+        self.entries: dict[bytes, MempoolEntry] = {}  # insertion order is topological
+        self.spenders: dict[Outpoint, bytes] = {}
+        self.by_wtxid: dict[bytes, bytes] = {}
+
+    # -- views -------------------------------------------------------------
+
+    def coin(self, op: Outpoint) -> Coin | None:
+        """The coin an input would spend: confirmed or made by a mempool tx."""
+        coin = self.chain.utxos.get(op)
+        if coin is not None:
+            return coin
+        entry = self.entries.get(op[0])
+        if entry is not None and op[1] < len(entry.tx.vout):
+            out = entry.tx.vout[op[1]]
+            return Coin(out.nValue, bytes(out.scriptPubKey), self.chain.height + 1, False)
+        return None
+
+    def unspent(self, op: Outpoint) -> Coin | None:
+        """Like :meth:`coin` but None when a mempool tx already spends it."""
+        return None if op in self.spenders else self.coin(op)
+
+    def descendants(self, txids: Iterable[bytes]) -> set[bytes]:
+        """The given txids and everything in the mempool that spends from them."""
+        out: set[bytes] = set()
+        stack = list(txids)
+        while stack:
+            txid = stack.pop()
+            if txid in out or txid not in self.entries:
+                continue
+            out.add(txid)
+            entry = self.entries[txid]
+            for n in range(len(entry.tx.vout)):
+                child = self.spenders.get((txid, n))
+                if child is not None:
+                    stack.append(child)
+        return out
+
+    def ancestors(self, txid: bytes) -> set[bytes]:
+        out: set[bytes] = set()
+        stack = list(self.entries[txid].parents)
+        while stack:
+            parent = stack.pop()
+            if parent in out or parent not in self.entries:
+                continue
+            out.add(parent)
+            stack.extend(self.entries[parent].parents)
+        return out
+
+    # -- acceptance ----------------------------------------------------------
+
+    def check(self, tx: CTransaction, raw: bytes, *, bypass_limits: bool = False,
+              max_fee_rate: int | None = None) -> tuple[MempoolEntry, set[bytes]]:
+        """Run every check; return the would-be entry and the txids it replaces.
+
+        Changes nothing. Raises :class:`Reject` with Core's reason.
+        """
+        chain = self.chain
+        txid = tx.GetTxid()
+        wtxid = tx.GetHash()
+        _check_transaction(tx, raw)
+        if tx.is_coinbase():
+            raise Reject("coinbase")
+        reason = policy.is_standard_tx(tx)
+        if reason is not None:
+            raise Reject(reason)
+        if len(tx.serialize({"include_witness": False})) < policy.MIN_STANDARD_TX_NONWITNESS_SIZE:
+            raise Reject("tx-size-small")
+        next_height = chain.height + 1
+        mtp = chain.median_time_past()
+        if not _is_final(tx, next_height, mtp):
+            raise Reject("non-final")
+        if wtxid in self.by_wtxid:
+            raise Reject("txn-already-in-mempool")
+        if txid in self.entries:
+            raise Reject("txn-same-nonwitness-data-in-mempool")
+
+        conflicts: set[bytes] = set()
+        coins: list[Coin] = []
+        missing = False
+        for txin in tx.vin:
+            op = (txin.prevout.hash, txin.prevout.n)
+            spender = self.spenders.get(op)
+            if spender is not None:
+                conflicts.add(spender)
+            coin = self.coin(op)
+            if coin is None:
+                missing = True
+            else:
+                coins.append(coin)
+        if missing:
+            if any((txid, n) in chain.utxos for n in range(len(tx.vout))):
+                raise Reject("txn-already-known")
+            raise Reject("bad-txns-inputs-missingorspent", code=RPC_VERIFY_ERROR)
+        for txin, coin in zip(tx.vin, coins):
+            if txin.prevout.hash in conflicts or txin.prevout.hash in self.descendants(conflicts):
+                raise Reject(
+                    "bad-txns-spends-conflicting-tx",
+                    f"{_hex(txid)} spends conflicting transaction {_hex(txin.prevout.hash)}",
+                )
+        if not self._sequence_locks_ok(tx, coins, next_height, mtp):
+            raise Reject("non-BIP68-final")
+        value_in = 0
+        for coin in coins:
+            if coin.coinbase and next_height - coin.height < COINBASE_MATURITY:
+                raise Reject(
+                    "bad-txns-premature-spend-of-coinbase",
+                    f"tried to spend coinbase at depth {next_height - coin.height}",
+                )
+            value_in += coin.value
+        value_out = sum(out.nValue for out in tx.vout)
+        if value_in < value_out:
+            raise Reject(
+                "bad-txns-in-belowout",
+                f"value in ({_btc(value_in)}) < value out ({_btc(value_out)})",
+            )
+        spent_spks = [coin.script_pubkey for coin in coins]
+        if not policy.are_inputs_standard(tx, spent_spks):
+            raise Reject("bad-txns-nonstandard-inputs")
+        if tx.has_witness() and not policy.is_witness_standard(tx, spent_spks):
+            raise Reject("bad-witness-nonstandard")
+        fee = value_in - value_out
+        weight, vsize = _tx_weight(tx, raw)
+        if not bypass_limits and fee < fee_for(policy.MIN_RELAY_FEE, vsize):
+            raise Reject("min relay fee not met", f"{fee} < {fee_for(policy.MIN_RELAY_FEE, vsize)}")
+
+        parents = {txin.prevout.hash for txin in tx.vin if txin.prevout.hash in self.entries}
+        entry = MempoolEntry(tx, raw, txid, wtxid, fee, vsize, weight, self.clock(), chain.height,
+                             [(i.prevout.hash, i.prevout.n) for i in tx.vin], parents)
+        replaced: set[bytes] = set()
+        if conflicts:
+            replaced = self._replacement_checks(entry, conflicts)
+        self._script_checks(tx, raw, coins)
+        # Core checks the caller's maxfeerate only after a successful test accept.
+        if max_fee_rate and fee > fee_for(max_fee_rate, vsize):
+            raise Reject("max-fee-exceeded", code=RPC_VERIFY_ERROR)
+        return entry, replaced
+
+    def accept(self, tx: CTransaction, raw: bytes, *, bypass_limits: bool = False,
+               max_fee_rate: int | None = None) -> MempoolEntry:
+        """Check and add; evict what it replaces."""
+        entry, replaced = self.check(tx, raw, bypass_limits=bypass_limits, max_fee_rate=max_fee_rate)
+        for old in replaced:
+            self._remove(old)
+        self._add(entry)
+        return entry
+
+    def _replacement_checks(self, entry: MempoolEntry, conflicts: set[bytes]) -> set[bytes]:
+        all_conflicts = self.descendants(conflicts)
+        txid_hex = _hex(entry.txid)
+        if len(all_conflicts) > MAX_REPLACEMENT_CANDIDATES:
+            raise Reject(
+                "too many potential replacements",
+                f"rejecting replacement {txid_hex}; too many potential replacements "
+                f"({len(all_conflicts)} > {MAX_REPLACEMENT_CANDIDATES})\n",
+            )
+        original_inputs = {op for t in conflicts for op in self.entries[t].spends}
+        original_parents = {op[0] for op in original_inputs}
+        for idx, op in enumerate(entry.spends):
+            if op[0] in self.entries and op[0] not in original_parents:
+                raise Reject("replacement-adds-unconfirmed",
+                             f"replacement {txid_hex} adds unconfirmed input, idx {idx}")
+        for ctxid in conflicts:
+            old = self.entries[ctxid]
+            # Pre-cluster Core: the replacement must pay a higher feerate than each
+            # directly conflicting tx (compare fee*size cross-multiplied, exact ints).
+            if entry.fee * old.vsize <= old.fee * entry.vsize:
+                raise Reject(
+                    "insufficient fee",
+                    f"rejecting replacement {txid_hex}; new feerate "
+                    f"{_feerate(entry.fee, entry.vsize)} <= old feerate {_feerate(old.fee, old.vsize)}",
+                )
+        conflicting_fees = sum(self.entries[t].fee for t in all_conflicts)
+        if entry.fee < conflicting_fees:
+            raise Reject(
+                "insufficient fee",
+                f"rejecting replacement {txid_hex}, less fees than conflicting txs; "
+                f"{_btc(entry.fee)} < {_btc(conflicting_fees)}",
+            )
+        additional = entry.fee - conflicting_fees
+        needed = fee_for(policy.INCREMENTAL_RELAY_FEE, entry.vsize)
+        if additional < needed:
+            raise Reject(
+                "insufficient fee",
+                f"rejecting replacement {txid_hex}, not enough additional fees to relay; "
+                f"{_btc(additional)} < {_btc(needed)}",
+            )
+        return all_conflicts
+
+    def _script_checks(self, tx: CTransaction, raw: bytes, coins: list[Coin]) -> None:
+        ktx = pbk.Transaction(raw)
+        outputs = [pbk.TransactionOutput(pbk.ScriptPubkey(c.script_pubkey), c.value) for c in coins]
+        pre = PrecomputedTransactionData(ktx, outputs)
+        txid_hex, wtxid_hex = _hex(tx.GetTxid()), _hex(tx.GetHash())
+        for i, coin in enumerate(coins):
+            ok = False
+            try:
+                ok = pbk.ScriptPubkey(coin.script_pubkey).verify(coin.value, ktx, pre, i, SCRIPT_FLAGS)
+            except pbk.ScriptVerifyException:
+                ok = False
+            if not ok:
+                prev = tx.vin[i].prevout
+                raise Reject(
+                    f"mempool-script-verify-flag-failed ({SCRIPT_FAILED})",
+                    f"input {i} of {txid_hex} (wtxid {wtxid_hex}), spending {_hex(prev.hash)}:{prev.n}",
+                )
+
+    def _sequence_locks_ok(self, tx: CTransaction, coins: list[Coin], next_height: int, mtp: int) -> bool:
+        """BIP 68, as Core's CalculateSequenceLocks/EvaluateSequenceLocks."""
+        if tx.nVersion < 2:
+            return True
+        min_height, min_time = -1, -1
+        for txin, coin in zip(tx.vin, coins):
+            seq = txin.nSequence
+            if seq & SEQUENCE_DISABLE_FLAG:
+                continue
+            coin_height = coin.height
+            if seq & SEQUENCE_TYPE_FLAG:
+                coin_time = self.chain.median_time_past(max(coin_height - 1, 0))
+                min_time = max(min_time, coin_time + ((seq & SEQUENCE_MASK) << SEQUENCE_GRANULARITY) - 1)
+            else:
+                min_height = max(min_height, coin_height + (seq & SEQUENCE_MASK) - 1)
+        return not (min_height >= next_height or min_time >= mtp)
+
+    # -- bookkeeping ---------------------------------------------------------
+
+    def _add(self, entry: MempoolEntry) -> None:
+        self.entries[entry.txid] = entry
+        self.by_wtxid[entry.wtxid] = entry.txid
+        for op in entry.spends:
+            self.spenders[op] = entry.txid
+
+    def _remove(self, txid: bytes) -> None:
+        entry = self.entries.pop(txid, None)
+        if entry is None:
+            return
+        self.by_wtxid.pop(entry.wtxid, None)
+        for op in entry.spends:
+            if self.spenders.get(op) == txid:
+                del self.spenders[op]
+
+    def remove_with_descendants(self, txids: Iterable[bytes]) -> None:
+        for txid in self.descendants(txids):
+            self._remove(txid)
+
+    def on_chain_change(self, disconnected: list[bytes], connected: list[bytes]) -> None:
+        """Follow the chain: drop what blocks confirmed or conflicted; after a
+        reorg, bring the orphaned blocks' transactions back where still valid."""
+        from bitcoin.core import CBlock
+
+        if not disconnected:
+            for raw in connected:
+                block = CBlock.deserialize(raw)
+                for tx in block.vtx[1:]:
+                    txid = tx.GetTxid()
+                    if txid in self.entries:
+                        # A confirmed tx leaves; its children stay (their inputs now confirmed).
+                        self._remove(txid)
+                    for txin in tx.vin:
+                        other = self.spenders.get((txin.prevout.hash, txin.prevout.n))
+                        if other is not None:
+                            self.remove_with_descendants([other])
+                for entry in self.entries.values():
+                    entry.parents &= self.entries.keys()
+            return
+        # Reorg: re-validate everything against the new tip, resurrected txs first
+        # (oldest block first), without the relay-fee limits, as Core does.
+        candidates: list[tuple[CTransaction, bytes]] = []
+        for raw in reversed(disconnected):
+            for tx in CBlock.deserialize(raw).vtx[1:]:
+                candidates.append((tx, tx.serialize()))
+        candidates.extend((e.tx, e.raw) for e in self.entries.values())
+        self.entries.clear()
+        self.spenders.clear()
+        self.by_wtxid.clear()
+        for tx, raw in candidates:
+            if tx.GetTxid() in self.chain.txindex:
+                continue
+            try:
+                self.accept(tx, raw, bypass_limits=True)
+            except Reject:
+                pass
+
+    def block_template(self, max_weight: int = MAX_BLOCK_WEIGHT - 4000) -> list[MempoolEntry]:
+        """Transactions for the next block: parents before children, within the weight limit."""
+        chosen: list[MempoolEntry] = []
+        taken: set[bytes] = set()
+        weight = 0
+        for entry in self.entries.values():
+            if not entry.parents <= taken:
+                continue
+            if weight + entry.weight > max_weight:
+                continue
+            chosen.append(entry)
+            taken.add(entry.txid)
+            weight += entry.weight
+        return chosen
+
+
+def _check_transaction(tx: CTransaction, raw: bytes) -> None:
+    """Consensus CheckTransaction (context-free)."""
+    if not tx.vin:
+        raise Reject("bad-txns-vin-empty")
+    if not tx.vout:
+        raise Reject("bad-txns-vout-empty")
+    if len(tx.serialize({"include_witness": False})) * 4 > MAX_BLOCK_WEIGHT:
+        raise Reject("bad-txns-oversize")
+    total = 0
+    for out in tx.vout:
+        if out.nValue < 0:
+            raise Reject("bad-txns-vout-negative")
+        if out.nValue > MAX_MONEY:
+            raise Reject("bad-txns-vout-toolarge")
+        total += out.nValue
+        if total > MAX_MONEY:
+            raise Reject("bad-txns-txouttotal-toolarge")
+    seen = set()
+    for txin in tx.vin:
+        op = (txin.prevout.hash, txin.prevout.n)
+        if op in seen:
+            raise Reject("bad-txns-inputs-duplicate")
+        seen.add(op)
+    if tx.is_coinbase():
+        if not 2 <= len(tx.vin[0].scriptSig) <= 100:
+            raise Reject("bad-cb-length")
+    elif any(txin.prevout.is_null() for txin in tx.vin):
+        raise Reject("bad-txns-prevout-null")
+
+
+def _is_final(tx: CTransaction, height: int, block_time: int) -> bool:
+    if tx.nLockTime == 0:
+        return True
+    cutoff = height if tx.nLockTime < LOCKTIME_THRESHOLD else block_time
+    if tx.nLockTime < cutoff:
+        return True
+    return all(txin.nSequence == SEQUENCE_FINAL for txin in tx.vin)
+
+
+def _hex(h: bytes) -> str:
+    return h[::-1].hex()
+
+
+def _btc(sats: int) -> str:
+    """Core's FormatMoney: at least two decimals, trailing zeros trimmed."""
+    sign = "-" if sats < 0 else ""
+    q, r = divmod(abs(sats), 100_000_000)
+    frac = f"{r:08d}".rstrip("0")
+    if len(frac) < 2:
+        frac = frac.ljust(2, "0")
+    return f"{sign}{q}.{frac}"
+
+
+def _feerate(fee: int, vsize: int) -> str:
+    """Core's CFeeRate::ToString: "%d.%08d BTC/kvB"."""
+    per_kvb = fee * 1000 // vsize if vsize else 0
+    return f"{per_kvb // 100_000_000}.{per_kvb % 100_000_000:08d} BTC/kvB"

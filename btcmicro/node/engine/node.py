@@ -1,0 +1,835 @@
+"""The embedded regtest node: chainstate + mempool + miner behind Core's RPC methods.
+
+:class:`Engine` holds the state and implements each RPC method with Bitcoin
+Core's name, parameters, result shape and error codes. It is transport-free;
+:mod:`btcmicro.node.engine.server` puts it behind HTTP.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Callable
+
+from bitcoin.core import CBlock, CTransaction, b2lx, lx
+
+from btcmicro.core.amounts import COIN, btc_to_sats, sats_to_btc
+from btcmicro.node.engine.chainstate import Chainstate
+from btcmicro.node.engine.mempool import Mempool, Reject, fee_for
+from btcmicro.node.engine.miner import REGTEST_BITS, build_block
+from btcmicro.script import standard
+from btcmicro.tx import decode, policy
+
+__all__ = ["Engine", "RPCError", "METHODS", "ENGINE_VERSION"]
+
+ENGINE_VERSION = "0.1.0"
+DEFAULT_MAX_RAW_TX_FEE_RATE = COIN // 10  # 0.10 BTC/kvB
+MAX_FUTURE_BLOCK_TIME = 2 * 60 * 60
+
+# Bitcoin Core's RPCErrorCode values used here (src/rpc/protocol.h).
+RPC_MISC_ERROR = -1
+RPC_TYPE_ERROR = -3
+RPC_INVALID_ADDRESS_OR_KEY = -5
+RPC_INVALID_PARAMETER = -8
+RPC_DESERIALIZATION_ERROR = -22
+RPC_VERIFY_ERROR = -25
+RPC_VERIFY_REJECTED = -26
+RPC_VERIFY_ALREADY_IN_UTXO_SET = -27
+RPC_METHOD_NOT_FOUND = -32601
+RPC_INVALID_REQUEST = -32600
+RPC_PARSE_ERROR = -32700
+
+
+class RPCError(Exception):
+    """An error answered to the caller with Core's code and message."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    kind: str  # num | str | bool | arr | obj | amount | any | numbool
+    required: bool = False
+    default: Any = None
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    params: tuple[Param, ...]
+    help: str
+
+
+METHODS: dict[str, Method] = {}
+
+
+def rpc(name: str, *params: Param, help: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        METHODS[name] = Method(name, params, help or (fn.__doc__ or "").strip())
+        fn._rpc_name = name  # type: ignore[attr-defined]
+        return fn
+
+    return register
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, Decimal, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+_EXPECTED = {"num": "number", "str": "string", "bool": "bool", "arr": "array", "obj": "object",
+             "amount": "number", "numbool": "number", "any": None}
+
+
+def _type_check(param: Param, value: Any) -> Any:
+    kind = param.kind
+    actual = _json_type(value)
+    if kind == "any":
+        return value
+    if kind == "amount":
+        if actual not in ("number", "string"):
+            raise RPCError(RPC_TYPE_ERROR, f"Amount is not a number or string")
+        try:
+            return btc_to_sats(Decimal(str(value)))
+        except (ValueError, ArithmeticError):
+            raise RPCError(RPC_TYPE_ERROR, "Invalid amount") from None
+    if kind == "numbool" and actual in ("number", "bool"):
+        return int(value)
+    expected = _EXPECTED[kind]
+    if actual != expected:
+        raise RPCError(RPC_TYPE_ERROR, f"JSON value of type {actual} is not of expected type {expected}")
+    if kind == "num":
+        if isinstance(value, Decimal) and value != value.to_integral_value():
+            raise RPCError(RPC_TYPE_ERROR, "JSON integer out of range")
+        return int(value)
+    return value
+
+
+def bind_params(method: Method, params: Any) -> dict[str, Any]:
+    """Positional or named parameters -> keyword arguments, checked like Core does."""
+    specs = method.params
+    values: dict[str, Any] = {}
+    if params is None:
+        params = []
+    if isinstance(params, dict):
+        names = {p.name for p in specs}
+        for key in params:
+            if key not in names:
+                raise RPCError(RPC_INVALID_PARAMETER, f"Unknown named parameter {key}")
+        positional = [params.get(p.name) for p in specs]
+        while positional and positional[-1] is None:
+            positional.pop()
+        params = positional
+    if not isinstance(params, list):
+        raise RPCError(RPC_INVALID_REQUEST, "Params must be an array or object")
+    required = sum(1 for p in specs if p.required)
+    if len(params) > len(specs) or len(params) < required:
+        raise RPCError(RPC_MISC_ERROR, usage(method))
+    for i, spec in enumerate(specs):
+        value = params[i] if i < len(params) else None
+        if value is None:
+            if spec.required:
+                raise RPCError(RPC_MISC_ERROR, usage(method))
+            values[spec.name] = spec.default
+        else:
+            values[spec.name] = _type_check(spec, value)
+    return values
+
+
+def usage(method: Method) -> str:
+    args = " ".join(p.name if p.required else f"( {p.name} )" for p in method.params)
+    return f"{method.name} {args}".rstrip() + f"\n\n{method.help}"
+
+
+def _parse_hash(value: str, name: str) -> bytes:
+    if len(value) != 64:
+        raise RPCError(RPC_INVALID_PARAMETER, f"{name} must be of length 64 (not {len(value)}, for '{value}')")
+    try:
+        return lx(value)
+    except ValueError:
+        raise RPCError(RPC_INVALID_PARAMETER, f"{name} must be hexadecimal string (not '{value}')") from None
+
+
+def _parse_hex(value: str, name: str) -> bytes:
+    try:
+        return bytes.fromhex(value)
+    except ValueError:
+        raise RPCError(RPC_INVALID_PARAMETER, f"{name} must be hexadecimal string (not '{value}')") from None
+
+
+def _decode_tx(hexstr: str) -> tuple[CTransaction, bytes]:
+    try:
+        raw = bytes.fromhex(hexstr)
+        tx = CTransaction.deserialize(raw)
+    except Exception:
+        raise RPCError(RPC_DESERIALIZATION_ERROR, "TX decode failed. Make sure the tx has at least one input.") from None
+    if not tx.vin or tx.serialize() != raw:
+        raise RPCError(RPC_DESERIALIZATION_ERROR, "TX decode failed. Make sure the tx has at least one input.")
+    return tx, raw
+
+
+def _difficulty(bits: int) -> float:
+    """Core's GetDifficulty (a double, not an amount)."""
+    shift = (bits >> 24) & 0xFF
+    diff = 0x0000FFFF / (bits & 0x00FFFFFF)
+    while shift < 29:
+        diff *= 256.0
+        shift += 1
+    while shift > 29:
+        diff /= 256.0
+        shift -= 1
+    return diff
+
+
+def _target_hex(bits: int) -> str:
+    exp, mant = bits >> 24, bits & 0xFFFFFF
+    return (mant << (8 * (exp - 3))).to_bytes(32, "big").hex()
+
+
+class Engine:
+    """All node state behind one lock; each public ``rpc_*`` method is one Core RPC."""
+
+    def __init__(self, datadir: Path, *, clock: Callable[[], float] = time.time) -> None:
+        self.datadir = Path(datadir)
+        self._clock = clock
+        self.mocktime = 0
+        self.started = time.time()
+        self.lock = threading.RLock()
+        self.chain = Chainstate(self.datadir)
+        self.mempool = Mempool(self.chain, clock=self.now)
+        self._extra_nonce = secrets.randbits(32)
+        self.stop_requested = threading.Event()
+
+    def close(self) -> None:
+        with self.lock:
+            self.chain.close()
+
+    def now(self) -> int:
+        return self.mocktime or int(self._clock())
+
+    def call(self, name: str, params: Any) -> Any:
+        method = METHODS.get(name)
+        if method is None:
+            raise RPCError(RPC_METHOD_NOT_FOUND, "Method not found")
+        kwargs = bind_params(method, params)
+        with self.lock:
+            return getattr(self, "rpc_" + name)(**kwargs)
+
+    # -- mining ------------------------------------------------------------------
+
+    def _submit(self, raw: bytes) -> str | None:
+        return self.chain.process_block(raw, self.mempool.on_chain_change)
+
+    def mine_block(self, payout: bytes, txs: list[CTransaction] | None = None,
+                   prev: bytes | None = None, submit: bool = True) -> bytes:
+        """Assemble, solve and (by default) submit one block; return its raw bytes."""
+        chain = self.chain
+        if prev is None:
+            prev = chain.tip.hash
+        if prev in chain.blocks:
+            height = chain.blocks[prev].height + 1
+            mtp = chain.median_time_past(height - 1)
+        else:
+            entry = chain.entry(prev)
+            if entry is None:
+                raise RPCError(RPC_INVALID_ADDRESS_OR_KEY, "Block not found")
+            height = entry.height + 1
+            mtp = self._branch_mtp(entry)
+        if txs is None:
+            template = self.mempool.block_template()
+            txs = [e.tx for e in template]
+            fees = sum(e.fee for e in template)
+        else:
+            fees = self._fees_of(txs)
+        timestamp = max(mtp + 1, self.now())
+        self._extra_nonce = (self._extra_nonce + 1) & 0xFFFFFFFF
+        raw = build_block(prev, height, timestamp, payout, txs, fees, self._extra_nonce)
+        if submit:
+            result = self._submit(raw)
+            if result is not None:
+                raise RPCError(RPC_VERIFY_ERROR, f"ProcessNewBlock, block not accepted: {result}")
+        return raw
+
+    def _branch_mtp(self, entry: Any) -> int:
+        times = []
+        e = entry
+        for _ in range(11):
+            times.append(int(e.block_header.timestamp.timestamp()))
+            if e.height == 0:
+                break
+            e = e.previous
+        times.sort()
+        return times[len(times) // 2]
+
+    def _fees_of(self, txs: list[CTransaction]) -> int:
+        """Fees of explicit block transactions (inputs from the UTXO set or earlier ones)."""
+        made: dict[tuple[bytes, int], int] = {}
+        fees = 0
+        for tx in txs:
+            value_in = 0
+            for txin in tx.vin:
+                op = (txin.prevout.hash, txin.prevout.n)
+                if op in made:
+                    value_in += made.pop(op)
+                elif op in self.chain.utxos:
+                    value_in += self.chain.utxos[op].value
+                else:
+                    raise RPCError(RPC_VERIFY_ERROR, "TestBlockValidity failed: bad-txns-inputs-missingorspent")
+            txid = tx.GetTxid()
+            for n, out in enumerate(tx.vout):
+                made[(txid, n)] = out.nValue
+            fees += value_in - sum(o.nValue for o in tx.vout)
+        return fees
+
+    def _generate(self, n: int, payout: bytes) -> list[str]:
+        if n < 0:
+            raise RPCError(RPC_INVALID_PARAMETER, "Invalid nblocks")
+        hashes = []
+        for _ in range(n):
+            raw = self.mine_block(payout)
+            hashes.append(b2lx(_block_hash(raw)))
+        return hashes
+
+    # -- descriptors and addresses ------------------------------------------------
+
+    def _script_for_address(self, address: str) -> bytes:
+        try:
+            return standard.address_to_script(address)
+        except Exception:
+            raise RPCError(RPC_INVALID_ADDRESS_OR_KEY, "Error: Invalid address") from None
+
+    def _script_for_descriptor(self, desc: str) -> bytes:
+        try:
+            return decode.descriptor_to_script(desc)
+        except Exception as exc:
+            raise RPCError(RPC_INVALID_ADDRESS_OR_KEY, f"Invalid descriptor: {exc}") from None
+
+    # -- blockchain ---------------------------------------------------------------
+
+    def _header_json(self, block_hash: bytes) -> dict[str, Any]:
+        chain = self.chain
+        info = chain.blocks.get(block_hash)
+        if info is not None:
+            header, height, confirmations = info.header, info.height, chain.height - info.height + 1
+        else:
+            entry = chain.entry(block_hash)
+            if entry is None:
+                raise RPCError(RPC_INVALID_ADDRESS_OR_KEY, "Block not found")
+            header, height, confirmations = bytes(entry.block_header), entry.height, -1
+        version = int.from_bytes(header[0:4], "little", signed=True)
+        bits = int.from_bytes(header[72:76], "little")
+        out: dict[str, Any] = {
+            "hash": b2lx(block_hash),
+            "confirmations": confirmations,
+            "height": height,
+            "version": version,
+            "versionHex": f"{version & 0xFFFFFFFF:08x}",
+            "merkleroot": b2lx(header[36:68]),
+            "time": int.from_bytes(header[68:72], "little"),
+            "mediantime": chain.median_time_past(height) if info is not None else self._branch_mtp(chain.entry(block_hash)),
+            "nonce": int.from_bytes(header[76:80], "little"),
+            "bits": f"{bits:08x}",
+            "target": _target_hex(bits),
+            "difficulty": _difficulty(bits),
+            "chainwork": f"{(height + 1) * 2:064x}",
+            "nTx": len(info.txids) if info is not None else len(self.chain.block_transactions(block_hash)),
+        }
+        if height > 0:
+            out["previousblockhash"] = b2lx(header[4:36])
+        if info is not None and height < chain.height:
+            out["nextblockhash"] = b2lx(chain.by_height[height + 1])
+        return out
+
+    @rpc("getblockchaininfo")
+    def rpc_getblockchaininfo(self) -> dict[str, Any]:
+        """Returns an object containing various state info regarding blockchain processing."""
+        tip = self.chain.tip
+        return {
+            "chain": "regtest",
+            "blocks": self.chain.height,
+            "headers": self.chain.height,
+            "bestblockhash": b2lx(tip.hash),
+            "bits": f"{REGTEST_BITS:08x}",
+            "target": _target_hex(REGTEST_BITS),
+            "difficulty": _difficulty(REGTEST_BITS),
+            "time": tip.time,
+            "mediantime": self.chain.median_time_past(),
+            "verificationprogress": Decimal(1),
+            "initialblockdownload": False,
+            "chainwork": f"{(self.chain.height + 1) * 2:064x}",
+            "size_on_disk": _dir_size(self.datadir / "blocks"),
+            "pruned": False,
+            "warnings": [],
+        }
+
+    @rpc("getblockcount")
+    def rpc_getblockcount(self) -> int:
+        """Returns the height of the most-work fully-validated chain."""
+        return self.chain.height
+
+    @rpc("getbestblockhash")
+    def rpc_getbestblockhash(self) -> str:
+        """Returns the hash of the best (tip) block in the most-work fully-validated chain."""
+        return b2lx(self.chain.tip.hash)
+
+    @rpc("getblockhash", Param("height", "num", True))
+    def rpc_getblockhash(self, height: int) -> str:
+        """Returns hash of block in best-block-chain at height provided."""
+        if not 0 <= height <= self.chain.height:
+            raise RPCError(RPC_INVALID_PARAMETER, "Block height out of range")
+        return b2lx(self.chain.by_height[height])
+
+    @rpc("getblockheader", Param("blockhash", "str", True), Param("verbose", "bool", False, True))
+    def rpc_getblockheader(self, blockhash: str, verbose: bool) -> Any:
+        """If verbose is false, returns a string that is serialized, hex-encoded data for blockheader 'hash'."""
+        h = _parse_hash(blockhash, "hash")
+        out = self._header_json(h)
+        if not verbose:
+            raw = self.chain.read_block(h)
+            return raw[:80].hex() if raw else ""
+        return out
+
+    @rpc("getblock", Param("blockhash", "str", True), Param("verbosity", "numbool", False, 1))
+    def rpc_getblock(self, blockhash: str, verbosity: int) -> Any:
+        """Returns block data: hex (0), with txids (1), with decoded transactions and fees (2)."""
+        h = _parse_hash(blockhash, "blockhash")
+        raw = self.chain.read_block(h)
+        if raw is None:
+            raise RPCError(RPC_INVALID_ADDRESS_OR_KEY, "Block not found")
+        if verbosity <= 0:
+            return raw.hex()
+        block = CBlock.deserialize(raw)
+        out = self._header_json(h)
+        stripped = len(block.serialize({"include_witness": False}))
+        nxt = out.pop("nextblockhash", None)
+        out.update({"strippedsize": stripped, "size": len(raw), "weight": stripped * 3 + len(raw)})
+        if verbosity == 1:
+            out["tx"] = [b2lx(tx.GetTxid()) for tx in block.vtx]
+        else:
+            undo = {op: coin for op, coin in self.chain.undo.get(h, [])}
+            txs = []
+            for pos, tx in enumerate(block.vtx):
+                d = decode.decode_transaction(tx)
+                if pos > 0 and all((i.prevout.hash, i.prevout.n) in undo for i in tx.vin):
+                    fee = sum(undo[(i.prevout.hash, i.prevout.n)].value for i in tx.vin) - sum(o.nValue for o in tx.vout)
+                    d["fee"] = sats_to_btc(fee)
+                txs.append(d)
+            out["tx"] = txs
+        if nxt:
+            out["nextblockhash"] = nxt
+        return out
+
+    @rpc("getchaintips")
+    def rpc_getchaintips(self) -> list[dict[str, Any]]:
+        """Return information about the active chain tip (side branches are not tracked)."""
+        return [{"height": self.chain.height, "hash": b2lx(self.chain.tip.hash), "branchlen": 0, "status": "active"}]
+
+    # -- transactions -------------------------------------------------------------
+
+    def _tx_json(self, tx: CTransaction, block_hash: bytes | None) -> dict[str, Any]:
+        d = decode.decode_transaction(tx)
+        d["hex"] = tx.serialize().hex()
+        if block_hash is not None:
+            info = self.chain.blocks.get(block_hash)
+            d["blockhash"] = b2lx(block_hash)
+            if info is not None:
+                d["confirmations"] = self.chain.height - info.height + 1
+                d["time"] = info.time
+                d["blocktime"] = info.time
+            else:
+                d["confirmations"] = 0
+        return d
+
+    @rpc("getrawtransaction", Param("txid", "str", True), Param("verbose", "numbool", False, 0),
+         Param("blockhash", "str"))
+    def rpc_getrawtransaction(self, txid: str, verbose: int, blockhash: str | None) -> Any:
+        """Return the raw transaction data (the engine keeps a full transaction index)."""
+        h = _parse_hash(txid, "parameter 1")
+        tx: CTransaction | None = None
+        in_block: bytes | None = None
+        if blockhash is not None:
+            bh = _parse_hash(blockhash, "parameter 3")
+            raw = self.chain.read_block(bh)
+            if raw is None:
+                raise RPCError(RPC_INVALID_ADDRESS_OR_KEY, "Block hash not found")
+            for candidate in CBlock.deserialize(raw).vtx:
+                if candidate.GetTxid() == h:
+                    tx, in_block = candidate, bh
+            if tx is None:
+                raise RPCError(RPC_INVALID_ADDRESS_OR_KEY,
+                               "No such transaction found in the provided block. Use gettransaction for wallet transactions.")
+        elif h in self.mempool.entries:
+            tx = self.mempool.entries[h].tx
+        elif h in self.chain.txindex:
+            in_block, pos = self.chain.txindex[h]
+            tx = self.chain.block_transactions(in_block)[pos]
+        if tx is None:
+            raise RPCError(RPC_INVALID_ADDRESS_OR_KEY,
+                           "No such mempool or blockchain transaction. Use gettransaction for wallet transactions.")
+        if not verbose:
+            return tx.serialize().hex()
+        d = self._tx_json(tx, in_block)
+        if blockhash is not None:
+            d = {"in_active_chain": in_block in self.chain.blocks, **d}
+        return d
+
+    @rpc("decoderawtransaction", Param("hexstring", "str", True), Param("iswitness", "bool"))
+    def rpc_decoderawtransaction(self, hexstring: str, iswitness: bool | None) -> dict[str, Any]:
+        """Return a JSON object representing the serialized, hex-encoded transaction."""
+        tx, _ = _decode_tx(hexstring)
+        return decode.decode_transaction(tx)
+
+    @rpc("decodescript", Param("hexstring", "str", True))
+    def rpc_decodescript(self, hexstring: str) -> dict[str, Any]:
+        """Decode a hex-encoded script."""
+        return decode.decode_script(_parse_hex(hexstring, "argument"))
+
+    @rpc("sendrawtransaction", Param("hexstring", "str", True), Param("maxfeerate", "amount", False, None),
+         Param("maxburnamount", "amount", False, 0))
+    def rpc_sendrawtransaction(self, hexstring: str, maxfeerate: int | None, maxburnamount: int) -> str:
+        """Submit a raw transaction to the local node's mempool; returns its txid."""
+        tx, raw = _decode_tx(hexstring)
+        max_rate = DEFAULT_MAX_RAW_TX_FEE_RATE if maxfeerate is None else maxfeerate
+        for out in tx.vout:
+            spk = bytes(out.scriptPubKey)
+            if (spk[:1] == b"\x6a" or len(spk) > 10_000) and out.nValue > maxburnamount:
+                raise RPCError(RPC_VERIFY_ERROR, "Unspendable output exceeds maximum configured by user (maxburnamount)")
+        txid = tx.GetTxid()
+        if txid in self.mempool.entries:
+            return b2lx(txid)
+        if any((txid, n) in self.chain.utxos for n in range(len(tx.vout))):
+            raise RPCError(RPC_VERIFY_ALREADY_IN_UTXO_SET, "Transaction outputs already in utxo set")
+        try:
+            self.mempool.accept(tx, raw, max_fee_rate=max_rate)
+        except Reject as rej:
+            if rej.reason == "max-fee-exceeded":
+                raise RPCError(RPC_VERIFY_ERROR,
+                               "Fee exceeds maximum configured by user (e.g. -maxtxfee, maxfeerate)") from None
+            raise RPCError(rej.code, rej.message) from None
+        return b2lx(txid)
+
+    @rpc("testmempoolaccept", Param("rawtxs", "arr", True), Param("maxfeerate", "amount", False, None))
+    def rpc_testmempoolaccept(self, rawtxs: list[Any], maxfeerate: int | None) -> list[dict[str, Any]]:
+        """Returns result of mempool acceptance tests indicating if raw transactions would be accepted."""
+        if not 1 <= len(rawtxs) <= 25:
+            raise RPCError(RPC_INVALID_PARAMETER, "Array must contain between 1 and 25 transactions.")
+        decoded = []
+        for item in rawtxs:
+            if not isinstance(item, str):
+                raise RPCError(RPC_TYPE_ERROR, f"JSON value of type {_json_type(item)} is not of expected type string")
+            decoded.append(_decode_tx(item))
+        max_rate = DEFAULT_MAX_RAW_TX_FEE_RATE if maxfeerate is None else maxfeerate
+        results = []
+        for tx, raw in decoded:
+            res: dict[str, Any] = {"txid": b2lx(tx.GetTxid()), "wtxid": b2lx(tx.GetHash())}
+            try:
+                entry, _ = self.mempool.check(tx, raw, max_fee_rate=max_rate)
+            except Reject as rej:
+                res["allowed"] = False
+                if rej.reason == "bad-txns-inputs-missingorspent":
+                    res["reject-reason"] = "missing-inputs"
+                elif rej.reason == "max-fee-exceeded":
+                    res["reject-reason"] = "max-fee-exceeded"
+                else:
+                    res["reject-reason"] = rej.reason
+                    res["reject-details"] = rej.message
+            else:
+                res["allowed"] = True
+                res["vsize"] = entry.vsize
+                res["fees"] = {
+                    "base": sats_to_btc(entry.fee),
+                    "effective-feerate": sats_to_btc(entry.fee * 1000 // entry.vsize),
+                    "effective-includes": [b2lx(entry.wtxid)],
+                }
+            results.append(res)
+        return results
+
+    def _entry_json(self, txid: bytes) -> dict[str, Any]:
+        e = self.mempool.entries[txid]
+        ancestors = self.mempool.ancestors(txid)
+        descendants = self.mempool.descendants([txid])
+        anc = [self.mempool.entries[t] for t in ancestors]
+        desc = [self.mempool.entries[t] for t in descendants]
+        fee = sats_to_btc(e.fee)
+        return {
+            "vsize": e.vsize,
+            "weight": e.weight,
+            "time": e.time,
+            "height": e.height,
+            "descendantcount": len(desc),
+            "descendantsize": sum(x.vsize for x in desc),
+            "ancestorcount": len(anc) + 1,
+            "ancestorsize": sum(x.vsize for x in anc) + e.vsize,
+            "wtxid": b2lx(e.wtxid),
+            "fees": {
+                "base": fee,
+                "modified": fee,
+                "ancestor": sats_to_btc(sum(x.fee for x in anc) + e.fee),
+                "descendant": sats_to_btc(sum(x.fee for x in desc)),
+            },
+            "depends": sorted(b2lx(p) for p in e.parents),
+            "spentby": sorted(b2lx(t) for t in descendants - {txid} if txid in self.mempool.entries[t].parents),
+            "bip125-replaceable": True,
+            "unbroadcast": False,
+        }
+
+    @rpc("getrawmempool", Param("verbose", "bool", False, False), Param("mempool_sequence", "bool", False, False))
+    def rpc_getrawmempool(self, verbose: bool, mempool_sequence: bool) -> Any:
+        """Returns all transaction ids in memory pool."""
+        if verbose:
+            return {b2lx(t): self._entry_json(t) for t in self.mempool.entries}
+        return [b2lx(t) for t in self.mempool.entries]
+
+    @rpc("getmempoolentry", Param("txid", "str", True))
+    def rpc_getmempoolentry(self, txid: str) -> dict[str, Any]:
+        """Returns mempool data for given transaction."""
+        h = _parse_hash(txid, "txid")
+        if h not in self.mempool.entries:
+            raise RPCError(RPC_INVALID_ADDRESS_OR_KEY, "Transaction not in mempool")
+        return self._entry_json(h)
+
+    @rpc("getmempoolinfo")
+    def rpc_getmempoolinfo(self) -> dict[str, Any]:
+        """Returns details on the active state of the TX memory pool."""
+        entries = self.mempool.entries.values()
+        return {
+            "loaded": True,
+            "size": len(self.mempool.entries),
+            "bytes": sum(e.vsize for e in entries),
+            "usage": sum(len(e.raw) for e in entries),
+            "total_fee": sats_to_btc(sum(e.fee for e in entries)),
+            "maxmempool": 300_000_000,
+            "mempoolminfee": sats_to_btc(policy.MIN_RELAY_FEE),
+            "minrelaytxfee": sats_to_btc(policy.MIN_RELAY_FEE),
+            "incrementalrelayfee": sats_to_btc(policy.INCREMENTAL_RELAY_FEE),
+            "unbroadcastcount": 0,
+            "fullrbf": True,
+        }
+
+    @rpc("gettxout", Param("txid", "str", True), Param("n", "num", True), Param("include_mempool", "bool", False, True))
+    def rpc_gettxout(self, txid: str, n: int, include_mempool: bool) -> Any:
+        """Returns details about an unspent transaction output (null when spent or unknown)."""
+        h = _parse_hash(txid, "txid")
+        op = (h, n)
+        if include_mempool:
+            if op in self.mempool.spenders:
+                return None
+            coin = self.mempool.coin(op)
+        else:
+            coin = self.chain.utxos.get(op)
+        if coin is None:
+            return None
+        confirmations = 0 if coin.height > self.chain.height else self.chain.height - coin.height + 1
+        return {
+            "bestblock": b2lx(self.chain.tip.hash),
+            "confirmations": confirmations,
+            "value": sats_to_btc(coin.value),
+            "scriptPubKey": decode.script_pubkey_json(coin.script_pubkey),
+            "coinbase": coin.coinbase,
+        }
+
+    @rpc("scantxoutset", Param("action", "str", True), Param("scanobjects", "arr"))
+    def rpc_scantxoutset(self, action: str, scanobjects: list[Any] | None) -> Any:
+        """Scans the unspent transaction output set for entries that match certain output descriptors."""
+        if action == "status":
+            return None
+        if action == "abort":
+            return False
+        if action != "start":
+            raise RPCError(RPC_INVALID_PARAMETER, "Invalid action '%s'" % action)
+        if scanobjects is None:
+            raise RPCError(RPC_MISC_ERROR, "scanobjects argument is required for the start action")
+        wanted: dict[bytes, str] = {}
+        for obj in scanobjects:
+            desc = obj.get("desc") if isinstance(obj, dict) else obj
+            if not isinstance(desc, str):
+                raise RPCError(RPC_INVALID_PARAMETER, "Scan object needs to be either a string or an object")
+            spk = self._script_for_descriptor(desc)
+            wanted[spk] = decode.infer_descriptor(spk)
+        unspents = []
+        total = 0
+        for (txid, n), coin in self.chain.utxos.items():
+            if coin.script_pubkey in wanted:
+                total += coin.value
+                unspents.append({
+                    "txid": b2lx(txid), "vout": n, "scriptPubKey": coin.script_pubkey.hex(),
+                    "desc": wanted[coin.script_pubkey], "amount": sats_to_btc(coin.value),
+                    "coinbase": coin.coinbase, "height": coin.height,
+                    "blockhash": b2lx(self.chain.by_height[coin.height]),
+                    "confirmations": self.chain.height - coin.height + 1,
+                })
+        return {
+            "success": True, "txouts": len(self.chain.utxos), "height": self.chain.height,
+            "bestblock": b2lx(self.chain.tip.hash), "unspents": unspents, "total_amount": sats_to_btc(total),
+        }
+
+    # -- generating ---------------------------------------------------------------
+
+    @rpc("generatetoaddress", Param("nblocks", "num", True), Param("address", "str", True),
+         Param("maxtries", "num", False, 1_000_000))
+    def rpc_generatetoaddress(self, nblocks: int, address: str, maxtries: int) -> list[str]:
+        """Mine blocks immediately to a specified address; returns the block hashes."""
+        return self._generate(nblocks, self._script_for_address(address))
+
+    @rpc("generatetodescriptor", Param("num_blocks", "num", True), Param("descriptor", "str", True),
+         Param("maxtries", "num", False, 1_000_000))
+    def rpc_generatetodescriptor(self, num_blocks: int, descriptor: str, maxtries: int) -> list[str]:
+        """Mine blocks immediately to a specified descriptor; returns the block hashes."""
+        return self._generate(num_blocks, self._script_for_descriptor(descriptor))
+
+    @rpc("generateblock", Param("output", "str", True), Param("transactions", "arr", True),
+         Param("submit", "bool", False, True))
+    def rpc_generateblock(self, output: str, transactions: list[Any], submit: bool) -> dict[str, Any]:
+        """Mine a block with a set of ordered transactions (txids from the mempool or raw hex)."""
+        try:
+            payout = standard.address_to_script(output)
+        except Exception:
+            try:
+                payout = decode.descriptor_to_script(output)
+            except Exception:
+                raise RPCError(RPC_INVALID_ADDRESS_OR_KEY,
+                               f"Error: Invalid address or descriptor") from None
+        txs: list[CTransaction] = []
+        for item in transactions:
+            if not isinstance(item, str):
+                raise RPCError(RPC_TYPE_ERROR, f"JSON value of type {_json_type(item)} is not of expected type string")
+            if len(item) == 64:
+                h = _parse_hash(item, "txid")
+                if h not in self.mempool.entries:
+                    raise RPCError(RPC_INVALID_ADDRESS_OR_KEY, f"Transaction {item} not in mempool.")
+                txs.append(self.mempool.entries[h].tx)
+            else:
+                try:
+                    txs.append(CTransaction.deserialize(bytes.fromhex(item)))
+                except Exception:
+                    raise RPCError(RPC_DESERIALIZATION_ERROR, f"Transaction decode failed for {item}. "
+                                   "Make sure the tx has at least one input.") from None
+        raw = self.mine_block(payout, txs, submit=False)
+        if submit:
+            result = self._submit(raw)
+            if result is not None:
+                raise RPCError(RPC_VERIFY_ERROR, f"TestBlockValidity failed: {result}")
+        out = {"hash": b2lx(_block_hash(raw))}
+        if not submit:
+            out["hex"] = raw.hex()
+        return out
+
+    @rpc("submitblock", Param("hexdata", "str", True), Param("dummy", "any"))
+    def rpc_submitblock(self, hexdata: str, dummy: Any) -> Any:
+        """Attempts to submit new block to network."""
+        try:
+            raw = bytes.fromhex(hexdata)
+            block = CBlock.deserialize(raw)
+        except Exception:
+            raise RPCError(RPC_DESERIALIZATION_ERROR, "Block decode failed") from None
+        if not block.vtx or not block.vtx[0].is_coinbase():
+            raise RPCError(RPC_DESERIALIZATION_ERROR, "Block does not start with a coinbase")
+        return self._submit(raw)
+
+    @rpc("generatefork", Param("blockhash", "str", True), Param("nblocks", "num", True),
+         Param("address", "str"))
+    def rpc_generatefork(self, blockhash: str, nblocks: int, address: str | None) -> list[str]:
+        """btcmicro extension (the kernel has no invalidateblock): mine ``nblocks`` empty
+        blocks on top of ``blockhash``. A branch with more work than the active chain
+        triggers a reorg; the orphaned blocks' transactions return to the mempool."""
+        prev = _parse_hash(blockhash, "blockhash")
+        if self.chain.entry(prev) is None:
+            raise RPCError(RPC_INVALID_ADDRESS_OR_KEY, "Block not found")
+        payout = self._script_for_address(address) if address else bytes([0x51])
+        hashes = []
+        for _ in range(max(0, nblocks)):
+            raw = self.mine_block(payout, txs=[], prev=prev, submit=False)
+            result = self._submit(raw)
+            if result not in (None, "inconclusive"):
+                raise RPCError(RPC_VERIFY_ERROR, f"ProcessNewBlock, block not accepted: {result}")
+            prev = _block_hash(raw)
+            hashes.append(b2lx(prev))
+        return hashes
+
+    # -- control ------------------------------------------------------------------
+
+    @rpc("setmocktime", Param("timestamp", "num", True))
+    def rpc_setmocktime(self, timestamp: int) -> None:
+        """Set the local time to given timestamp (0 returns to the system clock).
+
+        Blocks are still judged against the real clock by the kernel: a mocktime
+        more than two hours ahead makes new blocks "time-too-new"."""
+        if timestamp < 0:
+            raise RPCError(RPC_INVALID_PARAMETER, "Mocktime cannot be negative: %d." % timestamp)
+        self.mocktime = timestamp
+        return None
+
+    @rpc("getnetworkinfo")
+    def rpc_getnetworkinfo(self) -> dict[str, Any]:
+        """Returns an object containing various state info regarding P2P networking."""
+        return {
+            "version": 300000,
+            "subversion": f"/btcmicro-engine:{ENGINE_VERSION}/",
+            "protocolversion": 70016,
+            "localservices": "0000000000000000",
+            "localservicesnames": [],
+            "localrelay": True,
+            "timeoffset": 0,
+            "networkactive": False,
+            "connections": 0,
+            "connections_in": 0,
+            "connections_out": 0,
+            "networks": [],
+            "relayfee": sats_to_btc(policy.MIN_RELAY_FEE),
+            "incrementalfee": sats_to_btc(policy.INCREMENTAL_RELAY_FEE),
+            "localaddresses": [],
+            "warnings": ["embedded btcmicro engine: libbitcoinkernel consensus, no P2P, no wallet"],
+        }
+
+    @rpc("uptime")
+    def rpc_uptime(self) -> int:
+        """Returns the total uptime of the server."""
+        return int(time.time() - self.started)
+
+    @rpc("help", Param("command", "str"))
+    def rpc_help(self, command: str | None) -> str:
+        """List all commands, or get help for a specified command."""
+        if command:
+            if command not in METHODS:
+                return f"help: unknown command: {command}"
+            return usage(METHODS[command])
+        return "\n".join(usage(m).split("\n")[0] for m in sorted(METHODS.values(), key=lambda m: m.name))
+
+    @rpc("stop")
+    def rpc_stop(self) -> str:
+        """Request a graceful shutdown of the engine."""
+        self.stop_requested.set()
+        return "btcmicro engine stopping"
+
+
+def _block_hash(raw: bytes) -> bytes:
+    return hashlib.sha256(hashlib.sha256(raw[:80]).digest()).digest()
+
+
+def _dir_size(path: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.path.getsize(os.path.join(root, f))
+            except OSError:
+                pass
+    return total

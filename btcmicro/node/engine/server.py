@@ -1,0 +1,284 @@
+"""Bitcoin Core's JSON-RPC over HTTP, in front of an :class:`Engine`.
+
+Bound to loopback; basic auth with the cookie (``<datadir>/regtest/.cookie``)
+and optionally a fixed user/password. JSON-RPC 1.0 errors use Core's HTTP
+statuses (404 for an unknown method, 500 otherwise); JSON-RPC 2.0 always
+answers 200. Batches are arrays. Amounts go out as exact decimal numbers.
+"""
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import secrets
+import threading
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from btcmicro.node.engine.node import (
+    RPC_INVALID_REQUEST,
+    RPC_METHOD_NOT_FOUND,
+    RPC_MISC_ERROR,
+    RPC_PARSE_ERROR,
+    Engine,
+    RPCError,
+)
+
+__all__ = ["EmbeddedNode", "dumps", "MAX_BODY_SIZE"]
+
+MAX_BODY_SIZE = 32 * 1024 * 1024  # Core's MAX_SIZE for an HTTP request body
+DEFAULT_IDLE_TIMEOUT = 30.0  # Core's -rpcservertimeout
+
+
+def dumps(obj: Any) -> str:
+    """JSON with Decimal written exactly (``50.00000000``), never through float."""
+    if obj is None:
+        return "null"
+    if obj is True:
+        return "true"
+    if obj is False:
+        return "false"
+    if isinstance(obj, Decimal):
+        return format(obj, "f")
+    if isinstance(obj, int):
+        return str(obj)
+    if isinstance(obj, float):
+        return repr(obj)
+    if isinstance(obj, str):
+        return json.dumps(obj)
+    if isinstance(obj, dict):
+        return "{" + ",".join(json.dumps(str(k)) + ":" + dumps(v) for k, v in obj.items()) + "}"
+    if isinstance(obj, (list, tuple)):
+        return "[" + ",".join(dumps(v) for v in obj) + "]"
+    raise TypeError(f"cannot encode {type(obj).__name__}")
+
+
+def _error(code: int, message: str) -> dict[str, Any]:
+    return {"code": code, "message": message}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: "_Server"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet, like Core without -debug=http
+        return
+
+    def setup(self) -> None:
+        self.timeout = self.server.idle_timeout
+        super().setup()
+
+    def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if body:
+            self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        self._send(405)
+
+    def _authorized(self) -> bool:
+        header = self.headers.get("Authorization", "")
+        if not header.startswith("Basic "):
+            return False
+        try:
+            given = base64.b64decode(header[6:], validate=True)
+        except ValueError:
+            return False
+        return any(hmac.compare_digest(given, cred) for cred in self.server.credentials)
+
+    def do_POST(self) -> None:
+        if not self._authorized():
+            self._send(401, headers={"WWW-Authenticate": 'Basic realm="jsonrpc"'})
+            return
+        length_header = self.headers.get("Content-Length")
+        try:
+            length = int(length_header) if length_header is not None else -1
+        except ValueError:
+            length = -1
+        if length < 0:
+            self._send(411)
+            self.close_connection = True
+            return
+        if length > MAX_BODY_SIZE:
+            self._send(413)
+            self.close_connection = True
+            return
+        body = self.rfile.read(length)
+        try:
+            request = json.loads(body, parse_float=Decimal)
+        except (ValueError, UnicodeDecodeError):
+            self._reply(500, {"result": None, "error": _error(RPC_PARSE_ERROR, "Parse error"), "id": None})
+            return
+        if isinstance(request, list):
+            replies = [r for r in (self._handle(item)[1] for item in request) if r is not None]
+            self._reply(200, replies)
+            return
+        if not isinstance(request, dict):
+            self._reply(400, {"result": None, "error": _error(RPC_INVALID_REQUEST, "Top-level object parse error"),
+                              "id": None})
+            return
+        status, reply = self._handle(request)
+        if reply is None:
+            self._send(204)
+            return
+        self._reply(status, reply)
+
+    def _reply(self, status: int, obj: Any) -> None:
+        self._send(status, (dumps(obj) + "\n").encode())
+
+    def _handle(self, request: Any) -> tuple[int, dict[str, Any] | None]:
+        """One JSON-RPC request -> (HTTP status for a single request, reply or None)."""
+        if not isinstance(request, dict):
+            return 400, {"result": None, "error": _error(RPC_INVALID_REQUEST, "Invalid Request object"), "id": None}
+        req_id = request.get("id")
+        v2 = request.get("jsonrpc") == "2.0"
+        is_notification = v2 and "id" not in request
+        method = request.get("method")
+        try:
+            if not isinstance(method, str):
+                raise RPCError(RPC_INVALID_REQUEST, "Method must be a string")
+            params = request.get("params")
+            if params is not None and not isinstance(params, (list, dict)):
+                raise RPCError(RPC_INVALID_REQUEST, "Params must be an array or object")
+            result = self.server.engine.call(method, params)
+        except RPCError as exc:
+            if is_notification:
+                return 204, None
+            err = _error(exc.code, exc.message)
+            if v2:
+                return 200, {"jsonrpc": "2.0", "error": err, "id": req_id}
+            status = 404 if exc.code == RPC_METHOD_NOT_FOUND else 400 if exc.code == RPC_INVALID_REQUEST else 500
+            return status, {"result": None, "error": err, "id": req_id}
+        except Exception as exc:  # an engine bug must not kill the server
+            err = _error(RPC_MISC_ERROR, f"internal error: {type(exc).__name__}: {exc}")
+            if v2:
+                return 200, {"jsonrpc": "2.0", "error": err, "id": req_id}
+            return 500, {"result": None, "error": err, "id": req_id}
+        finally:
+            if method == "stop":
+                threading.Thread(target=self.server.shutdown, daemon=True).start()
+        if is_notification:
+            return 204, None
+        if v2:
+            return 200, {"jsonrpc": "2.0", "result": result, "id": req_id}
+        return 200, {"result": result, "error": None, "id": req_id}
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, addr: tuple[str, int], engine: Engine, credentials: list[bytes], idle_timeout: float) -> None:
+        self.engine = engine
+        self.credentials = credentials
+        self.idle_timeout = idle_timeout
+        super().__init__(addr, _Handler)
+
+
+class EmbeddedNode:
+    """The embedded engine serving JSON-RPC on loopback, in this process.
+
+    ``datadir`` holds the chain under ``regtest/`` (as bitcoind lays it out)
+    and survives a restart. Use as a context manager or call start/stop.
+    """
+
+    def __init__(
+        self,
+        datadir: Path | str,
+        rpc_port: int = 0,
+        *,
+        rpc_user: str | None = None,
+        rpc_password: str | None = None,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+    ) -> None:
+        self.datadir = Path(datadir)
+        self.rpc_port = rpc_port
+        self.rpc_user = rpc_user
+        self.rpc_password = rpc_password
+        self.idle_timeout = idle_timeout
+        self.engine: Engine | None = None
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def chaindir(self) -> Path:
+        return self.datadir / "regtest"
+
+    @property
+    def cookie_path(self) -> Path:
+        return self.chaindir / ".cookie"
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("node not started")
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1] if self._server else self.rpc_port
+
+    def start(self) -> "EmbeddedNode":
+        if self._server is not None:
+            return self
+        self.chaindir.mkdir(parents=True, exist_ok=True)
+        self.engine = Engine(self.chaindir)
+        cookie = f"__cookie__:{secrets.token_hex(32)}"
+        tmp = self.cookie_path.with_suffix(".tmp")
+        tmp.write_text(cookie)
+        tmp.chmod(0o600)
+        tmp.replace(self.cookie_path)
+        creds = [cookie.encode()]
+        if self.rpc_user is not None and self.rpc_password is not None:
+            creds.append(f"{self.rpc_user}:{self.rpc_password}".encode())
+        try:
+            self._server = _Server(("127.0.0.1", self.rpc_port), self.engine, creds, self.idle_timeout)
+        except OSError:
+            self.engine.close()
+            self.engine = None
+            raise
+        self._thread = threading.Thread(target=self._serve, name="btcmicro-engine-rpc", daemon=True)
+        self._thread.start()
+        return self
+
+    def _serve(self) -> None:
+        assert self._server is not None
+        self._server.serve_forever(poll_interval=0.05)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the server stops (RPC ``stop`` or :meth:`stop`)."""
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def stop(self) -> None:
+        """Stop serving, flush the chainstate, remove the cookie."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self.engine is not None:
+            self.engine.close()
+            self.engine = None
+        try:
+            self.cookie_path.unlink()
+        except FileNotFoundError:
+            pass
+
+    def __enter__(self) -> "EmbeddedNode":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
