@@ -1,0 +1,123 @@
+"""Output descriptors: the BIP380 checksum and Core's InferDescriptor (no private data known)."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import coincurve
+
+from btcmicro.core.hashes import hash160, sha256
+from btcmicro.script.standard import script_to_address, solve
+
+__all__ = ["descriptor_checksum", "add_checksum", "check_descriptor_checksum", "infer_descriptor"]
+
+_INPUT_CHARSET = "0123456789()[],'/*abcdefgh@:$%{}IJKLMNOPQRSTUVWXYZ&+-.;<=>?!^_|~ijklmnopqrstuvwxyzABCDEFGH`#\"\\ "
+_CHECKSUM_CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+_GENERATOR = (0xF5DEE51989, 0xA9FDCA3312, 0x1BAB10E32D, 0x3706B1677A, 0x644D626FFD)
+
+
+def _polymod(symbols: list[int]) -> int:
+    chk = 1
+    for value in symbols:
+        top = chk >> 35
+        chk = (chk & 0x7FFFFFFFF) << 5 ^ value
+        for i in range(5):
+            chk ^= _GENERATOR[i] if (top >> i) & 1 else 0
+    return chk
+
+
+def _expand(s: str) -> list[int]:
+    groups: list[int] = []
+    symbols: list[int] = []
+    for c in s:
+        v = _INPUT_CHARSET.find(c)
+        if v < 0:
+            raise ValueError(f"invalid character {c!r} in descriptor")
+        symbols.append(v & 31)
+        groups.append(v >> 5)
+        if len(groups) == 3:
+            symbols.append(groups[0] * 9 + groups[1] * 3 + groups[2])
+            groups = []
+    if len(groups) == 1:
+        symbols.append(groups[0])
+    elif len(groups) == 2:
+        symbols.append(groups[0] * 3 + groups[1])
+    return symbols
+
+
+def descriptor_checksum(desc: str) -> str:
+    """The 8-character BIP380 checksum of a descriptor (without '#')."""
+    c = _polymod(_expand(desc) + [0] * 8) ^ 1
+    return "".join(_CHECKSUM_CHARSET[(c >> (5 * (7 - i))) & 31] for i in range(8))
+
+
+def add_checksum(desc: str) -> str:
+    """``desc#checksum``."""
+    return f"{desc}#{descriptor_checksum(desc)}"
+
+
+def check_descriptor_checksum(desc_with_checksum: str) -> bool:
+    """True if ``desc#checksum`` carries a valid checksum."""
+    if desc_with_checksum.count("#") != 1:
+        return False
+    desc, cs = desc_with_checksum.split("#")
+    if len(cs) != 8 or any(c not in _CHECKSUM_CHARSET for c in cs):
+        return False
+    try:
+        return _polymod(_expand(desc) + [_CHECKSUM_CHARSET.find(c) for c in cs]) == 1
+    except ValueError:
+        return False
+
+
+def _key_ok(pk: bytes, allow_uncompressed: bool) -> bool:
+    if not pk or pk[0] not in (2, 3, 4) or len(pk) != (65 if pk[0] == 4 else 33):
+        return False
+    return allow_uncompressed or pk[0] != 4
+
+
+def _xonly_valid(x: bytes) -> bool:
+    try:
+        coincurve.PublicKey(b"\x02" + x)
+        return True
+    except Exception:
+        return False
+
+
+def _infer(spk: bytes, ctx: str, scripts: dict[bytes, bytes]) -> str | None:
+    kind, sol = solve(spk)
+    top_like = ctx in ("top", "p2sh")
+    if kind == "pubkey" and _key_ok(sol[0], top_like):
+        return f"pk({sol[0].hex()})"
+    if kind == "multisig":
+        keys = sol[1:-1]
+        if all(_key_ok(k, top_like) for k in keys):
+            return f"multi({sol[0][0]},{','.join(k.hex() for k in keys)})"
+    if kind == "scripthash" and ctx == "top":
+        for s in scripts.values():
+            if hash160(s) == sol[0]:
+                sub = _infer(s, "p2sh", scripts)
+                if sub:
+                    return f"sh({sub})"
+    if kind == "witness_v0_scripthash" and ctx in ("top", "p2sh"):
+        s = scripts.get(sol[0])
+        if s is not None:
+            sub = _infer(s, "p2wsh", scripts)
+            if sub:
+                return f"wsh({sub})"
+    if kind == "witness_v1_taproot" and ctx == "top" and _xonly_valid(sol[0]):
+        return f"rawtr({sol[0].hex()})"
+    if ctx != "top":
+        return None  # Core would try miniscript here (P2WSH); not implemented
+    addr = script_to_address(spk)
+    if addr is not None:
+        return f"addr({addr})"
+    return f"raw({bytes(spk).hex()})"
+
+
+def infer_descriptor(spk: bytes, known_scripts: Sequence[bytes] = ()) -> str:
+    """Core's InferDescriptor(...).ToString() with checksum; ``known_scripts`` are redeem/witness scripts.
+
+    Gives pk(), multi(), rawtr(), sh()/wsh() of known scripts, addr() or raw(). Core's miniscript inference
+    inside wsh() is not implemented (such scripts fall back to addr()).
+    """
+    scripts = {sha256(bytes(s)): bytes(s) for s in known_scripts}
+    return add_checksum(_infer(bytes(spk), "top", scripts) or f"raw({bytes(spk).hex()})")
