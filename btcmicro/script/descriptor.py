@@ -8,7 +8,13 @@ import coincurve
 from btcmicro.core.hashes import hash160, sha256
 from btcmicro.script.standard import script_to_address, solve
 
-__all__ = ["descriptor_checksum", "add_checksum", "check_descriptor_checksum", "infer_descriptor"]
+__all__ = [
+    "descriptor_checksum",
+    "add_checksum",
+    "check_descriptor_checksum",
+    "infer_descriptor",
+    "descriptor_to_script",
+]
 
 _INPUT_CHARSET = "0123456789()[],'/*abcdefgh@:$%{}IJKLMNOPQRSTUVWXYZ&+-.;<=>?!^_|~ijklmnopqrstuvwxyzABCDEFGH`#\"\\ "
 _CHECKSUM_CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
@@ -121,3 +127,65 @@ def infer_descriptor(spk: bytes, known_scripts: Sequence[bytes] = ()) -> str:
     """
     scripts = {sha256(bytes(s)): bytes(s) for s in known_scripts}
     return add_checksum(_infer(bytes(spk), "top", scripts) or f"raw({bytes(spk).hex()})")
+
+
+def descriptor_to_script(desc: str) -> bytes:
+    """The scriptPubKey of a single-script descriptor (no ranges, no xpubs).
+
+    Understands ``addr()``, ``raw()``, ``pk()``, ``pkh()``, ``wpkh()``, ``multi()``,
+    ``sortedmulti()``, ``sh()``, ``wsh()`` and ``rawtr()`` with hex keys, with or
+    without a checksum (a wrong checksum is refused). Enough for
+    ``scantxoutset`` and ``generatetodescriptor``.
+    """
+    desc = desc.strip()
+    if "#" in desc:
+        if not check_descriptor_checksum(desc):
+            raise ValueError(f"Provided checksum '{desc.split('#', 1)[1]}' does not match computed checksum")
+        desc = desc.split("#", 1)[0]
+    return _script_of(desc, "top")
+
+
+def _split_call(desc: str) -> tuple[str, str]:
+    name, sep, rest = desc.partition("(")
+    if not sep or not rest.endswith(")"):
+        raise ValueError(f"'{desc}' is not a valid descriptor function")
+    return name, rest[:-1]
+
+
+def _hex_key(text: str) -> bytes:
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        raise ValueError(f"key '{text}' is not valid hex (xpubs and ranges are not supported)") from None
+    if len(key) not in (33, 65) or not _key_ok(key, True):
+        raise ValueError(f"key '{text}' is not a valid public key")
+    return key
+
+
+def _script_of(desc: str, ctx: str) -> bytes:
+    from btcmicro.script import standard
+
+    name, arg = _split_call(desc)
+    if name == "addr" and ctx == "top":
+        return bytes(standard.address_to_script(arg))
+    if name == "raw" and ctx == "top":
+        return bytes.fromhex(arg)
+    if name == "pk":
+        return bytes(standard.p2pk(_hex_key(arg)))
+    if name == "pkh":
+        return bytes(standard.p2pkh(_hex_key(arg)))
+    if name == "wpkh" and ctx != "p2wsh":
+        return bytes(standard.p2wpkh(_hex_key(arg)))
+    if name in ("multi", "sortedmulti"):
+        parts = arg.split(",")
+        keys = [_hex_key(k) for k in parts[1:]]
+        if name == "sortedmulti":
+            keys.sort()
+        return bytes(standard.multisig(int(parts[0]), keys))
+    if name == "sh" and ctx == "top":
+        return bytes(standard.p2sh(_script_of(arg, "p2sh")))
+    if name == "wsh" and ctx != "p2wsh":
+        return bytes(standard.p2wsh(_script_of(arg, "p2wsh")))
+    if name == "rawtr" and ctx == "top":
+        return bytes(standard.p2tr(bytes.fromhex(arg)))
+    raise ValueError(f"'{name}(...)' is not supported here")

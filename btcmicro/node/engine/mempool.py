@@ -216,6 +216,9 @@ class Mempool:
         if tx.has_witness() and not policy.is_witness_standard(tx, spent_spks):
             raise Reject("bad-witness-nonstandard")
         fee = value_in - value_out
+        if policy.dust_outputs(tx) and fee != 0:
+            # Core v29+ lets one dust output through IsStandardTx only as ephemeral dust.
+            raise Reject("dust", "tx with dust output must be 0-fee")
         weight, vsize = _tx_weight(tx, raw)
         if not bypass_limits and fee < fee_for(policy.MIN_RELAY_FEE, vsize):
             raise Reject("min relay fee not met", f"{fee} < {fee_for(policy.MIN_RELAY_FEE, vsize)}")

@@ -22,7 +22,7 @@ from btcmicro.core.amounts import COIN, btc_to_sats, sats_to_btc
 from btcmicro.node.engine.chainstate import Chainstate
 from btcmicro.node.engine.mempool import Mempool, Reject, fee_for
 from btcmicro.node.engine.miner import REGTEST_BITS, build_block
-from btcmicro.script import standard
+from btcmicro.script import descriptor, standard
 from btcmicro.tx import decode, policy
 
 __all__ = ["Engine", "RPCError", "METHODS", "ENGINE_VERSION"]
@@ -318,7 +318,7 @@ class Engine:
 
     def _script_for_descriptor(self, desc: str) -> bytes:
         try:
-            return decode.descriptor_to_script(desc)
+            return descriptor.descriptor_to_script(desc)
         except Exception as exc:
             raise RPCError(RPC_INVALID_ADDRESS_OR_KEY, f"Invalid descriptor: {exc}") from None
 
@@ -427,7 +427,7 @@ class Engine:
             undo = {op: coin for op, coin in self.chain.undo.get(h, [])}
             txs = []
             for pos, tx in enumerate(block.vtx):
-                d = decode.decode_transaction(tx)
+                d = decode.tx_to_json(tx)
                 if pos > 0 and all((i.prevout.hash, i.prevout.n) in undo for i in tx.vin):
                     fee = sum(undo[(i.prevout.hash, i.prevout.n)].value for i in tx.vin) - sum(o.nValue for o in tx.vout)
                     d["fee"] = sats_to_btc(fee)
@@ -445,7 +445,7 @@ class Engine:
     # -- transactions -------------------------------------------------------------
 
     def _tx_json(self, tx: CTransaction, block_hash: bytes | None) -> dict[str, Any]:
-        d = decode.decode_transaction(tx)
+        d = decode.tx_to_json(tx)
         d["hex"] = tx.serialize().hex()
         if block_hash is not None:
             info = self.chain.blocks.get(block_hash)
@@ -495,7 +495,7 @@ class Engine:
     def rpc_decoderawtransaction(self, hexstring: str, iswitness: bool | None) -> dict[str, Any]:
         """Return a JSON object representing the serialized, hex-encoded transaction."""
         tx, _ = _decode_tx(hexstring)
-        return decode.decode_transaction(tx)
+        return decode.tx_to_json(tx)
 
     @rpc("decodescript", Param("hexstring", "str", True))
     def rpc_decodescript(self, hexstring: str) -> dict[str, Any]:
@@ -642,7 +642,7 @@ class Engine:
             "bestblock": b2lx(self.chain.tip.hash),
             "confirmations": confirmations,
             "value": sats_to_btc(coin.value),
-            "scriptPubKey": decode.script_pubkey_json(coin.script_pubkey),
+            "scriptPubKey": decode.script_to_json(coin.script_pubkey),
             "coinbase": coin.coinbase,
         }
 
@@ -663,7 +663,7 @@ class Engine:
             if not isinstance(desc, str):
                 raise RPCError(RPC_INVALID_PARAMETER, "Scan object needs to be either a string or an object")
             spk = self._script_for_descriptor(desc)
-            wanted[spk] = decode.infer_descriptor(spk)
+            wanted[spk] = descriptor.infer_descriptor(spk)
         unspents = []
         total = 0
         for (txid, n), coin in self.chain.utxos.items():
@@ -703,7 +703,7 @@ class Engine:
             payout = standard.address_to_script(output)
         except Exception:
             try:
-                payout = decode.descriptor_to_script(output)
+                payout = descriptor.descriptor_to_script(output)
             except Exception:
                 raise RPCError(RPC_INVALID_ADDRESS_OR_KEY,
                                f"Error: Invalid address or descriptor") from None
