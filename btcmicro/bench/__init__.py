@@ -1,0 +1,1 @@
+"""Benchmarks behind `btcmicro bench` (figures recorded in docs/benchmarks.md)."""
