@@ -16,7 +16,7 @@ from btcmicro.tx.sign import sign_input
 
 from .chainkit import Kit, Utxo, hexof, txid_of, witness_spend
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_engines]
 
 FEE = 1_000
 
