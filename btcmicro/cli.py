@@ -298,6 +298,10 @@ def bench_engine(ctx: click.Context, txs: int, engines: str, bitcoind_path: str 
 
 
 def run() -> None:
+    import signal
+
+    # SIGTERM exits like Ctrl-C does, so finalizers stop any node this process started.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))
     try:
         code = main(standalone_mode=False)
         if isinstance(code, int) and code:

@@ -156,3 +156,17 @@ def test_second_engine_on_same_datadir_is_refused(tmp_path):
     with EmbeddedNode(tmp_path / "chain"):
         with pytest.raises(Exception):
             EmbeddedNode(tmp_path / "chain").start()
+
+
+def test_stop_closes_open_keep_alive_connections(tmp_path):
+    import threading
+
+    node = EmbeddedNode(tmp_path / "chain").start()
+    client = httpx.Client(base_url=node.url, auth=read_cookie(node.cookie_path))
+    assert post(client, {"method": "getblockcount", "id": 1}).status_code == 200  # connection kept alive
+    assert any(t.name == "btcmicro-engine-conn" for t in threading.enumerate())
+    node.stop()
+    assert not any(t.name == "btcmicro-engine-conn" for t in threading.enumerate())
+    with pytest.raises(httpx.TransportError):
+        post(client, {"method": "getblockcount", "id": 2})
+    client.close()

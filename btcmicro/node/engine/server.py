@@ -11,6 +11,7 @@ import base64
 import hmac
 import json
 import secrets
+import socket
 import threading
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -173,6 +174,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class _Server(ThreadingHTTPServer):
+    """Tracks its connections so that stopping closes them, as bitcoind does."""
+
     daemon_threads = True
     allow_reuse_address = True
 
@@ -180,7 +183,42 @@ class _Server(ThreadingHTTPServer):
         self.engine = engine
         self.credentials = credentials
         self.idle_timeout = idle_timeout
+        self._conn_lock = threading.Lock()
+        self._connections: dict[socket.socket, threading.Thread] = {}
         super().__init__(addr, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        thread = threading.Thread(target=self._serve_connection, args=(request, client_address),
+                                  name="btcmicro-engine-conn", daemon=True)
+        with self._conn_lock:
+            self._connections[request] = thread
+        thread.start()
+
+    def _serve_connection(self, request: Any, client_address: Any) -> None:
+        try:
+            self.finish_request(request, client_address)
+        except Exception:
+            self.handle_error(request, client_address)
+        finally:
+            with self._conn_lock:
+                self._connections.pop(request, None)
+            self.shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        return  # a client that vanished mid-request is not worth a traceback
+
+    def close_connections(self, timeout: float = 5.0) -> None:
+        """Shut every open connection and wait for its thread."""
+        with self._conn_lock:
+            items = list(self._connections.items())
+        for sock, _ in items:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        for _, thread in items:
+            if thread is not threading.current_thread():
+                thread.join(timeout)
 
 
 class EmbeddedNode:
@@ -266,6 +304,7 @@ class EmbeddedNode:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+            self._server.close_connections()
             self._server = None
         if self._thread is not None:
             self._thread.join()
