@@ -251,3 +251,21 @@ def test_gettxout_follows_mempool_and_chain(rpc):
     kit.mine(1)
     assert rpc.gettxout(txid_of(tx), 0)["confirmations"] == 1
     assert b2lx(bytes.fromhex(txid_of(tx))[::-1]) == txid_of(tx)
+
+
+def test_setmocktime_moves_block_time_and_timestamp_locktime(rpc):
+    kit = Kit(rpc)
+    (coin,) = kit.mature_coins(1)
+    mtp = rpc.getblockchaininfo()["mediantime"]
+    lock = mtp + 600  # a timestamp lock: locktime >= 500,000,000
+    tx = kit.spend([coin], [(kit.spk, coin.value - FEE)], locktime=lock)
+    assert rejected(rpc, tx).message == "non-final"
+    now = max(rpc.getblock(rpc.getbestblockhash())["time"], mtp) + 1000
+    try:
+        rpc.setmocktime(now)
+        kit.mine(11)  # median-time-past passes the lock
+        assert rpc.getblock(rpc.getbestblockhash())["time"] >= now
+        assert rpc.getblockchaininfo()["mediantime"] > lock
+        assert rpc.sendrawtransaction(hexof(tx)) == txid_of(tx)
+    finally:
+        rpc.setmocktime(0)
