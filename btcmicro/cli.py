@@ -297,6 +297,12 @@ def bench_engine(ctx: click.Context, txs: int, engines: str, bitcoind_path: str 
     emit(ctx, report, format_report(report))
 
 
+from btcmicro.cli_describe import script_group, tx_group  # noqa: E402  (the describe views)
+
+main.add_command(script_group)
+main.add_command(tx_group)
+
+
 def run() -> None:
     import signal
 

@@ -15,3 +15,8 @@ from btcmicro.script.descriptor import *  # noqa: E402,F401,F403
 from btcmicro.script.descriptor import __all__ as _descriptor_all  # noqa: E402
 
 __all__ += list(_descriptor_all)
+
+from btcmicro.script.templates import *  # noqa: E402,F401,F403
+from btcmicro.script.templates import __all__ as _templates_all  # noqa: E402
+
+__all__ += list(_templates_all)

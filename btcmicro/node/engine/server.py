@@ -78,11 +78,21 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         for k, v in (headers or {}).items():
             self.send_header(k, v)
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self._headers_buffer.append(b"\r\n")
         self._headers_buffer.append(body)  # one write for headers and body
         self.flush_headers()
 
     def do_GET(self) -> None:
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if 0 <= length <= MAX_BODY_SIZE:
+            self.rfile.read(length)  # keep the connection clean for the next request
+        else:
+            self.close_connection = True
         self._send(405)
 
     def _authorized(self) -> bool:
@@ -96,23 +106,25 @@ class _Handler(BaseHTTPRequestHandler):
         return any(hmac.compare_digest(given, cred) for cred in self.server.credentials)
 
     def do_POST(self) -> None:
-        if not self._authorized():
-            self._send(401, headers={"WWW-Authenticate": 'Basic realm="jsonrpc"'})
-            return
         length_header = self.headers.get("Content-Length")
         try:
             length = int(length_header) if length_header is not None else -1
         except ValueError:
             length = -1
         if length < 0:
-            self._send(411)
             self.close_connection = True
+            self._send(411)
             return
         if length > MAX_BODY_SIZE:
+            self.close_connection = True  # the body stays unread: never parse it as a request
             self._send(413)
-            self.close_connection = True
             return
+        # Read the whole (bounded) request before answering, as Core's HTTP server does,
+        # so a refusal leaves the connection clean and reusable.
         body = self.rfile.read(length)
+        if not self._authorized():
+            self._send(401, headers={"WWW-Authenticate": 'Basic realm="jsonrpc"'})
+            return
         try:
             request = json.loads(body, parse_float=Decimal)
         except (ValueError, UnicodeDecodeError):
