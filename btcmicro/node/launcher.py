@@ -25,6 +25,7 @@ import weakref
 from pathlib import Path
 from typing import Any, Literal
 
+from btcmicro.core.files import atomic_write_json
 from btcmicro.core.errors import ConfigError, NodeError
 from btcmicro.node.bitcoind import BitcoindNode, find_bitcoind, terminate_pid
 from btcmicro.node.rpc import RPCClient
@@ -183,17 +184,7 @@ def write_node_record(datadir: Path | str, info: dict[str, Any]) -> Path:
     path = _record_path(datadir)
     path.parent.mkdir(parents=True, exist_ok=True)
     record = {**info, "datadir": str(Path(datadir).resolve())}
-    fd, tmp = tempfile.mkstemp(prefix=".btcmicro-node.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(record, f, indent=2, default=str)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_json(path, record, indent=2)
     return path
 
 

@@ -16,9 +16,7 @@ secret cannot be moved to another entry unnoticed.  Writes are atomic (temp file
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any, Iterator
@@ -27,6 +25,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from btcmicro.core.files import atomic_write_json
 from btcmicro.core.errors import ConfigError
 from btcmicro.core.keys import PrivateKey
 
@@ -39,23 +38,6 @@ _AAD = b"btcmicro/keystore/v1/key:"
 SCRYPT_N = 2**15
 SCRYPT_R = 8
 SCRYPT_P = 1
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    """Write ``obj`` as JSON to ``path`` atomically (temp file in the same dir, fsync, replace)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=1)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _derive(passphrase: str, salt: bytes, n: int, r: int, p: int) -> AESGCM:

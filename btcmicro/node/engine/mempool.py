@@ -18,6 +18,7 @@ from pbk.script import PrecomputedTransactionData
 
 from btcmicro.node.engine.chainstate import Chainstate, Coin, Outpoint
 from btcmicro.tx import policy
+from btcmicro.tx.size import fee_for
 
 __all__ = ["Mempool", "MempoolEntry", "Reject", "RPC_VERIFY_ERROR", "RPC_VERIFY_REJECTED"]
 
@@ -82,11 +83,6 @@ def _tx_weight(tx: CTransaction, raw: bytes) -> tuple[int, int]:
     stripped = len(tx.serialize({"include_witness": False})) if tx.has_witness() else len(raw)
     weight = stripped * 3 + len(raw)
     return weight, (weight + 3) // 4
-
-
-def fee_for(feerate_sat_per_kvb: int, vsize: int) -> int:
-    """Core's CFeeRate::GetFee: rounded up."""
-    return -(-feerate_sat_per_kvb * vsize // 1000)
 
 
 class Mempool:
@@ -220,8 +216,8 @@ class Mempool:
             # Core v29+ lets one dust output through IsStandardTx only as ephemeral dust.
             raise Reject("dust", "tx with dust output must be 0-fee")
         weight, vsize = _tx_weight(tx, raw)
-        if not bypass_limits and fee < fee_for(policy.MIN_RELAY_FEE, vsize):
-            raise Reject("min relay fee not met", f"{fee} < {fee_for(policy.MIN_RELAY_FEE, vsize)}")
+        if not bypass_limits and fee < fee_for(vsize, policy.MIN_RELAY_FEE):
+            raise Reject("min relay fee not met", f"{fee} < {fee_for(vsize, policy.MIN_RELAY_FEE)}")
 
         parents = {txin.prevout.hash for txin in tx.vin if txin.prevout.hash in self.entries}
         entry = MempoolEntry(tx, raw, txid, wtxid, fee, vsize, weight, self.clock(), chain.height,
@@ -231,7 +227,7 @@ class Mempool:
             replaced = self._replacement_checks(entry, conflicts)
         self._script_checks(tx, raw, coins)
         # Core checks the caller's maxfeerate only after a successful test accept.
-        if max_fee_rate and fee > fee_for(max_fee_rate, vsize):
+        if max_fee_rate and fee > fee_for(vsize, max_fee_rate):
             raise Reject("max-fee-exceeded", code=RPC_VERIFY_ERROR)
         return entry, replaced
 
@@ -277,7 +273,7 @@ class Mempool:
                 f"{_btc(entry.fee)} < {_btc(conflicting_fees)}",
             )
         additional = entry.fee - conflicting_fees
-        needed = fee_for(policy.INCREMENTAL_RELAY_FEE, entry.vsize)
+        needed = fee_for(entry.vsize, policy.INCREMENTAL_RELAY_FEE)
         if additional < needed:
             raise Reject(
                 "insufficient fee",

@@ -20,7 +20,7 @@ from bitcoin.core import CBlock, CTransaction, b2lx, lx
 
 from btcmicro.core.amounts import COIN, btc_to_sats, sats_to_btc
 from btcmicro.node.engine.chainstate import Chainstate
-from btcmicro.node.engine.mempool import Mempool, Reject, fee_for
+from btcmicro.node.engine.mempool import Mempool, Reject
 from btcmicro.node.engine.miner import REGTEST_BITS, build_block
 from btcmicro.script import descriptor, standard
 from btcmicro.tx import decode, policy
@@ -106,7 +106,7 @@ def _type_check(param: Param, value: Any) -> Any:
         return value
     if kind == "amount":
         if actual not in ("number", "string"):
-            raise RPCError(RPC_TYPE_ERROR, f"Amount is not a number or string")
+            raise RPCError(RPC_TYPE_ERROR, "Amount is not a number or string")
         try:
             return btc_to_sats(Decimal(str(value)))
         except (ValueError, ArithmeticError):
@@ -706,7 +706,7 @@ class Engine:
                 payout = descriptor.descriptor_to_script(output)
             except Exception:
                 raise RPCError(RPC_INVALID_ADDRESS_OR_KEY,
-                               f"Error: Invalid address or descriptor") from None
+                               "Error: Invalid address or descriptor") from None
         txs: list[CTransaction] = []
         for item in transactions:
             if not isinstance(item, str):
