@@ -14,14 +14,13 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-from bitcoin.core import CMutableTransaction, CMutableTxIn, CMutableTxOut, COutPoint, CScript, b2lx, lx
+from bitcoin.core import b2lx
 
 from btcmicro.core.amounts import format_sats
 from btcmicro.core.errors import NodeError
 from btcmicro.core.keys import PrivateKey
-from btcmicro.script import standard
-from btcmicro.tx import size
-from btcmicro.tx.sign import sign_input
+from btcmicro.script import MultisigMofN, Spend, standard
+from btcmicro.tx.build import TxBuilder
 
 __all__ = ["run_demo"]
 
@@ -52,33 +51,29 @@ def run_demo(engine: str = "auto", bitcoind: str | None = None,
             f"{report['height_after_funding']}, spendable {format_sats(balance)}")
 
         alice, bob = PrivateKey.generate(), PrivateKey.generate()
-        witness_script = bytes(standard.multisig(2, [alice.pubkey, bob.pubkey]))
-        escrow_spk = bytes(standard.p2wsh(witness_script))
-        escrow_address = standard.script_to_address(escrow_spk)
-        txid, vout = wallet.fund(escrow_address, ESCROW_SATS)
+        escrow = MultisigMofN(2, (alice.pubkey, bob.pubkey))
+        out = escrow.output("p2wsh")
+        txid, vout = wallet.fund(out.address, ESCROW_SATS)
         rpc.generatetoaddress(1, wallet.address())
         confirmations = rpc.getrawtransaction(txid, True)["confirmations"]
-        report["escrow"] = {"address": escrow_address, "outpoint": f"{txid}:{vout}", "sats": ESCROW_SATS,
-                            "witness_script_asm": standard.script_to_asm(witness_script),
-                            "confirmations": confirmations}
-        say(f"3. escrow {escrow_address}\n   script: {standard.script_to_asm(witness_script)}\n"
+        asm = standard.script_to_asm(escrow.script)
+        report["escrow"] = {"address": out.address, "outpoint": f"{txid}:{vout}", "sats": ESCROW_SATS,
+                            "witness_script_asm": asm, "confirmations": confirmations}
+        say(f"3. escrow {out.address}\n   script: {asm}\n"
             f"   funded {format_sats(ESCROW_SATS)} in {txid}:{vout} ({confirmations} confirmation)")
 
         to_bob = 600_000
-        bob_spk = bytes(standard.p2wpkh(bob.pubkey))
-        alice_spk = bytes(standard.p2wpkh(alice.pubkey))
-        spend = CMutableTransaction([CMutableTxIn(COutPoint(lx(txid), vout), nSequence=0xFFFFFFFD)],
-                                    [CMutableTxOut(to_bob, CScript(bob_spk)), CMutableTxOut(0, CScript(alice_spk))])
-        # Size with two worst-case signatures, then the fee from the feerate.
-        from bitcoin.core import CScriptWitness, CTxInWitness, CTxWitness
+        builder = TxBuilder()
+        builder.inputs.append(escrow.input(txid, vout, ESCROW_SATS, "multisig", "p2wsh"))  # sized for fees
+        builder.add_output(bytes(standard.p2wpkh(bob.pubkey)), to_bob)
+        built = builder.build(change_spk=bytes(standard.p2wpkh(alice.pubkey)), feerate=FEERATE)
+        spend, fee = built.tx, built.fee
+        to_alice = ESCROW_SATS - to_bob - fee
+        sig_a = escrow.sign(alice, spend, 0, ESCROW_SATS, "p2wsh")
+        sig_b = escrow.sign(bob, spend, 0, ESCROW_SATS, "p2wsh")
 
-        spend.wit = CTxWitness([CTxInWitness(CScriptWitness([b"", b"\x00" * 73, b"\x00" * 73, witness_script]))])
-        fee = size.fee_for(size.vsize(spend), FEERATE)
-        spend.vout[1].nValue = ESCROW_SATS - to_bob - fee
-        sig_a = sign_input(alice, spend, 0, witness_script, ESCROW_SATS, segwit=True)
-        sig_b = sign_input(bob, spend, 0, witness_script, ESCROW_SATS, segwit=True)
-
-        spend.wit = CTxWitness([CTxInWitness(CScriptWitness([b"", sig_a, witness_script]))])
+        # The path needs two signatures; build the one-signature witness by hand to show the node refusing it.
+        Spend(b"", (b"", sig_a, escrow.script)).apply(spend, 0)
         try:
             rpc.sendrawtransaction(spend.serialize().hex())
         except NodeError as exc:
@@ -88,17 +83,17 @@ def run_demo(engine: str = "auto", bitcoind: str | None = None,
         report["one_signature"] = {"refused": True, "code": code, "reason": refused}
         say(f"4. spend signed by Alice alone: refused by the node (code {code})\n   {refused}")
 
-        spend.wit = CTxWitness([CTxInWitness(CScriptWitness([b"", sig_a, sig_b, witness_script]))])
+        escrow.multisig(sig_a, sig_b, wrapping="p2wsh").apply(spend, 0)
         spend_txid = rpc.sendrawtransaction(spend.serialize().hex())
         (block,) = rpc.generatetoaddress(1, wallet.address())
         tx = rpc.getrawtransaction(spend_txid, True)
         assert tx["blockhash"] == block and spend_txid == b2lx(spend.GetTxid())
         report["settlement"] = {"txid": spend_txid, "block": block, "vsize": tx["vsize"], "fee_sats": fee,
-                                "to_bob_sats": to_bob, "to_alice_sats": ESCROW_SATS - to_bob - fee,
+                                "to_bob_sats": to_bob, "to_alice_sats": to_alice,
                                 "confirmations": tx["confirmations"]}
         say(f"5. spend signed by both: accepted and mined in block {block[:16]}…\n"
             f"   {spend_txid}: {tx['vsize']} vB, fee {format_sats(fee)}\n"
-            f"   Bob {format_sats(to_bob)}, Alice {format_sats(ESCROW_SATS - to_bob - fee)}")
+            f"   Bob {format_sats(to_bob)}, Alice {format_sats(to_alice)}")
         report["height"] = rpc.getblockcount()
     say("done: every step above was judged by the node; the chain was temporary and is gone.")
     return report

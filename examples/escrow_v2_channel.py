@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import argparse
 
-from bitcoin.core import CMutableTransaction
-
 from btcmicro.core.errors import NodeError
 from btcmicro.core.keys import PrivateKey
 from btcmicro.node.launcher import start_node
@@ -38,7 +36,7 @@ def main() -> None:
         builder = TxBuilder(locktime=expiry)
         builder.inputs.append(channel.input(txid, vout, 100_000, "refund", "p2wsh", sequence=0xFFFFFFFE))
         builder.add_output(wallet.address(), 99_000)
-        refund = CMutableTransaction.from_tx(builder.build().tx)  # fee checked for the refund path's size
+        refund = builder.build().tx  # fee checked against the refund path's size
         channel.refund(channel.sign(client, refund, 0, 100_000, "p2wsh"), wrapping="p2wsh").apply(refund, 0)
         try:
             rpc.sendrawtransaction(refund.serialize().hex())

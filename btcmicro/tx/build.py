@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from bitcoin.core import COutPoint, CMutableTransaction, CTxIn, CTxInWitness, CTxOut, CTxWitness, lx
+from bitcoin.core import COutPoint, CMutableTransaction, CMutableTxIn, CMutableTxOut, CTxInWitness, CTxWitness, lx
 from bitcoin.core.script import CScript, CScriptWitness
 
 from btcmicro.core.errors import PolicyError
@@ -145,8 +145,8 @@ class TxBuilder:
         return self
 
     def _assemble(self, outputs: Sequence[Output]) -> CMutableTransaction:
-        vin = [CTxIn(COutPoint(lx(i.txid), i.vout), CScript(), i.sequence) for i in self.inputs]
-        vout = [CTxOut(o.amount, CScript(o.spk)) for o in outputs]
+        vin = [CMutableTxIn(COutPoint(lx(i.txid), i.vout), CScript(), i.sequence) for i in self.inputs]
+        vout = [CMutableTxOut(o.amount, CScript(o.spk)) for o in outputs]
         return CMutableTransaction(vin, vout, self.locktime, self.version)
 
     def build(

@@ -12,10 +12,7 @@ from bitcoin.core import (
     CMutableTransaction,
     CMutableTxIn,
     CScript,
-    CTxInWitness,
-    CScriptWitness,
     CTxOut,
-    CTxWitness,
     COutPoint,
     lx,
     b2lx,
@@ -23,7 +20,7 @@ from bitcoin.core import (
 
 from btcmicro.core.keys import PrivateKey
 from btcmicro.script import standard
-from btcmicro.tx.sign import sign_input
+from btcmicro.tx.sign import sign_p2wpkh
 
 
 @dataclass
@@ -66,11 +63,8 @@ class Kit:
             nLockTime=locktime,
             nVersion=version,
         )
-        witnesses = []
         for i, c in enumerate(coins):
-            sig = sign_input(self.key, tx, i, bytes(standard.p2pkh(self.key.pubkey)), c.value, segwit=True)
-            witnesses.append(CTxInWitness(CScriptWitness([sig, self.key.pubkey])))
-        tx.wit = CTxWitness(witnesses)
+            sign_p2wpkh(tx, i, self.key, c.value)
         return tx
 
 

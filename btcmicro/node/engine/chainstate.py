@@ -9,7 +9,6 @@ replaying the active chain from disk, so they can never disagree with it.
 """
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -50,9 +49,6 @@ class BlockInfo:
     header: bytes  # 80 bytes
     time: int
     txids: list[bytes]
-    size: int
-    stripped_size: int
-    weight: int
 
 
 class Chainstate:
@@ -86,7 +82,6 @@ class Chainstate:
         self.blocks: dict[bytes, BlockInfo] = {}  # active chain, by hash
         self.by_height: list[bytes] = []
         self.known_invalid: set[bytes] = set()
-        self.lock = threading.RLock()
         self._replay()
 
     # -- lifecycle -------------------------------------------------------
@@ -131,6 +126,17 @@ class Chainstate:
         times = sorted(
             self.blocks[self.by_height[h]].time for h in range(max(0, height - 10), height + 1)
         )
+        return times[len(times) // 2]
+
+    def median_time_past_of(self, entry: pbk.BlockTreeEntry) -> int:
+        """Median-time-past at any known block, on the active chain or a side branch."""
+        times = []
+        for _ in range(11):
+            times.append(int(entry.block_header.timestamp.timestamp()))
+            if entry.height == 0:
+                break
+            entry = entry.previous
+        times.sort()
         return times[len(times) // 2]
 
     def entry(self, block_hash: bytes) -> pbk.BlockTreeEntry | None:
@@ -218,11 +224,7 @@ class Chainstate:
                 self.utxos[(txid, n)] = Coin(out.nValue, spk, height, coinbase)
             self.txindex[txid] = (block_hash, pos)
         self.undo[block_hash] = spent
-        size = len(raw)
-        stripped = len(block.serialize({"include_witness": False}))
-        self.blocks[block_hash] = BlockInfo(
-            block_hash, height, raw[:80], block.nTime, txids, size, stripped, stripped * 3 + size
-        )
+        self.blocks[block_hash] = BlockInfo(block_hash, height, raw[:80], block.nTime, txids)
         if height != len(self.by_height):
             raise RuntimeError(f"connect at height {height} but tip is {self.height}")
         self.by_height.append(block_hash)

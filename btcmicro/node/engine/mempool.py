@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 import pbk
-from bitcoin.core import CTransaction
+from bitcoin.core import CBlock, CTransaction, b2lx
 from pbk.script import PrecomputedTransactionData
 
 from btcmicro.node.engine.chainstate import Chainstate, Coin, Outpoint
 from btcmicro.tx import policy
-from btcmicro.tx.size import fee_for
+from btcmicro.tx.size import fee_for, stripped_size
 
 __all__ = ["Mempool", "MempoolEntry", "Reject", "RPC_VERIFY_ERROR", "RPC_VERIFY_REJECTED"]
 
@@ -77,12 +77,6 @@ class MempoolEntry:
     @property
     def feerate(self) -> float:  # only for ordering; never an amount
         return self.fee / self.vsize
-
-
-def _tx_weight(tx: CTransaction, raw: bytes) -> tuple[int, int]:
-    stripped = len(tx.serialize({"include_witness": False})) if tx.has_witness() else len(raw)
-    weight = stripped * 3 + len(raw)
-    return weight, (weight + 3) // 4
 
 
 class Mempool:
@@ -150,13 +144,14 @@ class Mempool:
         chain = self.chain
         txid = tx.GetTxid()
         wtxid = tx.GetHash()
-        _check_transaction(tx, raw)
+        stripped = stripped_size(tx)
+        _check_transaction(tx, stripped)
         if tx.is_coinbase():
             raise Reject("coinbase")
         reason = policy.is_standard_tx(tx)
         if reason is not None:
             raise Reject(reason)
-        if len(tx.serialize({"include_witness": False})) < policy.MIN_STANDARD_TX_NONWITNESS_SIZE:
+        if stripped < policy.MIN_STANDARD_TX_NONWITNESS_SIZE:
             raise Reject("tx-size-small")
         next_height = chain.height + 1
         mtp = chain.median_time_past()
@@ -184,11 +179,12 @@ class Mempool:
             if any((txid, n) in chain.utxos for n in range(len(tx.vout))):
                 raise Reject("txn-already-known")
             raise Reject("bad-txns-inputs-missingorspent", code=RPC_VERIFY_ERROR)
-        for txin, coin in zip(tx.vin, coins):
-            if txin.prevout.hash in conflicts or txin.prevout.hash in self.descendants(conflicts):
+        replaced_family = self.descendants(conflicts)
+        for txin in tx.vin:
+            if txin.prevout.hash in replaced_family:
                 raise Reject(
                     "bad-txns-spends-conflicting-tx",
-                    f"{_hex(txid)} spends conflicting transaction {_hex(txin.prevout.hash)}",
+                    f"{b2lx(txid)} spends conflicting transaction {b2lx(txin.prevout.hash)}",
                 )
         if not self._sequence_locks_ok(tx, coins, next_height, mtp):
             raise Reject("non-BIP68-final")
@@ -215,7 +211,8 @@ class Mempool:
         if policy.dust_outputs(tx) and fee != 0:
             # Core v29+ lets one dust output through IsStandardTx only as ephemeral dust.
             raise Reject("dust", "tx with dust output must be 0-fee")
-        weight, vsize = _tx_weight(tx, raw)
+        weight = stripped * 3 + len(raw)
+        vsize = (weight + 3) // 4
         if not bypass_limits and fee < fee_for(vsize, policy.MIN_RELAY_FEE):
             raise Reject("min relay fee not met", f"{fee} < {fee_for(vsize, policy.MIN_RELAY_FEE)}")
 
@@ -242,7 +239,7 @@ class Mempool:
 
     def _replacement_checks(self, entry: MempoolEntry, conflicts: set[bytes]) -> set[bytes]:
         all_conflicts = self.descendants(conflicts)
-        txid_hex = _hex(entry.txid)
+        txid_hex = b2lx(entry.txid)
         if len(all_conflicts) > MAX_REPLACEMENT_CANDIDATES:
             raise Reject(
                 "too many potential replacements",
@@ -286,7 +283,7 @@ class Mempool:
         ktx = pbk.Transaction(raw)
         outputs = [pbk.TransactionOutput(pbk.ScriptPubkey(c.script_pubkey), c.value) for c in coins]
         pre = PrecomputedTransactionData(ktx, outputs)
-        txid_hex, wtxid_hex = _hex(tx.GetTxid()), _hex(tx.GetHash())
+        txid_hex, wtxid_hex = b2lx(tx.GetTxid()), b2lx(tx.GetHash())
         for i, coin in enumerate(coins):
             ok = False
             try:
@@ -297,7 +294,7 @@ class Mempool:
                 prev = tx.vin[i].prevout
                 raise Reject(
                     f"mempool-script-verify-flag-failed ({SCRIPT_FAILED})",
-                    f"input {i} of {txid_hex} (wtxid {wtxid_hex}), spending {_hex(prev.hash)}:{prev.n}",
+                    f"input {i} of {txid_hex} (wtxid {wtxid_hex}), spending {b2lx(prev.hash)}:{prev.n}",
                 )
 
     def _sequence_locks_ok(self, tx: CTransaction, coins: list[Coin], next_height: int, mtp: int) -> bool:
@@ -341,8 +338,6 @@ class Mempool:
     def on_chain_change(self, disconnected: list[bytes], connected: list[bytes]) -> None:
         """Follow the chain: drop what blocks confirmed or conflicted; after a
         reorg, bring the orphaned blocks' transactions back where still valid."""
-        from bitcoin.core import CBlock
-
         if not disconnected:
             for raw in connected:
                 block = CBlock.deserialize(raw)
@@ -392,13 +387,13 @@ class Mempool:
         return chosen
 
 
-def _check_transaction(tx: CTransaction, raw: bytes) -> None:
-    """Consensus CheckTransaction (context-free)."""
+def _check_transaction(tx: CTransaction, stripped: int) -> None:
+    """Consensus CheckTransaction (context-free); ``stripped`` is the size without witness."""
     if not tx.vin:
         raise Reject("bad-txns-vin-empty")
     if not tx.vout:
         raise Reject("bad-txns-vout-empty")
-    if len(tx.serialize({"include_witness": False})) * 4 > MAX_BLOCK_WEIGHT:
+    if stripped * 4 > MAX_BLOCK_WEIGHT:
         raise Reject("bad-txns-oversize")
     total = 0
     for out in tx.vout:
@@ -429,10 +424,6 @@ def _is_final(tx: CTransaction, height: int, block_time: int) -> bool:
     if tx.nLockTime < cutoff:
         return True
     return all(txin.nSequence == SEQUENCE_FINAL for txin in tx.vin)
-
-
-def _hex(h: bytes) -> str:
-    return h[::-1].hex()
 
 
 def _btc(sats: int) -> str:

@@ -1,7 +1,6 @@
 """Block assembly and proof of work for regtest."""
 from __future__ import annotations
 
-import hashlib
 import struct
 
 from bitcoin.core import (
@@ -17,6 +16,8 @@ from bitcoin.core import (
     COutPoint,
 )
 
+from btcmicro.core.hashes import hash256
+
 __all__ = ["REGTEST_BITS", "block_subsidy", "build_block", "WITNESS_COMMITMENT_HEADER"]
 
 REGTEST_BITS = 0x207FFFFF
@@ -31,16 +32,12 @@ def block_subsidy(height: int) -> int:
     return 0 if halvings >= 64 else (50 * 100_000_000) >> halvings
 
 
-def _dsha(data: bytes) -> bytes:
-    return hashlib.sha256(hashlib.sha256(data).digest()).digest()
-
-
 def _merkle_root(hashes: list[bytes]) -> bytes:
     level = list(hashes)
     while len(level) > 1:
         if len(level) % 2:
             level.append(level[-1])
-        level = [_dsha(level[i] + level[i + 1]) for i in range(0, len(level), 2)]
+        level = [hash256(level[i] + level[i + 1]) for i in range(0, len(level), 2)]
     return level[0]
 
 
@@ -66,7 +63,7 @@ def build_block(
     # BIP 141 commitment to the witness merkle root (coinbase wtxid counts as zero).
     reserved = b"\x00" * 32
     wtxids = [b"\x00" * 32] + [tx.GetHash() for tx in txs]
-    commitment = _dsha(_merkle_root(wtxids) + reserved)
+    commitment = hash256(_merkle_root(wtxids) + reserved)
     coinbase.vout.append(CTxOut(0, CScript(b"\x6a\x24" + WITNESS_COMMITMENT_HEADER + commitment)))
     coinbase.wit = CTxWitness([CTxInWitness(CScriptWitness([reserved]))])
     cb = CTransaction.from_tx(coinbase)
@@ -75,7 +72,7 @@ def build_block(
     header_prefix = struct.pack("<i", BLOCK_VERSION) + prev_hash + merkle + struct.pack("<II", timestamp, REGTEST_BITS)
     for nonce in range(1 << 32):
         header = header_prefix + struct.pack("<I", nonce)
-        if int.from_bytes(_dsha(header), "little") <= REGTEST_TARGET:
+        if int.from_bytes(hash256(header), "little") <= REGTEST_TARGET:
             break
     body = CBlock(
         nVersion=BLOCK_VERSION, hashPrevBlock=prev_hash, hashMerkleRoot=merkle,

@@ -6,7 +6,6 @@ Core's name, parameters, result shape and error codes. It is transport-free;
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
 import threading
@@ -18,6 +17,7 @@ from typing import Any, Callable
 
 from bitcoin.core import CBlock, CTransaction, b2lx, lx
 
+from btcmicro.core.hashes import hash256
 from btcmicro.core.amounts import COIN, btc_to_sats, sats_to_btc
 from btcmicro.node.engine.chainstate import Chainstate
 from btcmicro.node.engine.mempool import Mempool, Reject
@@ -252,7 +252,7 @@ class Engine:
             if entry is None:
                 raise RPCError(RPC_INVALID_ADDRESS_OR_KEY, "Block not found")
             height = entry.height + 1
-            mtp = self._branch_mtp(entry)
+            mtp = chain.median_time_past_of(entry)
         if txs is None:
             template = self.mempool.block_template()
             txs = [e.tx for e in template]
@@ -267,17 +267,6 @@ class Engine:
             if result is not None:
                 raise RPCError(RPC_VERIFY_ERROR, f"ProcessNewBlock, block not accepted: {result}")
         return raw
-
-    def _branch_mtp(self, entry: Any) -> int:
-        times = []
-        e = entry
-        for _ in range(11):
-            times.append(int(e.block_header.timestamp.timestamp()))
-            if e.height == 0:
-                break
-            e = e.previous
-        times.sort()
-        return times[len(times) // 2]
 
     def _fees_of(self, txs: list[CTransaction]) -> int:
         """Fees of explicit block transactions (inputs from the UTXO set or earlier ones)."""
@@ -305,7 +294,7 @@ class Engine:
         hashes = []
         for _ in range(n):
             raw = self.mine_block(payout)
-            hashes.append(b2lx(_block_hash(raw)))
+            hashes.append(b2lx(hash256(raw[:80])))
         return hashes
 
     # -- descriptors and addresses ------------------------------------------------
@@ -344,7 +333,7 @@ class Engine:
             "versionHex": f"{version & 0xFFFFFFFF:08x}",
             "merkleroot": b2lx(header[36:68]),
             "time": int.from_bytes(header[68:72], "little"),
-            "mediantime": chain.median_time_past(height) if info is not None else self._branch_mtp(chain.entry(block_hash)),
+            "mediantime": chain.median_time_past(height) if info is not None else chain.median_time_past_of(chain.entry(block_hash)),
             "nonce": int.from_bytes(header[76:80], "little"),
             "bits": f"{bits:08x}",
             "target": _target_hex(bits),
@@ -727,7 +716,7 @@ class Engine:
             result = self._submit(raw)
             if result is not None:
                 raise RPCError(RPC_VERIFY_ERROR, f"TestBlockValidity failed: {result}")
-        out = {"hash": b2lx(_block_hash(raw))}
+        out = {"hash": b2lx(hash256(raw[:80]))}
         if not submit:
             out["hex"] = raw.hex()
         return out
@@ -760,7 +749,7 @@ class Engine:
             result = self._submit(raw)
             if result not in (None, "inconclusive"):
                 raise RPCError(RPC_VERIFY_ERROR, f"ProcessNewBlock, block not accepted: {result}")
-            prev = _block_hash(raw)
+            prev = hash256(raw[:80])
             hashes.append(b2lx(prev))
         return hashes
 
@@ -818,10 +807,6 @@ class Engine:
         """Request a graceful shutdown of the engine."""
         self.stop_requested.set()
         return "btcmicro engine stopping"
-
-
-def _block_hash(raw: bytes) -> bytes:
-    return hashlib.sha256(hashlib.sha256(raw[:80]).digest()).digest()
 
 
 def _dir_size(path: Path) -> int:
