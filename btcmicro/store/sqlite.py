@@ -1,0 +1,81 @@
+"""A SQLite database shared safely by threads and processes."""
+from __future__ import annotations
+
+import sqlite3
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Literal, Sequence
+
+__all__ = ["SQLiteStore"]
+
+Sync = Literal["FULL", "NORMAL", "OFF"]
+
+
+class SQLiteStore:
+    """One SQLite connection guarded by a lock, with schema set-up and transactions.
+
+    - ``path`` may be ``":memory:"`` (tests, benchmarks) or a file, created with its folder.
+    - ``synchronous``: ``"FULL"`` (default) fsyncs every commit, so whatever a party
+      acknowledged after :meth:`transaction` returned survives power loss; ``"NORMAL"``
+      in WAL mode survives a process crash but may lose the last commits on power loss.
+    - :meth:`transaction` takes the write lock at ``BEGIN IMMEDIATE``, so a
+      read-check-write inside it is atomic across threads *and* processes sharing the file.
+
+    Subclasses pass their ``schema`` (``CREATE TABLE IF NOT EXISTS ...``) and add typed methods.
+    """
+
+    def __init__(self, path: str | Path, schema: str, *, synchronous: Sync = "FULL",
+                 busy_timeout_ms: int = 30_000) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                   timeout=busy_timeout_ms / 1000)
+        self._db.row_factory = sqlite3.Row
+        if self.path != ":memory:":
+            self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(f"PRAGMA synchronous={synchronous}")
+        self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        with self._lock:
+            self._db.executescript(schema)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on any exception). Re-entrant:
+        a nested call joins the outer transaction."""
+        with self._lock:
+            if self._db.in_transaction:
+                yield self._db
+                return
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        with self._lock:
+            return self._db.execute(sql, params)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def query_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        with self._lock:
+            return self._db.execute(sql, params).fetchone()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> "SQLiteStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
