@@ -420,6 +420,7 @@ class Engine:
                 if pos > 0 and all((i.prevout.hash, i.prevout.n) in undo for i in tx.vin):
                     fee = sum(undo[(i.prevout.hash, i.prevout.n)].value for i in tx.vin) - sum(o.nValue for o in tx.vout)
                     d["fee"] = sats_to_btc(fee)
+                d["hex"] = tx.serialize().hex()  # Core's getblock 2 carries each tx's hex
                 txs.append(d)
             out["tx"] = txs
         if nxt:
