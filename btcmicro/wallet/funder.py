@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable, Literal, Sequence
 
-from bitcoin.core import b2lx
+from bitcoin.core import CTransaction, b2lx
 
 from btcmicro.core.errors import InsufficientFunds, NodeError, PolicyError
 from btcmicro.core.keys import PrivateKey
@@ -29,7 +29,7 @@ from btcmicro.tx.build import SEQUENCE_RBF, TxBuilder
 from btcmicro.tx.sign import sign_tx
 from btcmicro.wallet.keystore import Keystore, atomic_write_json
 
-__all__ = ["Coin", "Funder", "Wallet", "COINBASE_MATURITY", "DEFAULT_FEERATE", "COINS_FILE"]
+__all__ = ["Coin", "Funder", "PreparedTx", "Wallet", "COINBASE_MATURITY", "DEFAULT_FEERATE", "COINS_FILE"]
 
 COINBASE_MATURITY = 100
 DEFAULT_FEERATE = 2000  # sat/kvB: above the min relay fee of every Core version (1000 until v29)
@@ -71,6 +71,32 @@ class Coin:
     def from_json(cls, d: dict[str, Any]) -> Coin:
         return cls(d["txid"], int(d["vout"]), int(d["amount"]), bytes.fromhex(d["spk"]),
                    int(d.get("height", 0)), bool(d.get("coinbase", False)))
+
+
+@dataclass(frozen=True)
+class PreparedTx:
+    """A signed transaction the wallet built but did not broadcast (e.g. a channel deposit that
+    must wait for its signed refund). Its coins stay reserved until :meth:`Funder.broadcast_prepared`,
+    :meth:`Funder.mark_sent` (someone else broadcast it) or :meth:`Funder.release`."""
+
+    tx: CTransaction
+    coins: tuple[Coin, ...]
+    fee: int
+
+    @property
+    def txid(self) -> str:
+        return b2lx(self.tx.GetTxid())
+
+    @property
+    def hex(self) -> str:
+        return self.tx.serialize().hex()
+
+    def vout_of(self, spk: bytes) -> int:
+        """Index of the first output paying ``spk`` (ValueError if none)."""
+        for n, out in enumerate(self.tx.vout):
+            if bytes(out.scriptPubKey) == bytes(spk):
+                return n
+        raise ValueError("no output pays this scriptPubKey")
 
 
 def _subsidy(height: int) -> int:
@@ -199,10 +225,12 @@ class Funder:
             self._stale = False
             self._save_state()
 
-    def _available(self, include_immature: bool = False) -> list[Coin]:
+    def _available(self, include_immature: bool = False, kinds: Sequence[Kind] | None = None) -> list[Coin]:
         out = []
         for c in [*self._confirmed.values(), *self._pending.values()]:
             if c.outpoint in self._spent or c.outpoint in self._reserved:
+                continue
+            if kinds is not None and c.kind not in kinds:
                 continue
             if (not include_immature and c.coinbase
                     and self._tip - c.height + 1 < COINBASE_MATURITY):
@@ -257,7 +285,7 @@ class Funder:
 
     # ---------------------------------------------------------------- sending
     def _reserve(self, target: int, n_outputs: int, feerate: int,
-                 coins: Sequence[Coin] | None) -> list[Coin]:
+                 coins: Sequence[Coin] | None, kinds: Sequence[Kind] | None = None) -> list[Coin]:
         """Pick and reserve coins worth ``target`` plus a fee estimate (under the lock)."""
         with self._lock:
             if coins is not None:
@@ -266,7 +294,7 @@ class Funder:
                         raise InsufficientFunds(target, 0)
                 chosen = list(coins)
             else:
-                avail = self._available()
+                avail = self._available(kinds=kinds)
                 # confirmed coins first (keeps unconfirmed chains short), then largest first
                 avail.sort(key=lambda c: (c.height == 0, -c.amount))
                 chosen, total = [], 0
@@ -297,6 +325,19 @@ class Funder:
         :class:`PolicyError` for what a node would refuse (dust, ...), and :class:`NodeError`
         when the node refuses the broadcast; in every case no coin stays reserved.
         """
+        prepared = self.prepare(outputs, feerate=feerate, coins=coins, change=change, locktime=locktime)
+        return self.broadcast_prepared(prepared)
+
+    def prepare(self, outputs: Sequence[tuple[str | bytes, int]], *,
+                feerate: int | None = None, coins: Sequence[Coin] | None = None,
+                change: bytes | None = None, locktime: int = 0,
+                kinds: Sequence[Kind] | None = None) -> PreparedTx:
+        """Build and sign, without broadcasting, a transaction paying ``outputs`` in order (they
+        come first, the change output last); its coins stay reserved until the prepared
+        transaction is broadcast, marked sent or released. ``kinds=("p2wpkh",)`` spends only
+        segwit coins (a txid no third party can change). Raises as :meth:`send_many`, with no
+        coin left reserved.
+        """
         feerate = self.feerate if feerate is None else feerate
         outs = [(address_to_script(d) if isinstance(d, str) else bytes(d), int(a))
                 for d, a in outputs]
@@ -306,12 +347,12 @@ class Funder:
         if self._stale:
             self.refresh()
         try:
-            chosen = self._reserve(target, len(outs), feerate, coins)
+            chosen = self._reserve(target, len(outs), feerate, coins, kinds)
         except InsufficientFunds:
             if coins is not None:
                 raise
             self.refresh()  # maybe coins matured or arrived since
-            chosen = self._reserve(target, len(outs), feerate, coins)
+            chosen = self._reserve(target, len(outs), feerate, coins, kinds)
         try:
             b = TxBuilder(locktime=locktime)
             for c in chosen:
@@ -327,23 +368,41 @@ class Funder:
                 raise
             keys = [self._scripts[c.spk] for c in chosen]
             signed = sign_tx(built.tx, built.spent, keys)
-            raw = signed.serialize()
-            txid = self.rpc.sendrawtransaction(raw.hex())
         except BaseException:
             self._release(chosen)
             raise
+        return PreparedTx(CTransaction.from_tx(signed), tuple(chosen), built.fee)
+
+    def broadcast_prepared(self, prepared: PreparedTx) -> str:
+        """Broadcast a prepared transaction and record its coins as spent; the txid. When the
+        node refuses it (:class:`NodeError`) its coins are released."""
+        try:
+            txid = self.rpc.sendrawtransaction(prepared.hex)
+        except BaseException:
+            self.release(prepared)
+            raise
+        assert txid == prepared.txid
+        self.mark_sent(prepared)
+        return txid
+
+    def mark_sent(self, prepared: PreparedTx) -> None:
+        """Record a prepared transaction as broadcast (by us or a peer): its coins are spent and
+        its outputs to our scripts are spendable change."""
+        txid = prepared.txid
         with self._lock:
-            for c in chosen:
+            for c in prepared.coins:
                 self._reserved.discard(c.outpoint)
                 self._spent.add(c.outpoint)
                 self._pending.pop(c.outpoint, None)
-            for n, out in enumerate(signed.vout):
+            for n, out in enumerate(prepared.tx.vout):
                 spk = bytes(out.scriptPubKey)
                 if spk in self._scripts:
                     self._pending[(txid, n)] = Coin(txid, n, int(out.nValue), spk, 0, False)
             self._save_state()
-        assert txid == b2lx(signed.GetTxid())
-        return txid
+
+    def release(self, prepared: PreparedTx) -> None:
+        """Give up a prepared transaction that was never broadcast: its coins are free again."""
+        self._release(prepared.coins)
 
     def send(self, dest: str | bytes, amount: int, *, feerate: int | None = None) -> str:
         """Pay ``amount`` sats to an address or scriptPubKey; the txid."""
