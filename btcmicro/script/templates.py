@@ -24,7 +24,8 @@ BitcoinjV2Channel  ``IF <server> CHECKSIGVERIFY ELSE <expiry> CHECKLOCKTIMEVERIF
                    <client> CHECKSIG``
 Micropay2Escrow    ``2 <pk_T> <pk_esc> 2 CHECKMULTISIG`` (paper §3.3, no expiry), or with an expiry
                    ``IF 2 <pk_T> <pk_esc> 2 CHECKMULTISIG ELSE <expiry> CHECKLOCKTIMEVERIFY DROP
-                   <pk_esc> CHECKSIG ENDIF``
+                   <pk_esc> CHECKSIG ENDIF``; with k of n VTS keys the claim branch is
+                   ``<pk_esc> CHECKSIGVERIFY k <pk_T1> ... <pk_Tn> n CHECKMULTISIG``
 Micropay3Escrow    ``2 <pk_U> <pk_M> <pk_T> 3 CHECKMULTISIG`` (paper §2.3, second escrow)
 ================== =====================================================================================
 """
@@ -52,6 +53,7 @@ from btcmicro.script.standard import (
     push_int,
     scriptnum_decode,
     script_to_address,
+    sigop_count,
     ScriptParseError,
 )
 
@@ -84,6 +86,8 @@ OP_CHECKLOCKTIMEVERIFY = 0xB1
 LOCKTIME_THRESHOLD = 500_000_000  # nLockTime below: block height; at or above: UNIX time
 MAX_LOCKTIME = 0xFFFFFFFF
 MAX_SIG_SIZE = 72  # low-S DER (<= 71) + hashtype byte
+_MAX_P2SH_SCRIPT = 520  # MAX_SCRIPT_ELEMENT_SIZE: the redeem script is one push
+_MAX_P2SH_SIGOPS = 15  # MAX_P2SH_SIGOPS (policy)
 WRAPPINGS = ("bare", "p2sh", "p2wsh", "p2sh-p2wsh")
 
 
@@ -619,84 +623,153 @@ class Micropay2Escrow(Template):
 
     ``claim(payer_sig, vts_sig)``: ``0 <vts_sig> <payer_sig> [1]`` (signatures in key order);
     ``refund(payer_sig)``: ``<payer_sig> 0`` with nLockTime >= expiry and a non-final sequence.
+
+    The paper's threshold generalisation ("use multiple parties T_1, ..., T_n and only require that
+    a majority of them correctly check the computations"): give ``vts_keys`` (n >= 2 VTS keys, in
+    the order their signatures go) and ``threshold`` k. The claim then needs the payer and k of the
+    n VTS keys: ``<pk_esc> CHECKSIGVERIFY k <pk_T1> ... <pk_Tn> n CHECKMULTISIG``, inside the same
+    ``IF ... ELSE <expiry> CHECKLOCKTIMEVERIFY DROP <pk_esc> CHECKSIG ENDIF`` when there is an
+    expiry. ``claim(payer_sig, *vts_sigs)`` takes exactly k VTS signatures in the order of their
+    keys: ``0 <vts_sig>... <payer_sig> [1]``. ``vts`` is then the first VTS key; with one VTS key
+    (``vts=pk`` or ``vts_keys=[pk]``) the layout is the paper's, whichever way it was given.
+    P2SH refuses a redeem script over 520 bytes or 15 sigops (about a dozen VTS keys); the witness
+    wrappings take up to 20.
     """
 
-    vts: bytes
-    payer: bytes
+    vts: bytes = b""
+    payer: bytes = b""
     expiry: Expiry | None = None
+    vts_keys: tuple[bytes, ...] = ()
+    threshold: int = 1
 
     name: ClassVar[str] = "micropay2-escrow"
     default_wrapping: ClassVar[str] = "p2sh"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "vts", _key(self.vts, "pk_T (vts)"))
-        object.__setattr__(self, "payer", _key(self.payer, "pk_esc (payer)"))
-        if self.vts == self.payer:
+        if not self.payer:
+            raise TemplateError("pk_esc (payer) is required")
+        payer = _key(self.payer, "pk_esc (payer)")
+        if self.vts_keys:
+            keys = tuple(_key(pk, f"vts_keys[{i}]") for i, pk in enumerate(self.vts_keys))
+            if self.vts and _key(self.vts, "pk_T (vts)") != keys[0]:
+                raise TemplateError("give pk_T as vts or as vts_keys, not two different keys")
+        elif self.vts:
+            keys = (_key(self.vts, "pk_T (vts)"),)
+        else:
+            raise TemplateError("pk_T (vts) or vts_keys is required")
+        if not 1 <= len(keys) <= 20:
+            raise TemplateError(f"{len(keys)} VTS keys: a CHECKMULTISIG takes 1 to 20")
+        if len(set(keys)) != len(keys):
+            raise TemplateError("duplicate VTS key")
+        if payer in keys:
             raise TemplateError("pk_T and pk_esc must differ")
+        k = self.threshold
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= len(keys):
+            raise TemplateError(f"threshold {k!r} out of range: need 1 <= k <= {len(keys)} VTS keys")
+        object.__setattr__(self, "payer", payer)
+        object.__setattr__(self, "vts", keys[0])
+        object.__setattr__(self, "vts_keys", keys)
         if self.expiry is not None:
             object.__setattr__(self, "expiry", _expiry(self.expiry))
+
+    @property
+    def n(self) -> int:
+        """Number of VTS keys."""
+        return len(self.vts_keys)
 
     @property
     def paths(self) -> tuple[str, ...]:  # type: ignore[override]
         return ("claim",) if self.expiry is None else ("claim", "refund")
 
     @property
-    def _multisig(self) -> bytes:
-        return bytes(multisig(2, [self.vts, self.payer]))
+    def _claim_script(self) -> bytes:
+        if self.n == 1:
+            return bytes(multisig(2, [self.vts, self.payer]))
+        return push_data(self.payer) + bytes([OP_CHECKSIGVERIFY]) + bytes(multisig(self.threshold, self.vts_keys))
 
     @property
     def script(self) -> bytes:
         if self.expiry is None:
-            return self._multisig
+            return self._claim_script
         return (
-            bytes([OP_IF]) + self._multisig + bytes([OP_ELSE]) + self.expiry.push()
+            bytes([OP_IF]) + self._claim_script + bytes([OP_ELSE]) + self.expiry.push()
             + bytes([OP_CHECKLOCKTIMEVERIFY, OP_DROP]) + push_data(self.payer) + bytes([OP_CHECKSIG, OP_ENDIF])
         )
 
     def roles(self) -> dict[str, bytes]:
-        return {"vts": self.vts, "payer": self.payer}
+        if self.n == 1:
+            return {"vts": self.vts, "payer": self.payer}
+        return {"payer": self.payer, **{f"vts{i + 1}": k for i, k in enumerate(self.vts_keys)}}
 
     def bare_allowed(self) -> bool:
-        return self.expiry is None
+        return self.expiry is None and self.n == 1
+
+    def _wrapping(self, wrapping: str | None) -> str:
+        w = super()._wrapping(wrapping)
+        if w == "p2sh" and (len(self.script) > _MAX_P2SH_SCRIPT
+                            or sigop_count(self.script, accurate=True) > _MAX_P2SH_SIGOPS):
+            raise TemplateError(f"{self.n} VTS keys do not fit a standard P2SH redeem script: use p2wsh")
+        return w
 
     def _path_sigs(self, path: str) -> int:
-        return 2 if path == "claim" else 1
+        return 1 + self.threshold if path == "claim" else 1
 
     def _stack(self, path: str, sigs: Sequence[bytes]) -> list[bytes]:
         if path == "claim":
-            payer_sig, vts_sig = sigs
-            return [b"", vts_sig, payer_sig] + ([] if self.expiry is None else [b"\x01"])
+            payer_sig, vts_sigs = sigs[0], list(sigs[1:])
+            body = [b"", *vts_sigs, payer_sig] if self.n > 1 else [b"", vts_sigs[0], payer_sig]
+            return body + ([] if self.expiry is None else [b"\x01"])
         return [sigs[0], b""]
 
-    def claim(self, payer_sig: bytes, vts_sig: bytes, wrapping: str | None = None) -> Spend:
-        """The merchant's claim of a winning ticket: σ_1 from the payer, σ_T from the VTS."""
-        return self.spend("claim", payer_sig, vts_sig, wrapping=wrapping)
+    def claim(self, payer_sig: bytes, *vts_sigs: bytes, wrapping: str | None = None) -> Spend:
+        """The merchant's claim of a winning ticket: σ_1 from the payer, σ_T from the VTS (with
+        ``vts_keys``: k VTS signatures in the order of their keys)."""
+        return self.spend("claim", payer_sig, *vts_sigs, wrapping=wrapping)
 
     def refund(self, payer_sig: bytes, wrapping: str | None = None) -> Spend:
         """The payer recovers the escrow after the expiry."""
         return self.spend("refund", payer_sig, wrapping=wrapping)
 
+    def _extra(self) -> dict[str, Any]:
+        return {} if self.n == 1 else {"threshold": self.threshold, "n": self.n}
+
+    @classmethod
+    def _from_claim_ops(cls, ops: Sequence[tuple[int, bytes | None]]) -> tuple[bytes, tuple[bytes, ...], int] | None:
+        """(pk_esc, VTS keys, threshold) of a claim branch, paper 2-of-2 or payer + k-of-n."""
+        ms = _match_multisig_ops(ops)
+        if ms is not None:
+            return (ms[1][1], (ms[1][0],), 1) if ms[0] == 2 and len(ms[1]) == 2 else None
+        if len(ops) < 6 or ops[1][0] != OP_CHECKSIGVERIFY or not _is_key(ops[0][1]):
+            return None
+        ms = _match_multisig_ops(ops[2:])
+        if ms is None or len(ms[1]) < 2:
+            return None
+        return ops[0][1], tuple(ms[1]), ms[0]  # type: ignore[return-value]
+
     @classmethod
     def from_script(cls, script: bytes) -> "Micropay2Escrow | None":
         script = bytes(script)
-        ms = MultisigMofN.from_script(script)
-        if ms is not None:
-            if ms.m == 2 and ms.n == 2:
-                return cls(ms.pubkeys[0], ms.pubkeys[1])
-            return None
         ops = _parse(script)
-        if ops is None or len(ops) != 13 or ops[0][0] != OP_IF or ops[-1][0] != OP_ENDIF:
+        if not ops:
             return None
-        ms2 = _match_multisig_ops(ops[1:6])
-        if ms2 is None or ms2[0] != 2 or len(ms2[1]) != 2:
+        expiry: Expiry | None = None
+        claim_ops = ops
+        if ops[0][0] == OP_IF:
+            # IF <claim> ELSE <expiry> CHECKLOCKTIMEVERIFY DROP <pk_esc> CHECKSIG ENDIF
+            if len(ops) < 9 or ops[-1][0] != OP_ENDIF or ops[-7][0] != OP_ELSE:
+                return None
+            if [o for o, _ in ops[-5:-3]] != [OP_CHECKLOCKTIMEVERIFY, OP_DROP] or ops[-2][0] != OP_CHECKSIG:
+                return None
+            exp = _num(*ops[-6])
+            if exp is None or not 0 <= exp <= MAX_LOCKTIME:
+                return None
+            expiry, claim_ops = Expiry(exp), ops[1:-7]
+        found = cls._from_claim_ops(claim_ops)
+        if found is None:
             return None
-        if [o for o, _ in ops[6:12]][0] != OP_ELSE or [o for o, _ in ops[8:10]] != [OP_CHECKLOCKTIMEVERIFY, OP_DROP]:
-            return None
-        exp = _num(*ops[7])
-        if exp is None or not 0 <= exp <= MAX_LOCKTIME or ops[11][0] != OP_CHECKSIG:
-            return None
+        payer, keys, k = found
         try:
-            t = cls(ms2[1][0], ms2[1][1], Expiry(exp))
+            t = cls(payer=payer, expiry=expiry, vts_keys=keys, threshold=k)
         except TemplateError:
             return None
         return t if t.script == script else None

@@ -348,6 +348,35 @@ def test_micropay2_claim_missing_vts_or_wrong_branch_refused(pool, wrapping):
     send_and_mine(pool, tx)
 
 
+@pytest.mark.parametrize("wrapping", SCRIPT_W)
+def test_micropay2_threshold_payer_and_2_of_3_vts(pool, wrapping):
+    """The paper's threshold generalisation: the payer and any 2 of 3 VTS keys claim; one VTS, a
+    missing payer signature or VTS signatures out of key order are refused; the refund still works."""
+    payer, t1, t2, t3 = keys(4)
+    expiry = pool.height() + 3
+    t = Micropay2Escrow(payer=payer.pubkey, vts_keys=[t1.pubkey, t2.pubkey, t3.pubkey], threshold=2, expiry=expiry)
+    coin = pool.fund(t, wrapping)
+    tx = spending_tx(coin, t, "claim", wrapping, pool.spk)
+    sp, s1, s2, s3 = (t.sign(k, tx, 0, coin.value, wrapping) for k in (payer, t1, t2, t3))
+    t._spend([b"", s1, sp, b"\x01"], wrapping).apply(tx, 0)  # one VTS signature
+    assert rejected(pool.rpc, tx).message.startswith(SCRIPT_FAIL)
+    t.claim(s1, s1, s3, wrapping=wrapping).apply(tx, 0)  # a VTS signature where the payer's goes
+    assert rejected(pool.rpc, tx).message.startswith(SCRIPT_FAIL)
+    t.claim(sp, s3, s1, wrapping=wrapping).apply(tx, 0)  # out of key order
+    assert rejected(pool.rpc, tx).message.startswith(SCRIPT_FAIL)
+    sp_ = t.claim(sp, s1, s3, wrapping=wrapping)
+    check_size(t, "claim", wrapping, sp_, [sp, s1, s3])
+    send_and_mine(pool, sp_.apply(tx, 0))
+
+    coin = pool.fund(t, wrapping)
+    tx = spending_tx(coin, t, "refund", wrapping, pool.spk, locktime=expiry, sequence=0xFFFFFFFE)
+    t.refund(t.sign(payer, tx, 0, coin.value, wrapping), wrapping=wrapping).apply(tx, 0)
+    if pool.height() < expiry:
+        assert rejected(pool.rpc, tx).message == "non-final"
+        pool.mine(expiry - pool.height())
+    send_and_mine(pool, tx)
+
+
 @pytest.mark.parametrize("wrapping", ("bare", "p2wsh"))
 def test_micropay3_wrong_pair_order_and_single_signature_refused(pool, wrapping):
     ks = dict(zip(("payer", "merchant", "vts"), keys(3)))

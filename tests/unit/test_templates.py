@@ -69,6 +69,52 @@ def test_micropay2_paper_layout_and_refund_layout():
     assert Micropay2Escrow.from_script(r.script) == r and Micropay2Escrow.from_script(esc.script) == esc
 
 
+def test_micropay2_threshold_layout_payer_and_k_of_n_vts():
+    t = Micropay2Escrow(payer=K[0], vts_keys=[K[1], K[2], K[3]], threshold=2)
+    ms = b"\x52" + b"".join(b"\x21" + k for k in K[1:4]) + b"\x53\xae"
+    assert t.script == b"\x21" + K[0] + b"\xad" + ms  # <pk_esc> CHECKSIGVERIFY 2 <T1> <T2> <T3> 3 CHECKMULTISIG
+    assert t.vts == K[1] and t.n == 3 and t.paths == ("claim",) and not t.bare_allowed()
+    assert t.roles() == {"payer": K[0], "vts1": K[1], "vts2": K[2], "vts3": K[3]}
+    r = Micropay2Escrow(payer=K[0], vts_keys=[K[1], K[2], K[3]], threshold=2, expiry=Expiry.height(1000))
+    assert r.script == b"\x63" + t.script + b"\x67\x02\xe8\x03\xb1\x75\x21" + K[0] + b"\xac\x68"
+    for x in (t, r):
+        assert Micropay2Escrow.from_script(x.script) == x and recognise(x.script) == [x]
+    # claim: 0 <vts sigs in key order> <payer sig> [1]; the payer's signature is checked first
+    a, b, p = SIG[:-1] + b"\x02", SIG[:-1] + b"\x03", SIG
+    assert r.claim(p, a, b, wrapping="p2wsh").witness == (b"", a, b, p, b"\x01", r.script)
+    assert t.claim(p, a, b, wrapping="p2sh").script_sig == b"\x00" + push_data(a) + push_data(b) + push_data(p) + push_data(t.script)
+    with pytest.raises(TemplateError, match="takes 3 signature"):
+        r.claim(p, a)
+    # one VTS key given as a list is the paper's layout
+    assert Micropay2Escrow(payer=K[1], vts_keys=[K[0]]) == Micropay2Escrow(K[0], K[1])
+    assert Micropay2Escrow(payer=K[1], vts_keys=[K[0]]).script == Micropay2Escrow(K[0], K[1]).script
+
+
+@pytest.mark.parametrize("kw,msg", [
+    ({"payer": K[0], "vts_keys": [K[1], K[2]], "threshold": 3}, "threshold"),
+    ({"payer": K[0], "vts_keys": [K[1], K[2]], "threshold": 0}, "threshold"),
+    ({"payer": K[0], "vts_keys": [K[1], K[1]]}, "duplicate VTS key"),
+    ({"payer": K[0], "vts_keys": [K[1], K[0]]}, "must differ"),
+    ({"vts": K[2], "payer": K[0], "vts_keys": [K[1], K[3]]}, "not two different keys"),
+    ({"payer": K[0]}, "required"),
+    ({"vts": K[0]}, "required"),
+    ({"vts": K[0], "payer": K[1], "threshold": 2}, "threshold"),
+])
+def test_micropay2_threshold_errors(kw, msg):
+    with pytest.raises(TemplateError, match=msg):
+        Micropay2Escrow(**kw)
+
+
+def test_micropay2_threshold_p2sh_limits():
+    many = [PrivateKey(bytes(31) + bytes([i])).pubkey for i in range(10, 31)]
+    assert Micropay2Escrow(payer=many[0], vts_keys=many[1:12], threshold=6).output("p2sh").address
+    with pytest.raises(TemplateError, match="use p2wsh"):  # 13 keys: 15 sigops with the refund's
+        Micropay2Escrow(payer=many[0], vts_keys=many[1:14], threshold=7, expiry=500).output("p2sh")
+    assert Micropay2Escrow(payer=many[0], vts_keys=many[1:21], threshold=11, expiry=500).output("p2wsh").address
+    with pytest.raises(TemplateError, match="1 to 20"):
+        Micropay2Escrow(payer=many[0], vts_keys=many[:21] + [K[0]])
+
+
 def test_micropay3_is_2of3_payer_merchant_vts():
     e = Micropay3Escrow(K[0], K[1], K[2])
     assert e.script == bytes(multisig(2, [K[0], K[1], K[2]]))
@@ -152,6 +198,8 @@ ALL = [
     MultisigMofN(2, tuple(K[:3]), sort=True), MultisigMofN(3, tuple(K[:5])), BitcoinjV1Channel(K[0], K[1]),
     BitcoinjV2Channel(K[0], K[1], 300), BitcoinjV2Channel(K[0], K[1], Expiry.time(2**31 + 5)),
     Micropay2Escrow(K[0], K[1]), Micropay2Escrow(K[0], K[1], 700_000_000), Micropay3Escrow(K[0], K[1], K[2]),
+    Micropay2Escrow(payer=K[0], vts_keys=K[1:4], threshold=2),
+    Micropay2Escrow(payer=K[4], vts_keys=K[:4], threshold=3, expiry=Expiry.height(900)),
 ]
 
 

@@ -1,0 +1,375 @@
+"""The MICROPAY2 merchant (paper §3.3 steps 2, 4 and 5): requests, ticket checks, claims.
+
+Requests are stateless: ``r1 = HMAC(secret, nonce || k || price || a2)`` truncated to 128 bits,
+with a nonce that carries the request's expiry, so a ticket brings back everything needed to
+recompute r1 and c = SHA256(r1); a ticket whose c does not match was not issued by this merchant
+(or was altered). a2 is a fresh P2WPKH address per request, its key derived from the secret and
+the nonce, or one reused address (``fresh_addresses=False``: the paper's "fast" variant).
+
+:meth:`Merchant.check` verifies a ticket (σ, σ1, the escrow on chain, its expiry, the claim
+output) and records its c durably before answering, so a ticket is accepted once; a winning
+ticket is stored whole before the answer. The escrows' chain state is cached until the next
+block, so checks cost no RPC in the common case. :meth:`Merchant.claim` turns a stored winner
+into x, collects σ_T from the VTS (k of them for a threshold escrow) and broadcasts the claim.
+
+Risks the merchant takes (inherent to MICROPAY2): a payer may back tickets to several merchants
+with one escrow; only the first winner the VTS signs for is paid, and the others learn it at
+once (``ALREADY_CLAIMED``). With ``sigma1="on_win"`` σ1 is checked only on winning tickets:
+a payer sending bad σ1 gets ~1/ρ tickets of content before the first win exposes it (the
+merchant then holds a valid σ with a bad σ1 as evidence and should refuse that payer).
+"""
+from __future__ import annotations
+
+import hmac
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Callable, Literal, Sequence
+
+from bitcoin.core import CMutableTransaction
+
+from btcmicro.core.errors import NodeError, ProtocolError
+from btcmicro.core.hashes import sha256
+from btcmicro.core.keys import PrivateKey
+from btcmicro.lottery.micropay2.messages import (
+    MAX_K,
+    ClaimWitness,
+    EscrowRef,
+    PaymentRequest,
+    Ticket,
+    claim_fee,
+    claim_tx,
+    derive_key,
+    verify_sig,
+    wins,
+)
+from btcmicro.lottery.micropay2.store import Acceptance, MerchantStore, WinRecord
+from btcmicro.lottery.micropay2.vts import AlreadyClaimed, VTSClient
+from btcmicro.node.chain import Chain, UtxoInfo
+from btcmicro.script.standard import p2wpkh
+from btcmicro.tx.policy import MIN_RELAY_FEE, dust_threshold
+
+__all__ = ["Merchant", "ClaimResult"]
+
+_R1_TAG = b"btcmicro/micropay2/r1/v1"
+_A2_TAG = b"btcmicro/micropay2/a2/v1"
+_FAST_TAG = b"btcmicro/micropay2/a2-fast/v1"
+_ID_TAG = b"btcmicro/micropay2/merchant-id/v1"
+
+
+def _hmac(key: bytes, msg: bytes) -> bytes:
+    return hmac.digest(key, msg, "sha256")
+
+
+@lru_cache(maxsize=4096)
+def _dust(spk: bytes) -> int:
+    return dust_threshold(spk)
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    """A claim sent to the chain: the winning ticket's c, the claim txid and the VTS signatures used."""
+
+    c: bytes
+    txid: str
+    vts_sigs: tuple[bytes, ...]
+
+
+@dataclass
+class _EscrowState:
+    utxo: UtxoInfo | None
+    refusal: tuple[str, str] | None
+
+
+class Merchant:
+    """A merchant selling at ``price`` sats per ticket with ρ = 2^-``k``, trusting the VTS key(s)
+    ``vts_keys`` (k-of-n with ``threshold``).
+
+    ``secret`` (>= 16 bytes) derives r1, a2 and the merchant id; keep it like a private key.
+    ``chain`` answers escrow look-ups; ``store`` keeps accepted c's and winners.
+    Escrows must have ``min_confirmations`` and at least ``min_blocks_to_expiry`` blocks (or
+    ``min_seconds_to_expiry`` seconds past median-time-past, for time locks) before expiry, and the
+    claim must pay at least ``price * 2^k`` with a fee of at least ``min_claim_feerate`` sat/kvB.
+    The chain tip is re-read at most every ``tip_poll_seconds`` (0: on every check); a new tip
+    empties the escrow cache.
+    """
+
+    def __init__(
+        self,
+        secret: bytes,
+        chain: Chain,
+        store: MerchantStore,
+        vts_keys: Sequence[bytes],
+        *,
+        threshold: int = 1,
+        price: int,
+        k: int = 7,
+        fresh_addresses: bool = True,
+        request_ttl: int = 600,
+        min_confirmations: int = 1,
+        min_blocks_to_expiry: int = 12,
+        min_seconds_to_expiry: int = 7200,
+        min_claim_feerate: int = MIN_RELAY_FEE,
+        sigma1: Literal["always", "on_win"] = "always",
+        tip_poll_seconds: float = 1.0,
+        clock: Callable[[], float] = time.time,
+        rng: Callable[[int], bytes] = secrets.token_bytes,
+    ) -> None:
+        if len(secret) < 16:
+            raise ValueError("the merchant secret must be at least 16 bytes")
+        if not 1 <= k <= MAX_K or price <= 0:
+            raise ValueError("need price > 0 sats and 1 <= k <= 64")
+        if sigma1 not in ("always", "on_win"):
+            raise ValueError("sigma1 is 'always' or 'on_win'")
+        self._secret = bytes(secret)
+        self.chain = chain
+        self.store = store
+        self.vts_keys = tuple(bytes(v) for v in vts_keys)
+        self.threshold = threshold
+        self.price = price
+        self.k = k
+        self.fresh_addresses = fresh_addresses
+        self.request_ttl = request_ttl
+        self.min_confirmations = min_confirmations
+        self.min_blocks_to_expiry = min_blocks_to_expiry
+        self.min_seconds_to_expiry = min_seconds_to_expiry
+        self.min_claim_feerate = min_claim_feerate
+        self.sigma1 = sigma1
+        self.tip_poll_seconds = tip_poll_seconds
+        self.clock = clock
+        self.rng = rng
+        self.merchant_id = _hmac(self._secret, _ID_TAG)
+        self._fast_key = derive_key(self._secret, _FAST_TAG)
+        self._fast_a2 = bytes(p2wpkh(self._fast_key.pubkey))
+        self._lock = threading.Lock()
+        self._escrows: dict[tuple[str, int], _EscrowState] = {}
+        self._seen: set[bytes] = set()
+        self._won = {w.ticket.escrow.outpoint for w in store.wins()}
+        self._tip: int | None = None
+        self._mtp = 0
+        self._polled = float("-inf")
+
+    # ---------------------------------------------------------------- step 2: requests
+    def request(self, *, price: int | None = None, k: int | None = None) -> PaymentRequest:
+        """A payment request (c, a2) for ``price`` sats at ρ = 2^-``k`` (defaults: the merchant's)."""
+        price = self.price if price is None else price
+        k = self.k if k is None else k
+        if not 1 <= k <= MAX_K or price <= 0:
+            raise ValueError("need price > 0 sats and 1 <= k <= 64")
+        nonce = (int(self.clock()) + self.request_ttl).to_bytes(8, "big") + self.rng(8)
+        a2 = bytes(p2wpkh(derive_key(self._secret, _A2_TAG + nonce).pubkey)) if self.fresh_addresses else self._fast_a2
+        return PaymentRequest(self.merchant_id, nonce, k, price, sha256(self._r1(nonce, k, price, a2)), a2)
+
+    def _r1(self, nonce: bytes, k: int, price: int, a2: bytes) -> bytes:
+        return _hmac(self._secret, _R1_TAG + nonce + bytes([k]) + price.to_bytes(8, "big") + bytes([len(a2)]) + a2)[:16]
+
+    def r1(self, ticket: Ticket) -> bytes:
+        """The opening of the ticket's c (only meaningful for a ticket of this merchant's)."""
+        return self._r1(ticket.nonce, ticket.k, ticket.price, ticket.a2)
+
+    def address_key(self, ticket: Ticket) -> PrivateKey:
+        """The private key of the ticket's a2 (to spend a claim's output)."""
+        if ticket.a2 == self._fast_a2:
+            return self._fast_key
+        return derive_key(self._secret, _A2_TAG + ticket.nonce)
+
+    # ---------------------------------------------------------------- chain view
+    def refresh(self) -> int:
+        """Re-read the tip (and median-time-past); a new tip empties the escrow cache. The tip height."""
+        tip = self.chain.height()
+        mtp = self.chain.median_time_past()
+        with self._lock:
+            if tip != self._tip:
+                self._escrows.clear()
+            self._tip, self._mtp, self._polled = tip, mtp, self.clock()
+        return tip
+
+    def _escrow_refusal(self, e: EscrowRef) -> tuple[str, str] | None:
+        if self._tip is None or self.clock() - self._polled >= self.tip_poll_seconds:
+            self.refresh()
+        state = self._escrows.get(e.outpoint)
+        if state is None:
+            state = self._look_up(e)
+            with self._lock:
+                self._escrows[e.outpoint] = state
+        if state.refusal is not None:
+            return state.refusal
+        u = state.utxo
+        assert u is not None and self._tip is not None
+        if u.script_pubkey != e.script_pubkey or u.value != e.value:
+            return ("ESCROW_MISMATCH", f"{e.txid}:{e.vout} is not this escrow contract and value on chain")
+        if u.confirmations < self.min_confirmations:
+            return ("ESCROW_UNCONFIRMED", f"{e.txid}:{e.vout} has {u.confirmations} of {self.min_confirmations} confirmations")
+        exp = e.expiry
+        if exp is not None:
+            left, need, unit = ((exp.value - self._tip, self.min_blocks_to_expiry, "blocks") if exp.is_height
+                                else (exp.value - self._mtp, self.min_seconds_to_expiry, "seconds"))
+            if left < need:
+                return ("ESCROW_EXPIRING", f"{e.txid}:{e.vout} expires in {left} {unit}, need {need}")
+        return None
+
+    def _look_up(self, e: EscrowRef) -> _EscrowState:
+        u = self.chain.get_utxo(e.txid, e.vout, include_mempool=True)
+        if u is not None:
+            return _EscrowState(u, None)
+        if self.chain.get_tx(e.txid) is not None:
+            return _EscrowState(None, ("ESCROW_SPENT", f"{e.txid}:{e.vout} is spent (or no such output)"))
+        return _EscrowState(None, ("ESCROW_UNKNOWN", f"no transaction {e.txid}"))
+
+    # ---------------------------------------------------------------- step 4: checking tickets
+    def verify(self, ticket: Ticket | bytes) -> tuple[Ticket, Acceptance]:
+        """Every check of :meth:`check` but the durable record: (ticket, what accepting it would record)."""
+        t = ticket if isinstance(ticket, Ticket) else Ticket.decode(ticket)
+        if self.clock() >= t.expires:
+            raise ProtocolError("REQUEST_EXPIRED", "the payment request has expired")
+        r1 = self._r1(t.nonce, t.k, t.price, t.a2)
+        if sha256(r1) != t.c:
+            raise ProtocolError("UNKNOWN_REQUEST", "c does not open to a request of this merchant (forged or altered)")
+        if t.c in self._seen:
+            raise ProtocolError("REPLAYED", "this ticket was accepted before")
+        e = t.escrow
+        if e.template.vts_keys != self.vts_keys or e.template.threshold != self.threshold:
+            raise ProtocolError("WRONG_VTS", "the escrow is not co-signed by the VTS this merchant trusts")
+        if t.claim_value < t.price << t.k:
+            raise ProtocolError("UNDERFUNDED", f"the claim pays {t.claim_value} sats, less than price * 2^k = {t.price << t.k}")
+        if t.claim_value < _dust(t.a2):
+            raise ProtocolError("CLAIM_DUST", "the claim output would be dust")
+        need_fee = claim_fee(e, t.a2, self.min_claim_feerate)
+        if t.claim_fee < need_fee:
+            raise ProtocolError("CLAIM_FEE_TOO_LOW", f"the claim leaves {t.claim_fee} sats of fee, need {need_fee}")
+        if not verify_sig(e.payer, t.sigma, t.sigma_digest()):
+            raise ProtocolError("BAD_SIGMA", "sigma is not pk_esc's signature on (c, r2, k, a2) for this escrow")
+        won = wins(r1, t.r2, t.k)
+        if (won or self.sigma1 == "always") and not verify_sig(e.payer, t.sigma1, t.claim_sighash()):
+            raise ProtocolError("BAD_SIGMA1", "sigma1 is not pk_esc's signature on the claim transaction")
+        if e.outpoint in self._won:
+            raise ProtocolError("ESCROW_CLAIMED", "this merchant already holds a winning ticket on the escrow")
+        refusal = self._escrow_refusal(e)
+        if refusal is not None:
+            raise ProtocolError(*refusal)
+        return t, Acceptance(t.c, e.txid, e.vout, won, t.claim_value, t.expires)
+
+    def check(self, ticket: Ticket | bytes) -> Acceptance:
+        """Verify a ticket and record it (a winner whole) before answering; ProtocolError and no
+        state change for any bad ticket (``REPLAYED`` for one seen before)."""
+        res = self.check_many([ticket])[0]
+        if isinstance(res, ProtocolError):
+            raise res
+        return res
+
+    def check_many(self, tickets: Sequence[Ticket | bytes]) -> list[Acceptance | ProtocolError]:
+        """:meth:`check` for a batch with one durable commit: per ticket its Acceptance or the ProtocolError."""
+        out: list[Acceptance | ProtocolError | None] = []
+        items: list[tuple[Acceptance, bytes | None]] = []
+        slots: list[int] = []
+        for t in tickets:
+            try:
+                ticket, acc = self.verify(t)
+            except ProtocolError as e:
+                out.append(e)
+                continue
+            slots.append(len(out))
+            out.append(None)
+            items.append((acc, ticket.encode() if acc.won else None))
+        if items:
+            statuses = self.store.accept(items)
+            with self._lock:
+                for slot, (acc, _), status in zip(slots, items, statuses):
+                    if status == "ok":
+                        self._seen.add(acc.c)
+                        if acc.won:
+                            self._won.add((acc.txid, acc.vout))
+                        out[slot] = acc
+                    elif status == "replayed":
+                        out[slot] = ProtocolError("REPLAYED", "this ticket was accepted before")
+                    else:
+                        out[slot] = ProtocolError("ESCROW_CLAIMED", "this merchant already holds a winning ticket on the escrow")
+        return out  # type: ignore[return-value]
+
+    def prune(self) -> int:
+        """Forget losing tickets of expired requests (they are refused as expired anyway)."""
+        n = self.store.prune(int(self.clock()))
+        with self._lock:
+            self._seen.clear()
+        return n
+
+    # ---------------------------------------------------------------- step 4-5: claiming
+    def winners(self, status: str | None = None) -> list[WinRecord]:
+        """Stored winning tickets (all, or those with ``status``)."""
+        return self.store.wins(status)
+
+    def witness(self, c: bytes) -> tuple[WinRecord, ClaimWitness]:
+        """The stored winner ``c`` and its claim witness x."""
+        rec = self.store.win(c)
+        if rec is None:
+            raise KeyError(f"no winning ticket with c={c.hex()}")
+        return rec, rec.ticket.witness(self.r1(rec.ticket))
+
+    def claim(self, c: bytes, vtss: Sequence[VTSClient]) -> ClaimResult:
+        """Step 4-5 for the winner ``c``: x to the VTS(s), σ_T checked and stored, claim broadcast.
+
+        Raises :class:`AlreadyClaimed` (and marks the winner ``lost``) when a VTS signed another
+        claim for the escrow; ProtocolError ``CLAIM_FAILED`` when fewer than ``threshold`` VTSs
+        signed; NodeError when the node refuses the claim (the signatures stay stored for a retry).
+        """
+        rec, x = self.witness(c)
+        if rec.status == "broadcast" and rec.claim_txid:
+            return ClaimResult(c, rec.claim_txid, rec.vts_sigs)
+        tpl = rec.ticket.escrow.template
+        sigs = list(rec.vts_sigs)
+        if len(sigs) < tpl.threshold:
+            got: dict[bytes, bytes] = {}
+            errors: list[str] = []
+            digest = x.claim_sighash()
+            for v in vtss:
+                if len(got) == tpl.threshold:
+                    break
+                pk = v.pubkey
+                if pk not in tpl.vts_keys or pk in got:
+                    continue
+                try:
+                    entry = v.claim(x)
+                except AlreadyClaimed as e:
+                    self.store.update_win(c, "lost", detail=str(e))
+                    raise
+                except ProtocolError as e:
+                    errors.append(f"{pk.hex()[:16]}: {e}")
+                    continue
+                if entry.x.encode() != x.encode() or entry.vts_pubkey != pk or not verify_sig(pk, entry.sigma_t, digest):
+                    errors.append(f"{pk.hex()[:16]}: answered without a valid signature on this claim")
+                    continue
+                got[pk] = entry.sigma_t
+            if len(got) < tpl.threshold:
+                raise ProtocolError("CLAIM_FAILED", f"{len(got)} of {tpl.threshold} VTS signatures: " + "; ".join(errors))
+            sigs = [got[pk] for pk in tpl.vts_keys if pk in got]
+            self.store.update_win(c, "signed", vts_sigs=sigs)
+        tx = self.claim_transaction(rec.ticket, sigs)
+        try:
+            txid = self.chain.broadcast(tx.serialize().hex())
+        except NodeError as e:
+            self.store.update_win(c, "signed", detail=f"broadcast refused: {e}")
+            raise
+        self.store.update_win(c, "broadcast", claim_txid=txid)
+        return ClaimResult(c, txid, tuple(sigs))
+
+    def claim_all(self, vtss: Sequence[VTSClient]) -> list[ClaimResult | Exception]:
+        """:meth:`claim` every winner not yet broadcast; per winner its result or the error."""
+        out: list[ClaimResult | Exception] = []
+        for rec in self.store.wins():
+            if rec.status in ("won", "signed"):
+                try:
+                    out.append(self.claim(rec.c, vtss))
+                except (ProtocolError, NodeError) as e:
+                    out.append(e)
+        return out
+
+    @staticmethod
+    def claim_transaction(ticket: Ticket, vts_sigs: Sequence[bytes]) -> CMutableTransaction:
+        """The signed claim: σ1 and the VTS signatures (DER, key order) in the escrow's claim path."""
+        e = ticket.escrow
+        tx = claim_tx(e, ticket.a2, ticket.claim_value)
+        spend = e.template.claim(ticket.sigma1 + b"\x01", *(s + b"\x01" for s in vts_sigs), wrapping=e.wrapping)
+        return spend.apply(tx, 0)
+

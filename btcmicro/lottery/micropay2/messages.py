@@ -1,0 +1,627 @@
+"""MICROPAY2 messages: one canonical binary encoding each, strict decoding, base64url text form.
+
+Every message starts with its domain tag and version (``b"btcmicro/micropay2/<msg>/v1"``), then
+fixed-width big-endian fields; the only variable fields are length-prefixed (one byte) and each
+has exactly one valid form:
+
+- ``a2``: the merchant's scriptPubKey (P2PKH, P2SH, P2WPKH, P2WSH or P2TR), 1 + 22..34 bytes;
+- signatures: strict DER (BIP66) with low S (BIP146) and no hashtype byte (the claim is always
+  SIGHASH_ALL), 1 + 8..71 bytes.
+
+Decoding refuses anything else (short or trailing bytes, wrong tag, out-of-range values,
+non-canonical signatures, uncompressed or invalid keys) with :class:`ProtocolError`, so two valid
+encodings of one message cannot exist and nothing a relay re-encodes can change a lottery outcome:
+the outcome is a function of ``r1``, ``r2`` and ``k`` alone (:func:`wins`).
+
+Layouts (sizes in bytes; ``E`` is an :class:`EscrowRef`, 117 bytes with one VTS key, + 33 per extra key):
+
+================ =============================================================================
+EscrowRef        txid 32 (display order) | vout 4 | value 8 | wrapping 1 | expiry 4 (0: none) |
+                 pk_esc 33 | threshold 1 | n 1 | n x pk_T 33
+PaymentRequest   tag 29 | merchant 32 | nonce 16 | k 1 | price 8 | c 32 | a2 1+len
+Ticket           tag 28 | E | nonce 16 | k 1 | price 8 | c 32 | a2 1+len | r2 16 | claim_value 8 |
+                 sigma 1+len | sigma1 1+len
+ClaimWitness (x) tag 27 | E | c 32 | r1 16 | r2 16 | k 1 | a2 1+len | claim_value 8 |
+                 sigma 1+len | sigma1 1+len
+================ =============================================================================
+
+``nonce`` is the request's expiry (UNIX seconds, 8 bytes) followed by 8 random bytes.
+σ (``sigma``) is the payer's ECDSA signature with ``sk_esc`` over :func:`sigma_digest`:
+``SHA256(b"btcmicro/micropay2/sigma/v1" || E || c || r2 || k || a2)``; σ1 (``sigma1``) signs the
+claim transaction (:func:`claim_tx`: version 2, the escrow as its only input, sequence
+0xFFFFFFFD, one output of ``claim_value`` to ``a2``, locktime 0) with SIGHASH_ALL.
+"""
+from __future__ import annotations
+
+import base64
+import hmac
+import struct
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from typing import ClassVar, TypeVar
+
+import coincurve
+from bitcoin.core import COutPoint, CMutableTransaction, CMutableTxIn, CMutableTxOut, CScript, lx
+
+from btcmicro.core.encoding import compact_size
+from btcmicro.core.errors import ProtocolError
+from btcmicro.core.hashes import hash256, sha256
+from btcmicro.core.keys import SECP256K1_ORDER, PrivateKey
+from btcmicro.script.standard import solve
+from btcmicro.script.templates import Expiry, Micropay2Escrow, TemplateError
+from btcmicro.tx.size import fee_for
+
+__all__ = [
+    "REQUEST_TAG",
+    "TICKET_TAG",
+    "CLAIM_TAG",
+    "SIGMA_TAG",
+    "CLAIM_SEQUENCE",
+    "MAX_K",
+    "EscrowRef",
+    "PaymentRequest",
+    "Ticket",
+    "ClaimWitness",
+    "wins",
+    "sigma_digest",
+    "claim_tx",
+    "claim_sighash",
+    "claim_vsize",
+    "claim_fee",
+    "is_strict_der",
+    "verify_sig",
+    "b64encode",
+    "b64decode",
+    "derive_key",
+]
+
+REQUEST_TAG = b"btcmicro/micropay2/request/v1"
+TICKET_TAG = b"btcmicro/micropay2/ticket/v1"
+CLAIM_TAG = b"btcmicro/micropay2/claim/v1"
+SIGMA_TAG = b"btcmicro/micropay2/sigma/v1"
+CLAIM_SEQUENCE = 0xFFFFFFFD
+CLAIM_VERSION = 2
+MAX_K = 64  # winning probability down to 2^-64
+MAX_MONEY = 21_000_000 * 100_000_000
+R_SIZE = 16  # r1, r2: 128 bits
+NONCE_SIZE = 16
+ZERO = b""
+
+_WRAPPING_CODES = {"bare": 0, "p2sh": 1, "p2wsh": 2, "p2sh-p2wsh": 3}
+_WRAPPING_NAMES = {v: k for k, v in _WRAPPING_CODES.items()}
+_A2_KINDS = frozenset({"pubkeyhash", "scripthash", "witness_v0_keyhash", "witness_v0_scripthash",
+                       "witness_v1_taproot"})
+_HALF_ORDER = SECP256K1_ORDER // 2
+
+
+# --- primitives ------------------------------------------------------------------------------------
+
+
+def wins(r1: bytes, r2: bytes, k: int) -> bool:
+    """The lottery: with ρ = 2^-k a ticket wins when the low ``k`` bits of r1 ⊕ r2 are zero.
+
+    ``r1`` (the merchant's committed value) and ``r2`` (the payer's) are 16-byte big-endian
+    numbers; nothing else enters the outcome.
+    """
+    if len(r1) != R_SIZE or len(r2) != R_SIZE:
+        raise ValueError("r1 and r2 are 16 bytes")
+    if not 1 <= k <= MAX_K:
+        raise ValueError(f"k must be 1..{MAX_K}")
+    return (int.from_bytes(r1, "big") ^ int.from_bytes(r2, "big")) & ((1 << k) - 1) == 0
+
+
+def is_strict_der(sig: bytes) -> bool:
+    """True for a strict-DER (BIP66) ECDSA signature without hashtype, with 0 < r < n and 0 < s <= n/2."""
+    n = len(sig)
+    if n < 8 or n > 71 or sig[0] != 0x30 or sig[1] != n - 2 or sig[2] != 0x02:
+        return False
+    len_r = sig[3]
+    if len_r == 0 or 4 + len_r + 2 > n:
+        return False
+    len_s = sig[5 + len_r]
+    if sig[4 + len_r] != 0x02 or len_s == 0 or 6 + len_r + len_s != n:
+        return False
+    r, s = sig[4:4 + len_r], sig[6 + len_r:]
+    for v in (r, s):
+        if v[0] & 0x80 or (len(v) > 1 and v[0] == 0 and not v[1] & 0x80):
+            return False
+    ri, si = int.from_bytes(r, "big"), int.from_bytes(s, "big")
+    return 0 < ri < SECP256K1_ORDER and 0 < si <= _HALF_ORDER
+
+
+def derive_key(secret: bytes, msg: bytes) -> PrivateKey:
+    """A private key HMAC-SHA256(secret, msg) (re-hashed in the ~2^-128 case it is out of range)."""
+    d = hmac.digest(secret, msg, "sha256")
+    while not 0 < int.from_bytes(d, "big") < SECP256K1_ORDER:
+        d = hmac.digest(secret, d, "sha256")
+    return PrivateKey(d)
+
+
+@lru_cache(maxsize=4096)
+def _pubkey(pk: bytes) -> coincurve.PublicKey:
+    return coincurve.PublicKey(pk)
+
+
+def verify_sig(pubkey: bytes, der: bytes, digest: bytes) -> bool:
+    """Verify a strict low-S DER signature on a 32-byte digest (parsed keys are cached)."""
+    try:
+        return _pubkey(pubkey).verify(der, digest, hasher=None)
+    except Exception:
+        return False
+
+
+def b64encode(data: bytes) -> str:
+    """The text form of a message: base64url (RFC 4648 §5) without padding."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64decode(text: str | bytes) -> bytes:
+    """Strict inverse of :func:`b64encode`: any other spelling raises ProtocolError(BAD_BASE64)."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("ascii")
+        except UnicodeDecodeError:
+            raise ProtocolError("BAD_BASE64", "not ASCII") from None
+    if not isinstance(text, str) or "=" in text or len(text) % 4 == 1:
+        raise ProtocolError("BAD_BASE64", "not unpadded base64url")
+    try:
+        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (ValueError, TypeError) as e:
+        raise ProtocolError("BAD_BASE64", f"not base64url: {e}") from None
+    if b64encode(data) != text:
+        raise ProtocolError("BAD_BASE64", "non-canonical base64url (characters or trailing bits)")
+    return data
+
+
+@lru_cache(maxsize=4096)
+def _is_address_script(spk: bytes) -> bool:
+    return solve(spk)[0] in _A2_KINDS
+
+
+# --- reading ---------------------------------------------------------------------------------------
+
+
+class _Reader:
+    __slots__ = ("data", "pos", "what")
+
+    def __init__(self, data: bytes, tag: bytes, what: str) -> None:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise ProtocolError("MALFORMED", f"{what}: expected bytes, got {type(data).__name__}")
+        self.data = bytes(data)
+        self.what = what
+        if not self.data.startswith(tag):
+            raise ProtocolError("BAD_TAG", f"{what}: does not start with {tag.decode()}")
+        self.pos = len(tag)
+
+    def take(self, n: int, name: str) -> bytes:
+        end = self.pos + n
+        if end > len(self.data):
+            raise ProtocolError("MALFORMED", f"{self.what}: truncated in {name}")
+        out = self.data[self.pos:end]
+        self.pos = end
+        return out
+
+    def u8(self, name: str) -> int:
+        return self.take(1, name)[0]
+
+    def u64(self, name: str) -> int:
+        return int.from_bytes(self.take(8, name), "big")
+
+    def var(self, name: str) -> bytes:
+        return self.take(self.u8(name), name)
+
+    def sig(self, name: str) -> bytes:
+        s = self.var(name)
+        if not is_strict_der(s):
+            raise ProtocolError("NON_CANONICAL_SIGNATURE", f"{self.what}: {name} is not strict low-S DER")
+        return s
+
+    def a2(self) -> bytes:
+        spk = self.var("a2")
+        if not _is_address_script(spk):
+            raise ProtocolError("BAD_ADDRESS", f"{self.what}: a2 is not a standard address script")
+        return spk
+
+    def escrow(self) -> "EscrowRef":
+        start = self.pos
+        self.take(_ESCROW_FIXED - 1, "escrow")
+        n = self.u8("escrow vts count")
+        self.take(33 * n, "escrow vts keys")
+        return _escrow_from_bytes(self.data[start:self.pos])
+
+    def end(self) -> None:
+        if self.pos != len(self.data):
+            raise ProtocolError("TRAILING_BYTES", f"{self.what}: {len(self.data) - self.pos} bytes after the end")
+
+
+def _var(b: bytes) -> bytes:
+    return bytes([len(b)]) + b
+
+
+def _check_k(k: int, what: str) -> None:
+    if not 1 <= k <= MAX_K:
+        raise ProtocolError("BAD_RHO", f"{what}: k = {k} outside 1..{MAX_K} (rho = 2^-k)")
+
+
+def _check_amount(v: int, name: str, what: str) -> None:
+    if not 0 < v <= MAX_MONEY:
+        raise ProtocolError("MALFORMED", f"{what}: {name} {v} sats out of range")
+
+
+M = TypeVar("M", bound="_Message")
+
+
+class _Message:
+    """Shared text form: ``to_b64`` / ``from_b64`` over ``encode`` / ``decode``."""
+
+    def encode(self) -> bytes:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @classmethod
+    def decode(cls: type[M], data: bytes) -> M:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def to_b64(self) -> str:
+        """The base64url text form of :meth:`encode`."""
+        return b64encode(self.encode())
+
+    @classmethod
+    def from_b64(cls: type[M], text: str | bytes) -> M:
+        """Strictly decode the base64url text form."""
+        return cls.decode(b64decode(text))
+
+
+# --- escrow ----------------------------------------------------------------------------------------
+
+_ESCROW_FIXED = 32 + 4 + 8 + 1 + 4 + 33 + 1 + 1  # 84 + 33 per VTS key
+
+
+@dataclass(frozen=True)
+class EscrowRef(_Message):
+    """An escrow output as the merchant and the VTS check it: outpoint, value and contract.
+
+    ``txid`` is display-order hex. The contract is a :class:`Micropay2Escrow` under ``wrapping``;
+    anyone can rebuild its scriptPubKey and compare it with the chain's.
+    """
+
+    txid: str
+    vout: int
+    value: int
+    template: Micropay2Escrow
+    wrapping: str
+
+    def __post_init__(self) -> None:
+        if self.wrapping not in _WRAPPING_CODES:
+            raise TemplateError(f"unknown wrapping {self.wrapping!r}")
+        if self.template.expiry is not None and self.template.expiry.value == 0:
+            raise TemplateError("an expiry of 0 is encoded as 'no expiry'")
+        if not 0 <= self.vout < 2**32 or not 0 < self.value <= MAX_MONEY or len(bytes.fromhex(self.txid)) != 32:
+            raise TemplateError("escrow outpoint or value out of range")
+        self.template._wrapping(self.wrapping)  # refuses bare/p2sh where the contract has no such form
+
+    @property
+    def outpoint(self) -> tuple[str, int]:
+        return (self.txid, self.vout)
+
+    @cached_property
+    def script(self) -> bytes:
+        """The redeem/witness script."""
+        return self.template.script
+
+    @cached_property
+    def script_pubkey(self) -> bytes:
+        return self.template.output(self.wrapping).script_pubkey
+
+    @property
+    def payer(self) -> bytes:
+        """pk_esc."""
+        return self.template.payer
+
+    @property
+    def expiry(self) -> Expiry | None:
+        return self.template.expiry
+
+    @property
+    def segwit(self) -> bool:
+        return self.wrapping in ("p2wsh", "p2sh-p2wsh")
+
+    @cached_property
+    def _encoded(self) -> bytes:
+        t = self.template
+        return (bytes.fromhex(self.txid) + struct.pack(">IQBI", self.vout, self.value, _WRAPPING_CODES[self.wrapping],
+                                                       0 if t.expiry is None else t.expiry.value)
+                + t.payer + bytes([t.threshold, t.n]) + b"".join(t.vts_keys))
+
+    def encode(self) -> bytes:
+        return self._encoded
+
+    @classmethod
+    def decode(cls, data: bytes) -> "EscrowRef":
+        r = _Reader(data, ZERO, "escrow")
+        e = r.escrow()
+        r.end()
+        return e
+
+    @cached_property
+    def _sighash_parts(self) -> tuple[bytes, bytes]:
+        """The claim sighash preimage around the outputs (they depend on a2 and the value)."""
+        outpoint = lx(self.txid) + struct.pack("<I", self.vout)
+        seq = struct.pack("<I", CLAIM_SEQUENCE)
+        code = compact_size(len(self.script)) + self.script
+        ver = struct.pack("<i", CLAIM_VERSION)
+        tail = struct.pack("<II", 0, 1)  # locktime, SIGHASH_ALL
+        if self.segwit:  # BIP143
+            head = (ver + hash256(outpoint) + hash256(seq) + outpoint + code + struct.pack("<q", self.value) + seq)
+            return head, tail
+        return ver + b"\x01" + outpoint + code + seq + b"\x01", tail  # legacy, one input and one output
+
+    @cached_property
+    def _claim_weight_parts(self) -> tuple[int, int]:
+        """(non-witness bytes of the claim but a2's script, witness bytes) with 72-byte signatures."""
+        size = self.template.path_size("claim", self.wrapping)
+        base = 4 + 1 + 36 + len(compact_size(size.script_sig)) + size.script_sig + 4 + 1 + 8 + 4
+        return base, (2 + size.witness_bytes) if size.witness else 0
+
+    def to_dict(self) -> dict:
+        """JSON view: outpoint, value, wrapping and contract."""
+        return {"txid": self.txid, "vout": self.vout, "value": self.value, "wrapping": self.wrapping,
+                "address": self.template.output(self.wrapping).address, "contract": self.template.to_dict()}
+
+
+@lru_cache(maxsize=8192)
+def _escrow_from_bytes(b: bytes) -> EscrowRef:
+    """Parse an escrow once per distinct encoding (a merchant sees the same escrows many times)."""
+    txid = b[:32].hex()
+    vout, value, wcode, expiry = struct.unpack(">IQBI", b[32:49])
+    payer, threshold, n = b[49:82], b[82], b[83]
+    keys = tuple(b[84 + 33 * i:117 + 33 * i] for i in range(n))
+    if wcode not in _WRAPPING_NAMES:
+        raise ProtocolError("MALFORMED", f"escrow: unknown wrapping code {wcode}")
+    for pk in (payer, *keys):
+        if pk[0] not in (2, 3):
+            raise ProtocolError("MALFORMED", "escrow: keys must be compressed")
+    try:
+        t = Micropay2Escrow(payer=payer, vts_keys=keys, threshold=threshold,
+                            expiry=None if expiry == 0 else Expiry(expiry))
+        e = EscrowRef(txid, vout, value, t, _WRAPPING_NAMES[wcode])
+    except (TemplateError, ValueError) as exc:
+        raise ProtocolError("MALFORMED", f"escrow: {exc}") from None
+    return e
+
+
+# --- the claim transaction -------------------------------------------------------------------------
+
+
+def claim_tx(escrow: EscrowRef, a2: bytes, claim_value: int) -> CMutableTransaction:
+    """The unsigned claim transaction escrow → a2 that σ1 and σ_T sign (SIGHASH_ALL)."""
+    return CMutableTransaction(
+        [CMutableTxIn(COutPoint(lx(escrow.txid), escrow.vout), CScript(), CLAIM_SEQUENCE)],
+        [CMutableTxOut(claim_value, CScript(a2))], 0, CLAIM_VERSION,
+    )
+
+
+def claim_sighash(escrow: EscrowRef, a2: bytes, claim_value: int) -> bytes:
+    """The SIGHASH_ALL digest of :func:`claim_tx` (BIP143 for the witness wrappings, else legacy)."""
+    head, tail = escrow._sighash_parts
+    out = struct.pack("<q", claim_value) + compact_size(len(a2)) + a2
+    if escrow.segwit:
+        return hash256(head + hash256(out) + tail)
+    return hash256(head + out + tail)
+
+
+def claim_vsize(escrow: EscrowRef, a2: bytes) -> int:
+    """Virtual size of the signed claim transaction, every signature at its 72-byte maximum."""
+    base, wit = escrow._claim_weight_parts
+    return (4 * (base + 1 + len(a2)) + wit + 3) // 4
+
+
+def claim_fee(escrow: EscrowRef, a2: bytes, feerate: int) -> int:
+    """The claim fee in sats at ``feerate`` sat/kvB, paid from the escrow's value."""
+    return fee_for(claim_vsize(escrow, a2), feerate)
+
+
+# --- σ -------------------------------------------------------------------------------------------------
+
+
+def sigma_digest(escrow: EscrowRef, c: bytes, r2: bytes, k: int, a2: bytes) -> bytes:
+    """What σ signs: SHA256(SIGMA_TAG || escrow || c || r2 || k || a2), binding (c, r2, a2) and ρ to the escrow."""
+    return sha256(SIGMA_TAG + escrow.encode() + c + r2 + bytes([k]) + _var(a2))
+
+
+# --- messages ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PaymentRequest(_Message):
+    """Step 2: the merchant's request (c, a2), with what the payer must check before paying.
+
+    ``merchant`` identifies the merchant (32 bytes) so a payer can keep each escrow to one merchant;
+    ``nonce`` carries the request's expiry; ``k`` sets ρ = 2^-k; ``price`` is the expected payment
+    in sats, so a ticket must put at least ``price * 2^k`` on the claim output.
+    """
+
+    merchant: bytes
+    nonce: bytes
+    k: int
+    price: int
+    c: bytes
+    a2: bytes
+
+    TAG: ClassVar[bytes] = REQUEST_TAG
+
+    @property
+    def expires(self) -> int:
+        """UNIX time after which the merchant refuses tickets for this request."""
+        return int.from_bytes(self.nonce[:8], "big")
+
+    @property
+    def min_claim_value(self) -> int:
+        """The smallest claim output that makes the ticket worth ``price``: ``price * 2^k``."""
+        return self.price << self.k
+
+    def encode(self) -> bytes:
+        return (REQUEST_TAG + self.merchant + self.nonce + bytes([self.k]) + struct.pack(">Q", self.price)
+                + self.c + _var(self.a2))
+
+    @classmethod
+    def decode(cls, data: bytes) -> "PaymentRequest":
+        r = _Reader(data, REQUEST_TAG, "request")
+        merchant, nonce, k, price, c = r.take(32, "merchant"), r.take(NONCE_SIZE, "nonce"), r.u8("k"), r.u64("price"), r.take(32, "c")
+        a2 = r.a2()
+        r.end()
+        _check_k(k, "request")
+        _check_amount(price, "price", "request")
+        return cls(merchant, nonce, k, price, c, a2)
+
+
+@dataclass(frozen=True)
+class Ticket(_Message):
+    """Step 3: the payer's lottery ticket on one escrow, answering one request.
+
+    Carries the request's ``nonce``, ``k`` and ``price`` back so the merchant keeps no
+    per-request state, ``r2`` (16 bytes), σ over :func:`sigma_digest` and σ1 over
+    :func:`claim_sighash` of the claim paying ``claim_value`` to ``a2``.
+    """
+
+    escrow: EscrowRef
+    nonce: bytes
+    k: int
+    price: int
+    c: bytes
+    a2: bytes
+    r2: bytes
+    claim_value: int
+    sigma: bytes
+    sigma1: bytes
+
+    TAG: ClassVar[bytes] = TICKET_TAG
+
+    @property
+    def expires(self) -> int:
+        return int.from_bytes(self.nonce[:8], "big")
+
+    @property
+    def claim_fee(self) -> int:
+        return self.escrow.value - self.claim_value
+
+    def sigma_digest(self) -> bytes:
+        return sigma_digest(self.escrow, self.c, self.r2, self.k, self.a2)
+
+    def claim_sighash(self) -> bytes:
+        return claim_sighash(self.escrow, self.a2, self.claim_value)
+
+    def witness(self, r1: bytes) -> "ClaimWitness":
+        """The claim witness x = (c, r1, r2, σ, σ1, escrow, a2) once the merchant opens c with r1."""
+        return ClaimWitness(self.escrow, self.c, r1, self.r2, self.k, self.a2, self.claim_value, self.sigma, self.sigma1)
+
+    @cached_property
+    def _encoded(self) -> bytes:
+        return (TICKET_TAG + self.escrow.encode() + self.nonce + bytes([self.k]) + struct.pack(">Q", self.price)
+                + self.c + _var(self.a2) + self.r2 + struct.pack(">Q", self.claim_value)
+                + _var(self.sigma) + _var(self.sigma1))
+
+    def encode(self) -> bytes:
+        return self._encoded
+
+    @classmethod
+    def decode(cls, data: bytes) -> "Ticket":
+        r = _Reader(data, TICKET_TAG, "ticket")
+        escrow = r.escrow()
+        head = r.take(NONCE_SIZE + 1 + 8 + 32, "nonce, k, price, c")
+        nonce, k, price, c = head[:16], head[16], int.from_bytes(head[17:25], "big"), head[25:]
+        a2 = r.a2()
+        tail = r.take(R_SIZE + 8, "r2, claim_value")
+        r2, claim_value = tail[:16], int.from_bytes(tail[16:], "big")
+        sigma, sigma1 = r.sig("sigma"), r.sig("sigma1")
+        r.end()
+        _check_k(k, "ticket")
+        _check_amount(price, "price", "ticket")
+        _check_claim_value(escrow, claim_value, "ticket")
+        t = cls(escrow, nonce, k, price, c, a2, r2, claim_value, sigma, sigma1)
+        t.__dict__["_encoded"] = r.data  # canonical by construction: every field has one form
+        return t
+
+
+def _check_claim_value(escrow: EscrowRef, claim_value: int, what: str) -> None:
+    if not 0 < claim_value < escrow.value:
+        raise ProtocolError("MALFORMED", f"{what}: claim value {claim_value} must be below the escrow's {escrow.value}")
+
+
+@dataclass(frozen=True)
+class ClaimWitness(_Message):
+    """Step 4: x = (c, r1, r2, σ, σ1, escrow, a2), with ``k`` and ``claim_value``: what a winning
+    merchant sends the VTS and what the VTS publishes on its bulletin board."""
+
+    escrow: EscrowRef
+    c: bytes
+    r1: bytes
+    r2: bytes
+    k: int
+    a2: bytes
+    claim_value: int
+    sigma: bytes
+    sigma1: bytes
+
+    TAG: ClassVar[bytes] = CLAIM_TAG
+
+    @property
+    def outpoint(self) -> tuple[str, int]:
+        return self.escrow.outpoint
+
+    @property
+    def wins(self) -> bool:
+        return wins(self.r1, self.r2, self.k)
+
+    def sigma_digest(self) -> bytes:
+        return sigma_digest(self.escrow, self.c, self.r2, self.k, self.a2)
+
+    def claim_sighash(self) -> bytes:
+        return claim_sighash(self.escrow, self.a2, self.claim_value)
+
+    def claim_tx(self) -> CMutableTransaction:
+        return claim_tx(self.escrow, self.a2, self.claim_value)
+
+    def problems(self) -> list[tuple[str, str]]:
+        """Every reason this x does not entitle its merchant to a claim, as (code, detail); [] if it does.
+
+        Checks c = SHA256(r1), σ on (c, r2, a2, k) under pk_esc, σ1 on the claim transaction and the win.
+        """
+        out = []
+        if sha256(self.r1) != self.c:
+            out.append(("BAD_OPENING", "c is not SHA256(r1)"))
+        if not verify_sig(self.escrow.payer, self.sigma, self.sigma_digest()):
+            out.append(("BAD_SIGMA", "sigma is not pk_esc's signature on (c, r2, k, a2) for this escrow"))
+        if not verify_sig(self.escrow.payer, self.sigma1, self.claim_sighash()):
+            out.append(("BAD_SIGMA1", "sigma1 is not pk_esc's signature on the claim transaction"))
+        if not self.wins:
+            out.append(("LOSING_TICKET", f"the low {self.k} bits of r1 xor r2 are not all zero"))
+        return out
+
+    @cached_property
+    def _encoded(self) -> bytes:
+        return (CLAIM_TAG + self.escrow.encode() + self.c + self.r1 + self.r2 + bytes([self.k]) + _var(self.a2)
+                + struct.pack(">Q", self.claim_value) + _var(self.sigma) + _var(self.sigma1))
+
+    def encode(self) -> bytes:
+        return self._encoded
+
+    @cached_property
+    def hash(self) -> bytes:
+        """SHA256 of the canonical encoding: the identity of this x."""
+        return sha256(self._encoded)
+
+    @classmethod
+    def decode(cls, data: bytes) -> "ClaimWitness":
+        r = _Reader(data, CLAIM_TAG, "claim")
+        escrow = r.escrow()
+        c, r1, r2, k = r.take(32, "c"), r.take(R_SIZE, "r1"), r.take(R_SIZE, "r2"), r.u8("k")
+        a2 = r.a2()
+        claim_value = r.u64("claim_value")
+        sigma, sigma1 = r.sig("sigma"), r.sig("sigma1")
+        r.end()
+        _check_k(k, "claim")
+        _check_claim_value(escrow, claim_value, "claim")
+        x = cls(escrow, c, r1, r2, k, a2, claim_value, sigma, sigma1)
+        x.__dict__["_encoded"] = r.data
+        return x
+

@@ -1,0 +1,312 @@
+"""The MICROPAY2 payer (paper §3.3 steps 1 and 3, and the refund after expiry).
+
+The payer funds escrows (:class:`Micropay2Escrow`, a fresh key pk_esc each, derived from the
+payer's secret and the escrow's index) — many in one transaction, an escrow pool — and tracks
+them: ``live`` until a claim (``claimed``) or its refund (``refunding``, ``refunded``) spends it.
+For a payment request it checks (c, a2, ρ, price, expiry), picks a live escrow, draws r2 and
+signs σ (the ticket) and σ1 (the claim escrow → a2, SIGHASH_ALL, fee from the escrow's value).
+
+Double-spend risk: an escrow pays at most one winner. If tickets on one escrow go to several
+merchants, two may win and only the first the VTS signs for is paid — the payer has then sold
+the others content they will never be paid for. So by default an escrow is bound to the first
+merchant it backs a ticket for and never used for another (``share_escrows=True`` lifts this;
+``max_tickets_per_escrow=1`` is the paper's strict one-ticket-per-escrow model).
+"""
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from typing import Callable, Sequence
+
+from bitcoin.core import CMutableTransaction, CTransaction
+
+from btcmicro.core.errors import InsufficientFunds, PolicyError, ProtocolError
+from btcmicro.core.keys import PrivateKey
+from btcmicro.lottery.micropay2.messages import (
+    MAX_K,
+    EscrowRef,
+    PaymentRequest,
+    Ticket,
+    claim_fee,
+    claim_sighash,
+    derive_key,
+    sigma_digest,
+)
+from btcmicro.lottery.micropay2.store import EscrowRecord, PayerStore
+from btcmicro.node.chain import Chain
+from btcmicro.script.templates import Expiry, Micropay2Escrow
+from btcmicro.tx.build import SEQUENCE_LOCKTIME_ONLY, TxBuilder
+from btcmicro.tx.policy import dust_threshold
+
+__all__ = ["Payer", "NoEscrow"]
+
+_ESC_TAG = b"btcmicro/micropay2/escrow-key/v1"
+DEFAULT_CLAIM_FEERATE = 2000  # sat/kvB
+
+
+class NoEscrow(InsufficientFunds):
+    """No live, confirmed escrow can back this request (too small, bound elsewhere, near expiry)."""
+
+
+class Payer:
+    """A payer holding escrows co-signed by the VTS key(s) ``vts_keys`` (k-of-n with ``threshold``).
+
+    ``secret`` (>= 16 bytes) derives every escrow key; ``funder`` pays escrows (``send_many``) and
+    receives refunds (optional for a payer that only pays from existing escrows); ``chain`` and
+    ``store`` as for every party. Requests are accepted for 1 <= k <= ``max_k`` and price <=
+    ``max_price``; claims pay ``claim_feerate`` sat/kvB; escrows are used only with
+    ``min_confirmations`` and ``min_blocks_to_expiry`` blocks (``min_seconds_to_expiry`` for time
+    locks) left, matching what merchants require.
+    """
+
+    def __init__(
+        self,
+        secret: bytes,
+        chain: Chain,
+        store: PayerStore,
+        vts_keys: Sequence[bytes],
+        *,
+        funder=None,
+        threshold: int = 1,
+        wrapping: str = "p2wsh",
+        claim_feerate: int = DEFAULT_CLAIM_FEERATE,
+        max_price: int = 100_000,
+        max_k: int = 20,
+        min_confirmations: int = 1,
+        min_blocks_to_expiry: int = 12,
+        min_seconds_to_expiry: int = 7200,
+        share_escrows: bool = False,
+        max_tickets_per_escrow: int | None = None,
+        clock: Callable[[], float] = time.time,
+        rng: Callable[[int], bytes] = secrets.token_bytes,
+    ) -> None:
+        if len(secret) < 16:
+            raise ValueError("the payer secret must be at least 16 bytes")
+        self._secret = bytes(secret)
+        self.chain = chain
+        self.store = store
+        self.funder = funder
+        self.vts_keys = tuple(bytes(v) for v in vts_keys)
+        self.threshold = threshold
+        self.wrapping = wrapping
+        self.claim_feerate = claim_feerate
+        self.max_price = max_price
+        self.max_k = min(max_k, MAX_K)
+        self.min_confirmations = min_confirmations
+        self.min_blocks_to_expiry = min_blocks_to_expiry
+        self.min_seconds_to_expiry = min_seconds_to_expiry
+        self.share_escrows = share_escrows
+        self.max_tickets_per_escrow = max_tickets_per_escrow
+        self.clock = clock
+        self.rng = rng
+        self._lock = threading.RLock()
+        self._keys: dict[int, PrivateKey] = {}
+        self._refs: dict[int, EscrowRef] = {}
+        self._tip: int | None = None
+        self._mtp = 0
+
+    # ---------------------------------------------------------------- keys and contracts
+    def escrow_key(self, index: int) -> PrivateKey:
+        """sk_esc of escrow ``index``: HMAC(secret, tag || index), fresh per escrow."""
+        key = self._keys.get(index)
+        if key is None:
+            key = self._keys[index] = derive_key(self._secret, _ESC_TAG + index.to_bytes(8, "big"))
+        return key
+
+    def template(self, index: int, expiry: Expiry | int | None) -> Micropay2Escrow:
+        """The escrow contract of key ``index``."""
+        return Micropay2Escrow(payer=self.escrow_key(index).pubkey, vts_keys=self.vts_keys,
+                               threshold=self.threshold, expiry=expiry)
+
+    def escrow_ref(self, rec: EscrowRecord) -> EscrowRef:
+        """The funded escrow of a record, as tickets carry it."""
+        ref = self._refs.get(rec.index)
+        if ref is None:
+            if rec.txid is None or rec.vout is None:
+                raise ValueError(f"escrow {rec.index} is not funded")
+            tpl = Micropay2Escrow.from_script(rec.script)
+            assert tpl is not None, "the store holds only escrow scripts"
+            ref = self._refs[rec.index] = EscrowRef(rec.txid, rec.vout, rec.value, tpl, rec.wrapping)
+        return ref
+
+    # ---------------------------------------------------------------- step 1: funding
+    def fund_escrows(self, values: Sequence[int], expiry: Expiry | int | None, *,
+                     feerate: int | None = None) -> list[EscrowRef]:
+        """Fund one escrow per value (sats) in one transaction (an escrow pool); the new escrows.
+
+        The escrows are recorded (``funding``) before the broadcast and ``live`` after it, so a
+        crash in between leaves records whose keys are known.
+        """
+        if self.funder is None:
+            raise PolicyError("this payer has no funder to pay escrows with")
+        if not values:
+            return []
+        indices = self.store.reserve_indices(len(values))
+        tpls = [self.template(i, expiry) for i in indices]
+        records = [EscrowRecord(i, int(v), self.wrapping, t.script, None, None, "funding", None, 0, None, None)
+                   for i, t, v in zip(indices, tpls, values)]
+        self.store.add_escrows(records)
+        spks = [t.output(self.wrapping).script_pubkey for t in tpls]
+        try:
+            txid = self.funder.send_many(list(zip(spks, [int(v) for v in values])), feerate=feerate)
+        except BaseException:
+            for i in indices:
+                self.store.set_status(i, "failed")
+            raise
+        status = self.chain.get_tx(txid)
+        assert status is not None, "the node just accepted the funding transaction"
+        tx = CTransaction.deserialize(bytes.fromhex(status.hex))
+        where = {bytes(o.scriptPubKey): n for n, o in enumerate(tx.vout)}
+        self.store.set_funded([(i, txid, where[spk]) for i, spk in zip(indices, spks)])
+        return [self.escrow_ref(self.store.escrow(i)) for i in indices]  # type: ignore[arg-type]
+
+    # ---------------------------------------------------------------- tracking
+    def refresh(self) -> int:
+        """Update every live or refunding escrow from the chain (confirmed, claimed, refunded); the tip."""
+        tip = self.chain.height()
+        mtp = self.chain.median_time_past()
+        for rec in self.store.escrows("live") + self.store.escrows("refunding"):
+            u = self.chain.get_utxo(rec.txid, rec.vout, include_mempool=True)  # type: ignore[arg-type]
+            if u is not None:
+                if u.confirmations >= 1 and rec.height is None:
+                    self.store.set_status(rec.index, rec.status, height=tip - u.confirmations + 1)
+                continue
+            if rec.status == "refunding":
+                self.store.set_status(rec.index, "refunded")
+                continue
+            if rec.height is None and self.chain.get_tx(rec.txid) is None:  # type: ignore[arg-type]
+                self.store.set_status(rec.index, "failed")  # the funding left the mempool unmined
+                continue
+            spend = None
+            if rec.height is not None:
+                spend = self.chain.find_spend(rec.txid, rec.vout, from_height=rec.height)  # type: ignore[arg-type]
+            self.store.set_status(rec.index, "claimed", spent_txid=spend.txid if spend else None)
+        with self._lock:
+            self._tip, self._mtp = tip, mtp
+        return tip
+
+    def escrows(self, status: str | None = None) -> list[EscrowRecord]:
+        """The payer's escrows as last seen (``refresh`` updates them)."""
+        return self.store.escrows(status)
+
+    def refundable(self) -> list[EscrowRecord]:
+        """Live escrows whose expiry has passed (as of the last refresh)."""
+        return [r for r in self.store.escrows("live") if self._expired(r)]
+
+    def _expiry(self, rec: EscrowRecord) -> Expiry | None:
+        return self.escrow_ref(rec).expiry
+
+    def _expired(self, rec: EscrowRecord) -> bool:
+        exp = self._expiry(rec)
+        if exp is None or self._tip is None:
+            return False
+        return self._tip >= exp.value if exp.is_height else self._mtp >= exp.value
+
+    def retire(self, txid: str, vout: int) -> None:
+        """Stop using an escrow (a merchant reported it won); ``refresh`` later records the claim."""
+        rec = self.store.find(txid, vout)
+        if rec is not None and rec.status == "live":
+            self.store.set_status(rec.index, "claimed")
+
+    # ---------------------------------------------------------------- step 3: paying
+    def check_request(self, request: PaymentRequest | bytes) -> PaymentRequest:
+        """Decode and check a request: well formed, not expired, ρ and price within this payer's limits."""
+        req = PaymentRequest.decode(request if isinstance(request, bytes) else request.encode())
+        if self.clock() >= req.expires:
+            raise ProtocolError("REQUEST_EXPIRED", "the payment request has expired")
+        if req.k > self.max_k:
+            raise ProtocolError("BAD_RHO", f"rho = 2^-{req.k} is below this payer's 2^-{self.max_k}")
+        if req.price > self.max_price:
+            raise ProtocolError("PRICE_TOO_HIGH", f"price {req.price} sats is above this payer's {self.max_price}")
+        if req.min_claim_value < dust_threshold(req.a2):
+            raise ProtocolError("CLAIM_DUST", "price * 2^k is below the dust threshold of a2")
+        return req
+
+    def pay(self, request: PaymentRequest | bytes) -> Ticket:
+        """Step 3: a ticket for a checked request, recorded before it is returned.
+
+        Raises ProtocolError for a bad request and :class:`NoEscrow` when no escrow can back it.
+        """
+        req = self.check_request(request)
+        if self._tip is None:
+            self.refresh()
+        with self._lock:
+            for rec, claim_value in self._candidates(req):
+                ticket = self._make_ticket(self.escrow_ref(rec), req, claim_value, self.escrow_key(rec.index))
+                if self.store.issue(rec.index, req.merchant, req.c, ticket.encode(), int(self.clock()),
+                                    shared=self.share_escrows, max_tickets=self.max_tickets_per_escrow):
+                    return ticket
+        raise NoEscrow(req.min_claim_value, 0)
+
+    def _candidates(self, req: PaymentRequest) -> list[tuple[EscrowRecord, int]]:
+        out = []
+        for rec in self.store.escrows("live"):
+            if rec.height is None or self._tip is None or self._tip - rec.height + 1 < self.min_confirmations:
+                continue
+            if not self.share_escrows and rec.merchant is not None and rec.merchant != req.merchant:
+                continue
+            if self.max_tickets_per_escrow is not None and rec.tickets >= self.max_tickets_per_escrow:
+                continue
+            ref = self.escrow_ref(rec)
+            if ref.template.vts_keys != self.vts_keys or ref.template.threshold != self.threshold:
+                continue
+            exp = ref.expiry
+            if exp is not None:
+                left = exp.value - self._tip if exp.is_height else exp.value - self._mtp
+                if left < (self.min_blocks_to_expiry if exp.is_height else self.min_seconds_to_expiry):
+                    continue
+            claim_value = rec.value - claim_fee(ref, req.a2, self.claim_feerate)
+            if claim_value >= req.min_claim_value:
+                out.append((rec, claim_value))
+        # escrows already bound to this merchant first, then the smallest that fits
+        out.sort(key=lambda rc: (rc[0].merchant != req.merchant, rc[0].value, rc[0].index))
+        return out
+
+    def _make_ticket(self, escrow: EscrowRef, req: PaymentRequest, claim_value: int, key: PrivateKey) -> Ticket:
+        r2 = self.rng(16)
+        sigma = key.sign(sigma_digest(escrow, req.c, r2, req.k, req.a2))
+        sigma1 = key.sign(claim_sighash(escrow, req.a2, claim_value))
+        return Ticket(escrow, req.nonce, req.k, req.price, req.c, req.a2, r2, claim_value, sigma, sigma1)
+
+    # ---------------------------------------------------------------- refunds
+    def refund_tx(self, txid: str, vout: int, *, dest: bytes | str | None = None,
+                  feerate: int | None = None) -> CMutableTransaction:
+        """The signed refund of an escrow (nLockTime = expiry), to ``dest`` (default: the funder's
+        address). Built whether or not the expiry has passed: the node is the judge."""
+        rec = self.store.find(txid, vout)
+        if rec is None:
+            raise KeyError(f"no escrow {txid}:{vout}")
+        ref = self.escrow_ref(rec)
+        exp = ref.expiry
+        if exp is None:
+            raise PolicyError("this escrow has no expiry, hence no refund path")
+        if dest is None:
+            if self.funder is None:
+                raise PolicyError("give dest: this payer has no funder")
+            dest = self.funder.address()
+        size = ref.template.path_size("refund", ref.wrapping)
+        b = TxBuilder(locktime=exp.value)
+        b.add_input(txid, vout, ref.value, ref.script_pubkey, SEQUENCE_LOCKTIME_ONLY, size.script_sig,
+                    size.witness or None)
+        built = b.build(dest, self.claim_feerate if feerate is None else feerate)
+        sig = ref.template.sign(self.escrow_key(rec.index), built.tx, 0, ref.value, ref.wrapping)
+        return ref.template.refund(sig, wrapping=ref.wrapping).apply(built.tx, 0)
+
+    def refund(self, txid: str, vout: int, *, dest: bytes | str | None = None, feerate: int | None = None) -> str:
+        """Broadcast the refund of an expired escrow; the txid. PolicyError before the expiry."""
+        rec = self.store.find(txid, vout)
+        if rec is None:
+            raise KeyError(f"no escrow {txid}:{vout}")
+        self.refresh()
+        if not self._expired(rec):
+            raise PolicyError(f"escrow {txid}:{vout} has not expired ({self._expiry(rec)}, tip {self._tip})")
+        tx = self.refund_tx(txid, vout, dest=dest, feerate=feerate)
+        rtxid = self.chain.broadcast(tx.serialize().hex())
+        self.store.set_status(rec.index, "refunding", spent_txid=rtxid)
+        return rtxid
+
+    def refund_expired(self, *, dest: bytes | str | None = None) -> list[str]:
+        """Refund every live escrow past its expiry; the refund txids."""
+        self.refresh()
+        return [self.refund(r.txid, r.vout, dest=dest) for r in self.refundable()]  # type: ignore[arg-type]
