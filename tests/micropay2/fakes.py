@@ -68,10 +68,11 @@ class World:
     """A payer with ``n`` confirmed escrows, a merchant and a VTS, on a FakeChain."""
 
     def __init__(self, *, n: int = 4, value: int = 1_000_000, expiry: int | None = 300, k: int = 2,
-                 price: int = 1_000, wrapping: str = "p2wsh", merchant_kw=None, payer_kw=None) -> None:
+                 price: int = 1_000, wrapping: str = "p2wsh", vts_secret: int = 7, merchant_kw=None,
+                 payer_kw=None) -> None:
         self.clock = Clock()
         self.chain = FakeChain()
-        self.vts = VTS(PrivateKey(bytes(31) + b"\x07"), SQLiteVTSStore(":memory:"))
+        self.vts = VTS(PrivateKey(vts_secret.to_bytes(32, "big")), SQLiteVTSStore(":memory:"))
         self.payer = Payer(b"p" * 32, self.chain, SQLitePayerStore(":memory:"), [self.vts.pubkey], wrapping=wrapping,
                            clock=self.clock, rng=counter_rng(1), **(payer_kw or {}))
         self.merchant = Merchant(b"m" * 32, self.chain, SQLiteMerchantStore(":memory:"), [self.vts.pubkey], price=price,

@@ -49,7 +49,7 @@ from btcmicro.lottery.micropay2.store import Acceptance, MerchantStore, WinRecor
 from btcmicro.lottery.micropay2.vts import AlreadyClaimed, VTSClient
 from btcmicro.node.chain import Chain, UtxoInfo
 from btcmicro.script.standard import p2wpkh
-from btcmicro.tx.policy import MIN_RELAY_FEE, dust_threshold
+from btcmicro.tx.policy import dust_threshold
 
 __all__ = ["Merchant", "ClaimResult"]
 
@@ -91,7 +91,8 @@ class Merchant:
     ``chain`` answers escrow look-ups; ``store`` keeps accepted c's and winners.
     Escrows must have ``min_confirmations`` and at least ``min_blocks_to_expiry`` blocks (or
     ``min_seconds_to_expiry`` seconds past median-time-past, for time locks) before expiry, and the
-    claim must pay at least ``price * 2^k`` with a fee of at least ``min_claim_feerate`` sat/kvB.
+    claim must pay at least ``price * 2^k`` with a fee of at least ``min_claim_feerate`` sat/kvB
+    (default 1,000: the minimum relay fee of Bitcoin Core before v30).
     The chain tip is re-read at most every ``tip_poll_seconds`` (0: on every check); a new tip
     empties the escrow cache.
     """
@@ -111,7 +112,7 @@ class Merchant:
         min_confirmations: int = 1,
         min_blocks_to_expiry: int = 12,
         min_seconds_to_expiry: int = 7200,
-        min_claim_feerate: int = MIN_RELAY_FEE,
+        min_claim_feerate: int = 1000,
         sigma1: Literal["always", "on_win"] = "always",
         tip_poll_seconds: float = 1.0,
         clock: Callable[[], float] = time.time,

@@ -233,7 +233,7 @@ class Payer:
             self.refresh()
         with self._lock:
             for rec, claim_value in self._candidates(req):
-                ticket = self._make_ticket(self.escrow_ref(rec), req, claim_value, self.escrow_key(rec.index))
+                ticket = self.sign_ticket(self.escrow_ref(rec), req, claim_value)
                 if self.store.issue(rec.index, req.merchant, req.c, ticket.encode(), int(self.clock()),
                                     shared=self.share_escrows, max_tickets=self.max_tickets_per_escrow):
                     return ticket
@@ -263,7 +263,16 @@ class Payer:
         out.sort(key=lambda rc: (rc[0].merchant != req.merchant, rc[0].value, rc[0].index))
         return out
 
-    def _make_ticket(self, escrow: EscrowRef, req: PaymentRequest, claim_value: int, key: PrivateKey) -> Ticket:
+    def sign_ticket(self, escrow: EscrowRef, req: PaymentRequest, claim_value: int) -> Ticket:
+        """A ticket on ``escrow`` (one of this payer's) paying ``claim_value`` to a2, with a fresh r2.
+
+        No checks and no record: :meth:`pay` is the payer's step 3; this is its signing part, for
+        benchmarks and for tests that play a payer breaking the rules.
+        """
+        rec = self.store.find(escrow.txid, escrow.vout)
+        if rec is None:
+            raise KeyError(f"no escrow {escrow.txid}:{escrow.vout}")
+        key = self.escrow_key(rec.index)
         r2 = self.rng(16)
         sigma = key.sign(sigma_digest(escrow, req.c, r2, req.k, req.a2))
         sigma1 = key.sign(claim_sighash(escrow, req.a2, claim_value))
