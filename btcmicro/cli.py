@@ -298,9 +298,11 @@ def bench_engine(ctx: click.Context, txs: int, engines: str, bitcoind_path: str 
 
 
 from btcmicro.cli_describe import script_group, tx_group  # noqa: E402  (the describe views)
+from btcmicro.cli_analyze import analyze_group  # noqa: E402
 
 main.add_command(script_group)
 main.add_command(tx_group)
+main.add_command(analyze_group)
 
 
 def run() -> None:

@@ -1,0 +1,108 @@
+"""The paper's Figures 3–5 (Pass–shelat §4.1) drawn from our exact analysis, as PNG files.
+
+matplotlib is optional (``pip install 'btcmicro[analysis]'``) and imported only when a figure is
+drawn; figures are rendered with the Agg canvas, never through pyplot's global state.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from btcmicro.analysis.revenue import central_interval, prob_revenue_below, revenue_below_curve, win_pmf
+from btcmicro.core.errors import ConfigError
+
+__all__ = ["write_figures", "PAPER_RHOS", "PAPER_TICKETS", "CURVE_TICKETS"]
+
+PAPER_RHOS = (Fraction(1, 128), Fraction(1, 512))
+"""ρ1 and ρ2 of §4.1: Figure 4 is drawn for the first, Figure 5 for the second."""
+PAPER_TICKETS = (1_000, 10_000)
+"""Figure 3's ticket counts."""
+CURVE_TICKETS = 100_000
+"""Figures 4 and 5 run to this many tickets."""
+FRACTIONS = (Fraction(4, 5), Fraction(9, 10))
+PAPER_POINTS = ((15_000, Fraction(4, 5)), (50_000, Fraction(9, 10)))  # "roughly 2%" in Figure 4's caption
+DPI = 100
+
+
+def _figure(width: float, height: float) -> Any:
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ConfigError("drawing figures needs matplotlib: pip install 'btcmicro[analysis]'") from None
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _price_distribution(path: Path, rho: Fraction, counts: tuple[int, ...]) -> Path:
+    fig = _figure(5.0 * len(counts), 4.0)
+    axes = fig.subplots(1, len(counts), squeeze=False)[0]
+    for ax, n in zip(axes, counts):
+        pmf = win_pmf(n, rho)
+        lo, hi = central_interval(pmf, 0.99)
+        unit = 1 / float(n * rho)  # price per ticket, in X, of one more win
+        xs = [k * unit for k, _ in pmf]
+        colours = ["tab:blue" if lo <= k <= hi else "0.75" for k, _ in pmf]
+        ax.bar(xs, [q for _, q in pmf], width=unit * 0.9, color=colours)
+        left, right = central_interval(pmf, 1 - 1e-6)  # the bars one can see
+        ax.set_xlim(max(0.0, (left - 1) * unit), (right + 1) * unit)
+        ax.set_title(f"{n:,} tickets: 99% between {lo * unit:.2f}X and {hi * unit:.2f}X")
+        ax.set_xlabel("price per ticket (X = expected price)")
+        ax.set_ylabel("probability")
+        ax.axvline(1.0, color="black", linewidth=0.8, linestyle=":")
+    fig.suptitle(f"Price per ticket after n tickets, winning probability ρ = {rho} (paper's Figure 3)")
+    fig.savefig(path)
+    return path
+
+
+def _below_curves(path: Path, rho: Fraction, max_tickets: int, title: str, mark_paper: bool) -> Path:
+    fig = _figure(8.0, 4.5)
+    ax = fig.subplots()
+    for f, colour in zip(FRACTIONS, ("tab:red", "tab:blue")):
+        curve = revenue_below_curve(rho, f, max_tickets)
+        ax.plot([n for n, _ in curve], [p for _, p in curve], color=colour, linewidth=0.8,
+                label=f"revenue < {int(100 * f)}% of expected")
+    if mark_paper:
+        for n, f in PAPER_POINTS:
+            p = prob_revenue_below(n, rho, f)
+            ax.plot([n], [p], "ko", markersize=4)
+            ax.annotate(f"{n:,}: {100 * p:.2f}%", (n, p), textcoords="offset points", xytext=(6, 8))
+    ax.set_xlim(0, max_tickets)
+    ax.set_ylim(0, 0.5)
+    ax.set_xlabel("tickets")
+    ax.set_ylabel("probability")
+    ax.grid(True, linewidth=0.3)
+    ax.legend()
+    ax.set_title(title)
+    fig.savefig(path)
+    return path
+
+
+def _rho_slug(rho: Fraction) -> str:
+    return f"{rho.numerator}_{rho.denominator}"
+
+
+def write_figures(directory: Path | str, rho: Fraction = PAPER_RHOS[0], tickets: int | None = None) -> list[Path]:
+    """Write the PNGs of Figures 3–5 into ``directory`` (created if missing); returns their paths.
+
+    ``figure3.png`` shows the price-per-ticket distribution for ``rho`` after 1,000 and 10,000
+    tickets (and after ``tickets`` when given); ``figure4.png`` and ``figure5.png`` the chance that
+    revenue falls below 80% and 90% of expected for ρ = 1/128 and 1/512. A ``rho`` other than those
+    adds ``below_expected_rho_<a>_<b>.png`` for it, running to ``max(100,000, tickets)``.
+    Raises ConfigError when matplotlib is not installed.
+    """
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    counts = PAPER_TICKETS + ((tickets,) if tickets and tickets not in PAPER_TICKETS else ())
+    paths = [_price_distribution(out / "figure3.png", rho, counts)]
+    for number, paper_rho in zip((4, 5), PAPER_RHOS):
+        paths.append(_below_curves(out / f"figure{number}.png", paper_rho, CURVE_TICKETS,
+                                   f"ρ = {paper_rho}: revenue below 80% / 90% of expected "
+                                   f"(paper's Figure {number})", mark_paper=number == 4))
+    if rho not in PAPER_RHOS:
+        paths.append(_below_curves(out / f"below_expected_rho_{_rho_slug(rho)}.png", rho,
+                                   max(CURVE_TICKETS, tickets or 0),
+                                   f"ρ = {rho}: revenue below 80% / 90% of expected", mark_paper=False))
+    return paths
