@@ -2,7 +2,8 @@
 
 The payer funds escrows (:class:`Micropay2Escrow`, a fresh key pk_esc each, derived from the
 payer's secret and the escrow's index) — many in one transaction, an escrow pool — and tracks
-them: ``live`` until a claim (``claimed``) or its refund (``refunding``, ``refunded``) spends it.
+them: ``live`` (or ``retired`` once a merchant reports a win on it) until a claim (``claimed``)
+or its refund (``refunding``, ``refunded``) spends it.
 For a payment request it checks (c, a2, ρ, price, expiry), picks a live escrow, draws r2 and
 signs σ (the ticket) and σ1 (the claim escrow → a2, SIGHASH_ALL, fee from the escrow's value).
 
@@ -166,14 +167,16 @@ class Payer:
         """Update every live or refunding escrow from the chain (confirmed, claimed, refunded); the tip."""
         tip = self.chain.height()
         mtp = self.chain.median_time_past()
-        for rec in self.store.escrows("live") + self.store.escrows("refunding"):
+        for rec in self.store.escrows("live") + self.store.escrows("retired") + self.store.escrows("refunding"):
+            if rec.status == "refunding":
+                st = self.chain.get_tx(rec.spent_txid) if rec.spent_txid else None
+                if st is not None and st.confirmations >= 1:
+                    self.store.set_status(rec.index, "refunded")
+                continue
             u = self.chain.get_utxo(rec.txid, rec.vout, include_mempool=True)  # type: ignore[arg-type]
             if u is not None:
                 if u.confirmations >= 1 and rec.height is None:
                     self.store.set_status(rec.index, rec.status, height=tip - u.confirmations + 1)
-                continue
-            if rec.status == "refunding":
-                self.store.set_status(rec.index, "refunded")
                 continue
             if rec.height is None and self.chain.get_tx(rec.txid) is None:  # type: ignore[arg-type]
                 self.store.set_status(rec.index, "failed")  # the funding left the mempool unmined
@@ -191,8 +194,8 @@ class Payer:
         return self.store.escrows(status)
 
     def refundable(self) -> list[EscrowRecord]:
-        """Live escrows whose expiry has passed (as of the last refresh)."""
-        return [r for r in self.store.escrows("live") if self._expired(r)]
+        """Unspent (live or retired) escrows whose expiry has passed, as of the last refresh."""
+        return [r for r in self.store.escrows("live") + self.store.escrows("retired") if self._expired(r)]
 
     def _expiry(self, rec: EscrowRecord) -> Expiry | None:
         return self.escrow_ref(rec).expiry
@@ -204,10 +207,11 @@ class Payer:
         return self._tip >= exp.value if exp.is_height else self._mtp >= exp.value
 
     def retire(self, txid: str, vout: int) -> None:
-        """Stop using an escrow (a merchant reported it won); ``refresh`` later records the claim."""
+        """Back no more tickets with an escrow (a merchant reported a win on it): ``refresh`` records
+        its claim when it is spent, and it is refunded after its expiry if it never is."""
         rec = self.store.find(txid, vout)
         if rec is not None and rec.status == "live":
-            self.store.set_status(rec.index, "claimed")
+            self.store.set_status(rec.index, "retired")
 
     # ---------------------------------------------------------------- step 3: paying
     def check_request(self, request: PaymentRequest | bytes) -> PaymentRequest:
@@ -304,18 +308,22 @@ class Payer:
 
     def refund(self, txid: str, vout: int, *, dest: bytes | str | None = None, feerate: int | None = None) -> str:
         """Broadcast the refund of an expired escrow; the txid. PolicyError before the expiry."""
-        rec = self.store.find(txid, vout)
-        if rec is None:
+        if self.store.find(txid, vout) is None:
             raise KeyError(f"no escrow {txid}:{vout}")
         self.refresh()
+        return self._refund(self.store.find(txid, vout), dest, feerate)  # type: ignore[arg-type]
+
+    def _refund(self, rec: EscrowRecord, dest: bytes | str | None, feerate: int | None) -> str:
+        if rec.status not in ("live", "retired"):
+            raise PolicyError(f"escrow {rec.txid}:{rec.vout} is {rec.status}")
         if not self._expired(rec):
-            raise PolicyError(f"escrow {txid}:{vout} has not expired ({self._expiry(rec)}, tip {self._tip})")
-        tx = self.refund_tx(txid, vout, dest=dest, feerate=feerate)
+            raise PolicyError(f"escrow {rec.txid}:{rec.vout} has not expired ({self._expiry(rec)}, tip {self._tip})")
+        tx = self.refund_tx(rec.txid, rec.vout, dest=dest, feerate=feerate)  # type: ignore[arg-type]
         rtxid = self.chain.broadcast(tx.serialize().hex())
         self.store.set_status(rec.index, "refunding", spent_txid=rtxid)
         return rtxid
 
     def refund_expired(self, *, dest: bytes | str | None = None) -> list[str]:
-        """Refund every live escrow past its expiry; the refund txids."""
+        """Refund every unspent escrow past its expiry; the refund txids."""
         self.refresh()
-        return [self.refund(r.txid, r.vout, dest=dest) for r in self.refundable()]  # type: ignore[arg-type]
+        return [self._refund(r, dest, None) for r in self.refundable()]

@@ -254,7 +254,8 @@ class EscrowRecord:
     """One of the payer's escrows: key index, contract, outpoint once funded, and what became of it.
 
     ``status``: ``funding`` (built, not yet broadcast), ``live`` (funded, unspent as last seen),
-    ``claimed`` (spent by a claim), ``refunding`` (refund broadcast), ``refunded`` or ``failed``.
+    ``retired`` (unspent, but backs no more tickets: a merchant reported a win on it), ``claimed``
+    (spent by a claim), ``refunding`` (refund broadcast), ``refunded`` or ``failed``.
     ``merchant`` is the merchant it is bound to once it backed a ticket; ``height`` the block that
     confirmed the funding (None while unconfirmed).
     """
