@@ -32,6 +32,7 @@ Micropay3Escrow    ``2 <pk_U> <pk_M> <pk_T> 3 CHECKMULTISIG`` (paper §2.3, seco
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, ClassVar, Sequence
 
 from bitcoin.core import CMutableTransaction, CScript, CTransaction, CTxInWitness, CTxWitness
@@ -683,12 +684,14 @@ class Micropay2Escrow(Template):
 
     @property
     def _claim_script(self) -> bytes:
+        # the keys were checked in __post_init__: this is multisig() without parsing them again
         if self.n == 1:
-            return bytes(multisig(2, [self.vts, self.payer]))
-        return push_data(self.payer) + bytes([OP_CHECKSIGVERIFY]) + bytes(multisig(self.threshold, self.vts_keys))
+            return b"\x52" + push_data(self.vts) + push_data(self.payer) + b"\x52" + bytes([OP_CHECKMULTISIG])
+        return (push_data(self.payer) + bytes([OP_CHECKSIGVERIFY]) + push_int(self.threshold)
+                + b"".join(push_data(k) for k in self.vts_keys) + push_int(self.n) + bytes([OP_CHECKMULTISIG]))
 
-    @property
-    def script(self) -> bytes:
+    @cached_property
+    def script(self) -> bytes:  # type: ignore[override]
         if self.expiry is None:
             return self._claim_script
         return (

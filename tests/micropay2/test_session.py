@@ -375,3 +375,24 @@ def test_dishonest_vts_caught_by_the_auditor(party):
     assert not dataclasses.replace(stmt, digest=bytes(32)).verify()
     tx = CTransaction.deserialize(bytes.fromhex(stmt.tx_hex))
     assert tx.vin[stmt.input_index].prevout.n == escrows[2].vout
+
+
+@pytest.mark.parametrize("wrapping", ["p2sh", "bare"])
+def test_paper_escrow_without_expiry_claimed_and_audited(party, wrapping):
+    """The paper's exact escrow: ``2 <pk_T> <pk_esc> 2 CHECKMULTISIG`` under P2SH (§3.3) or bare."""
+    vts = party.vts()
+    payer = party.payer([vts.pubkey], wrapping=wrapping)
+    merchant = party.merchant([vts.pubkey], k=1)
+    start = party.height()
+    (escrow,) = payer.fund_escrows([VALUE], None)
+    assert escrow.script == b"\x52\x21" + vts.pubkey + b"\x21" + escrow.payer + b"\x52\xae"
+    party.mine()
+    payer.refresh()
+    t = until(is_win(merchant), lambda: payer.pay(merchant.request()))
+    txid = merchant.claim(merchant.check(t).c, [vts]).txid
+    party.mine()
+    assert party.tx(txid)["confirmations"] == 1
+    with pytest.raises(PolicyError, match="no expiry"):
+        payer.refund_tx(*escrow.outpoint)
+    report = audit(vts.pubkey, vts.board.entries(), party.chain, from_height=start)
+    assert report.ok and report.claims_on_chain == 1
