@@ -18,7 +18,7 @@ from btcmicro.lottery.micropay2 import (
 )
 
 from .fakes import World
-from .test_messages import losing_ticket, winning_ticket
+from .test_messages import high_s, losing_ticket, winning_ticket
 
 
 def state(w: World) -> tuple:
@@ -101,12 +101,15 @@ def _cases(w: World) -> dict[str, tuple[object, str]]:
         "a2 changed": (dataclasses.replace(t, a2=t_other.a2), "UNKNOWN_REQUEST"),
         "underfunded": (w.payer.sign_ticket(e[2], w.merchant.request(), (1_000 << 2) - 1), "UNDERFUNDED"),
         "claim fee too low": (w.payer.sign_ticket(e[2], w.merchant.request(), e[2].value - 100), "CLAIM_FEE_TOO_LOW"),
+        "rho 1 as an object": (dataclasses.replace(t, k=0), "BAD_RHO"),
+        "high-S sigma as an object": (dataclasses.replace(t, sigma=high_s(t.sigma)), "NON_CANONICAL_SIGNATURE"),
     }
 
 
 @pytest.mark.parametrize("case", ["malformed", "truncated signature", "oversized", "not a ticket", "wrong sigma",
                                   "wrong sigma1", "wrong escrow", "another merchant's request", "price lowered",
-                                  "a2 changed", "underfunded", "claim fee too low"])
+                                  "a2 changed", "underfunded", "claim fee too low", "rho 1 as an object",
+                                  "high-S sigma as an object"])
 def test_bad_ticket_refused_with_no_state_change(w, case):
     ticket, code = _cases(w)[case]
     refused(w, ticket, code)

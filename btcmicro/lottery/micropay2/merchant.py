@@ -222,7 +222,7 @@ class Merchant:
     # ---------------------------------------------------------------- step 4: checking tickets
     def verify(self, ticket: Ticket | bytes) -> tuple[Ticket, Acceptance]:
         """Every check of :meth:`check` but the durable record: (ticket, what accepting it would record)."""
-        t = ticket if isinstance(ticket, Ticket) else Ticket.decode(ticket)
+        t = Ticket.decode(ticket.encode() if isinstance(ticket, Ticket) else ticket)  # objects are checked as bytes
         if self.clock() >= t.expires:
             raise ProtocolError("REQUEST_EXPIRED", "the payment request has expired")
         r1 = self._r1(t.nonce, t.k, t.price, t.a2)

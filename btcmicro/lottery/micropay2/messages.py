@@ -295,8 +295,10 @@ class EscrowRef(_Message):
             raise TemplateError(f"unknown wrapping {self.wrapping!r}")
         if self.template.expiry is not None and self.template.expiry.value == 0:
             raise TemplateError("an expiry of 0 is encoded as 'no expiry'")
-        if not 0 <= self.vout < 2**32 or not 0 < self.value <= MAX_MONEY or len(bytes.fromhex(self.txid)) != 32:
+        if not 0 <= self.vout < 2**32 or not 0 < self.value <= MAX_MONEY:
             raise TemplateError("escrow outpoint or value out of range")
+        if len(self.txid) != 64 or bytes.fromhex(self.txid).hex() != self.txid:
+            raise TemplateError("txid must be 64 lowercase hex digits")
         self.template._wrapping(self.wrapping)  # refuses bare/p2sh where the contract has no such form
 
     @property

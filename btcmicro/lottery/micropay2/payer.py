@@ -145,10 +145,10 @@ class Payer:
             return []
         indices = self.store.reserve_indices(len(values))
         tpls = [self.template(i, expiry) for i in indices]
+        spks = [t.output(self.wrapping).script_pubkey for t in tpls]  # refuses a wrapping the contract lacks
         records = [EscrowRecord(i, int(v), self.wrapping, t.script, None, None, "funding", None, 0, None, None)
                    for i, t, v in zip(indices, tpls, values)]
         self.store.add_escrows(records)
-        spks = [t.output(self.wrapping).script_pubkey for t in tpls]
         try:
             txid = self.funder.send_many(list(zip(spks, [int(v) for v in values])), feerate=feerate)
         except BaseException:

@@ -63,8 +63,7 @@ class VTS:
     def check(self, x: ClaimWitness | bytes) -> ClaimWitness:
         """Verify x without signing: decoding, that the escrow names this VTS, c = SHA256(r1), σ, σ1
         and the win. Raises ProtocolError with the first failure's code."""
-        if not isinstance(x, ClaimWitness):
-            x = ClaimWitness.decode(x)
+        x = ClaimWitness.decode(x.encode() if isinstance(x, ClaimWitness) else x)  # objects are checked as bytes
         if self.pubkey not in x.escrow.template.vts_keys:
             raise ProtocolError("WRONG_VTS", "the escrow does not name this VTS's key")
         problems = x.problems()
