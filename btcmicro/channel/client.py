@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Callable, Protocol, Sequence, TypeVar
+from typing import Callable, Iterator, Protocol, Sequence, TypeVar
 
 from bitcoin.core import CTransaction, b2lx
 
@@ -344,9 +345,7 @@ class PaymentChannelClient:
     def pay(self, amount: int, info: bytes | None = None) -> PaymentResult:
         """Pay ``amount`` sats more (all that is left when the change would fall below dust).
         Returns once the server acknowledged (stored) it. One payment at a time."""
-        if not self._busy.acquire(blocking=False):
-            raise ChannelError("a payment is already in flight")
-        try:
+        with self._one_at_a_time():
             ch = self._require(CLIENT_OPEN)
             if ch.pending_change is not None:
                 self._deliver_pending()
@@ -361,6 +360,13 @@ class PaymentChannelClient:
             self._update(pending_change=change, pending_signature=signature)  # resendable after a crash
             self._pending_info = info
             return self._deliver_pending()
+
+    @contextmanager
+    def _one_at_a_time(self) -> Iterator[None]:
+        if not self._busy.acquire(blocking=False):
+            raise ChannelError("a payment is already in flight")
+        try:
+            yield
         finally:
             self._busy.release()
 
@@ -386,12 +392,13 @@ class PaymentChannelClient:
     def close(self) -> CTransaction:
         """Ask the server to settle; returns its settlement (checked to spend the deposit and pay
         this client its change)."""
-        ch = self._require(CLIENT_OPEN)
-        if ch.pending_change is not None:
-            self._deliver_pending()
-        reply = self._expect(self._exchange_open(Close()), Close)[0]
-        assert isinstance(reply, Close)
-        return self._settled(reply)
+        with self._one_at_a_time():
+            ch = self._require(CLIENT_OPEN)
+            if ch.pending_change is not None:
+                self._deliver_pending()
+            reply = self._expect(self._exchange_open(Close()), Close)[0]
+            assert isinstance(reply, Close)
+            return self._settled(reply)
 
     def _settled(self, close: Close) -> CTransaction:
         ch = self._require()

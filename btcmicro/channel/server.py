@@ -86,7 +86,7 @@ class _Session:
     expiry: int = 0
     client_key: bytes | None = None
     client_spk: bytes | None = None
-    refund_txid: str | None = None
+    refund_spends: str | None = None
     channel: str | None = None
     last_seen: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -259,7 +259,7 @@ class PaymentChannelServer:
         deposit_txid = b2lx(txin.prevout.hash)
         contract = ChannelContract(1, m.multisig_key, s.key.pubkey, s.expiry, deposit_txid, 0, 0, client_spk)
         signature = contract.sign_refund_server(s.key, refund)
-        s.client_key, s.client_spk, s.refund_txid = m.multisig_key, client_spk, deposit_txid
+        s.client_key, s.client_spk, s.refund_spends = m.multisig_key, client_spk, deposit_txid
         s.state = _WAIT_CONTRACT
         return [ReturnRefund(signature)]
 
@@ -269,7 +269,7 @@ class PaymentChannelServer:
         deposit = decode_tx(m.tx, "deposit")
         txid = txid_of(deposit)
         if s.version == 1:
-            if txid != s.refund_txid:
+            if txid != s.refund_spends:
                 raise ProtocolError("BAD_TRANSACTION", "deposit is not the one the signed refund spends")
             if m.client_key is not None and m.client_key != s.client_key:
                 raise ProtocolError("BAD_TRANSACTION", "client_key differs from the refund's multisig_key")
@@ -299,25 +299,25 @@ class PaymentChannelServer:
             e.expected_value = cfg.min_payment  # type: ignore[attr-defined]
             raise e
         contract.check_payment(pay.client_change_value, pay.signature)
-        existing = self.store.channel(txid)
-        if existing is not None:
-            if existing.client_key == client_key and existing.status == SERVER_OPEN:
-                s.channel, s.state = txid, _OPEN  # a retried PROVIDE_CONTRACT: already open
-                return [ChannelOpen()]
-            raise ProtocolError("BAD_TRANSACTION", "this deposit already funds a channel")
-        if self.chain.get_tx(txid) is None:
-            reason = self.chain.test_accept(m.tx.hex())
-            if reason is not None:
-                raise ProtocolError("BAD_TRANSACTION", f"the node refuses the deposit: {reason}")
-        elif self.chain.get_utxo(txid, 0) is None:
-            raise ProtocolError("BAD_TRANSACTION", "the deposit output is already spent")
-        channel = ServerChannel(
-            deposit_txid=txid, version=s.version, status=SERVER_OPEN, client_key=client_key,
-            server_key=s.key.pubkey, expiry=s.expiry, deposit_vout=0, value=value, deposit_hex=m.tx,
-            client_spk=client_spk, min_payment=cfg.min_payment, created_at=int(self.clock()),
-            server_spk=self.payout_spk or bytes(p2wpkh(s.key.pubkey)),
-            best_change=pay.client_change_value, best_signature=pay.signature)
         with self._channel_lock(txid):
+            existing = self.store.channel(txid)
+            if existing is not None:
+                if existing.client_key == client_key and existing.status == SERVER_OPEN:
+                    s.channel, s.state = txid, _OPEN  # a retried PROVIDE_CONTRACT: already open
+                    return [ChannelOpen()]
+                raise ProtocolError("BAD_TRANSACTION", "this deposit already funds a channel")
+            if self.chain.get_tx(txid) is None:
+                reason = self.chain.test_accept(m.tx.hex())
+                if reason is not None:
+                    raise ProtocolError("BAD_TRANSACTION", f"the node refuses the deposit: {reason}")
+            elif self.chain.get_utxo(txid, 0) is None:
+                raise ProtocolError("BAD_TRANSACTION", "the deposit output is already spent")
+            channel = ServerChannel(
+                deposit_txid=txid, version=s.version, status=SERVER_OPEN, client_key=client_key,
+                server_key=s.key.pubkey, expiry=s.expiry, deposit_vout=0, value=value, deposit_hex=m.tx,
+                client_spk=client_spk, min_payment=cfg.min_payment, created_at=int(self.clock()),
+                server_spk=self.payout_spk or bytes(p2wpkh(s.key.pubkey)),
+                best_change=pay.client_change_value, best_signature=pay.signature)
             self.store.save_key(s.key, f"channel server key v{s.version}")
             self.store.add_channel(channel)  # stored before anything is broadcast
             try:

@@ -6,8 +6,8 @@
   payment and the one in flight.
 
 Channel private keys never enter SQLite: they live in a :class:`~btcmicro.wallet.Keystore`
-(scrypt + AES-256-GCM when a passphrase is given) in the folder ``<db>.keys`` next to the
-database, written (fsynced) before the row that needs them.
+(scrypt + AES-256-GCM under the store's passphrase, required for a file) in the folder
+``<db>.keys`` next to the database, written (fsynced) before the row that needs them.
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Generic, Iterable, Protocol, TypeVar, runtime_checkable
 
 from btcmicro.channel.contract import ChannelContract
+from btcmicro.core.errors import ConfigError
 from btcmicro.core.keys import PrivateKey
 from btcmicro.store.sqlite import SQLiteStore
 from btcmicro.wallet.keystore import Keystore
@@ -189,6 +190,8 @@ class _ChannelTable(SQLiteStore, Generic[R]):
             cols.append(f"{name} {sql}{'' if nullable else ' NOT NULL'}"
                         + (" PRIMARY KEY" if name == "deposit_txid" else ""))
         schema = f"CREATE TABLE IF NOT EXISTS channels ({', '.join(cols)});\n" + self.extra_schema
+        if str(path) != ":memory:" and passphrase is None:
+            raise ConfigError("a passphrase is required: channel keys are stored encrypted")
         super().__init__(path, schema, synchronous=synchronous)  # type: ignore[arg-type]
         if keys_dir is None and self.path != ":memory:":
             keys_dir = f"{self.path}.keys"
