@@ -38,7 +38,7 @@ from btcmicro.lottery.micropay2.messages import (
     verify_sig,
     wins,
 )
-from btcmicro.lottery.micropay2.payer import NoEscrow, Payer
+from btcmicro.lottery.micropay2.payer import Funding, NoEscrow, Payer
 from btcmicro.lottery.micropay2.store import (
     Acceptance,
     EscrowRecord,
@@ -63,7 +63,7 @@ __all__ = [
     "make_entry", "log_problems", "verify_log",
     # results and errors
     "Acceptance", "WinRecord", "ClaimResult", "EscrowRecord", "AuditReport", "Finding", "SignedClaim",
-    "chain_claims", "AlreadyClaimed", "NoEscrow",
+    "chain_claims", "AlreadyClaimed", "NoEscrow", "Funding",
     # stores
     "VTSStore", "MerchantStore", "PayerStore", "SQLiteVTSStore", "SQLiteMerchantStore", "SQLitePayerStore",
 ]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from typing import Callable, Sequence
+from typing import Callable, Protocol, Sequence
 
 from bitcoin.core import CMutableTransaction, CTransaction
 
@@ -40,10 +40,18 @@ from btcmicro.script.templates import Expiry, Micropay2Escrow
 from btcmicro.tx.build import SEQUENCE_LOCKTIME_ONLY, TxBuilder
 from btcmicro.tx.policy import dust_threshold
 
-__all__ = ["Payer", "NoEscrow"]
+__all__ = ["Payer", "NoEscrow", "Funding"]
 
 _ESC_TAG = b"btcmicro/micropay2/escrow-key/v1"
 DEFAULT_CLAIM_FEERATE = 2000  # sat/kvB
+
+
+class Funding(Protocol):
+    """What the payer needs from a wallet (:class:`btcmicro.wallet.Funder` has it): pay several
+    outputs in one transaction, and an address for refunds."""
+
+    def send_many(self, outputs: Sequence[tuple[str | bytes, int]], *, feerate: int | None = None) -> str: ...
+    def address(self) -> str: ...
 
 
 class NoEscrow(InsufficientFunds):
@@ -68,7 +76,7 @@ class Payer:
         store: PayerStore,
         vts_keys: Sequence[bytes],
         *,
-        funder=None,
+        funder: Funding | None = None,
         threshold: int = 1,
         wrapping: str = "p2wsh",
         claim_feerate: int = DEFAULT_CLAIM_FEERATE,
