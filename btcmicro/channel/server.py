@@ -174,8 +174,8 @@ class PaymentChannelServer:
                 return self._dispatch(session, message)
             except ProtocolError as e:
                 error = error_message(e)
-            except NodeUnavailable as e:
-                error = Error("OTHER", f"node unavailable: {e.message}"[:1024])
+            except NodeError as e:  # the node failed or is unreachable
+                error = Error("OTHER", f"node error: {e.message}"[:1024])
             except Exception:  # a bug must not kill the transport; the session ends
                 log.exception("channel server: unexpected failure on %s", type(message).__name__)
                 error = Error("OTHER", "internal server error")

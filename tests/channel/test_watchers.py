@@ -153,3 +153,34 @@ def test_reorg_removing_the_settlement_is_noticed_and_it_confirms_again(kit, rpc
     assert new_block != old_block
     kit.mine(2)
     assert kinds(watcher.poll()) == ["forgotten"]
+
+
+def test_server_closes_a_time_expiry_channel_by_median_time_past(kit, rpc):
+    mtp = kit.chain.median_time_past()
+    start = max(int(time.time()), mtp + 1, rpc.getblock(rpc.getbestblockhash())["time"] + 1)
+    kit.restart_server(ServerConfig(min_time_window_secs=600, close_margin_secs=300))
+    kit.server.clock = lambda: start
+    kit.new_client(2, window=900)
+    kit.client.clock = lambda: start
+    txid = kit.client.open(DEPOSIT).deposit_txid
+    kit.client.pay(5_000)
+    expiry = kit.client.channel.expiry
+    watcher = kit.server_watcher()
+    try:
+        rpc.setmocktime(expiry - 300)
+        closed = []
+        for _ in range(12):
+            mtp = kit.chain.median_time_past()
+            events = watcher.poll()
+            if events:
+                closed.append((mtp, events))
+                break
+            assert mtp < expiry - 300  # not due yet: median-time-past is outside the margin
+            kit.mine(1)
+    finally:
+        rpc.setmocktime(0)
+    ((mtp, events),) = closed
+    assert mtp >= expiry - 300 and kinds(events) == ["closed"] and events[0].detail == ""
+    kit.mine(1)
+    assert kit.onchain_tx(events[0].txid)["confirmations"] == 1
+    assert kit.server.channel(txid).status == "closing"
