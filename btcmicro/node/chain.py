@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from bitcoin.core import CTransaction, b2lx
+
 from btcmicro.core.errors import NodeError
 from btcmicro.node.rpc import RPCClient, sats
 
@@ -58,6 +60,8 @@ class Chain(Protocol):
     def get_tx(self, txid: str) -> TxStatus | None: ...
     def get_utxo(self, txid: str, vout: int, *, include_mempool: bool = True) -> UtxoInfo | None: ...
     def find_spend(self, txid: str, vout: int, *, from_height: int) -> SpendInfo | None: ...
+    def block_transactions(self, height: int) -> list[str]: ...
+    def mempool_transactions(self) -> list[str]: ...
 
 
 class RPCChain:
@@ -125,26 +129,37 @@ class RPCChain:
             coinbase=bool(res.get("coinbase", False)),
         )
 
+    def block_transactions(self, height: int) -> list[str]:
+        """The raw transactions (hex) of the active chain's block at ``height``, coinbase first."""
+        block = self.rpc.call("getblock", self.rpc.call("getblockhash", height), 2)
+        return [tx["hex"] for tx in block["tx"]]
+
+    def mempool_transactions(self) -> list[str]:
+        """The raw transactions (hex) in the mempool (one that leaves meanwhile is skipped)."""
+        out = []
+        for txid in self.rpc.call("getrawmempool"):
+            status = self.get_tx(txid)
+            if status is not None:
+                out.append(status.hex)
+        return out
+
     def find_spend(self, txid: str, vout: int, *, from_height: int) -> SpendInfo | None:
         """The transaction spending ``txid:vout``: the mempool first, then blocks from
         ``from_height`` to the tip (on the active chain, so a reorged-away spend is gone).
         """
-        for mtxid in self.rpc.call("getrawmempool"):
-            found = self._spends(self.rpc.call("getrawtransaction", mtxid, 1), txid, vout, None)
+        found = self._spending(self.mempool_transactions(), txid, vout, None)
+        for h in range(max(0, from_height), self.height() + 1):
             if found:
-                return found
-        tip = self.height()
-        for h in range(max(0, from_height), tip + 1):
-            block = self.rpc.call("getblock", self.rpc.call("getblockhash", h), 2)
-            for tx in block["tx"]:
-                found = self._spends(tx, txid, vout, h)
-                if found:
-                    return found
-        return None
+                break
+            found = self._spending(self.block_transactions(h), txid, vout, h)
+        return found
 
     @staticmethod
-    def _spends(tx: dict, txid: str, vout: int, height: int | None) -> SpendInfo | None:
-        for i, vin in enumerate(tx.get("vin", [])):
-            if vin.get("txid") == txid and vin.get("vout") == vout:
-                return SpendInfo(txid=tx["txid"], hex=tx["hex"], input_index=i, block_height=height)
+    def _spending(raw_txs: list[str], txid: str, vout: int, height: int | None) -> SpendInfo | None:
+        prevout = bytes.fromhex(txid)[::-1] + vout.to_bytes(4, "little")
+        for raw in raw_txs:
+            tx = CTransaction.deserialize(bytes.fromhex(raw))
+            for i, txin in enumerate(tx.vin):
+                if txin.prevout.hash + txin.prevout.n.to_bytes(4, "little") == prevout:
+                    return SpendInfo(txid=b2lx(tx.GetTxid()), hex=raw, input_index=i, block_height=height)
         return None

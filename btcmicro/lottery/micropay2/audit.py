@@ -12,9 +12,8 @@
   :class:`SignedClaim`, which anyone can re-check with :meth:`SignedClaim.verify` — irrefutable
   evidence that the VTS cheated, unless ECDSA is broken.
 
-The chain is read block by block from ``from_height`` (and the mempool): the :class:`Chain`
-interface has no block access, so a chain object needs either a ``block_transactions(height)``
-method returning raw transaction hex, or an ``rpc`` client (as :class:`RPCChain` has).
+The chain is read block by block from ``from_height`` (and the mempool) through
+:meth:`Chain.block_transactions` and :meth:`Chain.mempool_transactions`.
 """
 from __future__ import annotations
 
@@ -23,7 +22,6 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from bitcoin.core import CTransaction, b2lx
 
-from btcmicro.core.errors import ConfigError
 from btcmicro.lottery.micropay2.board import BoardEntry, log_problems
 from btcmicro.lottery.micropay2.messages import verify_sig
 from btcmicro.node.chain import Chain
@@ -119,31 +117,6 @@ class AuditReport:
 
 
 # --- the chain side ------------------------------------------------------------------------------------
-
-
-def _block_txs(chain: Any, height: int) -> list[str]:
-    fn = getattr(chain, "block_transactions", None)
-    if fn is not None:
-        return list(fn(height))
-    rpc = getattr(chain, "rpc", None)
-    if rpc is None:
-        raise ConfigError("auditing needs a chain with block_transactions(height) or an rpc client (RPCChain)")
-    return [t["hex"] for t in rpc.call("getblock", rpc.call("getblockhash", height), 2)["tx"]]
-
-
-def _mempool_txs(chain: Any) -> list[str]:
-    fn = getattr(chain, "mempool_transactions", None)
-    if fn is not None:
-        return list(fn())
-    rpc = getattr(chain, "rpc", None)
-    if rpc is None:
-        return []
-    out = []
-    for txid in rpc.call("getrawmempool"):
-        tx = chain.get_tx(txid)
-        if tx is not None:
-            out.append(tx.hex)
-    return out
 
 
 def _pushes(script_sig: bytes) -> list[bytes] | None:
@@ -261,10 +234,10 @@ def audit(vts_pubkeys: Sequence[bytes] | bytes, logs: Mapping[bytes, Sequence[Bo
 
     on_chain: list[SignedClaim] = []
     for h in range(from_height, top + 1):
-        for tx_hex in _block_txs(chain, h):
+        for tx_hex in chain.block_transactions(h):
             on_chain += chain_claims(tx_hex, chain, keys, f"block {h}")
     if include_mempool:
-        for tx_hex in _mempool_txs(chain):
+        for tx_hex in chain.mempool_transactions():
             on_chain += chain_claims(tx_hex, chain, keys, "mempool")
     report.claims_on_chain = len(on_chain)
 
