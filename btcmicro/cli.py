@@ -299,10 +299,11 @@ def bench_engine(ctx: click.Context, txs: int, engines: str, bitcoind_path: str 
 
 from btcmicro.cli_describe import script_group, tx_group  # noqa: E402  (the describe views)
 from btcmicro.cli_analyze import analyze_group  # noqa: E402
+from btcmicro.cli_channel import channel_group  # noqa: E402
+from btcmicro.cli_micropay2 import merchant_group, micropay2_group, vts_group  # noqa: E402
 
-main.add_command(script_group)
-main.add_command(tx_group)
-main.add_command(analyze_group)
+for _group in (script_group, tx_group, analyze_group, channel_group, micropay2_group, vts_group, merchant_group):
+    main.add_command(_group)
 
 
 def run() -> None:
