@@ -10,19 +10,25 @@
 - :class:`ServiceClient` is the client side: one keep-alive connection, JSON in and out,
   error bodies turned back into :class:`ProtocolError`, reconnects after the server restarts.
 
+:mod:`btcmicro.service.channel` is the payment-channel service (:func:`create_channel_app`) and
+its client transport (:class:`HTTPTransport`).
+
 The OpenAPI description of each service is at ``/openapi.json`` (FastAPI builds it from
 the request and response models the service declares).
 """
 from btcmicro.service.app import ErrorBody, create_app, error_response
 from btcmicro.service.client import ServiceClient, ServiceUnavailable
+from btcmicro.service.channel import HTTPTransport, create_channel_app
 from btcmicro.service.runner import ServiceThread, serve
 
 __all__ = [
     "ErrorBody",
+    "HTTPTransport",
     "ServiceClient",
     "ServiceThread",
     "ServiceUnavailable",
     "create_app",
+    "create_channel_app",
     "error_response",
     "serve",
 ]

@@ -43,9 +43,10 @@ class _BodyLimit:
     """ASGI middleware: 413 for a body larger than ``limit``, counted as it streams
     (a lying or absent Content-Length does not get past it)."""
 
-    def __init__(self, app: Any, limit: int) -> None:
+    def __init__(self, app: Any, limit: int, code: str = "BODY_TOO_LARGE") -> None:
         self.app = app
         self.limit = limit
+        self.code = code
 
     async def __call__(self, scope: dict, receive: Callable[[], Awaitable[dict]], send: Callable) -> None:
         if scope["type"] != "http":
@@ -59,7 +60,7 @@ class _BodyLimit:
                     declared = -1
                 if declared > self.limit or declared < 0:
                     await _send_json(send, 413 if declared > self.limit else 400,
-                                     "BODY_TOO_LARGE" if declared > self.limit else "SYNTAX_ERROR",
+                                     self.code if declared > self.limit else "SYNTAX_ERROR",
                                      f"request body over {self.limit} bytes" if declared > self.limit
                                      else "bad Content-Length")
                     return
@@ -74,7 +75,7 @@ class _BodyLimit:
             chunk = message.get("body", b"")
             seen += len(chunk)
             if seen > self.limit:
-                await _send_json(send, 413, "BODY_TOO_LARGE", f"request body over {self.limit} bytes")
+                await _send_json(send, 413, self.code, f"request body over {self.limit} bytes")
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -110,7 +111,7 @@ def _validation_detail(exc: RequestValidationError) -> str:
 def create_app(title: str, version: str = "1", *, description: str = "",
                status_for_code: Mapping[str, int] | None = None,
                syntax_error_code: str = "SYNTAX_ERROR",
-               max_body: int = DEFAULT_MAX_BODY) -> FastAPI:
+               max_body: int = DEFAULT_MAX_BODY, too_large_code: str = "BODY_TOO_LARGE") -> FastAPI:
     """A FastAPI app with btcmicro's error conventions.
 
     ``status_for_code`` maps a :class:`ProtocolError` code to its HTTP status (default 400;
@@ -157,5 +158,5 @@ def create_app(title: str, version: str = "1", *, description: str = "",
         log.exception("unhandled error in %s %s", request.method, request.url.path)
         return error_response(500, "INTERNAL", f"internal error ({type(exc).__name__})")
 
-    app.add_middleware(_BodyLimit, limit=max_body)  # type: ignore[arg-type]
+    app.add_middleware(_BodyLimit, limit=max_body, code=too_large_code)  # type: ignore[arg-type]
     return app
