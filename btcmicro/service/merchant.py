@@ -1,0 +1,406 @@
+"""The MICROPAY2 merchant web server of the paper's §4.3, and the payer's client for it.
+
+Endpoints:
+
+==========================  ================================================================
+``GET  /base``              a dynamic page of about 2 kB (the control of the experiment)
+``GET  /ask``               a payment request (step 2), base64url under ``request``
+``POST /buy``               ``{"ticket": b64}``: the ticket is checked and recorded (step 4),
+                            then the same page as ``/base`` is served, with the headers
+                            ``Micropay2-Won: yes|no``, ``Micropay2-Escrow: txid:vout`` and
+                            ``Micropay2-C`` (hex), so the payer learns of a win and retires the
+                            escrow. A winning ticket is claimed through the VTS(s) in the
+                            background (:class:`Claimer`); the answer does not wait for it.
+``GET  /info``              the merchant's id, price, ρ = 2^-k, VTS keys and options
+``GET  /wins``              the winning tickets and their claims' progress
+==========================  ================================================================
+
+Refused tickets get a JSON error: 400 for a bad ticket (the code says which check failed),
+409 for ``REPLAYED`` and ``ESCROW_CLAIMED`` (the payer should retire that escrow), 410 for
+``REQUEST_EXPIRED``, 502/503 when the node cannot be asked about the escrow.
+
+**Durability with throughput.** :class:`Merchant.check_many` records a batch of tickets in one
+commit. ``/buy`` hands each ticket to a group-commit queue (:class:`TicketBatcher`): tickets that
+arrive while a commit is in progress are checked and committed together in the next one, so the
+store can keep ``synchronous=FULL`` (every accepted ticket on disk before its page is served)
+and the fsync cost is shared by the tickets of a batch.
+"""
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import queue
+import threading
+import time
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Sequence
+
+import httpx
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
+
+from btcmicro.core.errors import NodeError, ProtocolError
+from btcmicro.lottery.micropay2 import (
+    Acceptance,
+    AlreadyClaimed,
+    ClaimResult,
+    Merchant,
+    Payer,
+    PaymentRequest,
+    Ticket,
+    VTSClient,
+    b64decode,
+)
+from btcmicro.service.app import create_app
+from btcmicro.service.client import ServiceClient
+
+__all__ = ["create_merchant_app", "render_page", "TicketBatcher", "Claimer", "PayerClient", "Purchase",
+           "MERCHANT_STATUS"]
+
+MERCHANT_STATUS = {"REPLAYED": 409, "ESCROW_CLAIMED": 409, "REQUEST_EXPIRED": 410}
+"""HTTP statuses of the merchant's refusal codes other than 400."""
+
+WON_HEADER = "Micropay2-Won"
+ESCROW_HEADER = "Micropay2-Escrow"
+C_HEADER = "Micropay2-C"
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>
+<body>
+<h1>{title}</h1>
+<p class="meta">Page {n} rendered at {when} for {who}.</p>
+{paragraphs}
+<footer>Paid with MICROPAY2 lottery tickets: each ticket wins with probability 1/{odds} and a winning
+ticket pays {value} sats, so each page costs {price} sats in expectation.</footer>
+</body></html>
+"""
+_TEXT = ("A probabilistic payment replaces many tiny transfers with a lottery ticket that wins rarely but "
+         "pays proportionally more, so the expected payment equals the price while the chain sees only the "
+         "winners. ")
+
+
+def render_page(n: int, who: str, *, price: int, k: int) -> str:
+    """The served content: a page of about 2 kB rendered per request (a dynamic parameter ``n``,
+    the time and the reader) so nothing can cache it, as the paper's ``/base`` is."""
+    paragraphs = "\n".join(f"<p>{i + 1}. {_TEXT}</p>" for i in range(8))
+    return _PAGE.format(title="The article", n=n, when=time.strftime("%Y-%m-%d %H:%M:%S"), who=who,
+                        paragraphs=paragraphs, odds=1 << k, value=price << k, price=price)
+
+
+class BuyBody(BaseModel):
+    """A ticket (step 3), base64url without padding."""
+
+    ticket: str = Field(max_length=4096, pattern=r"^[A-Za-z0-9_-]*$")
+
+
+class AskAnswer(BaseModel):
+    request: str = Field(description="the PaymentRequest, base64url")
+    price: int
+    k: int
+    expires: int
+
+
+class InfoAnswer(BaseModel):
+    merchant: str
+    price: int
+    k: int
+    rho: str
+    vts_keys: list[str]
+    threshold: int
+    fresh_addresses: bool
+    sigma1: str
+
+
+class WinView(BaseModel):
+    c: str
+    escrow: str
+    claim_value: int
+    status: str
+    claim_txid: str | None
+    detail: str | None
+
+
+# --- group commit ------------------------------------------------------------------------------------
+
+
+class TicketBatcher:
+    """Checks tickets through :meth:`Merchant.check_many` in batches of up to ``max_batch``: a ticket
+    that arrives while a batch is being checked and committed waits for the next batch, so one
+    commit serves every ticket that arrived meanwhile (group commit). Use from one event loop."""
+
+    def __init__(self, merchant: Merchant, max_batch: int = 64) -> None:
+        self.merchant = merchant
+        self.max_batch = max_batch
+        self._pending: list[tuple[bytes, asyncio.Future[Any]]] = []
+        self._task: asyncio.Task[None] | None = None
+        self.batches = 0
+        self.tickets = 0
+
+    async def check(self, ticket: bytes) -> Acceptance:
+        """The ticket's Acceptance once it is recorded; ProtocolError if it is refused."""
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.append((ticket, fut))
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._drain())
+        result = await fut
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
+                try:
+                    results: list[Any] = await asyncio.to_thread(self.merchant.check_many, [t for t, _ in batch])
+                except Exception as e:  # the node failed: every ticket of the batch gets the error
+                    results = [e] * len(batch)
+                self.batches += 1
+                self.tickets += len(batch)
+                for (_, fut), r in zip(batch, results):
+                    if not fut.done():
+                        fut.set_result(r)
+        finally:
+            self._task = None
+
+
+# --- background claims -------------------------------------------------------------------------------
+
+
+class Claimer:
+    """Claims winning tickets through the VTS(s) from one background thread, oldest first.
+
+    On :meth:`start` it resumes every stored winner not yet broadcast. A claim the VTS refuses
+    because another claim holds the escrow ends ``lost`` (the merchant records it); one that
+    fails for a passing reason (VTS unreachable, node refusing the broadcast) is retried every
+    ``retry_seconds``, at most ``attempts`` times; :attr:`results` keeps each winner's last outcome.
+    """
+
+    def __init__(self, merchant: Merchant, vtss: Sequence[VTSClient], *, retry_seconds: float = 2.0,
+                 attempts: int = 5) -> None:
+        self.merchant = merchant
+        self.vtss = list(vtss)
+        self.retry_seconds = retry_seconds
+        self.attempts = attempts
+        self.results: dict[bytes, ClaimResult | Exception] = {}
+        self._queue: queue.Queue[bytes | None] = queue.Queue()
+        self._retries: list[tuple[float, int, bytes]] = []
+        self._tries: dict[bytes, int] = {}
+        self._order = itertools.count()
+        self._busy = 0
+        self._idle = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> "Claimer":
+        if self._thread is None:
+            for rec in self.merchant.winners():
+                if rec.status in ("won", "signed"):
+                    self.submit(rec.c)
+            self._thread = threading.Thread(target=self._run, name="micropay2-claimer", daemon=True)
+            self._thread.start()
+        return self
+
+    def submit(self, c: bytes) -> None:
+        """Claim the stored winner ``c`` as soon as the thread gets to it."""
+        with self._idle:
+            self._busy += 1
+        self._queue.put(c)
+
+    def _run(self) -> None:
+        while True:
+            timeout = None
+            if self._retries:
+                timeout = max(0.0, self._retries[0][0] - time.monotonic())
+            try:
+                c = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                _, _, c = heapq.heappop(self._retries)
+            if c is None:
+                return
+            retry = False
+            try:
+                self.results[c] = self.merchant.claim(c, self.vtss)
+            except AlreadyClaimed as e:
+                self.results[c] = e
+            except (ProtocolError, NodeError) as e:
+                self.results[c] = e
+                self._tries[c] = self._tries.get(c, 0) + 1
+                retry = self._tries[c] < self.attempts
+            except Exception as e:  # a bug must not kill the claimer; the winner stays stored
+                self.results[c] = e
+            if retry:
+                heapq.heappush(self._retries, (time.monotonic() + self.retry_seconds, next(self._order), c))
+            else:
+                with self._idle:
+                    self._busy -= 1
+                    self._idle.notify_all()
+
+    def wait(self, timeout: float = 30.0) -> bool:
+        """Block until every submitted claim has ended (broadcast, lost or given up); False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._busy:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._idle.wait(left)
+        return True
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop after the claim in progress (queued ones stay stored and resume on the next start)."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout)
+            self._thread = None
+
+
+# --- the app -----------------------------------------------------------------------------------------
+
+
+def _win_view(rec: Any) -> dict[str, Any]:
+    e = rec.ticket.escrow
+    return {"c": rec.c.hex(), "escrow": f"{e.txid}:{e.vout}", "claim_value": rec.ticket.claim_value,
+            "status": rec.status, "claim_txid": rec.claim_txid, "detail": rec.detail}
+
+
+def create_merchant_app(merchant: Merchant, vtss: Sequence[VTSClient], *, max_batch: int = 64,
+                        claim_in_background: bool = True, retry_seconds: float = 2.0,
+                        title: str = "btcmicro MICROPAY2 merchant") -> FastAPI:
+    """The merchant's web server. ``vtss`` are the VTS(s) winners are claimed through
+    (:class:`~btcmicro.service.vts.HTTPVTS` or in-process :class:`VTS` objects). With
+    ``claim_in_background`` a :class:`Claimer` (``app.state.claimer``) runs while the app is
+    served; ``app.state.batcher`` is the :class:`TicketBatcher`."""
+    app = create_app(title, description=__doc__ or "", status_for_code=MERCHANT_STATUS)
+    batcher = TicketBatcher(merchant, max_batch)
+    claimer = Claimer(merchant, vtss, retry_seconds=retry_seconds) if claim_in_background else None
+    app.state.batcher = batcher
+    app.state.claimer = claimer
+    served = itertools.count(1)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if claimer is not None:
+            claimer.start()
+        try:
+            yield
+        finally:
+            if claimer is not None:
+                await asyncio.to_thread(claimer.stop)
+
+    app.router.lifespan_context = lifespan
+
+    def page(who: str) -> str:
+        return render_page(next(served), who, price=merchant.price, k=merchant.k)
+
+    @app.get("/base", response_class=HTMLResponse)
+    async def base() -> HTMLResponse:
+        return HTMLResponse(page("a visitor"))
+
+    @app.get("/ask", response_model=AskAnswer)
+    async def ask() -> dict[str, Any]:
+        req = merchant.request()
+        return {"request": req.to_b64(), "price": req.price, "k": req.k, "expires": req.expires}
+
+    @app.post("/buy", response_class=HTMLResponse, responses={
+        200: {"description": f"the page; {WON_HEADER}: yes|no, {ESCROW_HEADER}: txid:vout, {C_HEADER}: c (hex)"},
+        409: {"description": "REPLAYED, or ESCROW_CLAIMED (retire that escrow)"},
+        410: {"description": "REQUEST_EXPIRED"}})
+    async def buy(body: BuyBody) -> HTMLResponse:
+        acc = await batcher.check(b64decode(body.ticket))
+        if acc.won and claimer is not None:
+            claimer.submit(acc.c)
+        return HTMLResponse(page(f"ticket {acc.c.hex()[:16]}"), headers={
+            WON_HEADER: "yes" if acc.won else "no", ESCROW_HEADER: f"{acc.txid}:{acc.vout}", C_HEADER: acc.c.hex()})
+
+    @app.get("/info", response_model=InfoAnswer)
+    def info() -> dict[str, Any]:
+        return {"merchant": merchant.merchant_id.hex(), "price": merchant.price, "k": merchant.k,
+                "rho": f"1/{1 << merchant.k}", "vts_keys": [k.hex() for k in merchant.vts_keys],
+                "threshold": merchant.threshold, "fresh_addresses": merchant.fresh_addresses,
+                "sigma1": merchant.sigma1}
+
+    @app.get("/wins", response_model=list[WinView])
+    def wins() -> list[dict[str, Any]]:
+        return [_win_view(r) for r in merchant.winners()]
+
+    return app
+
+
+# --- the payer's client ------------------------------------------------------------------------------
+
+
+class _PageClient(ServiceClient):
+    """A :class:`ServiceClient` whose successful answers come back whole (page and headers)."""
+
+    @staticmethod
+    def _decode(response: httpx.Response) -> Any:
+        if response.is_success:
+            return response
+        return ServiceClient._decode(response)
+
+
+@dataclass(frozen=True)
+class Purchase:
+    """A page bought with a ticket: the page, the ticket, and whether it won."""
+
+    page: str
+    ticket: Ticket
+    won: bool
+
+
+class PayerClient:
+    """The payer's side of the merchant's server: ``/ask``, then a ticket from ``payer``, then ``/buy``.
+
+    The payer checks every request (ρ, price, expiry) before it signs, and retires an escrow when
+    the merchant reports a win on it or refuses it as already won (``ESCROW_CLAIMED``), so it
+    backs no further tickets.
+    """
+
+    def __init__(self, payer: Payer, base_url: str, *, timeout: float = 30.0) -> None:
+        self.payer = payer
+        self.url = base_url.rstrip("/")
+        self._http = _PageClient(self.url, timeout=timeout)
+
+    def ask(self) -> PaymentRequest:
+        """A payment request from the merchant, checked by the payer."""
+        return self.payer.check_request(b64decode(self._http.get("/ask").json()["request"]))
+
+    def buy(self, ticket: Ticket) -> Purchase:
+        """Send a ticket; the page. Retires the escrow when the ticket won or the merchant says the
+        escrow is already won; a refusal raises its ProtocolError."""
+        try:
+            r = self._http.post("/buy", {"ticket": ticket.to_b64()})
+        except ProtocolError as e:
+            if e.code == "ESCROW_CLAIMED":
+                self.payer.retire(*ticket.escrow.outpoint)
+            raise
+        won = r.headers.get(WON_HEADER) == "yes"
+        if r.headers.get(C_HEADER) != ticket.c.hex():
+            raise ProtocolError("BAD_ANSWER", "the merchant answered for another ticket")
+        if won:
+            self.payer.retire(*ticket.escrow.outpoint)
+        return Purchase(r.text, ticket, won)
+
+    def purchase(self) -> Purchase:
+        """ask → pay → buy. When the escrow chosen was already won at this merchant, once more with
+        a fresh request (the payer then picks another escrow)."""
+        for attempt in (0, 1):
+            ticket = self.payer.pay(self.ask())
+            try:
+                return self.buy(ticket)
+            except ProtocolError as e:
+                if e.code != "ESCROW_CLAIMED" or attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> "PayerClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
