@@ -1,14 +1,93 @@
-"""``btcmicro micropay2 ...``, ``btcmicro vts serve``, ``btcmicro merchant serve``: MICROPAY2 from the command line."""
+"""``btcmicro micropay2 ...``, ``btcmicro vts serve``, ``btcmicro merchant serve``: MICROPAY2 from the command line.
+
+Everything lives under ``<datadir>/micropay2/``: the keys (a :class:`~btcmicro.wallet.Keystore`
+in ``keys/``, encrypted with ``BTCMICRO_PASSPHRASE`` when it is set: the VTS key sk_T, and the
+secrets the payer's escrow keys and the merchant's r1/a2 are derived from), one SQLite store per
+party (``payer.sqlite``, ``merchant.sqlite``, ``vts.sqlite``) and the settings each role was
+started with (``payer.json``, ``merchant.json``). Escrows are paid from the toolkit's wallet.
+
+A typical session on one datadir (each server in its own terminal)::
+
+    btcmicro vts serve --port 8402
+    btcmicro merchant serve --vts http://127.0.0.1:8402 --price 1000 --k 7 --port 8401
+    btcmicro micropay2 escrow --vts http://127.0.0.1:8402 --count 10 --value 200000 --expiry-blocks 1000
+    btcmicro micropay2 pay http://127.0.0.1:8401 --count 1000
+    btcmicro micropay2 audit --vts http://127.0.0.1:8402
+"""
 from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Sequence
 
 import click
 
-__all__ = ["micropay2_group", "vts_group", "merchant_group"]
+from btcmicro.cli import bench, emit, progress
+from btcmicro.core.amounts import format_sats
+from btcmicro.core.errors import ConfigError
+from btcmicro.core.keys import PrivateKey
+
+__all__ = ["micropay2_group", "vts_group", "merchant_group", "bench_micropay2"]
+
+SYNC = click.option("--synchronous", type=click.Choice(["FULL", "NORMAL"]), default="FULL", show_default=True,
+                    help="SQLite durability: FULL fsyncs every commit (survives power loss), NORMAL survives a crash.")
+JSON = click.option("--json", "json_out", is_flag=True, help="Machine-readable output.")
+HOST = click.option("--host", default="127.0.0.1", show_default=True, help="Listen address.")
 
 
-@click.group("micropay2")
-def micropay2_group() -> None:
-    """MICROPAY2 lottery payments (Pass & shelat): escrows, tickets, claims, refunds, audit."""
+def _home(ctx: click.Context) -> Path:
+    return ctx.obj.datadir / "micropay2"
+
+
+def _key(ctx: click.Context, label: str) -> PrivateKey:
+    """The role's key from the micropay2 keystore, created on first use."""
+    from btcmicro.wallet.keystore import Keystore
+
+    ks = Keystore(_home(ctx) / "keys", os.environ.get("BTCMICRO_PASSPHRASE"))
+    for k in ks.keys():
+        if ks.label(k.pubkey) == label:
+            return k
+    return ks.new_key(label)
+
+
+def _settings(ctx: click.Context, role: str, update: dict[str, Any] | None = None) -> dict[str, Any]:
+    from btcmicro.core.files import atomic_write_json
+
+    path = _home(ctx) / f"{role}.json"
+    data = json.loads(path.read_text()) if path.exists() else {}
+    if update:
+        data.update(update)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(path, data)
+    return data
+
+
+def _vts_clients(urls: Sequence[str], keys: Sequence[str]) -> list[Any]:
+    from btcmicro.service.vts import HTTPVTS
+
+    if keys and len(keys) != len(urls):
+        raise ConfigError("give one --vts-key per --vts URL (or none: the keys the services announce)")
+    return [HTTPVTS(u, bytes.fromhex(k) if keys else None) for u, k in zip(urls, keys or [None] * len(urls))]
+
+
+def _vts_keys(urls: Sequence[str], keys: Sequence[str]) -> list[bytes]:
+    if keys and not urls:
+        return [bytes.fromhex(k) for k in keys]
+    clients = _vts_clients(urls, keys)
+    try:
+        return [c.pubkey for c in clients]
+    finally:
+        for c in clients:
+            c.close()
+
+
+VTS_URLS = click.option("--vts", "vts_urls", multiple=True, metavar="URL", help="A VTS service (repeat for k-of-n).")
+VTS_KEYS = click.option("--vts-key", "vts_keys", multiple=True, metavar="HEX",
+                        help="pk_T, one per --vts (default: the key each service announces).")
+
+
+# -- the VTS ----------------------------------------------------------------------------------------
 
 
 @click.group("vts")
@@ -16,6 +95,244 @@ def vts_group() -> None:
     """The Verifiable Transaction Service that co-signs winning MICROPAY2 claims."""
 
 
+@vts_group.command("pubkey")
+@JSON
+@click.pass_context
+def vts_pubkey(ctx: click.Context, json_out: bool) -> None:
+    """Print pk_T, this datadir's VTS key (step 0: publish it)."""
+    pk = _key(ctx, "vts").pubkey.hex()
+    emit(ctx, {"pubkey": pk}, pk)
+
+
+@vts_group.command("serve")
+@HOST
+@click.option("--port", type=click.IntRange(1, 65535), default=8402, show_default=True)
+@SYNC
+@click.pass_context
+def vts_serve(ctx: click.Context, host: str, port: int, synchronous: str) -> None:
+    """Serve the VTS: /pubkey, /claim, /board (OpenAPI at /docs). Needs no node."""
+    from btcmicro.lottery.micropay2 import VTS, SQLiteVTSStore
+    from btcmicro.service import serve
+    from btcmicro.service.vts import create_vts_app
+
+    vts = VTS(_key(ctx, "vts"), SQLiteVTSStore(_home(ctx) / "vts.sqlite", synchronous=synchronous))  # type: ignore[arg-type]
+    click.echo(f"VTS pk_T {vts.pubkey.hex()} on http://{host}:{port} ({len(vts.board)} claims published)", err=True)
+    serve(create_vts_app(vts), host, port)
+
+
+# -- the merchant -----------------------------------------------------------------------------------
+
+
 @click.group("merchant")
 def merchant_group() -> None:
     """A MICROPAY2 merchant web server (/base, /ask, /buy)."""
+
+
+def _merchant(ctx: click.Context, settings: dict[str, Any], synchronous: str = "FULL") -> Any:
+    from btcmicro.lottery.micropay2 import Merchant, SQLiteMerchantStore
+    from btcmicro.node.chain import RPCChain
+
+    if not settings:
+        raise ConfigError(f"no merchant settings in {_home(ctx)}: run `btcmicro merchant serve` first")
+    return Merchant(_key(ctx, "merchant-secret").to_bytes(), RPCChain(ctx.obj.rpc()),
+                    SQLiteMerchantStore(_home(ctx) / "merchant.sqlite", synchronous=synchronous),  # type: ignore[arg-type]
+                    [bytes.fromhex(k) for k in settings["vts_keys"]], threshold=settings["threshold"],
+                    price=settings["price"], k=settings["k"], fresh_addresses=not settings["fast"],
+                    sigma1=settings["sigma1"])
+
+
+@merchant_group.command("serve")
+@VTS_URLS
+@VTS_KEYS
+@click.option("--threshold", type=click.IntRange(1), default=1, show_default=True, help="VTS signatures a claim needs.")
+@click.option("--price", type=click.IntRange(1), required=True, help="Expected payment per page, sats.")
+@click.option("--k", type=click.IntRange(1, 64), default=7, show_default=True, help="Winning probability 2^-k.")
+@click.option("--fast", is_flag=True, help="Reuse one claim address (the paper's fast request).")
+@click.option("--sigma1", type=click.Choice(["always", "on_win"]), default="always", show_default=True,
+              help="Check the claim signature on every ticket, or on winning ones only (see docs/micropay2.md).")
+@HOST
+@click.option("--port", type=click.IntRange(1, 65535), default=8401, show_default=True)
+@SYNC
+@click.pass_context
+def merchant_serve(ctx: click.Context, vts_urls: tuple[str, ...], vts_keys: tuple[str, ...], threshold: int,
+                   price: int, k: int, fast: bool, sigma1: str, host: str, port: int, synchronous: str) -> None:
+    """Serve pages for lottery tickets; winners are claimed through the VTS(s) in the background."""
+    from btcmicro.service import serve
+    from btcmicro.service.merchant import create_merchant_app
+
+    if not vts_urls:
+        raise ConfigError("give at least one --vts URL")
+    vtss = _vts_clients(vts_urls, vts_keys)
+    settings = _settings(ctx, "merchant", {"vts_urls": list(vts_urls), "vts_keys": [v.pubkey.hex() for v in vtss],
+                                           "threshold": threshold, "price": price, "k": k, "fast": fast,
+                                           "sigma1": sigma1})
+    merchant = _merchant(ctx, settings, synchronous)
+    click.echo(f"merchant {merchant.merchant_id.hex()[:16]}… on http://{host}:{port}: {format_sats(price)} per page "
+               f"at rho 1/{1 << k}", err=True)
+    serve(create_merchant_app(merchant, vtss), host, port)
+
+
+# -- micropay2: payer, claims, audit ----------------------------------------------------------------
+
+
+@click.group("micropay2")
+def micropay2_group() -> None:
+    """MICROPAY2 lottery payments (Pass & shelat): escrows, tickets, claims, refunds, audit."""
+
+
+def _payer(ctx: click.Context, settings: dict[str, Any], with_wallet: bool = True) -> Any:
+    from btcmicro.lottery.micropay2 import Payer, SQLitePayerStore
+    from btcmicro.node.chain import RPCChain
+
+    if not settings.get("vts_keys"):
+        raise ConfigError(f"no escrows yet in {_home(ctx)}: run `btcmicro micropay2 escrow --vts URL ...` first")
+    rpc = ctx.obj.rpc()
+    return Payer(_key(ctx, "payer-secret").to_bytes(), RPCChain(rpc), SQLitePayerStore(_home(ctx) / "payer.sqlite"),
+                 [bytes.fromhex(k) for k in settings["vts_keys"]], threshold=settings["threshold"],
+                 wrapping=settings["wrapping"], funder=ctx.obj.wallet(rpc) if with_wallet else None,
+                 max_price=settings.get("max_price", 100_000))
+
+
+def _escrow_view(rec: Any) -> dict[str, Any]:
+    return {"outpoint": f"{rec.txid}:{rec.vout}", "value": rec.value, "status": rec.status, "tickets": rec.tickets,
+            "merchant": rec.merchant.hex() if rec.merchant else None, "spent_txid": rec.spent_txid}
+
+
+@micropay2_group.command("escrow")
+@VTS_URLS
+@VTS_KEYS
+@click.option("--threshold", type=click.IntRange(1), default=1, show_default=True)
+@click.option("--count", type=click.IntRange(0, 1000), default=1, show_default=True, help="Escrows in one transaction.")
+@click.option("--value", type=click.IntRange(1), help="Sats in each escrow.")
+@click.option("--expiry-blocks", type=click.IntRange(1), default=1000, show_default=True,
+              help="The payer's refund path opens this many blocks from now.")
+@click.option("--wrapping", type=click.Choice(["p2wsh", "p2sh", "p2sh-p2wsh", "bare"]), default="p2wsh", show_default=True)
+@click.option("--max-price", type=click.IntRange(1), default=100_000, show_default=True,
+              help="Highest price per ticket (sats) the payer accepts.")
+@click.option("--confirm/--no-confirm", default=True, show_default=True, help="Mine a block to confirm the escrows.")
+@click.option("--list", "list_only", is_flag=True, help="Only list the escrows (refreshed from the chain).")
+@JSON
+@click.pass_context
+def escrow(ctx: click.Context, vts_urls: tuple[str, ...], vts_keys: tuple[str, ...], threshold: int, count: int,
+           value: int | None, expiry_blocks: int, wrapping: str, max_price: int, confirm: bool, list_only: bool,
+           json_out: bool) -> None:
+    """Fund COUNT escrows of VALUE sats co-signed by the VTS (one transaction: an escrow pool), or --list them."""
+    settings = _settings(ctx, "payer")
+    if not list_only:
+        if value is None:
+            raise ConfigError("give --value (sats per escrow)")
+        keys = _vts_keys(vts_urls, vts_keys) if (vts_urls or vts_keys) else None
+        if keys is None and not settings.get("vts_keys"):
+            raise ConfigError("give --vts URL (or --vts-key HEX) for the first escrows")
+        settings = _settings(ctx, "payer", {"vts_keys": [k.hex() for k in keys] if keys else settings["vts_keys"],
+                                            "threshold": threshold, "wrapping": wrapping, "max_price": max_price})
+    payer = _payer(ctx, settings)
+    funded: list[Any] = []
+    if not list_only and count:
+        with progress(f"funding {count} escrows"):
+            payer.funder.ensure_balance(count * value + 100_000)
+            funded = payer.fund_escrows([value] * count, payer.chain.height() + expiry_blocks)
+            if confirm:
+                payer.funder.confirm(1)
+    payer.refresh()
+    escrows = [_escrow_view(r) for r in payer.escrows()]
+    data = {"funded": [f"{e.txid}:{e.vout}" for e in funded], "escrows": escrows}
+    lines = [f"funded {len(funded)} escrows of {format_sats(value or 0)} in {funded[0].txid}" if funded else ""]
+    lines += [f"  {e['outpoint']}  {e['value']:>12,} sats  {e['status']:<9} {e['tickets']} tickets" for e in escrows]
+    emit(ctx, data, "\n".join(line for line in lines if line) or "no escrows")
+
+
+@micropay2_group.command("pay")
+@click.argument("merchant_url")
+@click.option("--count", type=click.IntRange(1, 1_000_000), default=1, show_default=True, help="Pages to buy.")
+@JSON
+@click.pass_context
+def pay(ctx: click.Context, merchant_url: str, count: int, json_out: bool) -> None:
+    """Buy COUNT pages from the merchant at MERCHANT_URL with lottery tickets (/ask, then /buy)."""
+    from btcmicro.service.merchant import PayerClient
+
+    payer = _payer(ctx, _settings(ctx, "payer"), with_wallet=False)
+    payer.refresh()
+    wins: list[dict[str, Any]] = []
+    with PayerClient(payer, merchant_url) as client, progress(f"buying {count} pages"):
+        for _ in range(count):
+            p = client.purchase()
+            if p.won:
+                wins.append({"c": p.ticket.c.hex(), "escrow": f"{p.ticket.escrow.txid}:{p.ticket.escrow.vout}",
+                             "claim_value": p.ticket.claim_value})
+    data = {"tickets": count, "wins": wins, "paid": sum(w["claim_value"] for w in wins)}
+    emit(ctx, data, f"bought {count} pages; {len(wins)} tickets won, paying {format_sats(data['paid'])} in claims")
+
+
+@micropay2_group.command("claim")
+@JSON
+@click.pass_context
+def claim(ctx: click.Context, json_out: bool) -> None:
+    """Merchant: claim every stored winning ticket not yet broadcast, through the VTS(s) it serves with."""
+    settings = _settings(ctx, "merchant")
+    merchant = _merchant(ctx, settings)
+    vtss = _vts_clients(settings.get("vts_urls", []), settings["vts_keys"])
+    results = merchant.claim_all(vtss)
+    data = {"claims": [{"c": r.c.hex(), "txid": r.txid} if not isinstance(r, Exception) else {"error": str(r)}
+                       for r in results],
+            "wins": [{"c": w.c.hex(), "status": w.status, "claim_txid": w.claim_txid} for w in merchant.winners()]}
+    emit(ctx, data, "\n".join(f"{w['c'][:16]}…  {w['status']:<9} {w['claim_txid'] or ''}" for w in data["wins"])
+         or "no winning tickets")
+
+
+@micropay2_group.command("refund")
+@click.argument("outpoint", required=False)
+@JSON
+@click.pass_context
+def refund(ctx: click.Context, outpoint: str | None, json_out: bool) -> None:
+    """Payer: refund OUTPOINT (txid:vout), or every expired unspent escrow, to the toolkit's wallet."""
+    payer = _payer(ctx, _settings(ctx, "payer"))
+    if outpoint:
+        txid, _, vout = outpoint.partition(":")
+        txids = [payer.refund(txid, int(vout))]
+    else:
+        txids = payer.refund_expired()
+    emit(ctx, {"refunds": txids}, "\n".join(txids) or "no expired escrows")
+
+
+@micropay2_group.command("audit")
+@VTS_URLS
+@VTS_KEYS
+@click.option("--from-height", type=click.IntRange(0), default=0, show_default=True, help="First block to scan.")
+@JSON
+@click.pass_context
+def audit_cmd(ctx: click.Context, vts_urls: tuple[str, ...], vts_keys: tuple[str, ...], from_height: int,
+              json_out: bool) -> None:
+    """Check VTS(s)' published boards against the chain; exit status 1 on any finding."""
+    from btcmicro.lottery.micropay2 import audit
+    from btcmicro.node.chain import RPCChain
+
+    if not vts_urls:
+        raise ConfigError("give --vts URL (one per VTS key)")
+    clients = _vts_clients(vts_urls, vts_keys)
+    logs = {c.pubkey: c.entries() for c in clients}
+    report = audit(list(logs), logs, RPCChain(ctx.obj.rpc()), from_height=from_height)
+    data = report.to_dict()
+    text = [f"{report.entries} published claims, {report.claims_on_chain} claims on chain "
+            f"(blocks {report.heights[0]}..{report.heights[1]}): {'OK' if report.ok else 'FINDINGS'}"]
+    text += [f"  {f.kind}: {f.detail}" for f in report.findings]
+    emit(ctx, data, "\n".join(text))
+    if not report.ok:
+        ctx.exit(1)
+
+
+# -- bench --------------------------------------------------------------------------------------------
+
+
+@bench.command("micropay2")
+@click.option("--quick", is_flag=True, help="Fewer iterations and shorter load runs (a smoke run).")
+@click.option("--no-web", is_flag=True, help="Skip the web experiment.")
+@JSON
+@click.pass_context
+def bench_micropay2(ctx: click.Context, quick: bool, no_web: bool, json_out: bool) -> None:
+    """The paper's §4.2 table and §4.3 web experiment: ours next to theirs, with the targets checked."""
+    from btcmicro.bench.micropay2 import format_report, run_micropay2_bench
+
+    report = run_micropay2_bench(quick=quick, web=not no_web,
+                                 echo=None if json_out else lambda m: click.echo(m, err=True))
+    emit(ctx, report, format_report(report))

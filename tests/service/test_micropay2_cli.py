@@ -1,0 +1,109 @@
+"""The MICROPAY2 commands, run for real on the node: ``vts serve`` and ``merchant serve`` as child
+processes, ``micropay2 escrow|pay|claim|audit|refund`` through click, JSON output checked against the chain."""
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from btcmicro.cli import main
+from btcmicro.wallet import Wallet
+
+pytestmark = [pytest.mark.integration]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Cli:
+    def __init__(self, node, datadir) -> None:
+        self.base = ["--datadir", str(datadir), "--url", node.url, "--cookie", str(node.cookie_path)]
+        self.children: list[subprocess.Popen] = []
+
+    def __call__(self, *args: str, code: int = 0) -> dict:
+        result = CliRunner().invoke(main, [*self.base, "--json", *args], catch_exceptions=False)
+        assert result.exit_code == code, result.output
+        return json.loads(result.output)
+
+    def serve(self, *args: str) -> str:
+        port = free_port()
+        proc = subprocess.Popen([sys.executable, "-m", "btcmicro.cli", *self.base, *args, "--port", str(port)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.children.append(proc)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:  # poll until the child answers (it has to import and open its stores first)
+            assert proc.poll() is None, proc.stderr.read().decode()
+            try:
+                if httpx.get(url + "/openapi.json", timeout=1).status_code == 200:
+                    return url
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        for p in self.children:
+            p.terminate()
+            p.wait(10)
+            p.stderr.close()
+
+
+@pytest.fixture
+def cli(node, tmp_path):
+    c = Cli(node, tmp_path / "home")
+    yield c
+    c.close()
+
+
+def test_micropay2_from_the_command_line(cli, node, rpc, funded, tmp_path):
+    wallet = Wallet(rpc, directory=tmp_path / "home" / "wallet")
+    funded.send(wallet.address(), 3_000_000)
+    funded.confirm(1)
+    start = rpc.getblockcount()
+
+    pk = cli("vts", "pubkey")["pubkey"]
+    vts = cli.serve("vts", "serve")
+    assert httpx.get(vts + "/pubkey").json()["pubkey"] == pk
+    shop = cli.serve("merchant", "serve", "--vts", vts, "--vts-key", pk, "--price", "40000", "--k", "1")
+    assert httpx.get(shop + "/info").json()["vts_keys"] == [pk]
+
+    out = cli("micropay2", "escrow", "--vts", vts, "--count", "4", "--value", "200000", "--expiry-blocks", "14",
+              "--max-price", "40000")
+    assert len(out["funded"]) == 4 and {e["status"] for e in out["escrows"]} == {"live"}
+    txid = out["funded"][0].split(":")[0]
+    assert rpc.call("getrawtransaction", txid, 1)["confirmations"] == 1
+
+    bought = cli("micropay2", "pay", shop, "--count", "6")
+    assert bought["tickets"] == 6
+    wins = bought["wins"]
+    assert wins, "rho = 1/2 and 6 tickets: at least one win (probability 63/64; the outcome is random)"
+    deadline = time.monotonic() + 30
+    while {w["status"] for w in httpx.get(shop + "/wins").json()} != {"broadcast"}:  # claimed in the background
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    claimed = cli("micropay2", "claim")  # nothing left to claim: every winner is broadcast
+    assert claimed["claims"] == [] and {w["c"] for w in claimed["wins"]} == {w["c"] for w in wins}
+    funded.confirm(1)
+    for w in claimed["wins"]:
+        assert rpc.call("getrawtransaction", w["claim_txid"], 1)["confirmations"] == 1
+
+    report = cli("micropay2", "audit", "--vts", vts, "--from-height", str(start))
+    assert report["ok"] and report["entries"] == report["claims_on_chain"] == len(wins)
+
+    listed = cli("micropay2", "escrow", "--list")["escrows"]
+    assert sum(e["status"] == "claimed" for e in listed) == len(wins)
+    funded.confirm(12)  # past the expiry: the unclaimed escrows go back to the wallet
+    refunds = cli("micropay2", "refund")["refunds"]
+    assert len(refunds) == 4 - len(wins)
+    for r in refunds:
+        assert rpc.call("getmempoolentry", r)
