@@ -1,11 +1,397 @@
-"""``btcmicro channel ...``: bitcoinj-style payment channels from the command line."""
+"""``btcmicro channel ...``: bitcoinj-style payment channels from the command line.
+
+- ``channel serve``: the channel server over HTTP, with a watcher that checks the chain once per
+  block (settles at the expiry margin, notices refunds, re-broadcasts reorged settlements), until
+  SIGTERM or SIGINT. Its store is ``<datadir>/channel-server/server.db`` (``--store``).
+- ``channel open URL SATS``, ``pay``, ``close``, ``refund``, ``status``, ``list``: the client side;
+  its store is ``<datadir>/channel/client.db`` and it remembers each channel's server URL.
+- ``channel sweep``: the client's change and refunds pay the channel key (bitcoinj's rule), not the
+  toolkit wallet; ``sweep`` spends every such coin back to the wallet.
+
+Channel keys are encrypted at rest; the passphrase comes from ``BTCMICRO_CHANNEL_PASSPHRASE``,
+else ``BTCMICRO_PASSPHRASE``, else a prompt.
+"""
 from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import Any
 
 import click
 
-__all__ = ["channel_group"]
+__all__ = ["channel_group", "sweep_channel_coins", "client_channel_json"]
+
+PASSPHRASE_ENVS = ("BTCMICRO_CHANNEL_PASSPHRASE", "BTCMICRO_PASSPHRASE")
+JSON_OPT = click.option("--json", "json_out", is_flag=True, help="Machine-readable output.")
+CHANNEL_OPT = click.option("--channel", "deposit_txid", help="Deposit txid (default: the latest open channel).")
+
+
+def _emit(ctx: click.Context, data: Any, text: str | None = None) -> None:
+    from btcmicro.cli import emit
+
+    emit(ctx, data, text)
+
+
+def _passphrase() -> str:
+    for name in PASSPHRASE_ENVS:
+        if os.environ.get(name):
+            return os.environ[name]
+    return str(click.prompt("channel key passphrase", hide_input=True))
+
+
+def _client_dir(ctx: click.Context) -> Path:
+    d = Path(ctx.obj.datadir) / "channel"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+class _ClientSide:
+    """What client commands share: the node, the client store, the server URL of each channel."""
+
+    def __init__(self, ctx: click.Context) -> None:
+        from btcmicro.channel import SQLiteClientStore
+        from btcmicro.node.chain import RPCChain
+
+        self.ctx = ctx
+        self.rpc = ctx.obj.rpc()
+        self.chain = RPCChain(self.rpc)
+        self.dir = _client_dir(ctx)
+        self.store = SQLiteClientStore(self.dir / "client.db", passphrase=_passphrase())
+        self.urls_path = self.dir / "servers.json"
+
+    def urls(self) -> dict[str, str]:
+        return json.loads(self.urls_path.read_text()) if self.urls_path.exists() else {}
+
+    def remember(self, deposit_txid: str, url: str) -> None:
+        from btcmicro.core.files import atomic_write_json
+
+        urls = self.urls()
+        urls[deposit_txid] = url
+        atomic_write_json(self.urls_path, urls)
+
+    def client(self, deposit_txid: str | None, *, url: str | None = None, wallet: Any = None,
+               config: Any = None) -> Any:
+        from btcmicro.channel import ChannelError, PaymentChannelClient
+        from btcmicro.service.channel import HTTPTransport
+
+        if url is None:
+            if deposit_txid is None:
+                active = self.store.channels(("opening", "open"))
+                if not active:
+                    raise ChannelError("no open channel: `btcmicro channel open URL SATS` first")
+                deposit_txid = active[-1].deposit_txid
+            url = self.urls().get(deposit_txid)
+            if url is None:
+                raise ChannelError(f"no server URL recorded for channel {deposit_txid}")
+        return PaymentChannelClient(HTTPTransport(url), self.chain, self.store, wallet, config=config,
+                                    deposit_txid=deposit_txid)
+
+
+def client_channel_json(ch: Any) -> dict[str, Any]:
+    """A stored client channel as JSON (amounts in sats)."""
+    return {"deposit_txid": ch.deposit_txid, "version": ch.version, "status": ch.status, "value": ch.value,
+            "paid": ch.paid, "change": ch.change, "pending_change": ch.pending_change, "expiry": ch.expiry,
+            "expiry_kind": "height" if ch.contract.expiry_is_height else "time",
+            "settlement_txid": ch.settlement_txid, "refund_txid": ch.refund_txid}
+
+
+def _line(ch: dict[str, Any]) -> str:
+    return (f"{ch['deposit_txid']}  v{ch['version']}  {ch['status']:<9} paid {ch['paid']:>12,} "
+            f"of {ch['value']:>12,} sats  expiry {ch['expiry_kind']} {ch['expiry']}")
 
 
 @click.group("channel")
 def channel_group() -> None:
     """Payment channels (bitcoinj v1, v2 and segwit v3): serve, open, pay, close, refund."""
+
+
+# --- server ----------------------------------------------------------------------------------------
+
+
+@channel_group.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8335, show_default=True, help="0 picks a free port.")
+@click.option("--store", "store_path", type=click.Path(path_type=Path),
+              help="Server database (default <datadir>/channel-server/server.db).")
+@click.option("--payout", help="Address the settlements pay the server (default: the toolkit wallet).")
+@click.option("--min-payment", type=click.IntRange(1), default=1_000, show_default=True)
+@click.option("--min-channel-size", type=click.IntRange(1), default=100_000, show_default=True)
+@click.option("--min-window", type=click.IntRange(1), default=4 * 3600, show_default=True,
+              help="Shortest client time window accepted (s).")
+@click.option("--expiry", type=click.Choice(["default", "height", "time"]), default="default", show_default=True,
+              help="default: height for v3, time for v1/v2 (bitcoinj).")
+@click.option("--close-margin-blocks", type=click.IntRange(0), default=12, show_default=True)
+@click.option("--poll", type=click.FloatRange(0.05), default=1.0, show_default=True,
+              help="Seconds between tip checks (the watcher runs once per new block).")
+@JSON_OPT
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, store_path: Path | None, payout: str | None,
+          min_payment: int, min_channel_size: int, min_window: int, expiry: str, close_margin_blocks: int,
+          poll: float, json_out: bool) -> None:
+    """Serve payment channels over HTTP until SIGTERM or SIGINT."""
+    from btcmicro.channel import PaymentChannelServer, ServerConfig, ServerWatcher, SQLiteServerStore
+    from btcmicro.node.chain import RPCChain
+    from btcmicro.script.standard import address_to_script
+    from btcmicro.service.channel import create_channel_app
+    from btcmicro.service.runner import ServiceThread
+
+    rpc = ctx.obj.rpc()
+    chain = RPCChain(rpc)
+    if store_path is None:
+        store_path = Path(ctx.obj.datadir) / "channel-server" / "server.db"
+    store_path.parent.mkdir(parents=True, exist_ok=True)
+    payout_spk = bytes(address_to_script(payout or ctx.obj.wallet(rpc).address()))
+    config = ServerConfig(expiry_by_height={"default": None, "height": True, "time": False}[expiry],
+                          min_time_window_secs=min_window, min_payment=min_payment,
+                          min_channel_size=min_channel_size, close_margin_blocks=close_margin_blocks)
+    store = SQLiteServerStore(store_path, passphrase=_passphrase())
+    server = PaymentChannelServer(chain, store, config=config, payout_spk=payout_spk)
+    watcher = ServerWatcher(server)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda _s, _f: stop.set())
+    service = ServiceThread(create_channel_app(server), host, port).start()
+    _emit(ctx, {"url": service.url, "store": str(store_path), "pid": os.getpid(),
+                "open_channels": len(store.channels(("open",)))},
+          f"channel server at {service.url} (store {store_path}); SIGTERM or Ctrl-C to stop")
+    last = -1
+    try:
+        while not stop.is_set():
+            height = chain.height()
+            if height != last:
+                for e in watcher.poll():
+                    click.echo(f"watcher: {e.kind} {e.deposit_txid} {e.txid or ''} {e.detail}".rstrip(), err=True)
+                last = height
+            stop.wait(poll)
+    finally:
+        service.stop()
+        store.close()
+    click.echo("channel server stopped", err=True)
+
+
+# --- client ----------------------------------------------------------------------------------------
+
+
+@channel_group.command("open")
+@click.argument("url")
+@click.argument("sats", type=click.IntRange(1))
+@click.option("--version", "version", type=click.Choice(["1", "2", "3"]), default="3", show_default=True)
+@click.option("--window", type=click.IntRange(1), default=86_340, show_default=True,
+              help="How long the deposit may stay locked (s).")
+@click.option("--max-min-payment", type=click.IntRange(1), default=10_000, show_default=True)
+@JSON_OPT
+@click.pass_context
+def open_cmd(ctx: click.Context, url: str, sats: int, version: str, window: int, max_min_payment: int,
+             json_out: bool) -> None:
+    """Open a channel to the server at URL with a deposit of SATS (the minimum payment is paid at once)."""
+    from btcmicro.channel import ClientConfig
+
+    side = _ClientSide(ctx)
+    config = ClientConfig(version=int(version), time_window_secs=window, max_min_payment=max_min_payment)
+    client = side.client(None, url=url, wallet=ctx.obj.wallet(side.rpc), config=config)
+    client._ch = None  # a new channel, even if another one is open (the client takes up the latest by default)
+    ch = client.open(sats)
+    side.remember(ch.deposit_txid, url)
+    data = client_channel_json(ch)
+    _emit(ctx, data, f"channel open: deposit {ch.deposit_txid} (v{ch.version}), {ch.value:,} sats, "
+                     f"paid {ch.paid:,}, change {ch.change:,}; refund after {data['expiry_kind']} {ch.expiry}")
+
+
+@channel_group.command("pay")
+@click.argument("sats", type=click.IntRange(1))
+@CHANNEL_OPT
+@click.option("--count", type=click.IntRange(1), default=1, show_default=True, help="Pay SATS this many times.")
+@click.option("--info", help="Text sent with each payment.")
+@JSON_OPT
+@click.pass_context
+def pay(ctx: click.Context, sats: int, deposit_txid: str | None, count: int, info: str | None,
+        json_out: bool) -> None:
+    """Pay SATS more through a channel; prints what the server acknowledged."""
+    client = _ClientSide(ctx).client(deposit_txid)
+    results = []
+    for _ in range(count):
+        r = client.pay(sats, info.encode() if info is not None else None)
+        results.append({"amount": r.amount, "change": r.change, "paid": r.paid, "info": _text(r.info),
+                        "settlement_txid": r.settlement.GetTxid()[::-1].hex() if r.settlement is not None else None})
+        if r.settlement is not None:
+            break
+    last = results[-1]
+    text = (f"paid {sum(r['amount'] for r in results):,} sats in {len(results)} payment(s); channel total "
+            f"{last['paid']:,}, change {last['change']:,}" + (f"; server: {last['info']}" if last["info"] else "")
+            + (f"\nchannel used up and settled: {last['settlement_txid']}" if last["settlement_txid"] else ""))
+    _emit(ctx, {"deposit_txid": client.deposit_txid, "payments": results}, text)
+
+
+def _text(info: bytes | None) -> str | None:
+    if info is None:
+        return None
+    try:
+        return info.decode()
+    except UnicodeDecodeError:
+        return info.hex()
+
+
+@channel_group.command("close")
+@CHANNEL_OPT
+@JSON_OPT
+@click.pass_context
+def close(ctx: click.Context, deposit_txid: str | None, json_out: bool) -> None:
+    """Ask the server to settle; prints its settlement (checked to pay this client its change)."""
+    client = _ClientSide(ctx).client(deposit_txid)
+    tx = client.close()
+    txid = tx.GetTxid()[::-1].hex()
+    ch = client.channel
+    _emit(ctx, {"deposit_txid": ch.deposit_txid, "settlement_txid": txid, "paid": ch.paid, "change": ch.change},
+          f"settled by the server: {txid}\n  paid {ch.paid:,} sats, change {ch.change:,} sats to the channel key "
+          f"(`btcmicro channel sweep` moves it to the wallet once confirmed)")
+
+
+@channel_group.command("refund")
+@CHANNEL_OPT
+@JSON_OPT
+@click.pass_context
+def refund(ctx: click.Context, deposit_txid: str | None, json_out: bool) -> None:
+    """Broadcast the signed refund (the node refuses it until the expiry)."""
+    from btcmicro.channel import ChannelError, PaymentChannelClient
+
+    side = _ClientSide(ctx)
+    if deposit_txid is None:
+        chans = side.store.channels(("opening", "open", "orphaned", "refunding"))
+        if not chans:
+            raise ChannelError("no channel to refund")
+        deposit_txid = chans[-1].deposit_txid
+    client = PaymentChannelClient(_NoTransport(), side.chain, side.store, deposit_txid=deposit_txid)
+    ch = client.channel
+    from btcmicro.core.errors import NodeError
+
+    try:
+        txid = client.refund()
+    except NodeError as e:
+        raise ChannelError(f"the node refuses the refund ({e.message}): it is final from "
+                           f"{'height' if ch.contract.expiry_is_height else 'median-time-past'} {ch.expiry}, "
+                           f"tip is {side.chain.height()}") from None
+    _emit(ctx, {"deposit_txid": deposit_txid, "refund_txid": txid},
+          f"refund broadcast: {txid} (`btcmicro channel sweep` once it confirms)")
+
+
+class _NoTransport:
+    """The refund needs no server."""
+
+    def exchange(self, message: Any) -> list[Any]:
+        from btcmicro.channel import TransportError
+
+        raise TransportError("no server for this command")
+
+    def reconnect(self) -> None:
+        pass
+
+
+@channel_group.command("status")
+@click.argument("deposit_txid", required=False)
+@JSON_OPT
+@click.pass_context
+def status(ctx: click.Context, deposit_txid: str | None, json_out: bool) -> None:
+    """One channel (default: the latest), after checking the chain for its settlement or refund."""
+    from btcmicro.channel import ChannelError, ClientWatcher
+
+    side = _ClientSide(ctx)
+    events = ClientWatcher(side.chain, side.store).poll()
+    chans = [side.store.channel(deposit_txid)] if deposit_txid else side.store.channels()[-1:]
+    if not chans or chans[0] is None:
+        raise ChannelError(f"no channel {deposit_txid or ''}".strip())
+    data = client_channel_json(chans[0])
+    data["server_url"] = side.urls().get(data["deposit_txid"])
+    data["events"] = [e.kind for e in events if e.deposit_txid == data["deposit_txid"]]
+    _emit(ctx, data, _line(data) + f"\n  change {data['change']:,} sats; server {data['server_url']}"
+          + (f"\n  settlement {data['settlement_txid']}" if data["settlement_txid"] else "")
+          + (f"\n  refund {data['refund_txid']}" if data["refund_txid"] else ""))
+
+
+@channel_group.command("list")
+@click.option("--server", "server_side", is_flag=True, help="List the server's store instead of the client's.")
+@click.option("--store", "store_path", type=click.Path(path_type=Path), help="Server database (with --server).")
+@JSON_OPT
+@click.pass_context
+def list_cmd(ctx: click.Context, server_side: bool, store_path: Path | None, json_out: bool) -> None:
+    """Every channel in the client's store (or, with --server, the server's)."""
+    if server_side:
+        from btcmicro.channel import SQLiteServerStore
+        from btcmicro.service.channel import server_channel_json
+
+        path = store_path or Path(ctx.obj.datadir) / "channel-server" / "server.db"
+        store = SQLiteServerStore(path, passphrase=_passphrase())
+        rows = [server_channel_json(ch) for ch in store.channels()]
+        store.close()
+    else:
+        rows = [client_channel_json(ch) for ch in _ClientSide(ctx).store.channels()]
+    _emit(ctx, rows, "\n".join(_line(r) for r in rows) or "no channels")
+
+
+@channel_group.command("sweep")
+@click.option("--to", "dest", help="Address to pay (default: the toolkit wallet).")
+@JSON_OPT
+@click.pass_context
+def sweep(ctx: click.Context, dest: str | None, json_out: bool) -> None:
+    """Move every unspent change and refund coin of the channel keys to the toolkit wallet."""
+    from btcmicro.channel import ClientWatcher
+
+    side = _ClientSide(ctx)
+    ClientWatcher(side.chain, side.store).poll()
+    res = sweep_channel_coins(side.chain, side.store, dest or ctx.obj.wallet(side.rpc).address())
+    _emit(ctx, res, f"swept {res['amount']:,} sats from {len(res['coins'])} coin(s) in {res['txid']} "
+                    f"(fee {res['fee']:,})" if res["txid"] else "nothing to sweep")
+
+
+def sweep_channel_coins(chain: Any, store: Any, dest: str | bytes, feerate: int | None = None) -> dict[str, Any]:
+    """Spend every unspent output paying a closed or refunded channel's client key (its change or
+    refund) to ``dest`` in one transaction; ``{"txid", "amount", "fee", "coins"}`` (txid None
+    when there is nothing to sweep)."""
+    from bitcoin.core import CTransaction
+
+    from btcmicro.tx.build import TxBuilder
+    from btcmicro.tx.sign import sign_tx
+    from btcmicro.wallet.funder import DEFAULT_FEERATE
+
+    builder = TxBuilder()
+    spent, keys, coins = [], [], []
+    for ch in store.channels(("closed", "settled", "refunding", "refunded")):
+        for txid in {ch.settlement_txid, ch.refund_txid} - {None}:
+            st = chain.get_tx(txid)
+            if st is None:
+                continue
+            for n, out in enumerate(CTransaction.deserialize(bytes.fromhex(st.hex)).vout):
+                if bytes(out.scriptPubKey) != ch.client_spk or chain.get_utxo(txid, n) is None:
+                    continue
+                builder.add_input(txid, n, out.nValue, ch.client_spk)
+                spent.append((ch.client_spk, out.nValue))
+                keys.append(store.key(ch.client_key))
+                coins.append(f"{txid}:{n}")
+    if not coins:
+        return {"txid": None, "amount": 0, "fee": 0, "coins": []}
+    built = builder.build(change_spk=dest, feerate=feerate or DEFAULT_FEERATE)
+    tx = sign_tx(built.tx, spent, keys)
+    txid = chain.broadcast(tx.serialize().hex())
+    return {"txid": txid, "amount": sum(v for _, v in spent) - built.fee, "fee": built.fee, "coins": coins}
+
+
+# --- benchmark -------------------------------------------------------------------------------------
+
+from btcmicro.cli import bench  # noqa: E402  (cli.py imports this module at its bottom)
+
+
+@bench.command("channel")
+@click.option("--payments", type=click.IntRange(10, 1_000_000), default=1_000, show_default=True)
+@click.option("--engine", type=click.Choice(["auto", "bitcoind", "embedded"]), default="embedded", show_default=True)
+@JSON_OPT
+@click.pass_context
+def bench_channel(ctx: click.Context, payments: int, engine: str, json_out: bool) -> None:
+    """Payments/s in-process and over HTTP (file stores, synchronous FULL), one payment next to a raw
+    sign + verify, and the on-chain bytes and fees of v1, v2 and v3 lifecycles."""
+    from btcmicro.bench.channel import format_report, run_channel_bench
+
+    report = run_channel_bench(payments=payments, engine=engine,
+                               echo=None if json_out else lambda m: click.echo(m, err=True))
+    _emit(ctx, report, format_report(report))
