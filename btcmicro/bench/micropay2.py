@@ -1,0 +1,336 @@
+"""``btcmicro bench micropay2``: the paper's §4.2 table and §4.3 web experiment, ours next to theirs.
+
+**Micro-benchmarks** (one core, one thread): each of the paper's operations by its name, next to
+the paper's figure (Go, Intel i7-4558U, 2015) and next to the raw signature operations it contains,
+measured in the same run (a raw ECDSA sign and verify through coincurve/libsecp256k1), so the
+ratio says how much the protocol adds to the unavoidable cryptography:
+
+- Request Ticket: :meth:`Merchant.request` with a fresh P2WPKH address (HMAC r1, SHA256, one EC
+  key derivation); Request Ticket (Fast): the same with one reused address;
+- Make a Ticket: :meth:`Payer.sign_ticket` (r2, σ, σ1: two signatures);
+- Check Ticket: :meth:`Merchant.verify`: decoding, every check, σ and σ1 (two verifies), and the
+  escrow's chain state from the merchant's per-block cache; also with ``sigma1="on_win"``;
+- VTS Check: :meth:`VTS.check` on an x naming an escrow never seen before (its contract parsed and
+  checked) plus σ_T (two verifies and one sign); the durable claim (``claim``, board entry
+  committed with ``synchronous=FULL``) is measured as claims per second.
+
+Ticket checks per second are measured with the merchant's store on a file: one commit per ticket
+(FULL and NORMAL) and :meth:`Merchant.check_many` batches of 64 under FULL (the group commit the
+web server uses).
+
+**The web experiment** runs the merchant server (:func:`~btcmicro.service.merchant.create_merchant_app`)
+in its own process (:class:`~btcmicro.bench.load.ServerProcess`, one uvicorn worker) and the bounded
+load generator (:func:`~btcmicro.bench.load.run_load`) in this one, on loopback: ``/base`` alone,
+the paper's control (``/ask`` then ``/base``) and experiment (``/ask`` then ``/buy``, the ticket
+made in between by a payer in this process). The merchant's store is a file with
+``synchronous=FULL``. Escrows live on a static chain view both processes build from one seed (the
+merchant caches escrow state per block, so a node would not be asked either).
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from btcmicro.bench.engine import machine_description
+
+__all__ = ["run_micropay2_bench", "format_report", "PAPER"]
+
+PAPER = {"Request Ticket": 84.9, "Request Ticket (Fast)": 3.7, "Make a Ticket": 170.6, "Check Ticket": 437.6,
+         "VTS Check": 496.1}
+PAPER_SIZES = {"request": 73, "ticket": "398 ± 10"}
+PAPER_WEB = {"/base": 534, "/buy": 497}
+K = 7  # rho = 1/128
+PRICE = 1_000
+VALUE = (PRICE << K) + 2_000
+SEED = b"btcmicro/bench/micropay2/v1"
+
+
+# --- a world both processes can build ----------------------------------------------------------------
+
+
+@dataclass
+class _StaticChain:
+    """The escrows as unspent, confirmed outputs at a fixed tip: what the merchant's per-block
+    cache holds in steady state."""
+
+    utxos: dict = field(default_factory=dict)
+    tip: int = 1_000
+
+    def height(self) -> int:
+        return self.tip
+
+    def median_time_past(self) -> int:
+        return int(time.time())
+
+    def get_utxo(self, txid: str, vout: int, *, include_mempool: bool = True) -> Any:
+        return self.utxos.get((txid, vout))
+
+    def get_tx(self, txid: str) -> Any:
+        return None
+
+
+def _world(n: int, path: str = ":memory:", synchronous: str = "FULL", sigma1: str = "always",
+           fresh: bool = True) -> tuple[Any, Any, Any, list[Any]]:
+    """(payer, merchant, vts, escrows): ``n`` escrows funded "on" a static chain, all from SEED."""
+    from btcmicro.core.keys import PrivateKey
+    from btcmicro.core.hashes import sha256
+    from btcmicro.lottery.micropay2 import (VTS, EscrowRecord, Merchant, Payer, SQLiteMerchantStore,
+                                            SQLitePayerStore, SQLiteVTSStore)
+    from btcmicro.node.chain import UtxoInfo
+
+    chain = _StaticChain()
+    vts = VTS(PrivateKey(sha256(SEED + b"vts")), SQLiteVTSStore(":memory:"))
+    payer = Payer(sha256(SEED + b"payer"), chain, SQLitePayerStore(":memory:"), [vts.pubkey],
+                  max_price=PRICE, max_k=K)
+    idx = payer.store.reserve_indices(n)
+    recs = []
+    for i in idx:
+        t = payer.template(i, chain.tip + 10_000)
+        recs.append(EscrowRecord(i, VALUE, "p2wsh", t.script, sha256(SEED + i.to_bytes(4, "big")).hex(), 0, "live",
+                                 None, 0, chain.tip - 5, None))
+    payer.store.add_escrows(recs)
+    escrows = []
+    for r in recs:
+        ref = payer.escrow_ref(r)
+        chain.utxos[ref.outpoint] = UtxoInfo(ref.txid, 0, VALUE, ref.script_pubkey, 6, False)
+        escrows.append(ref)
+    merchant = Merchant(sha256(SEED + b"merchant"), chain, SQLiteMerchantStore(path, synchronous=synchronous),  # type: ignore[arg-type]
+                        [vts.pubkey], price=PRICE, k=K, sigma1=sigma1, fresh_addresses=fresh,  # type: ignore[arg-type]
+                        tip_poll_seconds=3600)
+    return payer, merchant, vts, escrows
+
+
+def _web_app() -> Any:
+    """The merchant server of the web experiment (a ServerProcess factory; settings from the environment)."""
+    from btcmicro.service.merchant import create_merchant_app
+
+    _, merchant, vts, _ = _world(int(os.environ["BTCMICRO_BENCH_ESCROWS"]), os.environ["BTCMICRO_BENCH_STORE"],
+                                 os.environ.get("BTCMICRO_BENCH_SYNC", "FULL"))
+    return create_merchant_app(merchant, [vts], claim_in_background=False)
+
+
+# --- timing ------------------------------------------------------------------------------------------
+
+
+def _time(fn: Callable[[int], Any], n: int, repeats: int = 5) -> float:
+    """Median over ``repeats`` runs of the mean µs per call of ``fn(i)``, i = 0..n-1."""
+    runs = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for i in range(n):
+            fn(i)
+        runs.append((time.perf_counter() - t0) / n * 1e6)
+    return statistics.median(runs)
+
+
+def _escrows_warm(merchant: Any, tickets: list[bytes], n_escrows: int) -> None:
+    for t in tickets[:n_escrows]:
+        merchant.verify(t)  # fill the per-block escrow cache: the steady state
+
+
+def _micro(n: int, echo: Callable[[str], None]) -> dict[str, Any]:
+    from btcmicro.core.keys import PrivateKey
+    from btcmicro.lottery.micropay2 import Ticket, verify_sig, wins
+    from btcmicro.lottery.micropay2 import messages
+
+    n_esc = max(64, n // 8)
+    payer, merchant, vts, escrows = _world(n_esc)
+    fast = _world(1, fresh=False)[1]
+    on_win = _world(n_esc, sigma1="on_win")[1]  # the same seed: the same escrows and r1
+    key = PrivateKey.generate()
+    digests = [os.urandom(32) for _ in range(n)]
+    sigs = [key.sign(d) for d in digests]
+    pk = key.pubkey
+    out: dict[str, Any] = {}
+    echo("micro-benchmarks: raw sign and verify")
+    out["raw sign"] = _time(lambda i: key.sign(digests[i]), n)
+    out["raw verify"] = _time(lambda i: verify_sig(pk, sigs[i], digests[i]), n)
+    echo("micro-benchmarks: request, make, check")
+    out["Request Ticket"] = _time(lambda i: merchant.request(), n)
+    out["Request Ticket (Fast)"] = _time(lambda i: fast.request(), n)
+    reqs = [merchant.request() for _ in range(n)]
+    claim_value = VALUE - 1_000
+    out["Make a Ticket"] = _time(lambda i: payer.sign_ticket(escrows[i % n_esc], reqs[i], claim_value), n)
+    tickets = [payer.sign_ticket(escrows[i % n_esc], reqs[i], claim_value).encode() for i in range(n)]
+    _escrows_warm(merchant, tickets, n_esc)
+    out["Check Ticket"] = _time(lambda i: merchant.verify(tickets[i]), n)
+    losing = [t for t in tickets if not wins(merchant.r1(Ticket.decode(t)), Ticket.decode(t).r2, K)]
+    _escrows_warm(on_win, losing, n_esc)
+    out["Check Ticket (σ1 on win)"] = _time(lambda i: on_win.verify(losing[i % len(losing)]), n)
+    out["sizes"] = {"request": len(reqs[0].encode()), "request_b64": len(reqs[0].to_b64()),
+                    "request_fast_b64": len(fast.request().to_b64()),
+                    "ticket": [len(t) for t in tickets], "ticket_b64": [len(messages.b64encode(t)) for t in tickets]}
+
+    echo("micro-benchmarks: VTS check on escrows never seen before")
+    n_vts = max(200, n // 10)
+    vpayer, vmerchant, _, vescrows = _world(n_vts)
+    xs: list[bytes] = []
+    for e in vescrows:  # one winning x per escrow (rho = 1/2 here, to find winners quickly)
+        while True:
+            t = vpayer.sign_ticket(e, vmerchant.request(k=1), claim_value)
+            x = t.witness(vmerchant.r1(t))
+            if x.wins:
+                xs.append(x.encode())
+                break
+    runs = []
+    for _ in range(5):
+        messages._escrow_from_bytes.cache_clear()  # every x names an escrow the VTS parses for the first time
+        t0 = time.perf_counter()
+        for xb in xs:
+            checked = vts.check(xb)
+            vts.key.sign(checked.claim_sighash())
+        runs.append((time.perf_counter() - t0) / len(xs) * 1e6)
+    out["VTS Check"] = statistics.median(runs)
+    out["_xs"] = xs
+    return out
+
+
+def _throughput(n: int, tmp: Path, echo: Callable[[str], None]) -> dict[str, Any]:
+    """Merchant ticket checks per second with the store on a file, and VTS durable claims per second."""
+
+    out: dict[str, Any] = {}
+    n_esc = max(64, n // 8)
+    claim_value = VALUE - 1_000
+    for mode, sync, batch in (("one commit per ticket, FULL", "FULL", 1), ("one commit per ticket, NORMAL", "NORMAL", 1),
+                              ("check_many batches of 64, FULL", "FULL", 64)):
+        echo(f"ticket checks per second: {mode}")
+        payer, merchant, _, escrows = _world(n_esc, str(tmp / f"merchant-{sync}-{batch}.sqlite"), sync)
+        tickets = [payer.sign_ticket(escrows[i % n_esc], merchant.request(), claim_value).encode() for i in range(n)]
+        _escrows_warm(merchant, tickets, n_esc)
+        t0 = time.perf_counter()
+        ok = 0
+        for i in range(0, n, batch):
+            ok += sum(not isinstance(r, Exception) for r in merchant.check_many(tickets[i:i + batch]))
+        out[mode] = {"per_s": n / (time.perf_counter() - t0), "accepted": ok}
+    return out
+
+
+def _vts_claims(xs: list[bytes], tmp: Path, echo: Callable[[str], None]) -> dict[str, Any]:
+    from btcmicro.core.hashes import sha256
+    from btcmicro.core.keys import PrivateKey
+    from btcmicro.lottery.micropay2 import VTS, SQLiteVTSStore
+
+    echo("VTS durable claims per second (FULL)")
+    vts = VTS(PrivateKey(sha256(SEED + b"vts")), SQLiteVTSStore(tmp / "vts.sqlite", synchronous="FULL"))
+    t0 = time.perf_counter()
+    for xb in xs:
+        vts.claim(xb)
+    took = time.perf_counter() - t0
+    return {"claims": len(xs), "per_s": len(xs) / took, "us": took / len(xs) * 1e6, "board": len(vts.board)}
+
+
+def _web(duration: float, concurrency: int, tmp: Path, echo: Callable[[str], None]) -> dict[str, Any]:
+    from btcmicro.bench.load import Request, ServerProcess, measure_ceiling, run_load
+    from btcmicro.lottery.micropay2 import PaymentRequest, b64decode
+
+    n_esc = 2_000
+    env = {"BTCMICRO_BENCH_ESCROWS": str(n_esc), "BTCMICRO_BENCH_STORE": str(tmp / "web-merchant.sqlite")}
+    payer, _, _, escrows = _world(n_esc)
+    claim_value = VALUE - 1_000
+    won: set[int] = set()
+
+    def ask_buy(i: int) -> Any:
+        ask = yield Request("GET", "/ask")
+        req = b64decode(ask.json()["request"])
+        j = i % n_esc
+        while j in won:  # the payer retires an escrow once a ticket on it won
+            j = (j + 1) % n_esc
+        t = payer.sign_ticket(escrows[j], PaymentRequest.decode(req), claim_value)
+        r = yield Request.json("POST", "/buy", {"ticket": t.to_b64()})
+        if {k.lower(): v for k, v in r.headers.items()}.get("micropay2-won") == "yes":
+            won.add(j)
+
+    out: dict[str, Any] = {}
+    echo("web experiment: load generator ceiling")
+    out["ceiling"] = measure_ceiling(concurrency, min(duration, 2.0)).to_json()
+    with ServerProcess("btcmicro.bench.micropay2:_web_app", factory=True, env=env) as server:
+        run_load(server.url, lambda i: Request("GET", "/base"), concurrency=concurrency, count=200)  # warm
+        run_load(server.url, ask_buy, concurrency=concurrency, count=200)
+        for name, factory in (("/base", lambda i: Request("GET", "/base")),
+                              ("/ask + /base", lambda i: [Request("GET", "/ask"), Request("GET", "/base")]),
+                              ("/ask + /buy", ask_buy)):
+            echo(f"web experiment: {name}, {concurrency} connections, {duration:.0f} s")
+            out[name] = run_load(server.url, factory, concurrency=concurrency, duration=duration).to_json()
+    return out
+
+
+def run_micropay2_bench(*, quick: bool = False, web: bool = True,
+                        echo: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run every measurement; a JSON-able report (``format_report`` renders it)."""
+    say = echo or (lambda _m: None)
+    n = 1_000 if quick else 5_000
+    with tempfile.TemporaryDirectory(prefix="btcmicro-bench-mp2-") as d:
+        tmp = Path(d)
+        micro = _micro(n, say)
+        xs = micro.pop("_xs")
+        report: dict[str, Any] = {"machine": machine_description(), "date": time.strftime("%Y-%m-%d"),
+                                  "iterations": n, "micro": micro, "paper": PAPER, "paper_sizes": PAPER_SIZES}
+        report["checks"] = _throughput(n, tmp, say)
+        report["vts_claims"] = _vts_claims(xs, tmp, say)
+        if web:
+            report["web"] = _web(1.0 if quick else 3.0, 8, tmp, say)
+    report["targets"] = _targets(report)
+    return report
+
+
+def _targets(r: dict[str, Any]) -> list[dict[str, Any]]:
+    m = r["micro"]
+    sign, verify = m["raw sign"], m["raw verify"]
+    out = [
+        {"target": "Check Ticket within 1.5x of two raw verifies", "value": m["Check Ticket"] / (2 * verify),
+         "limit": 1.5, "ok": m["Check Ticket"] <= 1.5 * 2 * verify},
+        {"target": "VTS Check within 1.5x of two verifies plus one sign", "value": m["VTS Check"] / (2 * verify + sign),
+         "limit": 1.5, "ok": m["VTS Check"] <= 1.5 * (2 * verify + sign)},
+    ]
+    best = max(v["per_s"] for v in r["checks"].values())
+    out.append({"target": "merchant ticket checks >= 8,000/s per core (best durable mode)", "value": best,
+                "limit": 8_000, "ok": best >= 8_000})
+    w = r.get("web")
+    if w:
+        ratio = w["/ask + /buy"]["transactions_per_s"] / w["/ask + /base"]["transactions_per_s"]
+        out.append({"target": "/ask+/buy keeps >= 90% of /ask+/base's rate", "value": ratio, "limit": 0.9,
+                    "ok": ratio >= 0.9})
+    return out
+
+
+def format_report(r: dict[str, Any]) -> str:
+    """The report as text: the table with the paper's figures, sizes, throughput, web, targets."""
+    m = r["micro"]
+    sign, verify = m["raw sign"], m["raw verify"]
+    raw = {"Request Ticket": "one EC key derivation", "Request Ticket (Fast)": "hashes only",
+           "Make a Ticket": f"2 signs = {2 * sign:.1f}", "Check Ticket": f"2 verifies = {2 * verify:.1f}",
+           "Check Ticket (σ1 on win)": f"1 verify = {verify:.1f} (losing ticket)",
+           "VTS Check": f"2 verifies + 1 sign = {2 * verify + sign:.1f}"}
+    lines = [f"MICROPAY2 micro-benchmarks, one core, µs per operation ({r['iterations']:,} iterations, median of 5)",
+             f"machine: {r['machine']}", "",
+             f"{'operation':<26}{'ours':>9}{'paper (Go, 2015)':>18}   raw operations in it (same run)"]
+    for name in ("Request Ticket", "Request Ticket (Fast)", "Make a Ticket", "Check Ticket", "Check Ticket (σ1 on win)",
+                 "VTS Check"):
+        paper = f"{PAPER[name]:.1f}" if name in PAPER else "-"
+        lines.append(f"{name:<26}{m[name]:>9.1f}{paper:>18}   {raw[name]}")
+    lines.append(f"{'raw sign / raw verify':<26}{sign:>5.1f} / {verify:.1f}")
+    s = m["sizes"]
+    tk, tb = s["ticket"], s["ticket_b64"]
+    lines += ["", f"sizes: request {s['request']} B binary, {s['request_b64']} B base64url (fast: {s['request_fast_b64']}); "
+              f"ticket {min(tk)}-{max(tk)} B binary, {min(tb)}-{max(tb)} B base64url (paper: 73 B request, 398 ± 10 B ticket)"]
+    lines += ["", "merchant ticket checks per second, store on a file:"]
+    lines += [f"  {k}: {v['per_s']:,.0f}/s" for k, v in r["checks"].items()]
+    vc = r["vts_claims"]
+    lines += [f"VTS durable claims (check, sign, board entry committed FULL): {vc['per_s']:,.0f}/s ({vc['us']:.0f} µs each)"]
+    w = r.get("web")
+    if w:
+        lines += ["", f"web experiment on loopback, 8 connections (generator ceiling {w['ceiling']['requests_per_s']:,.0f} req/s):"]
+        for name in ("/base", "/ask + /base", "/ask + /buy"):
+            x = w[name]
+            lat = x["transaction_latency"]
+            lines.append(f"  {name:<13} {x['transactions_per_s']:>7,.0f} transactions/s ({x['requests_per_s']:,.0f} req/s), "
+                         f"latency p50 {lat['p50'] * 1e3:.2f} ms p99 {lat['p99'] * 1e3:.2f} ms, errors {x['errors'] or 'none'}")
+        lines.append(f"  (paper, over the Internet: /base {PAPER_WEB['/base']}/s, /buy {PAPER_WEB['/buy']}/s)")
+    lines += ["", "targets:"]
+    lines += [f"  [{'PASS' if t['ok'] else 'FAIL'}] {t['target']}: {t['value']:,.2f} (limit {t['limit']})" for t in r["targets"]]
+    return "\n".join(lines)
