@@ -279,19 +279,20 @@ class Template:
     def output(self, wrapping: str | None = None) -> Output:
         """scriptPubKey and regtest address of this contract under ``wrapping``."""
         w = self._wrapping(wrapping)
-        s = self.script
-        if w == "bare":
-            spk = s
-        elif w == "p2sh":
-            spk = bytes(p2sh(s))
-        elif w == "p2wsh":
-            spk = bytes(p2wsh(s))
-        else:
-            spk = bytes(p2sh(p2wsh(s)))
+        spk = self.script_pubkey(w)
         return Output(spk, script_to_address(spk), w)
 
     def script_pubkey(self, wrapping: str | None = None) -> bytes:
-        return self.output(wrapping).script_pubkey
+        """The scriptPubKey alone (no address encoding: bech32 costs more than the hashing)."""
+        w = self._wrapping(wrapping)
+        s = self.script
+        if w == "bare":
+            return s
+        if w == "p2sh":
+            return bytes(p2sh(s))
+        if w == "p2wsh":
+            return bytes(p2wsh(s))
+        return bytes(p2sh(p2wsh(s)))
 
     def address(self, wrapping: str | None = None) -> str | None:
         return self.output(wrapping).address

@@ -312,7 +312,7 @@ class EscrowRef(_Message):
 
     @cached_property
     def script_pubkey(self) -> bytes:
-        return self.template.output(self.wrapping).script_pubkey
+        return self.template.script_pubkey(self.wrapping)
 
     @property
     def payer(self) -> bytes:
