@@ -4,7 +4,12 @@
 2. fund the toolkit's own key by mining, without any node wallet;
 3. lock coins in a 2-of-2 escrow (P2WSH of ``2 <alice> <bob> 2 CHECKMULTISIG``);
 4. try to spend it with one signature: the node refuses;
-5. spend it with both: the node accepts, a block confirms it.
+5. spend it with both: the node accepts, a block confirms it;
+6. a bitcoinj-style payment channel (segwit v3) with 1,000 payments over HTTP, settled on chain
+   (:mod:`btcmicro.tours.channel`);
+7. a MICROPAY2 session: escrows, 1,000 lottery tickets bought from a merchant's web server,
+   winners claimed through the VTS on chain, revenue next to its expectation
+   (:mod:`btcmicro.tours.micropay2`).
 
 Every step is judged by the node; the report carries txids, sizes and fees.
 """
@@ -94,6 +99,14 @@ def run_demo(engine: str = "auto", bitcoind: str | None = None,
         say(f"5. spend signed by both: accepted and mined in block {block[:16]}…\n"
             f"   {spend_txid}: {tx['vsize']} vB, fee {format_sats(fee)}\n"
             f"   Bob {format_sats(to_bob)}, Alice {format_sats(to_alice)}")
+
+        from btcmicro.tours import channel, micropay2
+
+        for step, (name, tour) in enumerate((("channel", channel.tour), ("micropay2", micropay2.tour)), start=6):
+            say("")
+            workdir = Path(tmp) / name
+            workdir.mkdir()
+            report[name] = tour(rpc, wallet, workdir, lambda m, step=step: say(f"{step}. {m}" if m and not m[0].isspace() else m))
         report["height"] = rpc.getblockcount()
     say("done: every step above was judged by the node; the chain was temporary and is gone.")
     return report

@@ -91,3 +91,13 @@ def test_demo_json_reports_an_escrow_spent_on_chain():
     settlement = report["settlement"]
     assert settlement["confirmations"] == 1
     assert settlement["to_bob_sats"] + settlement["to_alice_sats"] + settlement["fee_sats"] == report["escrow"]["sats"]
+
+    channel = report["channel"]  # a v3 channel of 1,000 payments (plus the initial one), settled on chain
+    assert channel["payments"] == 1001 and channel["confirmations"] >= 1
+    assert channel["client_sats"] == channel["deposit_sats"] - channel["paid_sats"]
+    assert channel["server_sats"] == channel["paid_sats"] - channel["close_fee_sats"]
+
+    mp2 = report["micropay2"]  # 1,000 tickets; every win claimed on chain and found by the audit
+    assert mp2["bought"] == 1000
+    assert len(mp2["claims"]) == mp2["wins"] == mp2["escrows"]["claimed"]
+    assert all(c["confirmations"] >= 1 for c in mp2["claims"])
