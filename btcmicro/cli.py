@@ -329,4 +329,8 @@ def run() -> None:
 
 
 if __name__ == "__main__":
-    run()
+    # Run as a script this file is "__main__", and the command modules registered their commands on
+    # the importable btcmicro.cli: run that one.
+    from btcmicro.cli import run as _run
+
+    _run()

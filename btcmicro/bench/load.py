@@ -472,13 +472,9 @@ def _trivial_main() -> None:
 def _serve_main(app: str, options_json: str) -> None:
     import uvicorn
 
-    from btcmicro.service.runner import uvicorn_config
+    from btcmicro.service.runner import listening_socket, uvicorn_config
 
-    # proto=IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only when the
-    # listening socket says so (proto 0 leaves Nagle on, and every answer waits ~40 ms for an ACK).
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock = listening_socket("127.0.0.1", 0)
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn_config(app, "127.0.0.1", port, **_json.loads(options_json)))
     server.config.load()  # import the app before announcing the port

@@ -128,3 +128,16 @@ def test_half_sent_request_does_not_stop_the_service(service):
     with socket.create_connection((service.host, service.port)) as s:
         s.sendall(b"POST /pay HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"chan")
     assert httpx.post(service.url + "/pay", json={"channel": "c1", "value": 1}).status_code == 200
+
+
+def test_accepted_connections_have_nagle_off():
+    """Without TCP_NODELAY a two-part response waits ~40 ms for the client's delayed ACK."""
+    from btcmicro.service.runner import listening_socket
+
+    with listening_socket() as sock:
+        assert sock.proto == socket.IPPROTO_TCP  # asyncio sets TCP_NODELAY on accepted sockets only then
+        sock.listen(1)
+        with socket.create_connection(sock.getsockname()):
+            accepted, _ = sock.accept()
+            with accepted:
+                assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0

@@ -1,0 +1,3 @@
+from btcmicro.cli import run
+
+run()
