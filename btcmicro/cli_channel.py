@@ -73,7 +73,7 @@ class _ClientSide:
         atomic_write_json(self.urls_path, urls)
 
     def client(self, deposit_txid: str | None, *, url: str | None = None, wallet: Any = None,
-               config: Any = None) -> Any:
+               config: Any = None, new: bool = False) -> Any:
         from btcmicro.channel import ChannelError, PaymentChannelClient
         from btcmicro.service.channel import HTTPTransport
 
@@ -87,7 +87,7 @@ class _ClientSide:
             if url is None:
                 raise ChannelError(f"no server URL recorded for channel {deposit_txid}")
         return PaymentChannelClient(HTTPTransport(url), self.chain, self.store, wallet, config=config,
-                                    deposit_txid=deposit_txid)
+                                    deposit_txid=deposit_txid, new=new)
 
 
 def client_channel_json(ch: Any) -> dict[str, Any]:
@@ -191,8 +191,7 @@ def open_cmd(ctx: click.Context, url: str, sats: int, version: str, window: int,
 
     side = _ClientSide(ctx)
     config = ClientConfig(version=int(version), time_window_secs=window, max_min_payment=max_min_payment)
-    client = side.client(None, url=url, wallet=ctx.obj.wallet(side.rpc), config=config)
-    client._ch = None  # a new channel, even if another one is open (the client takes up the latest by default)
+    client = side.client(None, url=url, wallet=ctx.obj.wallet(side.rpc), config=config, new=True)
     ch = client.open(sats)
     side.remember(ch.deposit_txid, url)
     data = client_channel_json(ch)

@@ -88,7 +88,8 @@ class PaymentChannelClient:
     """One channel to one server (versions 1, 2 and 3, ``config.version``).
 
     Without ``deposit_txid`` the client takes up the most recent channel in ``store`` that is
-    opening or open, if any (so a restarted client resumes it); :meth:`open` starts a new one.
+    opening or open, if any (so a restarted client resumes it); with ``new=True`` it starts empty,
+    for :meth:`open` to start another channel beside the open ones.
     ``clock`` and ``key_factory`` are injectable for tests. Errors from the server arrive as
     :class:`ProtocolError` (with its code); bad server input is answered with an ERROR and
     raised as :class:`ProtocolError`.
@@ -98,7 +99,7 @@ class PaymentChannelClient:
                  wallet: DepositWallet | None = None, *, config: ClientConfig | None = None,
                  clock: Callable[[], float] = time.time,
                  key_factory: Callable[[], PrivateKey] = PrivateKey.generate,
-                 deposit_txid: str | None = None) -> None:
+                 deposit_txid: str | None = None, new: bool = False) -> None:
         self.transport = transport
         self.chain = chain
         self.store = store
@@ -110,7 +111,9 @@ class PaymentChannelClient:
         self._connected = False
         self._prepared: PreparedTx | None = None
         self._pending_info: bytes | None = None
-        if deposit_txid is None:
+        if new:  # a client for a new channel (open() next), whatever the store holds
+            self._ch = None
+        elif deposit_txid is None:
             active = store.channels((CLIENT_OPENING, CLIENT_OPEN))
             self._ch = active[-1] if active else None
         else:
