@@ -510,6 +510,10 @@ class Ticket(_Message):
         return sigma_digest(self.escrow, self.c, self.r2, self.k, self.a2)
 
     def claim_sighash(self) -> bytes:
+        return self._claim_digest
+
+    @cached_property
+    def _claim_digest(self) -> bytes:  # σ1 is checked and σ_T signed over it: computed once
         return claim_sighash(self.escrow, self.a2, self.claim_value)
 
     def witness(self, r1: bytes) -> "ClaimWitness":
@@ -578,6 +582,10 @@ class ClaimWitness(_Message):
         return sigma_digest(self.escrow, self.c, self.r2, self.k, self.a2)
 
     def claim_sighash(self) -> bytes:
+        return self._claim_digest
+
+    @cached_property
+    def _claim_digest(self) -> bytes:  # σ1 is checked and σ_T signed over it: computed once
         return claim_sighash(self.escrow, self.a2, self.claim_value)
 
     def claim_tx(self) -> CMutableTransaction:
