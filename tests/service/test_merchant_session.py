@@ -4,6 +4,7 @@ merchants racing for one escrow. Every claim is judged by the node; ρ = 1/4 or 
 from __future__ import annotations
 
 import secrets
+import threading
 from contextlib import ExitStack
 
 import httpx
@@ -123,7 +124,12 @@ def test_two_merchants_race_for_one_escrow_over_http_loser_told_at_once(setup):
 
     ta, tb = winning(to_alice, alice), winning(to_bob, bob)
     height = setup.chain.height()
+    # Hold the VTS until both merchants have accepted their ticket: otherwise the first claim can reach the
+    # mempool before the second ticket arrives, and that merchant refuses it as ESCROW_SPENT instead.
+    gate, vts_claim = threading.Event(), setup.vts.claim
+    setup.vts.claim = lambda x: (gate.wait(30), vts_claim(x))[1]
     assert to_alice.buy(ta).won and to_bob.buy(tb).won  # each merchant sees a winning ticket, serves the page
+    gate.set()
     assert alice_svc.app.state.claimer.wait(30) and bob_svc.app.state.claimer.wait(30)
     outcomes = {m: m.store.win(t.c) for m, t in ((alice, ta), (bob, tb))}
     statuses = sorted(r.status for r in outcomes.values())
