@@ -127,7 +127,9 @@ def test_dropped_connections_are_counted_and_the_worker_reconnects():
         result = run_load(server.url, factory, concurrency=2, count=50)
     assert result.errors == {"RemoteDisconnected": 5}
     assert result.transactions == 45 and result.requests == 45
-    assert result.connections == 2 + 5 == len(server.ports)  # a fresh connection after each drop
+    # A worker reconnects after a drop when it has another request: after every drop but perhaps the
+    # last (the other worker may take all the requests that follow it).
+    assert result.connections == len(server.ports) and 2 + 4 <= result.connections <= 2 + 5
 
 
 def test_concurrency_bound_holds_and_is_reached():

@@ -77,16 +77,18 @@ def test_micropay2_from_the_command_line(cli, node, rpc, funded, tmp_path):
     shop = cli.serve("merchant", "serve", "--vts", vts, "--vts-key", pk, "--price", "40000", "--k", "1")
     assert httpx.get(shop + "/info").json()["vts_keys"] == [pk]
 
-    out = cli("micropay2", "escrow", "--vts", vts, "--count", "4", "--value", "200000", "--expiry-blocks", "14",
+    # 20 escrows for 20 tickets: each win retires one escrow, so the payer never runs out, and at rho = 1/2
+    # no win at all has probability 2^-20.
+    out = cli("micropay2", "escrow", "--vts", vts, "--count", "20", "--value", "100000", "--expiry-blocks", "14",
               "--max-price", "40000")
-    assert len(out["funded"]) == 4 and {e["status"] for e in out["escrows"]} == {"live"}
+    assert len(out["funded"]) == 20 and {e["status"] for e in out["escrows"]} == {"live"}
     txid = out["funded"][0].split(":")[0]
     assert rpc.call("getrawtransaction", txid, 1)["confirmations"] == 1
 
-    bought = cli("micropay2", "pay", shop, "--count", "6")
-    assert bought["tickets"] == 6
+    bought = cli("micropay2", "pay", shop, "--count", "20")
+    assert bought["tickets"] == 20
     wins = bought["wins"]
-    assert wins, "rho = 1/2 and 6 tickets: at least one win (probability 63/64; the outcome is random)"
+    assert wins, "rho = 1/2 and 20 tickets: no win has probability 2^-20"
     deadline = time.monotonic() + 30
     while {w["status"] for w in httpx.get(shop + "/wins").json()} != {"broadcast"}:  # claimed in the background
         assert time.monotonic() < deadline
@@ -104,6 +106,6 @@ def test_micropay2_from_the_command_line(cli, node, rpc, funded, tmp_path):
     assert sum(e["status"] == "claimed" for e in listed) == len(wins)
     funded.confirm(12)  # past the expiry: the unclaimed escrows go back to the wallet
     refunds = cli("micropay2", "refund")["refunds"]
-    assert len(refunds) == 4 - len(wins)
+    assert len(refunds) == 20 - len(wins)
     for r in refunds:
         assert rpc.call("getmempoolentry", r)
