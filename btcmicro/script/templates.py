@@ -31,7 +31,7 @@ Micropay3Escrow    ``2 <pk_U> <pk_M> <pk_T> 3 CHECKMULTISIG`` (paper §2.3, seco
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, ClassVar, Sequence
 

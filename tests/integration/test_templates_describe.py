@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from bitcoin.core import CMutableTransaction, CMutableTxIn, CMutableTxOut, COutPoint, CScript, lx
+from bitcoin.core import CMutableTransaction, COutPoint, CScript, lx
 
 from btcmicro.core.keys import PrivateKey
 from btcmicro.describe import describe_script, describe_tx
