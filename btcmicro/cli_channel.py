@@ -22,7 +22,7 @@ from typing import Any
 
 import click
 
-__all__ = ["channel_group", "sweep_channel_coins", "client_channel_json"]
+__all__ = ["channel_group", "client_channel_json"]
 
 PASSPHRASE_ENVS = ("BTCMICRO_CHANNEL_PASSPHRASE", "BTCMICRO_PASSPHRASE")
 JSON_OPT = click.option("--json", "json_out", is_flag=True, help="Machine-readable output.")
@@ -335,45 +335,13 @@ def list_cmd(ctx: click.Context, server_side: bool, store_path: Path | None, jso
 @click.pass_context
 def sweep(ctx: click.Context, dest: str | None, json_out: bool) -> None:
     """Move every unspent change and refund coin of the channel keys to the toolkit wallet."""
-    from btcmicro.channel import ClientWatcher
+    from btcmicro.channel import ClientWatcher, sweep_channel_coins
 
     side = _ClientSide(ctx)
     ClientWatcher(side.chain, side.store).poll()
     res = sweep_channel_coins(side.chain, side.store, dest or ctx.obj.wallet(side.rpc).address())
     _emit(ctx, res, f"swept {res['amount']:,} sats from {len(res['coins'])} coin(s) in {res['txid']} "
                     f"(fee {res['fee']:,})" if res["txid"] else "nothing to sweep")
-
-
-def sweep_channel_coins(chain: Any, store: Any, dest: str | bytes, feerate: int | None = None) -> dict[str, Any]:
-    """Spend every unspent output paying a closed or refunded channel's client key (its change or
-    refund) to ``dest`` in one transaction; ``{"txid", "amount", "fee", "coins"}`` (txid None
-    when there is nothing to sweep)."""
-    from bitcoin.core import CTransaction
-
-    from btcmicro.tx.build import TxBuilder
-    from btcmicro.tx.sign import sign_tx
-    from btcmicro.wallet.funder import DEFAULT_FEERATE
-
-    builder = TxBuilder()
-    spent, keys, coins = [], [], []
-    for ch in store.channels(("closed", "settled", "refunding", "refunded")):
-        for txid in {ch.settlement_txid, ch.refund_txid} - {None}:
-            st = chain.get_tx(txid)
-            if st is None:
-                continue
-            for n, out in enumerate(CTransaction.deserialize(bytes.fromhex(st.hex)).vout):
-                if bytes(out.scriptPubKey) != ch.client_spk or chain.get_utxo(txid, n) is None:
-                    continue
-                builder.add_input(txid, n, out.nValue, ch.client_spk)
-                spent.append((ch.client_spk, out.nValue))
-                keys.append(store.key(ch.client_key))
-                coins.append(f"{txid}:{n}")
-    if not coins:
-        return {"txid": None, "amount": 0, "fee": 0, "coins": []}
-    built = builder.build(change_spk=dest, feerate=feerate or DEFAULT_FEERATE)
-    tx = sign_tx(built.tx, spent, keys)
-    txid = chain.broadcast(tx.serialize().hex())
-    return {"txid": txid, "amount": sum(v for _, v in spent) - built.fee, "fee": built.fee, "coins": coins}
 
 
 # --- benchmark -------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from btcmicro.channel import (
     SQLiteClientStore,
     SQLiteServerStore,
 )
-from btcmicro.cli_channel import sweep_channel_coins
+from btcmicro.channel import sweep_channel_coins
 from btcmicro.node.chain import RPCChain
 from btcmicro.node.launcher import start_node
 from btcmicro.node.rpc import sats

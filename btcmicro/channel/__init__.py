@@ -47,9 +47,11 @@ from btcmicro.channel.store import (
     SQLiteServerStore,
 )
 from btcmicro.channel.transport import InProcessTransport, Transport, TransportError
+from btcmicro.channel.sweep import sweep_channel_coins
 from btcmicro.channel.watcher import ClientWatcher, ServerWatcher, WatchEvent
 
 __all__ = [
+    "sweep_channel_coins",
     "VERSIONS",
     "ERROR_CODES",
     "MESSAGE_TYPES",

@@ -374,14 +374,12 @@ class PayerClient:
         try:
             r = self._http.post("/buy", {"ticket": ticket.to_b64()})
         except ProtocolError as e:
-            if e.code == "ESCROW_CLAIMED":
-                self.payer.retire(*ticket.escrow.outpoint)
+            self.payer.answered(ticket, refused=e.code)
             raise
         won = r.headers.get(WON_HEADER) == "yes"
         if r.headers.get(C_HEADER) != ticket.c.hex():
             raise ProtocolError("BAD_ANSWER", "the merchant answered for another ticket")
-        if won:
-            self.payer.retire(*ticket.escrow.outpoint)
+        self.payer.answered(ticket, won=won)
         return Purchase(r.text, ticket, won)
 
     def purchase(self) -> Purchase:

@@ -221,6 +221,12 @@ class Payer:
         if rec is not None and rec.status == "live":
             self.store.set_status(rec.index, "retired")
 
+    def answered(self, ticket: Ticket, *, won: bool = False, refused: str | None = None) -> None:
+        """What the merchant said of ``ticket``: an escrow that won (or that the merchant refuses as
+        already won, ``ESCROW_CLAIMED``) backs no further tickets."""
+        if won or refused == "ESCROW_CLAIMED":
+            self.retire(*ticket.escrow.outpoint)
+
     # ---------------------------------------------------------------- step 3: paying
     def check_request(self, request: PaymentRequest | bytes) -> PaymentRequest:
         """Decode and check a request: well formed, not expired, ρ and price within this payer's limits."""
