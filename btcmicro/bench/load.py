@@ -269,7 +269,7 @@ class _Worker:
 
 
 def run_load(base_url: str, factory: RequestFactory, *, concurrency: int, count: int | None = None,
-             duration: float | None = None, timeout: float = 30.0,
+             duration: float | None = None, rate: float | None = None, timeout: float = 30.0,
              ok_status: Container[int] = range(200, 400)) -> LoadResult:
     """Run ``factory``'s transactions against ``base_url`` (``http://host:port``) and measure.
 
@@ -277,7 +277,15 @@ def run_load(base_url: str, factory: RequestFactory, *, concurrency: int, count:
     start within ``duration`` seconds, whichever ends first; at least one of the two is required.
     ``concurrency`` workers, each with one keep-alive connection opened before the clock starts,
     bound the transactions in flight.
+
+    Without ``rate`` the workers run back to back (a closed loop: the server's capacity, when it is
+    the bottleneck). With ``rate`` (transactions per second) transaction ``i`` starts no earlier
+    than ``i / rate`` seconds after the start: an offered load, as from clients that are not all
+    busy at once. A server that keeps up then shows the offered rate and its latency; one that
+    does not falls behind the schedule, and its rate drops below ``rate``.
     """
+    if rate is not None and not rate > 0:
+        raise ValueError(f"rate must be > 0, got {rate}")
     if not 1 <= concurrency <= MAX_CONCURRENCY:
         raise ValueError(f"concurrency must be in [1, {MAX_CONCURRENCY}], got {concurrency}")
     if count is None and duration is None:
@@ -318,6 +326,10 @@ def run_load(base_url: str, factory: RequestFactory, *, concurrency: int, count:
         nonlocal in_flight
         go.wait()
         while (i := take()) is not None:
+            if rate is not None:  # an offered load: wait for this transaction's slot in the schedule
+                wait = start + i / rate - time.perf_counter()
+                if wait > 0:
+                    time.sleep(wait)
             try:
                 w.run(factory(i), ok_status)
             except Exception as exc:  # a broken factory is an error of the run, counted, not a hang
@@ -331,7 +343,7 @@ def run_load(base_url: str, factory: RequestFactory, *, concurrency: int, count:
                for n, w in enumerate(workers)]
     for t in threads:
         t.start()
-    start, cpu_start = time.perf_counter(), time.process_time()
+    start, cpu_start = time.perf_counter(), time.process_time()  # read by the workers after the barrier
     if duration is not None:
         deadline = start + duration
     go.wait()

@@ -232,6 +232,8 @@ class Output:
 
 
 def _key(pk: bytes, role: str) -> bytes:
+    if type(pk) is bytes and len(pk) == 33 and pk[0] in (2, 3):  # the common case, checked without a copy
+        return pk
     try:
         return _check_pubkey(bytes(pk))
     except (ValueError, TypeError) as e:

@@ -165,6 +165,15 @@ def test_duration_bounds_the_run():
     assert sorted(int(p.split("/")[2]) for p in server.paths) == list(range(result.transactions))
 
 
+def test_rate_spaces_the_transactions_on_a_schedule():
+    with CountingServer() as server:
+        result = run_load(server.url, lambda i: Request("GET", f"/ok/{i}"), concurrency=4, count=20, rate=100.0)
+    assert result.transactions == 20 and result.errors == {}
+    # transaction i may not start before i/rate: the last of 20 at 100/s starts 0.19 s after the start
+    # (4 back-to-back workers would take a few milliseconds)
+    assert result.elapsed >= 0.19
+
+
 def test_broken_factory_is_counted_not_hung():
     def factory(i: int) -> Request:
         if i == 3:
@@ -184,7 +193,7 @@ def test_refused_connections_are_errors():
 
 
 @pytest.mark.parametrize("kwargs", [dict(concurrency=0, count=1), dict(concurrency=2), dict(concurrency=2, count=-1),
-                                    dict(concurrency=2, duration=0)])
+                                    dict(concurrency=2, duration=0), dict(concurrency=2, count=1, rate=0)])
 def test_bad_parameters(kwargs):
     with pytest.raises(ValueError):
         run_load("http://127.0.0.1:1", lambda i: Request("GET", "/"), **kwargs)

@@ -223,11 +223,14 @@ class _Reader:
         return spk
 
     def escrow(self) -> "EscrowRef":
-        start = self.pos
-        self.take(_ESCROW_FIXED - 1, "escrow")
-        n = self.u8("escrow vts count")
-        self.take(33 * n, "escrow vts keys")
-        return _escrow_from_bytes(self.data[start:self.pos])
+        start, data = self.pos, self.data
+        if start + _ESCROW_FIXED > len(data):
+            raise ProtocolError("MALFORMED", f"{self.what}: truncated in escrow")
+        end = start + _ESCROW_FIXED + 33 * data[start + _ESCROW_FIXED - 1]
+        if end > len(data):
+            raise ProtocolError("MALFORMED", f"{self.what}: truncated in escrow vts keys")
+        self.pos = end
+        return _escrow_from_bytes(data[start:end])
 
     def end(self) -> None:
         if self.pos != len(self.data):
@@ -348,26 +351,37 @@ class EscrowRef(_Message):
     def _sighash_parts(self) -> tuple[bytes, bytes]:
         """The claim sighash preimage around the outputs (they depend on a2 and the value)."""
         outpoint = lx(self.txid) + struct.pack("<I", self.vout)
-        seq = struct.pack("<I", CLAIM_SEQUENCE)
         code = compact_size(len(self.script)) + self.script
-        ver = struct.pack("<i", CLAIM_VERSION)
-        tail = struct.pack("<II", 0, 1)  # locktime, SIGHASH_ALL
         if self.segwit:  # BIP143
-            head = (ver + hash256(outpoint) + hash256(seq) + outpoint + code + struct.pack("<q", self.value) + seq)
-            return head, tail
-        return ver + b"\x01" + outpoint + code + seq + b"\x01", tail  # legacy, one input and one output
+            head = (_CLAIM_VERSION_LE + hash256(outpoint) + _CLAIM_HASH_SEQUENCE + outpoint + code
+                    + struct.pack("<q", self.value) + _CLAIM_SEQUENCE_LE)
+            return head, _CLAIM_TAIL
+        return _CLAIM_VERSION_LE + b"\x01" + outpoint + code + _CLAIM_SEQUENCE_LE + b"\x01", _CLAIM_TAIL  # legacy
 
     @cached_property
     def _claim_weight_parts(self) -> tuple[int, int]:
         """(non-witness bytes of the claim but a2's script, witness bytes) with 72-byte signatures."""
-        size = self.template.path_size("claim", self.wrapping)
-        base = 4 + 1 + 36 + len(compact_size(size.script_sig)) + size.script_sig + 4 + 1 + 8 + 4
-        return base, (2 + size.witness_bytes) if size.witness else 0
+        t = self.template
+        # The sizes depend on the contract's shape only (not on its keys): computed once per shape.
+        shape = (self.wrapping, t.n, t.threshold, len(self.script), t.expiry is None)
+        parts = _CLAIM_WEIGHT_BY_SHAPE.get(shape)
+        if parts is None:
+            size = t.path_size("claim", self.wrapping)
+            base = 4 + 1 + 36 + len(compact_size(size.script_sig)) + size.script_sig + 4 + 1 + 8 + 4
+            parts = _CLAIM_WEIGHT_BY_SHAPE[shape] = (base, (2 + size.witness_bytes) if size.witness else 0)
+        return parts
 
     def to_dict(self) -> dict:
         """JSON view: outpoint, value, wrapping and contract."""
         return {"txid": self.txid, "vout": self.vout, "value": self.value, "wrapping": self.wrapping,
                 "address": self.template.output(self.wrapping).address, "contract": self.template.to_dict()}
+
+
+_CLAIM_VERSION_LE = struct.pack("<i", CLAIM_VERSION)
+_CLAIM_SEQUENCE_LE = struct.pack("<I", CLAIM_SEQUENCE)
+_CLAIM_HASH_SEQUENCE = hash256(_CLAIM_SEQUENCE_LE)  # BIP143 hashSequence of the one-input claim
+_CLAIM_TAIL = struct.pack("<II", 0, 1)  # locktime 0, SIGHASH_ALL
+_CLAIM_WEIGHT_BY_SHAPE: dict[tuple[str, int, int, int, bool], tuple[int, int]] = {}
 
 
 @lru_cache(maxsize=8192)
@@ -624,7 +638,8 @@ class ClaimWitness(_Message):
     def decode(cls, data: bytes) -> "ClaimWitness":
         r = _Reader(data, CLAIM_TAG, "claim")
         escrow = r.escrow()
-        c, r1, r2, k = r.take(32, "c"), r.take(R_SIZE, "r1"), r.take(R_SIZE, "r2"), r.u8("k")
+        head = r.take(32 + 2 * R_SIZE + 1, "c, r1, r2, k")
+        c, r1, r2, k = head[:32], head[32:48], head[48:64], head[64]
         a2 = r.a2()
         claim_value = r.u64("claim_value")
         sigma, sigma1 = r.sig("sigma"), r.sig("sigma1")
