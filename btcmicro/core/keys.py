@@ -17,12 +17,13 @@ _WIF_REGTEST = 0xEF
 class PrivateKey:
     """A secp256k1 private key; its public key is always used compressed."""
 
-    __slots__ = ("_key",)
+    __slots__ = ("_key", "_pubkey")
 
     def __init__(self, secret: bytes) -> None:
         if len(secret) != 32 or not 0 < int.from_bytes(secret, "big") < SECP256K1_ORDER:
             raise ValueError("private key must be 32 bytes in [1, n-1]")
         self._key = coincurve.PrivateKey(secret)
+        self._pubkey: bytes | None = None
 
     @classmethod
     def generate(cls) -> "PrivateKey":
@@ -56,7 +57,9 @@ class PrivateKey:
     @property
     def pubkey(self) -> bytes:
         """33-byte compressed public key."""
-        return self._key.public_key.format(compressed=True)
+        if self._pubkey is None:
+            self._pubkey = self._key.public_key.format(compressed=True)
+        return self._pubkey
 
     @property
     def hash160(self) -> bytes:

@@ -32,7 +32,6 @@ Micropay3Escrow    ``2 <pk_U> <pk_M> <pk_T> 3 CHECKMULTISIG`` (paper §2.3, seco
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any, ClassVar, Sequence
 
 from bitcoin.core import CMutableTransaction, CScript, CTransaction, CTxInWitness, CTxWitness
@@ -41,6 +40,7 @@ from bitcoin.core.script import CScriptWitness
 from btcmicro.core.encoding import compact_size
 from btcmicro.core.errors import ConfigError
 from btcmicro.core.keys import PrivateKey
+from btcmicro.core.lazy import cached_property
 from btcmicro.script.standard import (
     OP_CHECKMULTISIG,
     OP_CHECKSIG,

@@ -37,7 +37,7 @@ import base64
 import hmac
 import struct
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from typing import ClassVar, TypeVar
 
 import coincurve
@@ -47,6 +47,7 @@ from btcmicro.core.encoding import compact_size
 from btcmicro.core.errors import ProtocolError
 from btcmicro.core.hashes import hash256, sha256
 from btcmicro.core.keys import SECP256K1_ORDER, PrivateKey
+from btcmicro.core.lazy import cached_property
 from btcmicro.script.standard import solve
 from btcmicro.script.templates import Expiry, Micropay2Escrow, TemplateError
 from btcmicro.tx.size import fee_for
@@ -402,6 +403,7 @@ def _escrow_from_bytes(b: bytes) -> EscrowRef:
         e = EscrowRef(txid, vout, value, t, _WRAPPING_NAMES[wcode])
     except (TemplateError, ValueError) as exc:
         raise ProtocolError("MALFORMED", f"escrow: {exc}") from None
+    e.__dict__["_encoded"] = b  # canonical by construction, as for the messages
     return e
 
 
