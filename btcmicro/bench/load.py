@@ -420,6 +420,19 @@ class ServerProcess:
         self.url = f"http://127.0.0.1:{int(line[0])}"
         return self
 
+    def cpu_seconds(self) -> float | None:
+        """CPU time (user + system) the server process has used so far; None where ``/proc`` is
+        missing. The difference over a run, divided by its transactions, is the server's cost of
+        one transaction, whatever the generator's own limits."""
+        if self.proc is None:
+            raise RuntimeError("the server is not running")
+        try:
+            with open(f"/proc/{self.proc.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
     def stop(self, timeout: float = 10.0) -> None:
         if self.proc is None:
             return

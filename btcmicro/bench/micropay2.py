@@ -38,12 +38,13 @@ from typing import Any, Callable
 
 from btcmicro.bench.engine import machine_description
 
-__all__ = ["run_micropay2_bench", "format_report", "PAPER"]
+__all__ = ["run_micropay2_bench", "format_report", "web_capacity_bound", "PAPER"]
 
 PAPER = {"Request Ticket": 84.9, "Request Ticket (Fast)": 3.7, "Make a Ticket": 170.6, "Check Ticket": 437.6,
          "VTS Check": 496.1}
 PAPER_SIZES = {"request": 73, "ticket": "398 ± 10"}
 PAPER_WEB = {"/base": 534, "/buy": 497}
+PAPER_CONNECTIONS = 20  # the paper's client: 20 threads, each with a pooled connection
 K = 7  # rho = 1/128
 PRICE = 1_000
 VALUE = (PRICE << K) + 2_000
@@ -274,17 +275,35 @@ def _web(duration: float, concurrency: int, tmp: Path, echo: Callable[[str], Non
         if {k.lower(): v for k, v in r.headers.items()}.get("micropay2-won") == "yes":
             won.add(j)
 
-    out: dict[str, Any] = {}
+    runs: dict[str, Callable[[int], Any]] = {
+        "/base": lambda i: Request("GET", "/base"),
+        "/ask + /base": lambda i: [Request("GET", "/ask"), Request("GET", "/base")],
+        "/ask + /buy": ask_buy,
+    }
+
+    def measured(server: Any, name: str, **load: Any) -> dict[str, Any]:
+        cpu0 = server.cpu_seconds()
+        res = run_load(server.url, runs[name], duration=duration, **load)
+        cpu1 = server.cpu_seconds()
+        out = res.to_json()
+        out["server_cpu_us"] = ((cpu1 - cpu0) / res.transactions * 1e6
+                                if cpu0 is not None and cpu1 is not None and res.transactions else None)
+        return out
+
+    out: dict[str, Any] = {"capacity": {}, "offered": {}, "offered_rate": PAPER_WEB["/base"],
+                           "offered_connections": PAPER_CONNECTIONS, "concurrency": concurrency}
     echo("web experiment: load generator ceiling")
     out["ceiling"] = measure_ceiling(concurrency, min(duration, 2.0)).to_json()
     with ServerProcess("btcmicro.bench.micropay2:_web_app", factory=True, env=env) as server:
-        run_load(server.url, lambda i: Request("GET", "/base"), concurrency=concurrency, count=200)  # warm
+        run_load(server.url, runs["/base"], concurrency=concurrency, count=200)  # warm
         run_load(server.url, ask_buy, concurrency=concurrency, count=200)
-        for name, factory in (("/base", lambda i: Request("GET", "/base")),
-                              ("/ask + /base", lambda i: [Request("GET", "/ask"), Request("GET", "/base")]),
-                              ("/ask + /buy", ask_buy)):
-            echo(f"web experiment: {name}, {concurrency} connections, {duration:.0f} s")
-            out[name] = run_load(server.url, factory, concurrency=concurrency, duration=duration).to_json()
+        for name in runs:
+            echo(f"web experiment, capacity: {name}, {concurrency} connections back to back, {duration:.0f} s")
+            out["capacity"][name] = measured(server, name, concurrency=concurrency)
+        for name in ("/ask + /base", "/ask + /buy"):
+            echo(f"web experiment, the paper's load: {name}, {PAPER_WEB['/base']} transactions/s offered "
+                 f"on {PAPER_CONNECTIONS} connections, {duration:.0f} s")
+            out["offered"][name] = measured(server, name, concurrency=PAPER_CONNECTIONS, rate=PAPER_WEB["/base"])
     return out
 
 
@@ -320,10 +339,27 @@ def _targets(r: dict[str, Any]) -> list[dict[str, Any]]:
                 "limit": 8_000, "ok": best >= 8_000})
     w = r.get("web")
     if w:
-        ratio = w["/ask + /buy"]["transactions_per_s"] / w["/ask + /base"]["transactions_per_s"]
-        out.append({"target": "/ask+/buy keeps >= 90% of /ask+/base's rate", "value": ratio, "limit": 0.9,
-                    "ok": ratio >= 0.9})
+        for regime, label in (("offered", f"at the paper's load ({w['offered_rate']} transactions/s offered)"),
+                              ("capacity", "at capacity (back to back, the server saturated)")):
+            x = w[regime]
+            ratio = x["/ask + /buy"]["transactions_per_s"] / x["/ask + /base"]["transactions_per_s"]
+            out.append({"target": f"/ask+/buy keeps >= 90% of /ask+/base's rate {label}", "value": ratio,
+                        "limit": 0.9, "ok": ratio >= 0.9})
+        bound = web_capacity_bound(r)
+        if bound is not None:
+            out[-1]["bound"] = bound
     return out
+
+
+def web_capacity_bound(r: dict[str, Any]) -> float | None:
+    """The best ratio /ask+/buy could keep at capacity if ``/buy`` cost the server nothing beyond
+    ``/base`` and the ticket's two signature verifications: control / (control + 2 verifies), with
+    the control's server CPU per transaction measured in the web run and the raw verify in the
+    micro-benchmarks. None without the server's CPU time."""
+    control = r["web"]["capacity"]["/ask + /base"]["server_cpu_us"]
+    if control is None:
+        return None
+    return control / (control + 2 * r["micro"]["raw verify"])
 
 
 def format_report(r: dict[str, Any]) -> str:
@@ -354,13 +390,21 @@ def format_report(r: dict[str, Any]) -> str:
     lines += [f"VTS durable claims (check, sign, board entry committed FULL): {vc['per_s']:,.0f}/s ({vc['us']:.0f} µs each)"]
     w = r.get("web")
     if w:
-        lines += ["", f"web experiment on loopback, 8 connections (generator ceiling {w['ceiling']['requests_per_s']:,.0f} req/s):"]
-        for name in ("/base", "/ask + /base", "/ask + /buy"):
-            x = w[name]
-            lat = x["transaction_latency"]
-            lines.append(f"  {name:<13} {x['transactions_per_s']:>7,.0f} transactions/s ({x['requests_per_s']:,.0f} req/s), "
-                         f"latency p50 {lat['p50'] * 1e3:.2f} ms p99 {lat['p99'] * 1e3:.2f} ms, errors {x['errors'] or 'none'}")
-        lines.append(f"  (paper, over the Internet: /base {PAPER_WEB['/base']}/s, /buy {PAPER_WEB['/buy']}/s)")
+        lines += ["", f"web experiment on loopback (generator ceiling {w['ceiling']['requests_per_s']:,.0f} req/s); "
+                  "server CPU per transaction from /proc:"]
+        for regime, title in (("capacity", f"capacity: {w['concurrency']} connections back to back"),
+                              ("offered", f"the paper's load: {w['offered_rate']} transactions/s offered on "
+                                          f"{w['offered_connections']} connections")):
+            lines.append(f"  {title}")
+            for name, x in w[regime].items():
+                lat = x["transaction_latency"]
+                cpu = f"{x['server_cpu_us']:,.0f} µs" if x["server_cpu_us"] is not None else "n/a"
+                lines.append(f"    {name:<13} {x['transactions_per_s']:>7,.0f} transactions/s ({x['requests_per_s']:,.0f} req/s), "
+                             f"latency p50 {lat['p50'] * 1e3:.2f} ms p99 {lat['p99'] * 1e3:.2f} ms, server {cpu}, "
+                             f"errors {x['errors'] or 'none'}")
+        lines.append(f"  (paper, over the Internet, server not saturated: /base {PAPER_WEB['/base']}/s, /buy {PAPER_WEB['/buy']}/s)")
     lines += ["", "targets:"]
-    lines += [f"  [{'PASS' if t['ok'] else 'FAIL'}] {t['target']}: {t['value']:,.2f} (limit {t['limit']})" for t in r["targets"]]
+    for t in r["targets"]:
+        bound = f"; at most {t['bound']:.2f} if /buy added nothing but two verifies" if "bound" in t else ""
+        lines.append(f"  [{'PASS' if t['ok'] else 'FAIL'}] {t['target']}: {t['value']:,.2f} (limit {t['limit']}){bound}")
     return "\n".join(lines)

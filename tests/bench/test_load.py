@@ -211,10 +211,15 @@ def test_latency_percentiles_by_nearest_rank():
 def test_server_process_answers_back_to_back_requests():
     """uvicorn in a child process (as benchmarks run it): one connection, requests back to back."""
     with ServerProcess("btcmicro.bench.load:_demo_app", factory=True) as server:
+        cpu0 = server.cpu_seconds()
         result = run_load(server.url, lambda i: Request("GET", "/base"), concurrency=1, count=50)
         missing = run_load(server.url, lambda i: Request("GET", "/nowhere"), concurrency=1, count=3)
+        cpu1 = server.cpu_seconds()
     assert result.errors == {} and result.requests == 50
     assert missing.errors == {"404": 3}
+    assert cpu0 is not None and cpu1 is not None and cpu1 >= cpu0 > 0  # Linux: the child's /proc stat
+    with pytest.raises(RuntimeError):
+        server.cpu_seconds()
 
 
 def test_ceiling_against_the_trivial_server():

@@ -233,6 +233,23 @@ class _Reader:
         self.pos = end
         return _escrow_from_bytes(data[start:end])
 
+    def signed_end(self) -> tuple[bytes, bytes]:
+        """σ and σ1, which end a ticket and an x: ``sig("sigma"), sig("sigma1"), end()`` in one step."""
+        d, p = self.data, self.pos
+        n = len(d)
+        out = []
+        for name in ("sigma", "sigma1"):
+            if p >= n or p + 1 + d[p] > n:
+                raise ProtocolError("MALFORMED", f"{self.what}: truncated in {name}")
+            s = d[p + 1:p + 1 + d[p]]
+            if not is_strict_der(s):
+                raise ProtocolError("NON_CANONICAL_SIGNATURE", f"{self.what}: {name} is not strict low-S DER")
+            out.append(s)
+            p += 1 + len(s)
+        self.pos = p
+        self.end()
+        return out[0], out[1]
+
     def end(self) -> None:
         if self.pos != len(self.data):
             raise ProtocolError("TRAILING_BYTES", f"{self.what}: {len(self.data) - self.pos} bytes after the end")
@@ -554,8 +571,7 @@ class Ticket(_Message):
         a2 = r.a2()
         tail = r.take(R_SIZE + 8, "r2, claim_value")
         r2, claim_value = tail[:16], int.from_bytes(tail[16:], "big")
-        sigma, sigma1 = r.sig("sigma"), r.sig("sigma1")
-        r.end()
+        sigma, sigma1 = r.signed_end()
         _check_k(k, "ticket")
         _check_amount(price, "price", "ticket")
         _check_claim_value(escrow, claim_value, "ticket")
@@ -644,8 +660,7 @@ class ClaimWitness(_Message):
         c, r1, r2, k = head[:32], head[32:48], head[48:64], head[64]
         a2 = r.a2()
         claim_value = r.u64("claim_value")
-        sigma, sigma1 = r.sig("sigma"), r.sig("sigma1")
-        r.end()
+        sigma, sigma1 = r.signed_end()
         _check_k(k, "claim")
         _check_claim_value(escrow, claim_value, "claim")
         x = cls(escrow, c, r1, r2, k, a2, claim_value, sigma, sigma1)
