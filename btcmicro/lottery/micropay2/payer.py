@@ -15,12 +15,13 @@ merchant it backs a ticket for and never used for another (``share_escrows=True`
 """
 from __future__ import annotations
 
+import contextlib
 import secrets
 import threading
 import time
 from typing import Callable, Protocol, Sequence
 
-from bitcoin.core import CMutableTransaction, CTransaction
+from bitcoin.core import CMutableTransaction
 
 from btcmicro.core.errors import InsufficientFunds, PolicyError, ProtocolError
 from btcmicro.core.keys import PrivateKey
@@ -110,6 +111,7 @@ class Payer:
         self.clock = clock
         self.rng = rng
         self._lock = threading.RLock()
+        self._funding = threading.Lock()  # fund_escrows against refresh settling "funding" records
         self._keys: dict[int, PrivateKey] = {}
         self._refs: dict[int, EscrowRef] = {}
         self._tip: int | None = None
@@ -144,8 +146,11 @@ class Payer:
                      feerate: int | None = None) -> list[EscrowRef]:
         """Fund one escrow per value (sats) in one transaction (an escrow pool); the new escrows.
 
-        The escrows are recorded (``funding``) before the broadcast and ``live`` after it, so a
-        crash in between leaves records whose keys are known.
+        The transaction is built and signed first, so its txid is known; the escrows are then
+        recorded ``funding`` with their outpoints, broadcast, and recorded ``live``. A crash
+        anywhere in between leaves ``funding`` records that :meth:`refresh` settles from the chain:
+        ``live`` if the node has the transaction, ``failed`` if it never got it. Nothing is lost:
+        the keys derive from the index, and coins the node never saw are still the wallet's.
         """
         if self.funder is None:
             raise PolicyError("this payer has no funder to pay escrows with")
@@ -154,27 +159,41 @@ class Payer:
         indices = self.store.reserve_indices(len(values))
         tpls = [self.template(i, expiry) for i in indices]
         spks = [t.output(self.wrapping).script_pubkey for t in tpls]  # refuses a wrapping the contract lacks
-        records = [EscrowRecord(i, int(v), self.wrapping, t.script, None, None, "funding", None, 0, None, None)
-                   for i, t, v in zip(indices, tpls, values)]
-        self.store.add_escrows(records)
-        try:
-            txid = self.funder.send_many(list(zip(spks, [int(v) for v in values])), feerate=feerate)
-        except BaseException:
-            for i in indices:
-                self.store.set_status(i, "failed")
-            raise
-        status = self.chain.get_tx(txid)
-        assert status is not None, "the node just accepted the funding transaction"
-        tx = CTransaction.deserialize(bytes.fromhex(status.hex))
-        where = {bytes(o.scriptPubKey): n for n, o in enumerate(tx.vout)}
-        self.store.set_funded([(i, txid, where[spk]) for i, spk in zip(indices, spks)])
+        prepared = self.funder.prepare(list(zip(spks, [int(v) for v in values])), feerate=feerate)
+        txid = prepared.txid  # the funder puts the outputs first, in order: escrow n is output n
+        with self._funding:
+            try:
+                self.store.add_escrows([EscrowRecord(i, int(v), self.wrapping, t.script, txid, n, "funding", None, 0,
+                                                     None, None) for n, (i, t, v) in enumerate(zip(indices, tpls, values))])
+            except BaseException:
+                self.funder.release(prepared)
+                raise
+            try:
+                self.funder.broadcast_prepared(prepared)
+            except Exception:
+                # a refusal, or an answer lost on the way: the node may have the transaction even so
+                with contextlib.suppress(Exception):  # node unreachable: refresh settles them later
+                    self._settle_funding()
+                raise
+            self.store.set_funded([(i, txid, n) for n, i in enumerate(indices)])
         return [self.escrow_ref(self.store.escrow(i)) for i in indices]  # type: ignore[arg-type]
+
+    def _settle_funding(self) -> None:
+        """``funding`` records (a funding whose broadcast failed or was cut short by a crash) become
+        ``live`` if the node has their transaction, else ``failed``. Call with ``_funding`` held."""
+        for rec in self.store.escrows("funding"):
+            if rec.txid is not None and self.chain.get_tx(rec.txid) is not None:
+                self.store.set_funded([(rec.index, rec.txid, rec.vout)])  # type: ignore[list-item]
+            else:
+                self.store.set_status(rec.index, "failed")  # never broadcast: the wallet kept its coins
 
     # ---------------------------------------------------------------- tracking
     def refresh(self) -> int:
-        """Update every live or refunding escrow from the chain (confirmed, claimed, refunded); the tip."""
+        """Update every escrow from the chain (funded, confirmed, claimed, refunded); the tip."""
         tip = self.chain.height()
         mtp = self.chain.median_time_past()
+        with self._funding:
+            self._settle_funding()
         for rec in self.store.escrows("live") + self.store.escrows("retired") + self.store.escrows("refunding"):
             if rec.status == "refunding":
                 st = self.chain.get_tx(rec.spent_txid) if rec.spent_txid else None
