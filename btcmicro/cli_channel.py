@@ -52,7 +52,7 @@ class _ClientSide:
     """What client commands share: the node, the client store, the server URL of each channel."""
 
     def __init__(self, ctx: click.Context) -> None:
-        from btcmicro.channel import SQLiteClientStore
+        from btcmicro.channels.bitcoinj import SQLiteClientStore
         from btcmicro.node.chain import RPCChain
 
         self.ctx = ctx
@@ -74,7 +74,7 @@ class _ClientSide:
 
     def client(self, deposit_txid: str | None, *, url: str | None = None, wallet: Any = None,
                config: Any = None, new: bool = False) -> Any:
-        from btcmicro.channel import ChannelError, PaymentChannelClient
+        from btcmicro.channels.bitcoinj import ChannelError, PaymentChannelClient
         from btcmicro.service.channel import HTTPTransport
 
         if url is None:
@@ -132,7 +132,7 @@ def serve(ctx: click.Context, host: str, port: int, store_path: Path | None, pay
           min_payment: int, min_channel_size: int, min_window: int, expiry: str, close_margin_blocks: int,
           poll: float, json_out: bool) -> None:
     """Serve payment channels over HTTP until SIGTERM or SIGINT."""
-    from btcmicro.channel import PaymentChannelServer, ServerConfig, ServerWatcher, SQLiteServerStore
+    from btcmicro.channels.bitcoinj import PaymentChannelServer, ServerConfig, ServerWatcher, SQLiteServerStore
     from btcmicro.node.chain import RPCChain
     from btcmicro.script.standard import address_to_script
     from btcmicro.service.channel import create_channel_app
@@ -187,7 +187,7 @@ def serve(ctx: click.Context, host: str, port: int, store_path: Path | None, pay
 def open_cmd(ctx: click.Context, url: str, sats: int, version: str, window: int, max_min_payment: int,
              json_out: bool) -> None:
     """Open a channel to the server at URL with a deposit of SATS (the minimum payment is paid at once)."""
-    from btcmicro.channel import ClientConfig
+    from btcmicro.channels.bitcoinj import ClientConfig
 
     side = _ClientSide(ctx)
     config = ClientConfig(version=int(version), time_window_secs=window, max_min_payment=max_min_payment)
@@ -254,7 +254,7 @@ def close(ctx: click.Context, deposit_txid: str | None, json_out: bool) -> None:
 @click.pass_context
 def refund(ctx: click.Context, deposit_txid: str | None, json_out: bool) -> None:
     """Broadcast the signed refund (the node refuses it until the expiry)."""
-    from btcmicro.channel import ChannelError, PaymentChannelClient
+    from btcmicro.channels.bitcoinj import ChannelError, PaymentChannelClient
 
     side = _ClientSide(ctx)
     if deposit_txid is None:
@@ -280,7 +280,7 @@ class _NoTransport:
     """The refund needs no server."""
 
     def exchange(self, message: Any) -> list[Any]:
-        from btcmicro.channel import TransportError
+        from btcmicro.channels.bitcoinj import TransportError
 
         raise TransportError("no server for this command")
 
@@ -294,7 +294,7 @@ class _NoTransport:
 @click.pass_context
 def status(ctx: click.Context, deposit_txid: str | None, json_out: bool) -> None:
     """One channel (default: the latest), after checking the chain for its settlement or refund."""
-    from btcmicro.channel import ChannelError, ClientWatcher
+    from btcmicro.channels.bitcoinj import ChannelError, ClientWatcher
 
     side = _ClientSide(ctx)
     events = ClientWatcher(side.chain, side.store).poll()
@@ -317,7 +317,7 @@ def status(ctx: click.Context, deposit_txid: str | None, json_out: bool) -> None
 def list_cmd(ctx: click.Context, server_side: bool, store_path: Path | None, json_out: bool) -> None:
     """Every channel in the client's store (or, with --server, the server's)."""
     if server_side:
-        from btcmicro.channel import SQLiteServerStore
+        from btcmicro.channels.bitcoinj import SQLiteServerStore
         from btcmicro.service.channel import server_channel_json
 
         path = store_path or Path(ctx.obj.datadir) / "channel-server" / "server.db"
@@ -335,7 +335,7 @@ def list_cmd(ctx: click.Context, server_side: bool, store_path: Path | None, jso
 @click.pass_context
 def sweep(ctx: click.Context, dest: str | None, json_out: bool) -> None:
     """Move every unspent change and refund coin of the channel keys to the toolkit wallet."""
-    from btcmicro.channel import ClientWatcher, sweep_channel_coins
+    from btcmicro.channels.bitcoinj import ClientWatcher, sweep_channel_coins
 
     side = _ClientSide(ctx)
     ClientWatcher(side.chain, side.store).poll()

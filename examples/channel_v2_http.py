@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import argparse
 
-from btcmicro.channel import (
+from btcmicro.channels.bitcoinj import (
     ClientConfig,
     PaymentChannelClient,
     PaymentChannelServer,
     SQLiteClientStore,
     SQLiteServerStore,
 )
-from btcmicro.channel import sweep_channel_coins
+from btcmicro.channels.bitcoinj import sweep_channel_coins
 from btcmicro.node.chain import RPCChain
 from btcmicro.node.launcher import start_node
 from btcmicro.node.rpc import sats

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from pydantic import BaseModel
 
-from btcmicro.channel import (
+from btcmicro.channels.bitcoinj import (
     ClientConfig,
     PaymentChannelClient,
     PaymentChannelServer,

@@ -24,7 +24,7 @@ from dataclasses import replace
 from bitcoin.core import CMutableTransaction, CTransaction, CTxInWitness, CTxWitness, b2lx
 from bitcoin.core.script import CScript, CScriptWitness
 
-from btcmicro.channel import (
+from btcmicro.channels.bitcoinj import (
     ClientConfig,
     InProcessTransport,
     PaymentChannelClient,

@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 from btcmicro.bench.engine import machine_description
 from btcmicro.bench.load import ServerProcess
-from btcmicro.channel import (
+from btcmicro.channels.bitcoinj import (
     ClientConfig,
     InProcessTransport,
     PaymentChannelClient,

@@ -11,10 +11,10 @@ Wire API (bitcoinj's message names and fields, one JSON object per message; see 
 - ``GET /channel`` (the server's terms), ``GET /channel/channels`` and
   ``GET /channel/channels/{deposit_txid}`` (stored channels).
 
-The service only parses, calls :class:`~btcmicro.channel.PaymentChannelServer` and maps its ERROR to
+The service only parses, calls :class:`~btcmicro.channels.bitcoinj.PaymentChannelServer` and maps its ERROR to
 HTTP; every protocol rule lives in the server. :class:`HTTPTransport` is the client side: one
 keep-alive connection; an unknown session (the server restarted) or a lost connection is raised as
-:class:`~btcmicro.channel.TransportError`, so :class:`~btcmicro.channel.PaymentChannelClient`
+:class:`~btcmicro.channels.bitcoinj.TransportError`, so :class:`~btcmicro.channels.bitcoinj.PaymentChannelClient`
 reconnects, resumes its channel and resends the unacknowledged payment.
 """
 from __future__ import annotations
@@ -29,8 +29,8 @@ from fastapi import FastAPI, Path, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from btcmicro.channel import messages as _messages
-from btcmicro.channel.messages import (
+from btcmicro.channels.bitcoinj import messages as _messages
+from btcmicro.channels.bitcoinj.messages import (
     ERROR_CODES,
     MAX_EXPLANATION_CHARS,
     MAX_MESSAGE_BYTES,
@@ -40,9 +40,9 @@ from btcmicro.channel.messages import (
     message_from_json,
     message_to_json,
 )
-from btcmicro.channel.server import PaymentChannelServer
-from btcmicro.channel.store import ServerChannel
-from btcmicro.channel.transport import TransportError
+from btcmicro.channels.bitcoinj.server import PaymentChannelServer
+from btcmicro.channels.bitcoinj.store import ServerChannel
+from btcmicro.channels.bitcoinj.transport import TransportError
 from btcmicro.core.errors import ProtocolError
 from btcmicro.service.app import create_app
 from btcmicro.service.client import ServiceClient, ServiceUnavailable
@@ -242,7 +242,7 @@ def create_channel_app(server: PaymentChannelServer, *, max_sessions: int = 10_0
 
 
 class HTTPTransport:
-    """A :class:`~btcmicro.channel.Transport` to a channel service at ``url``: one keep-alive
+    """A :class:`~btcmicro.channels.bitcoinj.Transport` to a channel service at ``url``: one keep-alive
     connection, one server session at a time (opened on first use). A 4xx carrying one of
     bitcoinj's codes comes back as an ERROR message (as it would in-process); a lost connection,
     a 5xx or an unknown session raises :class:`TransportError`."""

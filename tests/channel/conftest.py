@@ -11,7 +11,7 @@ from typing import Callable
 
 import pytest
 
-from btcmicro.channel import (
+from btcmicro.channels.bitcoinj import (
     ClientConfig,
     ClientVersion,
     InProcessTransport,

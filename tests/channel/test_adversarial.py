@@ -9,7 +9,7 @@ import random
 import pytest
 from bitcoin.core import CMutableTransaction
 
-from btcmicro.channel import (
+from btcmicro.channels.bitcoinj import (
     ChannelContract,
     ClientVersion,
     Close,
@@ -23,7 +23,7 @@ from btcmicro.channel import (
     decode_message,
     encode_message,
 )
-from btcmicro.channel.contract import NONE_ANYONECANPAY, SINGLE_ANYONECANPAY
+from btcmicro.channels.bitcoinj.contract import NONE_ANYONECANPAY, SINGLE_ANYONECANPAY
 from btcmicro.core.errors import ProtocolError
 from btcmicro.core.keys import SECP256K1_ORDER, PrivateKey
 from btcmicro.tx.sign import SIGHASH_ALL, SIGHASH_SINGLE

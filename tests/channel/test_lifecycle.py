@@ -6,7 +6,7 @@ import pytest
 from bitcoin.core import CTransaction
 from bitcoin.core.script import CScript
 
-from btcmicro.channel import (
+from btcmicro.channels.bitcoinj import (
     ChannelError,
     ClientWatcher,
     ProvideContract,
@@ -14,7 +14,7 @@ from btcmicro.channel import (
     ReturnRefund,
     ServerConfig,
 )
-from btcmicro.channel.contract import NONE_ANYONECANPAY, SINGLE_ANYONECANPAY
+from btcmicro.channels.bitcoinj.contract import NONE_ANYONECANPAY, SINGLE_ANYONECANPAY
 from btcmicro.core.errors import NodeError, PolicyError, ProtocolError
 from btcmicro.node.rpc import sats
 from btcmicro.tx.sign import SIGHASH_ALL

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from btcmicro.channel import (
+from btcmicro.channels.bitcoinj import (
     ERROR_CODES,
     MESSAGE_TYPES,
     ChannelOpen,
@@ -24,7 +24,7 @@ from btcmicro.channel import (
     error_message,
     message_to_json,
 )
-from btcmicro.channel.messages import MAX_INFO_BYTES, MAX_MESSAGE_BYTES, MAX_TX_BYTES
+from btcmicro.channels.bitcoinj.messages import MAX_INFO_BYTES, MAX_MESSAGE_BYTES, MAX_TX_BYTES
 from btcmicro.core.errors import ProtocolError
 
 KEY = bytes.fromhex("02" + "11" * 32)

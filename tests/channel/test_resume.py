@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from btcmicro.channel import ChannelError, TransportError
+from btcmicro.channels.bitcoinj import ChannelError, TransportError
 from btcmicro.node.rpc import sats
 
 from .conftest import DEPOSIT
@@ -41,7 +41,7 @@ def test_channel_keys_are_encrypted_at_rest(kit):
         for s in (secret, server_secret):
             assert s not in data and s.hex().encode() not in data
     kit.client_store.close()
-    from btcmicro.channel import SQLiteClientStore
+    from btcmicro.channels.bitcoinj import SQLiteClientStore
     from btcmicro.core.errors import ConfigError
 
     with pytest.raises(ConfigError):

@@ -8,7 +8,7 @@ import time
 import pytest
 from bitcoin.core import b2lx
 
-from btcmicro.channel import ClientConfig, ClientWatcher, ServerConfig
+from btcmicro.channels.bitcoinj import ClientConfig, ClientWatcher, ServerConfig
 from btcmicro.core.errors import NodeError
 from btcmicro.node import force_reorg
 from btcmicro.node.rpc import sats

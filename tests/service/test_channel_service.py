@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from btcmicro.channel import (
+from btcmicro.channels.bitcoinj import (
     ClientConfig,
     PaymentChannelClient,
     PaymentChannelServer,
@@ -20,7 +20,7 @@ from btcmicro.channel import (
     SQLiteServerStore,
     TransportError,
 )
-from btcmicro.channel.messages import MAX_MESSAGE_BYTES
+from btcmicro.channels.bitcoinj.messages import MAX_MESSAGE_BYTES
 from btcmicro.node.chain import RPCChain
 from btcmicro.node.rpc import sats
 from btcmicro.service import HTTPTransport, ServiceThread, create_channel_app

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Iterable, Protocol, TypeVar, runtime_checkable
 
-from btcmicro.channel.contract import ChannelContract
+from btcmicro.channels.bitcoinj.contract import ChannelContract
 from btcmicro.core.errors import ConfigError
 from btcmicro.core.keys import PrivateKey
 from btcmicro.store.sqlite import SQLiteStore
@@ -132,7 +132,7 @@ class ClientChannel(_Record):
 
 @runtime_checkable
 class ServerStore(Protocol):
-    """Persistence a :class:`~btcmicro.channel.PaymentChannelServer` needs."""
+    """Persistence a :class:`~btcmicro.channels.bitcoinj.PaymentChannelServer` needs."""
 
     def save_key(self, key: PrivateKey, label: str = "") -> None: ...
     def key(self, pubkey: bytes) -> PrivateKey | None: ...
@@ -148,7 +148,7 @@ class ServerStore(Protocol):
 
 @runtime_checkable
 class ClientStore(Protocol):
-    """Persistence a :class:`~btcmicro.channel.PaymentChannelClient` needs."""
+    """Persistence a :class:`~btcmicro.channels.bitcoinj.PaymentChannelClient` needs."""
 
     def save_key(self, key: PrivateKey, label: str = "") -> None: ...
     def key(self, pubkey: bytes) -> PrivateKey | None: ...

@@ -5,7 +5,7 @@ from typing import Any
 
 from bitcoin.core import CTransaction
 
-from btcmicro.channel.store import CLIENT_CLOSED, CLIENT_REFUNDED, CLIENT_REFUNDING, CLIENT_SETTLED, ClientStore
+from btcmicro.channels.bitcoinj.store import CLIENT_CLOSED, CLIENT_REFUNDED, CLIENT_REFUNDING, CLIENT_SETTLED, ClientStore
 from btcmicro.node.chain import Chain
 from btcmicro.tx.build import TxBuilder
 from btcmicro.tx.sign import sign_tx

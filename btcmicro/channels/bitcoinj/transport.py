@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from btcmicro.channel.messages import Message, decode_message, encode_message
+from btcmicro.channels.bitcoinj.messages import Message, decode_message, encode_message
 from btcmicro.core.errors import BtcmicroError
 
 if TYPE_CHECKING:
-    from btcmicro.channel.server import PaymentChannelServer
+    from btcmicro.channels.bitcoinj.server import PaymentChannelServer
 
 __all__ = ["Transport", "TransportError", "InProcessTransport"]
 

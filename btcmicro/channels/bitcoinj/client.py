@@ -1,8 +1,8 @@
 """The payment-channel client: opens one channel, pays through it, asks for its settlement.
 
-The client talks through a :class:`~btcmicro.channel.transport.Transport`, funds its deposit
+The client talks through a :class:`~btcmicro.channels.bitcoinj.transport.Transport`, funds its deposit
 from a :class:`DepositWallet` (a :class:`~btcmicro.wallet.Funder`), and stores what it needs to
-get its money back in a :class:`~btcmicro.channel.store.ClientStore`: its key (encrypted), the
+get its money back in a :class:`~btcmicro.channels.bitcoinj.store.ClientStore`: its key (encrypted), the
 deposit, the signed refund (held before the deposit is handed over), the last acknowledged
 payment and the one in flight. A client built on the same store after a restart resumes the
 channel; a lost connection is re-established and the unacknowledged payment resent.
@@ -17,9 +17,9 @@ from typing import Callable, Iterator, Protocol, Sequence, TypeVar
 
 from bitcoin.core import CTransaction, b2lx
 
-from btcmicro.channel.config import ClientConfig, blocks_for
-from btcmicro.channel.contract import ChannelContract, client_change_script, decode_tx, txid_of
-from btcmicro.channel.messages import (
+from btcmicro.channels.bitcoinj.config import ClientConfig, blocks_for
+from btcmicro.channels.bitcoinj.contract import ChannelContract, client_change_script, decode_tx, txid_of
+from btcmicro.channels.bitcoinj.messages import (
     ChannelOpen,
     ClientVersion,
     Close,
@@ -34,7 +34,7 @@ from btcmicro.channel.messages import (
     UpdatePayment,
     error_message,
 )
-from btcmicro.channel.store import (
+from btcmicro.channels.bitcoinj.store import (
     CLIENT_ABANDONED,
     CLIENT_CLOSED,
     CLIENT_OPEN,
@@ -44,7 +44,7 @@ from btcmicro.channel.store import (
     ClientChannel,
     ClientStore,
 )
-from btcmicro.channel.transport import Transport, TransportError
+from btcmicro.channels.bitcoinj.transport import Transport, TransportError
 from btcmicro.core.errors import BtcmicroError, InsufficientFunds, NodeUnavailable, ProtocolError
 from btcmicro.core.keys import PrivateKey, is_valid_pubkey
 from btcmicro.node.chain import Chain

@@ -22,9 +22,9 @@ from typing import Callable
 
 from bitcoin.core import CTransaction
 
-from btcmicro.channel.config import ClientConfig
-from btcmicro.channel.server import PaymentChannelServer
-from btcmicro.channel.store import (
+from btcmicro.channels.bitcoinj.config import ClientConfig
+from btcmicro.channels.bitcoinj.server import PaymentChannelServer
+from btcmicro.channels.bitcoinj.store import (
     CLIENT_CLOSED,
     CLIENT_REFUNDED,
     CLIENT_REFUNDING,

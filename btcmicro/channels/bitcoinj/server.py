@@ -21,15 +21,15 @@ from typing import Callable
 
 from bitcoin.core import b2lx
 
-from btcmicro.channel.config import ServerConfig, blocks_for, expiry_is_height
-from btcmicro.channel.contract import (
+from btcmicro.channels.bitcoinj.config import ServerConfig, blocks_for, expiry_is_height
+from btcmicro.channels.bitcoinj.contract import (
     REFUND_SEQUENCE,
     ChannelContract,
     client_change_script,
     decode_tx,
     txid_of,
 )
-from btcmicro.channel.messages import (
+from btcmicro.channels.bitcoinj.messages import (
     ChannelOpen,
     ClientVersion,
     Close,
@@ -45,7 +45,7 @@ from btcmicro.channel.messages import (
     decode_message,
     error_message,
 )
-from btcmicro.channel.store import SERVER_CLOSING, SERVER_OPEN, ServerChannel, ServerStore
+from btcmicro.channels.bitcoinj.store import SERVER_CLOSING, SERVER_OPEN, ServerChannel, ServerStore
 from btcmicro.core.errors import NodeError, NodeUnavailable, PolicyError, ProtocolError
 from btcmicro.core.keys import PrivateKey, is_valid_pubkey
 from btcmicro.node.chain import Chain

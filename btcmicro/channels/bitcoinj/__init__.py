@@ -1,6 +1,6 @@
-"""btcmicro.channel: bitcoinj-style payment channels (versions 1, 2 and a segwit version 3).
+"""btcmicro.channels.bitcoinj: bitcoinj-style payment channels (versions 1, 2 and a segwit version 3).
 
-- :mod:`~btcmicro.channel.messages`: bitcoinj's message set and its strict JSON wire form;
+- :mod:`~btcmicro.channels.bitcoinj.messages`: bitcoinj's message set and its strict JSON wire form;
 - :class:`PaymentChannelServer`: serves many channels; ``receive(session_id, message)`` returns
   the replies; :class:`PaymentChannelClient`: one channel, through a :class:`Transport`
   (:class:`InProcessTransport` calls a server directly);
@@ -13,10 +13,10 @@ refund; 2 = P2SH of ``IF <server> CHECKSIGVERIFY ELSE <expiry> CHECKLOCKTIMEVERI
 <client> CHECKSIG``; 3 = the same script in P2WSH, funded from segwit inputs, expiring at a block
 height by default.
 """
-from btcmicro.channel.client import ChannelError, DepositWallet, PaymentChannelClient, PaymentResult
-from btcmicro.channel.config import VERSIONS, ClientConfig, ServerConfig
-from btcmicro.channel.contract import ChannelContract, client_change_script
-from btcmicro.channel.messages import (
+from btcmicro.channels.bitcoinj.client import ChannelError, DepositWallet, PaymentChannelClient, PaymentResult
+from btcmicro.channels.bitcoinj.config import VERSIONS, ClientConfig, ServerConfig
+from btcmicro.channels.bitcoinj.contract import ChannelContract, client_change_script
+from btcmicro.channels.bitcoinj.messages import (
     ERROR_CODES,
     MESSAGE_TYPES,
     ChannelOpen,
@@ -37,8 +37,8 @@ from btcmicro.channel.messages import (
     message_from_json,
     message_to_json,
 )
-from btcmicro.channel.server import CloseResult, PaymentChannelServer, PaymentHook
-from btcmicro.channel.store import (
+from btcmicro.channels.bitcoinj.server import CloseResult, PaymentChannelServer, PaymentHook
+from btcmicro.channels.bitcoinj.store import (
     ClientChannel,
     ClientStore,
     ServerChannel,
@@ -46,9 +46,9 @@ from btcmicro.channel.store import (
     SQLiteClientStore,
     SQLiteServerStore,
 )
-from btcmicro.channel.transport import InProcessTransport, Transport, TransportError
-from btcmicro.channel.sweep import sweep_channel_coins
-from btcmicro.channel.watcher import ClientWatcher, ServerWatcher, WatchEvent
+from btcmicro.channels.bitcoinj.transport import InProcessTransport, Transport, TransportError
+from btcmicro.channels.bitcoinj.sweep import sweep_channel_coins
+from btcmicro.channels.bitcoinj.watcher import ClientWatcher, ServerWatcher, WatchEvent
 
 __all__ = [
     "sweep_channel_coins",
