@@ -1,67 +1,21 @@
 """The chain as a protocol party sees it.
 
 A party (channel client or server, payer, merchant, VTS, watcher) never opens a socket;
-it asks a :class:`Chain`. :class:`RPCChain` answers from either engine over JSON-RPC.
-Tests of pure state machines may pass any object with the same methods.
+it asks a :class:`~btcmicro.ports.Chain` (the port and its result types live in
+:mod:`btcmicro.ports`; they are re-exported here). :class:`RPCChain` is its adapter over JSON-RPC,
+for either engine; node-free tests use :class:`btcmicro.testing.FakeChain`.
 
 Amounts are integer satoshis; txids are display-order hex.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
-
 from bitcoin.core import CTransaction, b2lx
 
 from btcmicro.core.errors import NodeError
 from btcmicro.node.rpc import RPCClient, sats
+from btcmicro.ports import Chain, SpendInfo, TxStatus, UtxoInfo
 
 __all__ = ["Chain", "RPCChain", "TxStatus", "UtxoInfo", "SpendInfo"]
-
-
-@dataclass(frozen=True)
-class TxStatus:
-    """Where a transaction stands: ``confirmations`` 0 means in the mempool."""
-
-    txid: str
-    hex: str
-    confirmations: int
-    block_height: int | None
-
-
-@dataclass(frozen=True)
-class UtxoInfo:
-    """An unspent output: ``confirmations`` 0 means created by a mempool transaction."""
-
-    txid: str
-    vout: int
-    value: int
-    script_pubkey: bytes
-    confirmations: int
-    coinbase: bool
-
-
-@dataclass(frozen=True)
-class SpendInfo:
-    """A transaction spending an outpoint: ``block_height`` None while in the mempool."""
-
-    txid: str
-    hex: str
-    input_index: int
-    block_height: int | None
-
-
-@runtime_checkable
-class Chain(Protocol):
-    def height(self) -> int: ...
-    def median_time_past(self) -> int: ...
-    def broadcast(self, tx_hex: str) -> str: ...
-    def test_accept(self, tx_hex: str) -> str | None: ...
-    def get_tx(self, txid: str) -> TxStatus | None: ...
-    def get_utxo(self, txid: str, vout: int, *, include_mempool: bool = True) -> UtxoInfo | None: ...
-    def find_spend(self, txid: str, vout: int, *, from_height: int) -> SpendInfo | None: ...
-    def block_transactions(self, height: int) -> list[str]: ...
-    def mempool_transactions(self) -> list[str]: ...
 
 
 class RPCChain:

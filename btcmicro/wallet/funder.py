@@ -15,15 +15,17 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable, Literal, Sequence
+from typing import Any, Literal
 
 from bitcoin.core import CTransaction, b2lx
 
-from btcmicro.core.errors import InsufficientFunds, NodeError, PolicyError
+from btcmicro.core.errors import ConfigError, InsufficientFunds, NodeError, PolicyError
 from btcmicro.core.keys import PrivateKey
 from btcmicro.node.rpc import RPCClient, sats
+from btcmicro.ports import PreparedFunding
 from btcmicro.script.standard import address_to_script, p2pkh, p2wpkh, script_to_address
 from btcmicro.tx.build import SEQUENCE_RBF, TxBuilder
 from btcmicro.tx.sign import sign_tx
@@ -85,11 +87,11 @@ class PreparedTx:
 
     @property
     def txid(self) -> str:
-        return b2lx(self.tx.GetTxid())
+        return str(b2lx(self.tx.GetTxid()))
 
     @property
     def hex(self) -> str:
-        return self.tx.serialize().hex()
+        return bytes(self.tx.serialize()).hex()
 
     def vout_of(self, spk: bytes) -> int:
         """Index of the first output paying ``spk`` (ValueError if none)."""
@@ -130,7 +132,7 @@ class Funder:
         self._reserved: set[tuple[str, int]] = set()
         self._tip = 0
         self._stale = True
-        for key in keystore.keys():
+        for key in keystore.keys():  # noqa: SIM118  (Keystore.keys() returns its keys, not a dict view)
             self._track(key)
         if not self._scripts:
             self.fresh_key("default")
@@ -225,7 +227,7 @@ class Funder:
             self._stale = False
             self._save_state()
 
-    def _available(self, include_immature: bool = False, kinds: Sequence[Kind] | None = None) -> list[Coin]:
+    def _available(self, include_immature: bool = False, kinds: Sequence[str] | None = None) -> list[Coin]:
         out = []
         for c in [*self._confirmed.values(), *self._pending.values()]:
             if c.outpoint in self._spent or c.outpoint in self._reserved:
@@ -285,7 +287,7 @@ class Funder:
 
     # ---------------------------------------------------------------- sending
     def _reserve(self, target: int, n_outputs: int, feerate: int,
-                 coins: Sequence[Coin] | None, kinds: Sequence[Kind] | None = None) -> list[Coin]:
+                 coins: Sequence[Coin] | None, kinds: Sequence[str] | None = None) -> list[Coin]:
         """Pick and reserve coins worth ``target`` plus a fee estimate (under the lock)."""
         with self._lock:
             if coins is not None:
@@ -331,7 +333,7 @@ class Funder:
     def prepare(self, outputs: Sequence[tuple[str | bytes, int]], *,
                 feerate: int | None = None, coins: Sequence[Coin] | None = None,
                 change: bytes | None = None, locktime: int = 0,
-                kinds: Sequence[Kind] | None = None) -> PreparedTx:
+                kinds: Sequence[str] | None = None) -> PreparedTx:
         """Build and sign, without broadcasting, a transaction paying ``outputs`` in order (they
         come first, the change output last); its coins stay reserved until the prepared
         transaction is broadcast, marked sent or released. ``kinds=("p2wpkh",)`` spends only
@@ -373,9 +375,17 @@ class Funder:
             raise
         return PreparedTx(CTransaction.from_tx(signed), tuple(chosen), built.fee)
 
-    def broadcast_prepared(self, prepared: PreparedTx) -> str:
+    @staticmethod
+    def _prepared(prepared: PreparedFunding) -> PreparedTx:
+        """``prepared`` as this wallet's own record (the port hands back what :meth:`prepare` gave)."""
+        if not isinstance(prepared, PreparedTx):
+            raise ConfigError(f"not a transaction this wallet prepared: {type(prepared).__name__}")
+        return prepared
+
+    def broadcast_prepared(self, prepared: PreparedFunding) -> str:
         """Broadcast a prepared transaction and record its coins as spent; the txid. When the
         node refuses it (:class:`NodeError`) its coins are released."""
+        prepared = self._prepared(prepared)
         try:
             txid = self.rpc.sendrawtransaction(prepared.hex)
         except BaseException:
@@ -383,11 +393,12 @@ class Funder:
             raise
         assert txid == prepared.txid
         self.mark_sent(prepared)
-        return txid
+        return prepared.txid
 
-    def mark_sent(self, prepared: PreparedTx) -> None:
+    def mark_sent(self, prepared: PreparedFunding) -> None:
         """Record a prepared transaction as broadcast (by us or a peer): its coins are spent and
         its outputs to our scripts are spendable change."""
+        prepared = self._prepared(prepared)
         txid = prepared.txid
         with self._lock:
             for c in prepared.coins:
@@ -400,9 +411,9 @@ class Funder:
                     self._pending[(txid, n)] = Coin(txid, n, int(out.nValue), spk, 0, False)
             self._save_state()
 
-    def release(self, prepared: PreparedTx) -> None:
+    def release(self, prepared: PreparedFunding) -> None:
         """Give up a prepared transaction that was never broadcast: its coins are free again."""
-        self._release(prepared.coins)
+        self._release(self._prepared(prepared).coins)
 
     def send(self, dest: str | bytes, amount: int, *, feerate: int | None = None) -> str:
         """Pay ``amount`` sats to an address or scriptPubKey; the txid."""

@@ -18,15 +18,16 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from btcmicro.core.files import atomic_write_json
 from btcmicro.core.errors import ConfigError
+from btcmicro.core.files import atomic_write_json
 from btcmicro.core.keys import PrivateKey
 
 __all__ = ["Keystore", "KEYSTORE_FILE", "atomic_write_json"]
@@ -139,7 +140,7 @@ class Keystore:
         if self.path is None:
             return
         data = {"version": _VERSION, "kdf": self._kdf, "check": self._check,
-                "keys": [self._entry(k, label) for k, label in zip(self._keys, self._labels)]}
+                "keys": [self._entry(k, label) for k, label in zip(self._keys, self._labels, strict=True)]}
         atomic_write_json(self.path, data)
 
     def _append(self, key: PrivateKey, label: str) -> None:
@@ -176,7 +177,7 @@ class Keystore:
 
     def label(self, pubkey: bytes) -> str:
         with self._lock:
-            for k, label in zip(self._keys, self._labels):
+            for k, label in zip(self._keys, self._labels, strict=True):
                 if k.pubkey == pubkey:
                     return label
         raise KeyError(pubkey.hex())
