@@ -18,8 +18,8 @@ from btcmicro.channels.bitcoinj import (
     PaymentChannelServer,
     SQLiteClientStore,
     SQLiteServerStore,
+    sweep_channel_coins,
 )
-from btcmicro.channels.bitcoinj import sweep_channel_coins
 from btcmicro.node.chain import RPCChain
 from btcmicro.node.launcher import start_node
 from btcmicro.node.rpc import sats

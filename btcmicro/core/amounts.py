@@ -12,7 +12,7 @@ _SAT = Decimal("0.00000001")
 
 def btc_to_sats(value: Decimal | int | str) -> int:
     """Exact BTC -> satoshis; refuses floats and sub-satoshi precision."""
-    if isinstance(value, float) or isinstance(value, bool):
+    if isinstance(value, (float, bool)):
         raise TypeError("amounts must be Decimal, int or str, never float")
     d = Decimal(value)
     if not d.is_finite():

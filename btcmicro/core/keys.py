@@ -26,7 +26,7 @@ class PrivateKey:
         self._pubkey: bytes | None = None
 
     @classmethod
-    def generate(cls) -> "PrivateKey":
+    def generate(cls) -> PrivateKey:
         """A fresh key from :mod:`secrets`."""
         while True:
             s = secrets.token_bytes(32)
@@ -34,12 +34,12 @@ class PrivateKey:
                 return cls(s)
 
     @classmethod
-    def from_bytes(cls, secret: bytes) -> "PrivateKey":
+    def from_bytes(cls, secret: bytes) -> PrivateKey:
         """From the 32-byte secret."""
         return cls(secret)
 
     @classmethod
-    def from_wif(cls, wif: str) -> "PrivateKey":
+    def from_wif(cls, wif: str) -> PrivateKey:
         """From a regtest/testnet WIF (compressed or not; the key is used compressed)."""
         raw = b58check_decode(wif)
         if raw[0] != _WIF_REGTEST or len(raw) not in (33, 34) or (len(raw) == 34 and raw[33] != 1):

@@ -7,7 +7,8 @@ message decoding and checking paths, where every object is new.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Generic, TypeVar, overload
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar, overload
 
 __all__ = ["cached_property"]
 
@@ -26,7 +27,7 @@ class cached_property(Generic[T]):  # noqa: N801 - named after functools.cached_
         self.name = name
 
     @overload
-    def __get__(self, instance: None, owner: type | None = None) -> "cached_property[T]": ...
+    def __get__(self, instance: None, owner: type | None = None) -> cached_property[T]: ...
 
     @overload
     def __get__(self, instance: object, owner: type | None = None) -> T: ...

@@ -17,8 +17,8 @@ The OpenAPI description of each service is at ``/openapi.json`` (FastAPI builds 
 the request and response models the service declares).
 """
 from btcmicro.service.app import ErrorBody, create_app, error_response
-from btcmicro.service.client import ServiceClient, ServiceUnavailable
 from btcmicro.service.channel import HTTPTransport, create_channel_app
+from btcmicro.service.client import ServiceClient, ServiceUnavailable
 from btcmicro.service.runner import ServiceThread, serve
 
 __all__ = [

@@ -49,7 +49,6 @@ class ServiceThread:
         self._sock = listening_socket(host, port)
         self.port = self._sock.getsockname()[1]
         self._server = uvicorn.Server(uvicorn_config(app, host, self.port, **uvicorn_options))
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  (not the main thread)
         self._thread = threading.Thread(target=self._run, name=f"service-{self.port}", daemon=True)
         self._error: BaseException | None = None
 
@@ -63,7 +62,7 @@ class ServiceThread:
         except BaseException as e:  # surfaced by start()
             self._error = e
 
-    def start(self, timeout: float = 10.0) -> "ServiceThread":
+    def start(self, timeout: float = 10.0) -> ServiceThread:
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self._server.started:  # uvicorn offers a flag, not an event
@@ -78,7 +77,7 @@ class ServiceThread:
         self._thread.join(timeout)
         self._sock.close()
 
-    def __enter__(self) -> "ServiceThread":
+    def __enter__(self) -> ServiceThread:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -1,10 +1,10 @@
 """A small transaction builder that refuses, before broadcast, what a node would refuse."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
-from bitcoin.core import COutPoint, CMutableTransaction, CMutableTxIn, CMutableTxOut, CTxInWitness, CTxWitness, lx
+from bitcoin.core import CMutableTransaction, CMutableTxIn, CMutableTxOut, COutPoint, CTxInWitness, CTxWitness, lx
 from bitcoin.core.script import CScript, CScriptWitness
 
 from btcmicro.core.errors import PolicyError
@@ -93,7 +93,7 @@ class BuiltTx:
 def _with_dummy_satisfaction(tx: CMutableTransaction, inputs: Sequence[Input]) -> CMutableTransaction:
     t = CMutableTransaction.from_tx(tx)
     wits = []
-    for txin, inp in zip(t.vin, inputs):
+    for txin, inp in zip(t.vin, inputs, strict=True):
         ss, ws = inp.satisfaction()
         # a push of (ss - prefix) bytes; exact total size matters, content does not
         txin.scriptSig = CScript(b"\x00" * ss)
@@ -119,7 +119,7 @@ class TxBuilder:
     def add_input(
         self, txid: str, vout: int, amount: int, spk: bytes, sequence: int = SEQUENCE_RBF,
         scriptsig_size: int | None = None, witness_sizes: Sequence[int] | None = None,
-    ) -> "TxBuilder":
+    ) -> TxBuilder:
         """Spend ``txid:vout`` worth ``amount`` sats locked by ``spk``."""
         if not 0 <= sequence <= 0xFFFFFFFF:
             raise ValueError("sequence out of range")
@@ -129,7 +129,7 @@ class TxBuilder:
                                  tuple(witness_sizes) if witness_sizes is not None else None))
         return self
 
-    def add_output(self, dest: bytes | str, amount: int) -> "TxBuilder":
+    def add_output(self, dest: bytes | str, amount: int) -> TxBuilder:
         """Pay ``amount`` sats to a scriptPubKey or a regtest address."""
         if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
             raise ValueError("output amount must be non-negative int sats")
@@ -137,7 +137,7 @@ class TxBuilder:
         self.outputs.append(Output(spk, amount))
         return self
 
-    def set_locktime(self, locktime: int) -> "TxBuilder":
+    def set_locktime(self, locktime: int) -> TxBuilder:
         """Set nLockTime (block height if < 500000000, else unix time)."""
         if not 0 <= locktime <= 0xFFFFFFFF:
             raise ValueError("locktime out of range")

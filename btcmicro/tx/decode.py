@@ -6,10 +6,11 @@ from typing import Any
 from bitcoin.core import CTransaction, b2lx
 
 from btcmicro.core.amounts import sats_to_btc
-from btcmicro.core.hashes import hash160
 from btcmicro.core.encoding import b58check_encode
+from btcmicro.core.hashes import hash160
 from btcmicro.script.descriptor import infer_descriptor
 from btcmicro.script.standard import (
+    ScriptParseError,
     is_unspendable,
     iter_ops,
     p2sh,
@@ -18,7 +19,6 @@ from btcmicro.script.standard import (
     script_to_address,
     script_to_asm,
     solve,
-    ScriptParseError,
 )
 from btcmicro.tx.size import total_size, weight
 

@@ -4,7 +4,7 @@ Each check mirrors ``src/policy/policy.cpp``; reason strings are Core's.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from bitcoin.core import CTransaction
 
@@ -175,7 +175,7 @@ def _eval_push_only(script_sig: bytes) -> list[bytes] | None:
 
 def _legacy_sigops_ok(tx: CTransaction, spent_spks: Sequence[bytes]) -> bool:
     total = 0
-    for txin, spk in zip(tx.vin, spent_spks):
+    for txin, spk in zip(tx.vin, spent_spks, strict=True):
         total += sigop_count(txin.scriptSig, True)
         spk = bytes(spk)
         if is_p2sh(spk):
@@ -204,7 +204,7 @@ def are_inputs_standard(tx: CTransaction, spent_spks: Sequence[bytes]) -> bool:
         raise ValueError("need one spent scriptPubKey per input")
     if not _legacy_sigops_ok(tx, spent_spks):
         return False
-    for txin, spk in zip(tx.vin, spent_spks):
+    for txin, spk in zip(tx.vin, spent_spks, strict=True):
         kind, _ = solve(spk)
         if kind in ("nonstandard", "witness_unknown"):
             return False
@@ -229,7 +229,7 @@ def is_witness_standard(tx: CTransaction, spent_spks: Sequence[bytes]) -> bool:
         return True
     if len(spent_spks) != len(tx.vin):
         raise ValueError("need one spent scriptPubKey per input")
-    for i, (txin, spk) in enumerate(zip(tx.vin, spent_spks)):
+    for i, (txin, spk) in enumerate(zip(tx.vin, spent_spks, strict=True)):
         wit = _witness_stack(tx, i)
         if not wit:
             continue
@@ -263,9 +263,10 @@ def is_witness_standard(tx: CTransaction, spent_spks: Sequence[bytes]) -> bool:
                 stack.pop()
                 if not control:
                     return False
-                if control[0] & _TAPROOT_LEAF_MASK == _TAPROOT_LEAF_TAPSCRIPT:
-                    if any(len(x) > MAX_STANDARD_TAPSCRIPT_STACK_ITEM_SIZE for x in stack):
-                        return False
+                if control[0] & _TAPROOT_LEAF_MASK == _TAPROOT_LEAF_TAPSCRIPT and any(
+                    len(x) > MAX_STANDARD_TAPSCRIPT_STACK_ITEM_SIZE for x in stack
+                ):
+                    return False
             elif len(stack) != 1:
                 return False
     return True

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import struct
-from typing import Sequence
+from collections.abc import Sequence
 
 from bitcoin.core import CMutableTransaction, CTransaction, CTxInWitness, CTxWitness
-from bitcoin.core.script import CScript, CScriptWitness, SIGVERSION_BASE, SignatureHash
+from bitcoin.core.script import SIGVERSION_BASE, CScript, CScriptWitness, SignatureHash
 
 from btcmicro.core.encoding import compact_size
 from btcmicro.core.hashes import hash160, hash256
@@ -74,7 +74,7 @@ def sighash(
         return _bip143(tx, input_index, script_code, amount, hashtype)
     if (hashtype & 0x1F) == SIGHASH_SINGLE and input_index >= len(tx.vout):
         raise ValueError("SIGHASH_SINGLE without a matching output")
-    return SignatureHash(CScript(script_code), tx, input_index, hashtype, sigversion=SIGVERSION_BASE)
+    return bytes(SignatureHash(CScript(script_code), tx, input_index, hashtype, sigversion=SIGVERSION_BASE))
 
 
 def sign_input(
@@ -143,7 +143,7 @@ def sign_tx(
     if len(spent) != len(tx.vin) or len(keys) != len(tx.vin):
         raise ValueError("need one spent output and one key (or None) per input")
     mtx = CMutableTransaction.from_tx(tx)
-    for i, ((spk, amount), key) in enumerate(zip(spent, keys)):
+    for i, ((spk, amount), key) in enumerate(zip(spent, keys, strict=True)):
         if key is None:
             continue
         kind, sol = solve(spk)

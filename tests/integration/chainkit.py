@@ -11,11 +11,11 @@ from typing import Any
 from bitcoin.core import (
     CMutableTransaction,
     CMutableTxIn,
+    COutPoint,
     CScript,
     CTxOut,
-    COutPoint,
-    lx,
     b2lx,
+    lx,
 )
 
 from btcmicro.core.keys import PrivateKey

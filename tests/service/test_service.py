@@ -126,7 +126,8 @@ def test_client_survives_a_server_restart_on_the_same_port():
 
 def test_half_sent_request_does_not_stop_the_service(service):
     with socket.create_connection((service.host, service.port)) as s:
-        s.sendall(b"POST /pay HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"chan")
+        s.sendall(b"POST /pay HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+                  b'{"chan')
     assert httpx.post(service.url + "/pay", json={"channel": "c1", "value": 1}).status_code == 200
 
 

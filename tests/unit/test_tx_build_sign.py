@@ -3,8 +3,8 @@ from bitcoin.core import CTransaction, b2lx
 
 import btcmicro.tx  # noqa: F401
 from btcmicro.core.errors import PolicyError
-from btcmicro.core.keys import PrivateKey, is_low_s, verify_der
-from btcmicro.script import p2pkh, p2wpkh, op_return, script_to_address
+from btcmicro.core.keys import PrivateKey, is_low_s
+from btcmicro.script import op_return, p2pkh, p2wpkh, script_to_address
 from btcmicro.tx.build import SEQUENCE_FINAL, SEQUENCE_RBF, TxBuilder
 from btcmicro.tx.policy import are_inputs_standard, is_standard_tx, is_witness_standard
 from btcmicro.tx.sign import (

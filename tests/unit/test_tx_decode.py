@@ -1,8 +1,8 @@
 from decimal import Decimal
 
-import btcmicro.tx  # noqa: F401
-from bitcoin.core import CTransaction
+import pytest
 
+import btcmicro.tx  # noqa: F401
 from btcmicro.core.keys import PrivateKey
 from btcmicro.script import (
     add_checksum,
@@ -20,8 +20,6 @@ from btcmicro.script import (
 from btcmicro.tx.build import TxBuilder
 from btcmicro.tx.decode import decode_raw_transaction, decode_script, parse_tx
 from btcmicro.tx.sign import sign_tx
-
-import pytest
 
 PK = PrivateKey(bytes(31) + b"\x01").pubkey
 PK2 = PrivateKey(bytes(31) + b"\x02").pubkey

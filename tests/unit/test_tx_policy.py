@@ -1,12 +1,12 @@
-import btcmicro.script  # noqa: F401  (selects regtest)
-from bitcoin.core import COutPoint, CMutableTransaction, CTxIn, CTxOut, CTxInWitness, CTxWitness
+from bitcoin.core import CMutableTransaction, COutPoint, CTxIn, CTxInWitness, CTxOut, CTxWitness
 from bitcoin.core.script import CScript, CScriptWitness
 
+import btcmicro.script  # noqa: F401  (selects regtest)
 from btcmicro.core.keys import PrivateKey
 from btcmicro.script import multisig, op_return, p2pk, p2pkh, p2sh, p2tr, p2wpkh, p2wsh
 from btcmicro.tx.policy import (
-    MIN_RELAY_FEE,
     INCREMENTAL_RELAY_FEE,
+    MIN_RELAY_FEE,
     are_inputs_standard,
     dust_threshold,
     is_dust,
