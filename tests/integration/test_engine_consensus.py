@@ -5,11 +5,12 @@ The node is the judge of every verdict: we build and sign, it accepts or refuses
 from __future__ import annotations
 
 import pytest
-from bitcoin.core import CScript, CTxInWitness, CScriptWitness, CTxWitness, b2lx
+from bitcoin.core import CScript, CScriptWitness, CTransaction, CTxInWitness, CTxWitness, b2lx, lx
 from bitcoin.core.script import OP_CHECKLOCKTIMEVERIFY, OP_CHECKSEQUENCEVERIFY, OP_CHECKSIG, OP_DROP
 
 from btcmicro.core.errors import NodeError
 from btcmicro.core.keys import PrivateKey
+from btcmicro.node.engine.miner import build_block
 from btcmicro.node.reorg import force_reorg
 from btcmicro.script import standard
 from btcmicro.tx.sign import sign_input
@@ -168,8 +169,17 @@ def test_block_with_invalid_transaction_refused_tip_unchanged(rpc):
         rpc.generateblock(kit.address, [hexof(tx)])
     assert info.value.code == -25
     assert rpc.getbestblockhash() == tip
-    block = rpc.generateblock(kit.address, [hexof(tx)], False)["hex"]
-    assert rpc.submitblock(block) not in (None, "duplicate", "inconclusive")
+    # Core runs TestBlockValidity even when not submitting: no block hex for an invalid block.
+    with pytest.raises(NodeError) as info:
+        rpc.generateblock(kit.address, [hexof(tx)], False)
+    assert info.value.code == -25
+    assert info.value.message.startswith("TestBlockValidity failed: block-script-verify-flag-failed (")
+    assert f"input 0 of {txid_of(tx)} (wtxid {b2lx(tx.GetHash())}), spending {coin.txid}:0" in info.value.message
+    # The same block built here (the test, not the node, assembles and solves it) is refused.
+    header = rpc.getblockheader(tip)
+    block = build_block(lx(tip), header["height"] + 1, max(header["time"], header["mediantime"]) + 1,
+                        kit.spk, [CTransaction.from_tx(tx)], 0, 1)
+    assert rpc.submitblock(block.hex()) not in (None, "duplicate", "inconclusive")
     assert rpc.getbestblockhash() == tip
     rpc.getblockcount()  # still serving
 

@@ -33,11 +33,17 @@ class Coin:
 
 
 class BlockRejected(Exception):
-    """The kernel refused a block; ``reason`` is what submitblock reports."""
+    """A block Core would refuse, shaped like its BlockValidationState: ``reason`` and ``debug``."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
+    def __init__(self, reason: str, debug: str = "") -> None:
         self.reason = reason
+        self.debug = debug
+        super().__init__(self.state)
+
+    @property
+    def state(self) -> str:
+        """Core's ``BlockValidationState::ToString()``: ``reason`` or ``reason, debug``."""
+        return f"{self.reason}, {self.debug}" if self.debug else self.reason
 
 
 @dataclass(slots=True)

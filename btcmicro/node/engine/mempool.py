@@ -16,7 +16,7 @@ import pbk
 from bitcoin.core import CBlock, CTransaction, b2lx
 from pbk.script import PrecomputedTransactionData
 
-from btcmicro.node.engine.chainstate import Chainstate, Coin, Outpoint
+from btcmicro.node.engine.chainstate import BlockRejected, Chainstate, Coin, Outpoint
 from btcmicro.tx import policy
 from btcmicro.tx.size import fee_for, stripped_size
 
@@ -186,7 +186,7 @@ class Mempool:
                     "bad-txns-spends-conflicting-tx",
                     f"{b2lx(txid)} spends conflicting transaction {b2lx(txin.prevout.hash)}",
                 )
-        if not self._sequence_locks_ok(tx, coins, next_height, mtp):
+        if not sequence_locks_ok(chain, tx, coins, next_height, mtp):
             raise Reject("non-BIP68-final")
         value_in = 0
         for coin in coins:
@@ -222,7 +222,9 @@ class Mempool:
         replaced: set[bytes] = set()
         if conflicts:
             replaced = self._replacement_checks(entry, conflicts)
-        self._script_checks(tx, raw, coins)
+        failed = failing_input(tx, raw, coins)
+        if failed is not None:
+            raise Reject(f"mempool-script-verify-flag-failed ({SCRIPT_FAILED})", _input_detail(tx, failed))
         # Core checks the caller's maxfeerate only after a successful test accept.
         if max_fee_rate and fee > fee_for(vsize, max_fee_rate):
             raise Reject("max-fee-exceeded", code=RPC_VERIFY_ERROR)
@@ -278,41 +280,6 @@ class Mempool:
                 f"{_btc(additional)} < {_btc(needed)}",
             )
         return all_conflicts
-
-    def _script_checks(self, tx: CTransaction, raw: bytes, coins: list[Coin]) -> None:
-        ktx = pbk.Transaction(raw)
-        outputs = [pbk.TransactionOutput(pbk.ScriptPubkey(c.script_pubkey), c.value) for c in coins]
-        pre = PrecomputedTransactionData(ktx, outputs)
-        txid_hex, wtxid_hex = b2lx(tx.GetTxid()), b2lx(tx.GetHash())
-        for i, coin in enumerate(coins):
-            ok = False
-            try:
-                ok = pbk.ScriptPubkey(coin.script_pubkey).verify(coin.value, ktx, pre, i, SCRIPT_FLAGS)
-            except pbk.ScriptVerifyException:
-                ok = False
-            if not ok:
-                prev = tx.vin[i].prevout
-                raise Reject(
-                    f"mempool-script-verify-flag-failed ({SCRIPT_FAILED})",
-                    f"input {i} of {txid_hex} (wtxid {wtxid_hex}), spending {b2lx(prev.hash)}:{prev.n}",
-                )
-
-    def _sequence_locks_ok(self, tx: CTransaction, coins: list[Coin], next_height: int, mtp: int) -> bool:
-        """BIP 68, as Core's CalculateSequenceLocks/EvaluateSequenceLocks."""
-        if tx.nVersion < 2:
-            return True
-        min_height, min_time = -1, -1
-        for txin, coin in zip(tx.vin, coins):
-            seq = txin.nSequence
-            if seq & SEQUENCE_DISABLE_FLAG:
-                continue
-            coin_height = coin.height
-            if seq & SEQUENCE_TYPE_FLAG:
-                coin_time = self.chain.median_time_past(max(coin_height - 1, 0))
-                min_time = max(min_time, coin_time + ((seq & SEQUENCE_MASK) << SEQUENCE_GRANULARITY) - 1)
-            else:
-                min_height = max(min_height, coin_height + (seq & SEQUENCE_MASK) - 1)
-        return not (min_height >= next_height or min_time >= mtp)
 
     # -- bookkeeping ---------------------------------------------------------
 
@@ -385,6 +352,106 @@ class Mempool:
             taken.add(entry.txid)
             weight += entry.weight
         return chosen
+
+
+def failing_input(tx: CTransaction, raw: bytes, coins: list[Coin]) -> int | None:
+    """The first input whose script the kernel refuses (consensus flags), or None."""
+    ktx = pbk.Transaction(raw)
+    outputs = [pbk.TransactionOutput(pbk.ScriptPubkey(c.script_pubkey), c.value) for c in coins]
+    pre = PrecomputedTransactionData(ktx, outputs)
+    for i, coin in enumerate(coins):
+        ok = False
+        try:
+            ok = pbk.ScriptPubkey(coin.script_pubkey).verify(coin.value, ktx, pre, i, SCRIPT_FLAGS)
+        except pbk.ScriptVerifyException:
+            ok = False
+        if not ok:
+            return i
+    return None
+
+
+def _input_detail(tx: CTransaction, i: int) -> str:
+    """Core's debug text for a script failure: which input of which transaction spends what."""
+    prev = tx.vin[i].prevout
+    return f"input {i} of {b2lx(tx.GetTxid())} (wtxid {b2lx(tx.GetHash())}), spending {b2lx(prev.hash)}:{prev.n}"
+
+
+def sequence_locks_ok(chain: Chainstate, tx: CTransaction, coins: list[Coin], next_height: int, mtp: int) -> bool:
+    """BIP 68, as Core's CalculateSequenceLocks/EvaluateSequenceLocks."""
+    if tx.nVersion < 2:
+        return True
+    min_height, min_time = -1, -1
+    for txin, coin in zip(tx.vin, coins):
+        seq = txin.nSequence
+        if seq & SEQUENCE_DISABLE_FLAG:
+            continue
+        coin_height = coin.height
+        if seq & SEQUENCE_TYPE_FLAG:
+            coin_time = chain.median_time_past(max(coin_height - 1, 0))
+            min_time = max(min_time, coin_time + ((seq & SEQUENCE_MASK) << SEQUENCE_GRANULARITY) - 1)
+        else:
+            min_height = max(min_height, coin_height + (seq & SEQUENCE_MASK) - 1)
+    return not (min_height >= next_height or min_time >= mtp)
+
+
+def check_block_transactions(chain: Chainstate, txs: list[CTransaction], height: int, mtp: int) -> int:
+    """Core's TestBlockValidity for a block of ``txs`` (after our coinbase) at ``height`` on the tip.
+
+    Returns the fees the block's coinbase may claim. Raises :class:`BlockRejected` with the
+    state Core reports (``reason, debug``), checking in Core's order: CheckBlock's per-transaction
+    checks, ContextualCheckBlock's finality, then ConnectBlock's inputs, BIP 68 and (last, as
+    Core's parallel script checks are) the scripts, judged by the kernel.
+    """
+    for tx in txs:
+        if tx.is_coinbase():
+            raise BlockRejected("bad-cb-multiple", "more than one coinbase")
+    for tx in txs:
+        try:
+            _check_transaction(tx, stripped_size(tx))
+        except Reject as rej:
+            raise BlockRejected(rej.reason, f"Transaction check failed (tx hash {b2lx(tx.GetTxid())}) {rej.debug}") from None
+    for tx in txs:
+        if not _is_final(tx, height, mtp):
+            raise BlockRejected("bad-txns-nonfinal", "non-final transaction")
+    view: dict[Outpoint, Coin] = {}
+    spent: set[Outpoint] = set()
+    fees = 0
+    scripts: list[tuple[CTransaction, list[Coin]]] = []
+    for tx in txs:
+        txid = tx.GetTxid()
+        coins: list[Coin] = []
+        for txin in tx.vin:
+            op = (txin.prevout.hash, txin.prevout.n)
+            coin = None if op in spent else view.get(op) or chain.utxos.get(op)
+            if coin is None:
+                raise BlockRejected("bad-txns-inputs-missingorspent",
+                                    f"CheckTxInputs: inputs missing/spent in transaction {b2lx(txid)}")
+            coins.append(coin)
+        value_in = 0
+        for coin in coins:
+            if coin.coinbase and height - coin.height < COINBASE_MATURITY:
+                raise BlockRejected("bad-txns-premature-spend-of-coinbase",
+                                    f"tried to spend coinbase at depth {height - coin.height} in transaction {b2lx(txid)}")
+            value_in += coin.value
+        value_out = sum(out.nValue for out in tx.vout)
+        if value_in < value_out:
+            raise BlockRejected("bad-txns-in-belowout", f"value in ({_btc(value_in)}) < value out ({_btc(value_out)}) "
+                                f"in transaction {b2lx(txid)}")
+        fees += value_in - value_out
+        if not sequence_locks_ok(chain, tx, coins, height, mtp):
+            raise BlockRejected("bad-txns-nonfinal", f"contains a non-BIP68-final transaction {b2lx(txid)}")
+        for txin in tx.vin:
+            op = (txin.prevout.hash, txin.prevout.n)
+            spent.add(op)
+            view.pop(op, None)
+        for n, out in enumerate(tx.vout):
+            view[(txid, n)] = Coin(out.nValue, bytes(out.scriptPubKey), height, False)
+        scripts.append((tx, coins))
+    for tx, coins in scripts:
+        failed = failing_input(tx, tx.serialize(), coins)
+        if failed is not None:
+            raise BlockRejected(f"block-script-verify-flag-failed ({SCRIPT_FAILED})", _input_detail(tx, failed))
+    return fees
 
 
 def _check_transaction(tx: CTransaction, stripped: int) -> None:

@@ -6,8 +6,11 @@ Core's name, parameters, result shape and error codes. It is transport-free;
 """
 from __future__ import annotations
 
+import io
 import os
+import re
 import secrets
+import struct
 import threading
 import time
 from dataclasses import dataclass
@@ -15,12 +18,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
-from bitcoin.core import CBlock, CTransaction, b2lx, lx
+from bitcoin.core import CBlock, CScript, CTransaction, CTxIn, CTxInWitness, CTxOut, CTxWitness, b2lx, lx
+from bitcoin.core.serialize import VectorSerializer, ser_read
 
 from btcmicro.core.hashes import hash256
 from btcmicro.core.amounts import COIN, btc_to_sats, sats_to_btc
-from btcmicro.node.engine.chainstate import Chainstate
-from btcmicro.node.engine.mempool import Mempool, Reject
+from btcmicro.node.engine.chainstate import BlockRejected, Chainstate
+from btcmicro.node.engine.mempool import Mempool, Reject, check_block_transactions
 from btcmicro.node.engine.miner import REGTEST_BITS, build_block
 from btcmicro.script import descriptor, standard
 from btcmicro.tx import decode, policy
@@ -175,15 +179,98 @@ def _parse_hex(value: str, name: str) -> bytes:
         raise RPCError(RPC_INVALID_PARAMETER, f"{name} must be hexadecimal string (not '{value}')") from None
 
 
-def _decode_tx(hexstr: str) -> tuple[CTransaction, bytes]:
+_HEX = re.compile(r"(?:[0-9a-fA-F]{2})+")
+MAX_SCRIPT_SIZE = 10_000
+MAX_SCRIPT_ELEMENT_SIZE = 520
+MAX_OPCODE = 0xBA  # OP_CHECKSIGADD
+
+
+def _read_tx(raw: bytes, extended: bool) -> CTransaction | None:
+    """One of Core's two readings of ``raw`` (UnserializeTransaction); None unless it uses every byte.
+
+    ``extended``: a zero input count followed by a non-zero byte is the segwit marker and flags
+    (flag 1: witnesses follow); legacy: a zero input count is just that, and the outputs follow.
+    """
+    f = io.BytesIO(raw)
     try:
-        raw = bytes.fromhex(hexstr)
-        tx = CTransaction.deserialize(raw)
+        (version,) = struct.unpack("<i", ser_read(f, 4))
+        vin = VectorSerializer.stream_deserialize(CTxIn, f)
+        vout: list[CTxOut] = []
+        flags = 0
+        if not vin and extended:
+            flags = ser_read(f, 1)[0]
+            if flags:
+                vin = VectorSerializer.stream_deserialize(CTxIn, f)
+                vout = VectorSerializer.stream_deserialize(CTxOut, f)
+        else:
+            vout = VectorSerializer.stream_deserialize(CTxOut, f)
+        witness = CTxWitness()
+        if flags & 1 and extended:
+            flags ^= 1
+            witness = CTxWitness([CTxInWitness.stream_deserialize(f) for _ in vin])
+            if witness.is_null():
+                return None  # "Superfluous witness record"
+        if flags:
+            return None  # "Unknown transaction optional data"
+        (locktime,) = struct.unpack("<I", ser_read(f, 4))
     except Exception:
-        raise RPCError(RPC_DESERIALIZATION_ERROR, "TX decode failed. Make sure the tx has at least one input.") from None
-    if not tx.vin or tx.serialize() != raw:
-        raise RPCError(RPC_DESERIALIZATION_ERROR, "TX decode failed. Make sure the tx has at least one input.")
-    return tx, raw
+        return None
+    if f.read(1):
+        return None
+    tx = CTransaction(vin, vout, locktime, version, witness)
+    if tx.serialize() != raw:  # a non-canonical size prefix: Core's ReadCompactSize refuses it
+        return None
+    return tx
+
+
+def _has_valid_ops(script: bytes) -> bool:
+    """Core's ``CScript::HasValidOps``: every op parses, none above OP_CHECKSIGADD, pushes <= 520 bytes."""
+    try:
+        for op, data, _ in CScript(script).raw_iter():
+            if op > MAX_OPCODE or (data is not None and len(data) > MAX_SCRIPT_ELEMENT_SIZE):
+                return False
+    except Exception:
+        return False
+    return True
+
+
+def _scripts_sane(tx: CTransaction) -> bool:
+    """Core's ``CheckTxScriptsSanity`` (core_read.cpp), which breaks a tie between two readings."""
+    if not tx.is_coinbase():
+        for txin in tx.vin:
+            if not _has_valid_ops(bytes(txin.scriptSig)) or len(txin.scriptSig) > MAX_SCRIPT_SIZE:
+                return False
+    return all(_has_valid_ops(bytes(o.scriptPubKey)) and len(o.scriptPubKey) <= MAX_SCRIPT_SIZE for o in tx.vout)
+
+
+def decode_hex_tx(hexstr: str, try_no_witness: bool = False, try_witness: bool = True) -> CTransaction | None:
+    """Core's ``DecodeHexTx`` (core_read.cpp), with its defaults: only the extended reading.
+
+    ``decoderawtransaction`` also tries the legacy reading (``try_no_witness``). A reading counts
+    only if it uses every byte; when both do, the one whose scripts are sane wins, and if both or
+    neither are, the extended one. A transaction with no inputs can decode (``"00" * 10`` does):
+    the mempool or the block check refuses it (``bad-txns-vin-empty``), not the decoder.
+    """
+    if not _HEX.fullmatch(hexstr):
+        return None
+    raw = bytes.fromhex(hexstr)
+    extended = _read_tx(raw, True) if try_witness else None
+    legacy = _read_tx(raw, False) if try_no_witness else None
+    if extended is None or legacy is None:
+        return extended if legacy is None else legacy
+    if _scripts_sane(legacy) and not _scripts_sane(extended):
+        return legacy
+    return extended
+
+
+DECODE_FAILED = "TX decode failed. Make sure the tx has at least one input."
+
+
+def _decode_tx(hexstr: str, message: str = DECODE_FAILED) -> tuple[CTransaction, bytes]:
+    tx = decode_hex_tx(hexstr)
+    if tx is None:
+        raise RPCError(RPC_DESERIALIZATION_ERROR, message)
+    return tx, bytes.fromhex(hexstr)
 
 
 def _difficulty(bits: int) -> float:
@@ -258,7 +345,7 @@ class Engine:
             txs = [e.tx for e in template]
             fees = sum(e.fee for e in template)
         else:
-            fees = self._fees_of(txs)
+            fees = check_block_transactions(chain, txs, height, mtp)  # raises BlockRejected
         timestamp = max(mtp + 1, self.now())
         self._extra_nonce = (self._extra_nonce + 1) & 0xFFFFFFFF
         raw = build_block(prev, height, timestamp, payout, txs, fees, self._extra_nonce)
@@ -267,26 +354,6 @@ class Engine:
             if result is not None:
                 raise RPCError(RPC_VERIFY_ERROR, f"ProcessNewBlock, block not accepted: {result}")
         return raw
-
-    def _fees_of(self, txs: list[CTransaction]) -> int:
-        """Fees of explicit block transactions (inputs from the UTXO set or earlier ones)."""
-        made: dict[tuple[bytes, int], int] = {}
-        fees = 0
-        for tx in txs:
-            value_in = 0
-            for txin in tx.vin:
-                op = (txin.prevout.hash, txin.prevout.n)
-                if op in made:
-                    value_in += made.pop(op)
-                elif op in self.chain.utxos:
-                    value_in += self.chain.utxos[op].value
-                else:
-                    raise RPCError(RPC_VERIFY_ERROR, "TestBlockValidity failed: bad-txns-inputs-missingorspent")
-            txid = tx.GetTxid()
-            for n, out in enumerate(tx.vout):
-                made[(txid, n)] = out.nValue
-            fees += value_in - sum(o.nValue for o in tx.vout)
-        return fees
 
     def _generate(self, n: int, payout: bytes) -> list[str]:
         if n < 0:
@@ -484,7 +551,10 @@ class Engine:
     @rpc("decoderawtransaction", Param("hexstring", "str", True), Param("iswitness", "bool"))
     def rpc_decoderawtransaction(self, hexstring: str, iswitness: bool | None) -> dict[str, Any]:
         """Return a JSON object representing the serialized, hex-encoded transaction."""
-        tx, _ = _decode_tx(hexstring)
+        tx = decode_hex_tx(hexstring, try_no_witness=iswitness is None or not iswitness,
+                           try_witness=iswitness is None or iswitness)
+        if tx is None:
+            raise RPCError(RPC_DESERIALIZATION_ERROR, "TX decode failed")
         return decode.tx_to_json(tx)
 
     @rpc("decodescript", Param("hexstring", "str", True))
@@ -525,7 +595,7 @@ class Engine:
         for item in rawtxs:
             if not isinstance(item, str):
                 raise RPCError(RPC_TYPE_ERROR, f"JSON value of type {_json_type(item)} is not of expected type string")
-            decoded.append(_decode_tx(item))
+            decoded.append(_decode_tx(item, f"TX decode failed: {item} Make sure the tx has at least one input."))
         max_rate = DEFAULT_MAX_RAW_TX_FEE_RATE if maxfeerate is None else maxfeerate
         results = []
         for tx, raw in decoded:
@@ -707,12 +777,15 @@ class Engine:
                     raise RPCError(RPC_INVALID_ADDRESS_OR_KEY, f"Transaction {item} not in mempool.")
                 txs.append(self.mempool.entries[h].tx)
             else:
-                try:
-                    txs.append(CTransaction.deserialize(bytes.fromhex(item)))
-                except Exception:
+                tx = decode_hex_tx(item)
+                if tx is None:
                     raise RPCError(RPC_DESERIALIZATION_ERROR, f"Transaction decode failed for {item}. "
-                                   "Make sure the tx has at least one input.") from None
-        raw = self.mine_block(payout, txs, submit=False)
+                                   "Make sure the tx has at least one input.")
+                txs.append(tx)
+        try:
+            raw = self.mine_block(payout, txs, submit=False)
+        except BlockRejected as rej:  # Core runs TestBlockValidity whether or not it submits
+            raise RPCError(RPC_VERIFY_ERROR, f"TestBlockValidity failed: {rej.state}") from None
         if submit:
             result = self._submit(raw)
             if result is not None:
