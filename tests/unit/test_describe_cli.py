@@ -9,7 +9,7 @@ from bitcoin.core.script import CScript
 from click.testing import CliRunner
 
 import btcmicro.script  # noqa: F401
-from btcmicro.cli_describe import script_group, tx_group
+from btcmicro.cli.describe import script_group, tx_group
 from btcmicro.core.keys import PrivateKey
 from btcmicro.script.standard import p2wpkh
 from btcmicro.script.templates import BitcoinjV2Channel

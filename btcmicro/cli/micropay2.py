@@ -17,35 +17,34 @@ A typical session on one datadir (each server in its own terminal)::
 from __future__ import annotations
 
 import json
-import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import click
 
-from btcmicro.cli import bench, emit, progress
+from btcmicro.cli._common import HOST_OPT, JSON_OPT, Context, emit, keystore_passphrase, progress
 from btcmicro.core.amounts import format_sats
 from btcmicro.core.errors import ConfigError
 from btcmicro.core.keys import PrivateKey
 
-__all__ = ["micropay2_group", "vts_group", "merchant_group", "bench_micropay2"]
+__all__ = ["merchant_group", "micropay2_group", "vts_group"]
 
 SYNC = click.option("--synchronous", type=click.Choice(["FULL", "NORMAL"]), default="FULL", show_default=True,
                     help="SQLite durability: FULL fsyncs every commit (survives power loss), NORMAL survives a crash.")
-JSON = click.option("--json", "json_out", is_flag=True, help="Machine-readable output.")
-HOST = click.option("--host", default="127.0.0.1", show_default=True, help="Listen address.")
 
 
 def _home(ctx: click.Context) -> Path:
-    return ctx.obj.datadir / "micropay2"
+    obj: Context = ctx.obj
+    return obj.datadir / "micropay2"
 
 
 def _key(ctx: click.Context, label: str) -> PrivateKey:
     """The role's key from the micropay2 keystore, created on first use."""
     from btcmicro.wallet.keystore import Keystore
 
-    ks = Keystore(_home(ctx) / "keys", os.environ.get("BTCMICRO_PASSPHRASE"))
-    for k in ks.keys():
+    ks = Keystore(_home(ctx) / "keys", keystore_passphrase())
+    for k in ks:
         if ks.label(k.pubkey) == label:
             return k
     return ks.new_key(label)
@@ -68,7 +67,8 @@ def _vts_clients(urls: Sequence[str], keys: Sequence[str]) -> list[Any]:
 
     if keys and len(keys) != len(urls):
         raise ConfigError("give one --vts-key per --vts URL (or none: the keys the services announce)")
-    return [HTTPVTS(u, bytes.fromhex(k) if keys else None) for u, k in zip(urls, keys or [None] * len(urls))]
+    pubkeys: list[bytes | None] = [bytes.fromhex(k) for k in keys] if keys else [None] * len(urls)
+    return [HTTPVTS(u, pk) for u, pk in zip(urls, pubkeys, strict=True)]
 
 
 def _vts_keys(urls: Sequence[str], keys: Sequence[str]) -> list[bytes]:
@@ -96,7 +96,7 @@ def vts_group() -> None:
 
 
 @vts_group.command("pubkey")
-@JSON
+@JSON_OPT
 @click.pass_context
 def vts_pubkey(ctx: click.Context, json_out: bool) -> None:
     """Print pk_T, this datadir's VTS key (step 0: publish it)."""
@@ -105,7 +105,7 @@ def vts_pubkey(ctx: click.Context, json_out: bool) -> None:
 
 
 @vts_group.command("serve")
-@HOST
+@HOST_OPT
 @click.option("--port", type=click.IntRange(1, 65535), default=8402, show_default=True)
 @SYNC
 @click.pass_context
@@ -150,7 +150,7 @@ def _merchant(ctx: click.Context, settings: dict[str, Any], synchronous: str = "
 @click.option("--fast", is_flag=True, help="Reuse one claim address (the paper's fast request).")
 @click.option("--sigma1", type=click.Choice(["always", "on_win"]), default="always", show_default=True,
               help="Check the claim signature on every ticket, or on winning ones only (see docs/micropay2.md).")
-@HOST
+@HOST_OPT
 @click.option("--port", type=click.IntRange(1, 65535), default=8401, show_default=True)
 @SYNC
 @click.pass_context
@@ -206,12 +206,13 @@ def _escrow_view(rec: Any) -> dict[str, Any]:
 @click.option("--value", type=click.IntRange(1), help="Sats in each escrow.")
 @click.option("--expiry-blocks", type=click.IntRange(1), default=1000, show_default=True,
               help="The payer's refund path opens this many blocks from now.")
-@click.option("--wrapping", type=click.Choice(["p2wsh", "p2sh", "p2sh-p2wsh", "bare"]), default="p2wsh", show_default=True)
+@click.option("--wrapping", type=click.Choice(["p2wsh", "p2sh", "p2sh-p2wsh", "bare"]), default="p2wsh",
+              show_default=True)
 @click.option("--max-price", type=click.IntRange(1), default=100_000, show_default=True,
               help="Highest price per ticket (sats) the payer accepts.")
 @click.option("--confirm/--no-confirm", default=True, show_default=True, help="Mine a block to confirm the escrows.")
 @click.option("--list", "list_only", is_flag=True, help="Only list the escrows (refreshed from the chain).")
-@JSON
+@JSON_OPT
 @click.pass_context
 def escrow(ctx: click.Context, vts_urls: tuple[str, ...], vts_keys: tuple[str, ...], threshold: int, count: int,
            value: int | None, expiry_blocks: int, wrapping: str, max_price: int, confirm: bool, list_only: bool,
@@ -229,6 +230,7 @@ def escrow(ctx: click.Context, vts_urls: tuple[str, ...], vts_keys: tuple[str, .
     payer = _payer(ctx, settings)
     funded: list[Any] = []
     if not list_only and count:
+        assert value is not None  # required above whenever escrows are funded
         with progress(f"funding {count} escrows"):
             payer.funder.ensure_balance(count * value + 100_000)
             funded = payer.fund_escrows([value] * count, payer.chain.height() + expiry_blocks)
@@ -245,7 +247,7 @@ def escrow(ctx: click.Context, vts_urls: tuple[str, ...], vts_keys: tuple[str, .
 @micropay2_group.command("pay")
 @click.argument("merchant_url")
 @click.option("--count", type=click.IntRange(1, 1_000_000), default=1, show_default=True, help="Pages to buy.")
-@JSON
+@JSON_OPT
 @click.pass_context
 def pay(ctx: click.Context, merchant_url: str, count: int, json_out: bool) -> None:
     """Buy COUNT pages from the merchant at MERCHANT_URL with lottery tickets (/ask, then /buy)."""
@@ -265,7 +267,7 @@ def pay(ctx: click.Context, merchant_url: str, count: int, json_out: bool) -> No
 
 
 @micropay2_group.command("claim")
-@JSON
+@JSON_OPT
 @click.pass_context
 def claim(ctx: click.Context, json_out: bool) -> None:
     """Merchant: claim every stored winning ticket not yet broadcast, through the VTS(s) it serves with."""
@@ -282,7 +284,7 @@ def claim(ctx: click.Context, json_out: bool) -> None:
 
 @micropay2_group.command("refund")
 @click.argument("outpoint", required=False)
-@JSON
+@JSON_OPT
 @click.pass_context
 def refund(ctx: click.Context, outpoint: str | None, json_out: bool) -> None:
     """Payer: refund OUTPOINT (txid:vout), or every expired unspent escrow, to the toolkit's wallet."""
@@ -299,7 +301,7 @@ def refund(ctx: click.Context, outpoint: str | None, json_out: bool) -> None:
 @VTS_URLS
 @VTS_KEYS
 @click.option("--from-height", type=click.IntRange(0), default=0, show_default=True, help="First block to scan.")
-@JSON
+@JSON_OPT
 @click.pass_context
 def audit_cmd(ctx: click.Context, vts_urls: tuple[str, ...], vts_keys: tuple[str, ...], from_height: int,
               json_out: bool) -> None:
@@ -319,20 +321,3 @@ def audit_cmd(ctx: click.Context, vts_urls: tuple[str, ...], vts_keys: tuple[str
     emit(ctx, data, "\n".join(text))
     if not report.ok:
         ctx.exit(1)
-
-
-# -- bench --------------------------------------------------------------------------------------------
-
-
-@bench.command("micropay2")
-@click.option("--quick", is_flag=True, help="Fewer iterations and shorter load runs (a smoke run).")
-@click.option("--no-web", is_flag=True, help="Skip the web experiment.")
-@JSON
-@click.pass_context
-def bench_micropay2(ctx: click.Context, quick: bool, no_web: bool, json_out: bool) -> None:
-    """The paper's §4.2 table and §4.3 web experiment: ours next to theirs, with the targets checked."""
-    from btcmicro.bench.micropay2 import format_report, run_micropay2_bench
-
-    report = run_micropay2_bench(quick=quick, web=not no_web,
-                                 echo=None if json_out else lambda m: click.echo(m, err=True))
-    emit(ctx, report, format_report(report))

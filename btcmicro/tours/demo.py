@@ -16,16 +16,21 @@ Every step is judged by the node; the report carries txids, sizes and fees.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from bitcoin.core import b2lx
 
+from btcmicro.contracts import MultisigMofN, Spend
 from btcmicro.core.amounts import format_sats
 from btcmicro.core.errors import NodeError
 from btcmicro.core.keys import PrivateKey
-from btcmicro.script import MultisigMofN, Spend, standard
+from btcmicro.node.launcher import start_node
+from btcmicro.script import standard
+from btcmicro.tours import channel, micropay2
 from btcmicro.tx.build import TxBuilder
+from btcmicro.wallet import Wallet
 
 __all__ = ["run_demo"]
 
@@ -33,12 +38,14 @@ ESCROW_SATS = 1_000_000
 FEERATE = 1_000  # sat/kvB: 1 sat/vB
 
 
+def _numbered(say: Callable[[str], None], step: int) -> Callable[[str], None]:
+    """``say`` with the step number before each line that does not start indented."""
+    return lambda m: say(f"{step}. {m}" if m and not m[0].isspace() else m)
+
+
 def run_demo(engine: str = "auto", bitcoind: str | None = None,
              echo: Callable[[str], None] | None = print) -> dict[str, Any]:
     """Run the tour; print it through ``echo`` (None: quiet) and return a JSON-able report."""
-    from btcmicro.node.launcher import start_node
-    from btcmicro.wallet import Wallet
-
     say = echo or (lambda _m: None)
     report: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="btcmicro-demo-") as tmp, \
@@ -58,6 +65,7 @@ def run_demo(engine: str = "auto", bitcoind: str | None = None,
         alice, bob = PrivateKey.generate(), PrivateKey.generate()
         escrow = MultisigMofN(2, (alice.pubkey, bob.pubkey))
         out = escrow.output("p2wsh")
+        assert out.address is not None  # a P2WSH output always has one
         txid, vout = wallet.fund(out.address, ESCROW_SATS)
         rpc.generatetoaddress(1, wallet.address())
         confirmations = rpc.getrawtransaction(txid, True)["confirmations"]
@@ -100,13 +108,11 @@ def run_demo(engine: str = "auto", bitcoind: str | None = None,
             f"   {spend_txid}: {tx['vsize']} vB, fee {format_sats(fee)}\n"
             f"   Bob {format_sats(to_bob)}, Alice {format_sats(to_alice)}")
 
-        from btcmicro.tours import channel, micropay2
-
         for step, (name, tour) in enumerate((("channel", channel.tour), ("micropay2", micropay2.tour)), start=6):
             say("")
             workdir = Path(tmp) / name
             workdir.mkdir()
-            report[name] = tour(rpc, wallet, workdir, lambda m, step=step: say(f"{step}. {m}" if m and not m[0].isspace() else m))
+            report[name] = tour(rpc, wallet, workdir, _numbered(say, step))
         report["height"] = rpc.getblockcount()
     say("done: every step above was judged by the node; the chain was temporary and is gone.")
     return report

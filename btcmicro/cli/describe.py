@@ -1,6 +1,6 @@
 """``btcmicro script describe HEX`` and ``btcmicro tx describe HEX``: the readable view from the CLI.
 
-Register with ``main.add_command(script_group)`` and ``main.add_command(tx_group)`` in ``btcmicro.cli``.
+Registered on the root command by :mod:`btcmicro.cli`.
 Both commands need no node. ``--json`` (here or on the root command) prints the JSON view.
 """
 from __future__ import annotations
@@ -9,6 +9,7 @@ import sys
 
 import click
 
+from btcmicro.cli._common import JSON_OPT, wants_json
 from btcmicro.describe import describe_script, describe_tx
 
 __all__ = ["script_group", "tx_group"]
@@ -25,10 +26,6 @@ def _hex_arg(value: str) -> str:
     return value
 
 
-def _want_json(ctx: click.Context, json_out: bool) -> bool:
-    return json_out or bool(ctx.find_root().params.get("json_out"))
-
-
 @click.group("script")
 def script_group() -> None:
     """Inspect scripts: opcodes, Core's type, recognised contract templates, addresses."""
@@ -36,12 +33,12 @@ def script_group() -> None:
 
 @script_group.command("describe")
 @click.argument("hexstr", metavar="HEX")
-@click.option("--json", "json_out", is_flag=True, help="Machine-readable output.")
+@JSON_OPT
 @click.pass_context
 def script_describe(ctx: click.Context, hexstr: str, json_out: bool) -> None:
     """Describe a scriptPubKey, redeem script or witness script given as HEX ("-" reads stdin)."""
     view = describe_script(_hex_arg(hexstr))
-    click.echo(view.to_json() if _want_json(ctx, json_out) else view.render())
+    click.echo(view.to_json() if wants_json(ctx) else view.render())
 
 
 def _spent(values: tuple[str, ...], n_inputs: int) -> list[object] | None:
@@ -73,7 +70,7 @@ def tx_group() -> None:
               help="Per input, in order: the amount it spends (and its scriptPubKey hex); gives fee and feerate.")
 @click.option("--script", "scripts", multiple=True, metavar="HEX",
               help="A redeem/witness script, so outputs paying it are named (repeatable).")
-@click.option("--json", "json_out", is_flag=True, help="Machine-readable output.")
+@JSON_OPT
 @click.pass_context
 def tx_describe(ctx: click.Context, hexstr: str, spent: tuple[str, ...], scripts: tuple[str, ...],
                 json_out: bool) -> None:
@@ -90,4 +87,4 @@ def tx_describe(ctx: click.Context, hexstr: str, spent: tuple[str, ...], scripts
     except ValueError:
         raise click.BadParameter("not hex", param_hint="--script") from None
     view = describe_tx(tx, spent=_spent(spent, len(tx.vin)), scripts=known)
-    click.echo(view.to_json() if _want_json(ctx, json_out) else view.render())
+    click.echo(view.to_json() if wants_json(ctx) else view.render())

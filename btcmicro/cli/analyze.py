@@ -1,6 +1,6 @@
 """``btcmicro analyze revenue``: the revenue-variance analysis of lottery payments from the CLI.
 
-Register with ``main.add_command(analyze_group)`` in ``btcmicro.cli``. Needs no node; ``--plots``
+Registered on the root command by :mod:`btcmicro.cli`. Needs no node; ``--plots``
 needs matplotlib (``pip install 'btcmicro[analysis]'``). ``--json`` (here or on the root command)
 prints the JSON view.
 """
@@ -9,17 +9,24 @@ from __future__ import annotations
 import json
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from btcmicro.analysis.revenue import MAX_TICKETS, parse_rho, revenue_report
+from btcmicro.cli._common import JSON_OPT, wants_json
 from btcmicro.core.amounts import MAX_MONEY
 from btcmicro.core.errors import ConfigError
 
 __all__ = ["analyze_group"]
 
+if TYPE_CHECKING:
+    _FractionType = click.ParamType[Fraction, object]
+else:  # click before 8.2 has no generic ParamType
+    _FractionType = click.ParamType
 
-class _Probability(click.ParamType):
+
+class _Probability(_FractionType):
     name = "FRACTION"
 
     def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> Fraction:
@@ -46,7 +53,7 @@ def analyze_group() -> None:
               show_default=True, help="Fractions of the expected revenue to report shortfall odds for (repeatable).")
 @click.option("--plots", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write PNGs of the paper's Figures 3–5 into this directory (needs matplotlib).")
-@click.option("--json", "json_out", is_flag=True, help="Machine-readable output.")
+@JSON_OPT
 @click.pass_context
 def revenue(ctx: click.Context, rho: Fraction, tickets: int, price: int | None, fractions: tuple[Fraction, ...],
             plots: Path | None, json_out: bool) -> None:
@@ -63,7 +70,7 @@ def revenue(ctx: click.Context, rho: Fraction, tickets: int, price: int | None, 
             figures = write_figures(plots, rho, tickets)
         except ConfigError as exc:  # matplotlib missing
             raise click.ClickException(str(exc)) from None
-    if json_out or ctx.find_root().params.get("json_out"):
+    if wants_json(ctx):
         click.echo(json.dumps({**report.to_json(), "figures": [str(p) for p in figures]}, indent=2))
         return
     click.echo(report.render())

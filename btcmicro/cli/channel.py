@@ -22,24 +22,13 @@ from typing import Any
 
 import click
 
+from btcmicro.cli._common import CHANNEL_OPT, CHANNEL_PASSPHRASE_ENV, HOST_OPT, JSON_OPT, emit, keystore_passphrase
+
 __all__ = ["channel_group", "client_channel_json"]
-
-PASSPHRASE_ENVS = ("BTCMICRO_CHANNEL_PASSPHRASE", "BTCMICRO_PASSPHRASE")
-JSON_OPT = click.option("--json", "json_out", is_flag=True, help="Machine-readable output.")
-CHANNEL_OPT = click.option("--channel", "deposit_txid", help="Deposit txid (default: the latest open channel).")
-
-
-def _emit(ctx: click.Context, data: Any, text: str | None = None) -> None:
-    from btcmicro.cli import emit
-
-    emit(ctx, data, text)
 
 
 def _passphrase() -> str:
-    for name in PASSPHRASE_ENVS:
-        if os.environ.get(name):
-            return os.environ[name]
-    return str(click.prompt("channel key passphrase", hide_input=True))
+    return keystore_passphrase(scope_env=CHANNEL_PASSPHRASE_ENV, prompt="channel key passphrase")
 
 
 def _client_dir(ctx: click.Context) -> Path:
@@ -112,7 +101,7 @@ def channel_group() -> None:
 
 
 @channel_group.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True)
+@HOST_OPT
 @click.option("--port", type=click.IntRange(0, 65535), default=8335, show_default=True, help="0 picks a free port.")
 @click.option("--store", "store_path", type=click.Path(path_type=Path),
               help="Server database (default <datadir>/channel-server/server.db).")
@@ -154,7 +143,7 @@ def serve(ctx: click.Context, host: str, port: int, store_path: Path | None, pay
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda _s, _f: stop.set())
     service = ServiceThread(create_channel_app(server), host, port).start()
-    _emit(ctx, {"url": service.url, "store": str(store_path), "pid": os.getpid(),
+    emit(ctx, {"url": service.url, "store": str(store_path), "pid": os.getpid(),
                 "open_channels": len(store.channels(("open",)))},
           f"channel server at {service.url} (store {store_path}); SIGTERM or Ctrl-C to stop")
     last = -1
@@ -195,7 +184,7 @@ def open_cmd(ctx: click.Context, url: str, sats: int, version: str, window: int,
     ch = client.open(sats)
     side.remember(ch.deposit_txid, url)
     data = client_channel_json(ch)
-    _emit(ctx, data, f"channel open: deposit {ch.deposit_txid} (v{ch.version}), {ch.value:,} sats, "
+    emit(ctx, data, f"channel open: deposit {ch.deposit_txid} (v{ch.version}), {ch.value:,} sats, "
                      f"paid {ch.paid:,}, change {ch.change:,}; refund after {data['expiry_kind']} {ch.expiry}")
 
 
@@ -221,7 +210,7 @@ def pay(ctx: click.Context, sats: int, deposit_txid: str | None, count: int, inf
     text = (f"paid {sum(r['amount'] for r in results):,} sats in {len(results)} payment(s); channel total "
             f"{last['paid']:,}, change {last['change']:,}" + (f"; server: {last['info']}" if last["info"] else "")
             + (f"\nchannel used up and settled: {last['settlement_txid']}" if last["settlement_txid"] else ""))
-    _emit(ctx, {"deposit_txid": client.deposit_txid, "payments": results}, text)
+    emit(ctx, {"deposit_txid": client.deposit_txid, "payments": results}, text)
 
 
 def _text(info: bytes | None) -> str | None:
@@ -243,7 +232,7 @@ def close(ctx: click.Context, deposit_txid: str | None, json_out: bool) -> None:
     tx = client.close()
     txid = tx.GetTxid()[::-1].hex()
     ch = client.channel
-    _emit(ctx, {"deposit_txid": ch.deposit_txid, "settlement_txid": txid, "paid": ch.paid, "change": ch.change},
+    emit(ctx, {"deposit_txid": ch.deposit_txid, "settlement_txid": txid, "paid": ch.paid, "change": ch.change},
           f"settled by the server: {txid}\n  paid {ch.paid:,} sats, change {ch.change:,} sats to the channel key "
           f"(`btcmicro channel sweep` moves it to the wallet once confirmed)")
 
@@ -264,6 +253,7 @@ def refund(ctx: click.Context, deposit_txid: str | None, json_out: bool) -> None
         deposit_txid = chans[-1].deposit_txid
     client = PaymentChannelClient(_NoTransport(), side.chain, side.store, deposit_txid=deposit_txid)
     ch = client.channel
+    assert ch is not None  # the client raised ChannelError for a deposit it does not store
     from btcmicro.core.errors import NodeError
 
     try:
@@ -272,7 +262,7 @@ def refund(ctx: click.Context, deposit_txid: str | None, json_out: bool) -> None
         raise ChannelError(f"the node refuses the refund ({e.message}): it is final from "
                            f"{'height' if ch.contract.expiry_is_height else 'median-time-past'} {ch.expiry}, "
                            f"tip is {side.chain.height()}") from None
-    _emit(ctx, {"deposit_txid": deposit_txid, "refund_txid": txid},
+    emit(ctx, {"deposit_txid": deposit_txid, "refund_txid": txid},
           f"refund broadcast: {txid} (`btcmicro channel sweep` once it confirms)")
 
 
@@ -304,7 +294,7 @@ def status(ctx: click.Context, deposit_txid: str | None, json_out: bool) -> None
     data = client_channel_json(chans[0])
     data["server_url"] = side.urls().get(data["deposit_txid"])
     data["events"] = [e.kind for e in events if e.deposit_txid == data["deposit_txid"]]
-    _emit(ctx, data, _line(data) + f"\n  change {data['change']:,} sats; server {data['server_url']}"
+    emit(ctx, data, _line(data) + f"\n  change {data['change']:,} sats; server {data['server_url']}"
           + (f"\n  settlement {data['settlement_txid']}" if data["settlement_txid"] else "")
           + (f"\n  refund {data['refund_txid']}" if data["refund_txid"] else ""))
 
@@ -326,7 +316,7 @@ def list_cmd(ctx: click.Context, server_side: bool, store_path: Path | None, jso
         store.close()
     else:
         rows = [client_channel_json(ch) for ch in _ClientSide(ctx).store.channels()]
-    _emit(ctx, rows, "\n".join(_line(r) for r in rows) or "no channels")
+    emit(ctx, rows, "\n".join(_line(r) for r in rows) or "no channels")
 
 
 @channel_group.command("sweep")
@@ -340,25 +330,5 @@ def sweep(ctx: click.Context, dest: str | None, json_out: bool) -> None:
     side = _ClientSide(ctx)
     ClientWatcher(side.chain, side.store).poll()
     res = sweep_channel_coins(side.chain, side.store, dest or ctx.obj.wallet(side.rpc).address())
-    _emit(ctx, res, f"swept {res['amount']:,} sats from {len(res['coins'])} coin(s) in {res['txid']} "
+    emit(ctx, res, f"swept {res['amount']:,} sats from {len(res['coins'])} coin(s) in {res['txid']} "
                     f"(fee {res['fee']:,})" if res["txid"] else "nothing to sweep")
-
-
-# --- benchmark -------------------------------------------------------------------------------------
-
-from btcmicro.cli import bench  # noqa: E402  (cli.py imports this module at its bottom)
-
-
-@bench.command("channel")
-@click.option("--payments", type=click.IntRange(10, 1_000_000), default=1_000, show_default=True)
-@click.option("--engine", type=click.Choice(["auto", "bitcoind", "embedded"]), default="embedded", show_default=True)
-@JSON_OPT
-@click.pass_context
-def bench_channel(ctx: click.Context, payments: int, engine: str, json_out: bool) -> None:
-    """Payments/s in-process and over HTTP (file stores, synchronous FULL), one payment next to a raw
-    sign + verify, and the on-chain bytes and fees of v1, v2 and v3 lifecycles."""
-    from btcmicro.bench.channel import format_report, run_channel_bench
-
-    report = run_channel_bench(payments=payments, engine=engine,
-                               echo=None if json_out else lambda m: click.echo(m, err=True))
-    _emit(ctx, report, format_report(report))

@@ -1,0 +1,4 @@
+"""``python -m btcmicro.cli``."""
+from btcmicro.cli import run
+
+run()

@@ -1,0 +1,58 @@
+"""``btcmicro bench engine|channel|micropay2``: the benchmarks (figures go to docs/benchmarks.md)."""
+from __future__ import annotations
+
+import click
+
+from btcmicro.cli._common import BITCOIND_OPT, JSON_OPT, emit, engine_option
+
+__all__ = ["bench", "bench_channel", "bench_engine", "bench_micropay2"]
+
+
+@click.group()
+def bench() -> None:
+    """Benchmarks (figures go to docs/benchmarks.md)."""
+
+
+@bench.command("engine")
+@click.option("--txs", type=click.IntRange(1, 100_000), default=1000, show_default=True)
+@click.option("--engines", default="auto", show_default=True,
+              help="Comma list of engines to run (auto = every available one).")
+@BITCOIND_OPT
+@JSON_OPT
+@click.pass_context
+def bench_engine(ctx: click.Context, txs: int, engines: str, bitcoind_path: str | None, json_out: bool) -> None:
+    """Start + 101 blocks, and TXS transactions through sendrawtransaction and into blocks, per engine."""
+    from btcmicro.bench.engine import format_report, run_engine_bench
+
+    report = run_engine_bench(txs=txs, engines=engines, bitcoind=bitcoind_path,
+                              echo=None if json_out else lambda m: click.echo(m, err=True))
+    emit(ctx, report, format_report(report))
+
+
+@bench.command("channel")
+@click.option("--payments", type=click.IntRange(10, 1_000_000), default=1_000, show_default=True)
+@engine_option(default="embedded")
+@JSON_OPT
+@click.pass_context
+def bench_channel(ctx: click.Context, payments: int, engine: str, json_out: bool) -> None:
+    """Payments/s in-process and over HTTP (file stores, synchronous FULL), one payment next to a raw
+    sign + verify, and the on-chain bytes and fees of v1, v2 and v3 lifecycles."""
+    from btcmicro.bench.channel import format_report, run_channel_bench
+
+    report = run_channel_bench(payments=payments, engine=engine,
+                               echo=None if json_out else lambda m: click.echo(m, err=True))
+    emit(ctx, report, format_report(report))
+
+
+@bench.command("micropay2")
+@click.option("--quick", is_flag=True, help="Fewer iterations and shorter load runs (a smoke run).")
+@click.option("--no-web", is_flag=True, help="Skip the web experiment.")
+@JSON_OPT
+@click.pass_context
+def bench_micropay2(ctx: click.Context, quick: bool, no_web: bool, json_out: bool) -> None:
+    """The paper's §4.2 table and §4.3 web experiment: ours next to theirs, with the targets checked."""
+    from btcmicro.bench.micropay2 import format_report, run_micropay2_bench
+
+    report = run_micropay2_bench(quick=quick, web=not no_web,
+                                 echo=None if json_out else lambda m: click.echo(m, err=True))
+    emit(ctx, report, format_report(report))
