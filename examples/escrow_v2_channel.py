@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 
+from btcmicro.channels.bitcoinj.templates import BitcoinjV2Channel
+from btcmicro.contracts import Expiry
 from btcmicro.core.errors import NodeError
 from btcmicro.core.keys import PrivateKey
 from btcmicro.node.launcher import start_node
-from btcmicro.script import BitcoinjV2Channel, Expiry
 from btcmicro.tx.build import TxBuilder
 from btcmicro.wallet import Wallet
 

@@ -10,7 +10,6 @@ import sys
 import click
 
 from btcmicro.cli._common import JSON_OPT, wants_json
-from btcmicro.describe import describe_script, describe_tx
 
 __all__ = ["script_group", "tx_group"]
 
@@ -37,6 +36,8 @@ def script_group() -> None:
 @click.pass_context
 def script_describe(ctx: click.Context, hexstr: str, json_out: bool) -> None:
     """Describe a scriptPubKey, redeem script or witness script given as HEX ("-" reads stdin)."""
+    from btcmicro.describe import describe_script  # here: describe asks the registry, which loads every scheme
+
     view = describe_script(_hex_arg(hexstr))
     click.echo(view.to_json() if wants_json(ctx) else view.render())
 
@@ -75,6 +76,7 @@ def tx_group() -> None:
 def tx_describe(ctx: click.Context, hexstr: str, spent: tuple[str, ...], scripts: tuple[str, ...],
                 json_out: bool) -> None:
     """Describe a raw transaction given as HEX ("-" reads stdin)."""
+    from btcmicro.describe import describe_tx  # here: describe asks the registry, which loads every scheme
     from btcmicro.tx.decode import parse_tx
 
     raw = _hex_arg(hexstr)

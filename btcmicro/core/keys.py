@@ -5,12 +5,12 @@ import secrets
 
 import coincurve
 
+from btcmicro.core.der import SECP256K1_ORDER, is_low_s
 from btcmicro.core.encoding import b58check_decode, b58check_encode
 from btcmicro.core.hashes import hash160
 
 __all__ = ["PrivateKey", "verify_der", "is_low_s", "is_valid_pubkey", "SECP256K1_ORDER"]
 
-SECP256K1_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 _WIF_REGTEST = 0xEF
 
 
@@ -89,18 +89,6 @@ def is_valid_pubkey(pubkey: bytes) -> bool:
         return True
     except Exception:
         return False
-
-
-def is_low_s(der_sig: bytes) -> bool:
-    """True if a DER signature (without hashtype) has S <= n/2."""
-    try:
-        # DER: 30 len 02 rlen r 02 slen s
-        rlen = der_sig[3]
-        slen = der_sig[5 + rlen]
-        s = int.from_bytes(der_sig[6 + rlen : 6 + rlen + slen], "big")
-    except IndexError:
-        return False
-    return 0 < s <= SECP256K1_ORDER // 2
 
 
 def verify_der(pubkey: bytes, der_sig: bytes, digest: bytes) -> bool:

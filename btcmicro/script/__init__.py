@@ -1,22 +1,99 @@
-"""btcmicro.script: output scripts, addresses, ASM and descriptors (regtest).
+"""btcmicro.script: output scripts, Core's Solver, regtest addresses, ASM and descriptors.
 
-Importing this package selects python-bitcoinlib's regtest parameters once.
+Contract templates are in :mod:`btcmicro.contracts` and each scheme's package; this package is below
+``tx`` and knows none of them. Importing it changes no global state: addresses are regtest's because
+the HRP and version bytes are written out in :mod:`btcmicro.script.standard`, not because of
+python-bitcoinlib's ``SelectParams`` (nothing in btcmicro uses the parameters it selects).
 """
-import bitcoin as _bitcoin
+from btcmicro.script import descriptor, standard
+from btcmicro.script.descriptor import (
+    add_checksum,
+    check_descriptor_checksum,
+    descriptor_checksum,
+    descriptor_to_script,
+    infer_descriptor,
+)
+from btcmicro.script.standard import (
+    ANCHOR_SCRIPT,
+    REGTEST_HRP,
+    InvalidAddress,
+    ScriptParseError,
+    address_to_script,
+    check_pubkey,
+    is_p2sh,
+    is_pay_to_anchor,
+    is_pubkey,
+    is_push_only,
+    is_unspendable,
+    is_valid_der_signature,
+    is_witness_program,
+    iter_ops,
+    match_multisig,
+    multisig,
+    op_return,
+    opcode_name,
+    p2pk,
+    p2pkh,
+    p2sh,
+    p2tr,
+    p2wpkh,
+    p2wsh,
+    parse_ops,
+    push_data,
+    push_int,
+    script_number,
+    script_to_address,
+    script_to_asm,
+    scriptnum_decode,
+    scriptnum_encode,
+    sigop_count,
+    solve,
+    stack_items,
+)
 
-_bitcoin.SelectParams("regtest")
-
-from btcmicro.script.standard import *  # noqa: E402,F401,F403
-from btcmicro.script.standard import __all__ as _standard_all  # noqa: E402
-
-__all__ = list(_standard_all)
-
-from btcmicro.script.descriptor import *  # noqa: E402,F401,F403
-from btcmicro.script.descriptor import __all__ as _descriptor_all  # noqa: E402
-
-__all__ += list(_descriptor_all)
-
-from btcmicro.script.templates import *  # noqa: E402,F401,F403
-from btcmicro.script.templates import __all__ as _templates_all  # noqa: E402
-
-__all__ += list(_templates_all)
+__all__ = [
+    "standard",
+    "descriptor",
+    # standard
+    "InvalidAddress",
+    "ScriptParseError",
+    "REGTEST_HRP",
+    "p2pk",
+    "p2pkh",
+    "p2wpkh",
+    "p2sh",
+    "p2wsh",
+    "p2tr",
+    "multisig",
+    "op_return",
+    "push_data",
+    "push_int",
+    "iter_ops",
+    "parse_ops",
+    "script_number",
+    "match_multisig",
+    "is_pubkey",
+    "check_pubkey",
+    "stack_items",
+    "solve",
+    "is_push_only",
+    "is_unspendable",
+    "is_witness_program",
+    "is_pay_to_anchor",
+    "is_p2sh",
+    "sigop_count",
+    "script_to_address",
+    "address_to_script",
+    "script_to_asm",
+    "opcode_name",
+    "scriptnum_decode",
+    "scriptnum_encode",
+    "is_valid_der_signature",
+    "ANCHOR_SCRIPT",
+    # descriptor
+    "descriptor_checksum",
+    "add_checksum",
+    "check_descriptor_checksum",
+    "infer_descriptor",
+    "descriptor_to_script",
+]

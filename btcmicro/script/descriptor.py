@@ -1,11 +1,12 @@
 """Output descriptors: the BIP380 checksum and Core's InferDescriptor (no private data known)."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import coincurve
 
 from btcmicro.core.hashes import hash160, sha256
+from btcmicro.script import standard
 from btcmicro.script.standard import script_to_address, solve
 
 __all__ = [
@@ -104,9 +105,9 @@ def _infer(spk: bytes, ctx: str, scripts: dict[bytes, bytes]) -> str | None:
                 if sub:
                     return f"sh({sub})"
     if kind == "witness_v0_scripthash" and ctx in ("top", "p2sh"):
-        s = scripts.get(sol[0])
-        if s is not None:
-            sub = _infer(s, "p2wsh", scripts)
+        witness_script = scripts.get(sol[0])
+        if witness_script is not None:
+            sub = _infer(witness_script, "p2wsh", scripts)
             if sub:
                 return f"wsh({sub})"
     if kind == "witness_v1_taproot" and ctx == "top" and _xonly_valid(sol[0]):
@@ -163,8 +164,6 @@ def _hex_key(text: str) -> bytes:
 
 
 def _script_of(desc: str, ctx: str) -> bytes:
-    from btcmicro.script import standard
-
     name, arg = _split_call(desc)
     if name == "addr" and ctx == "top":
         return bytes(standard.address_to_script(arg))

@@ -1,12 +1,22 @@
-"""Standard output scripts: builders, Core's Solver, addresses, and ASM like Core's ScriptToAsmStr."""
+"""Standard output scripts: builders, Core's Solver, addresses, and ASM like Core's ScriptToAsmStr.
+
+The script-reading helpers every module shares live here once: :func:`parse_ops` (a script as its
+``(opcode, data)`` list), :func:`script_number` (a minimally pushed number, as Core's Solver and
+CHECKLOCKTIMEVERIFY read it), :func:`match_multisig` (Core's MatchMultisig), :func:`is_pubkey` and
+:func:`stack_items` (what a push-only scriptSig leaves on the stack).
+
+Addresses are regtest's, always: the HRP and the base58 version bytes are passed explicitly, so
+nothing here depends on python-bitcoinlib's selected chain parameters.
+"""
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from bitcoin.core.script import CScript
 
+from btcmicro.core.der import is_valid_signature_encoding as is_valid_der_signature
 from btcmicro.core.encoding import b58check_decode, b58check_encode, segwit_decode, segwit_encode
-from btcmicro.core.errors import ConfigError
+from btcmicro.core.errors import BtcmicroError, ConfigError
 from btcmicro.core.hashes import hash160, sha256
 
 __all__ = [
@@ -24,6 +34,12 @@ __all__ = [
     "push_data",
     "push_int",
     "iter_ops",
+    "parse_ops",
+    "script_number",
+    "match_multisig",
+    "is_pubkey",
+    "check_pubkey",
+    "stack_items",
     "solve",
     "is_push_only",
     "is_unspendable",
@@ -75,7 +91,7 @@ class InvalidAddress(ConfigError, ValueError):
     """An address that is malformed or not for regtest."""
 
 
-class ScriptParseError(ValueError):
+class ScriptParseError(BtcmicroError, ValueError):
     """A script whose pushes run past its end."""
 
 
@@ -86,15 +102,17 @@ _NAMES: dict[int, str] = {
     0x50: "OP_RESERVED",
 }
 _NAMES.update({0x50 + i: str(i) for i in range(1, 17)})
-for _i, _n in enumerate(
-    "NOP VER IF NOTIF VERIF VERNOTIF ELSE ENDIF VERIFY RETURN TOALTSTACK FROMALTSTACK 2DROP 2DUP 3DUP "
-    "2OVER 2ROT 2SWAP IFDUP DEPTH DROP DUP NIP OVER PICK ROLL ROT SWAP TUCK CAT SUBSTR LEFT RIGHT SIZE "
-    "INVERT AND OR XOR EQUAL EQUALVERIFY RESERVED1 RESERVED2 1ADD 1SUB 2MUL 2DIV NEGATE ABS NOT "
-    "0NOTEQUAL ADD SUB MUL DIV MOD LSHIFT RSHIFT BOOLAND BOOLOR NUMEQUAL NUMEQUALVERIFY NUMNOTEQUAL "
-    "LESSTHAN GREATERTHAN LESSTHANOREQUAL GREATERTHANOREQUAL MIN MAX WITHIN RIPEMD160 SHA1 SHA256 "
-    "HASH160 HASH256 CODESEPARATOR CHECKSIG CHECKSIGVERIFY CHECKMULTISIG CHECKMULTISIGVERIFY NOP1 "
-    "CHECKLOCKTIMEVERIFY CHECKSEQUENCEVERIFY NOP4 NOP5 NOP6 NOP7 NOP8 NOP9 NOP10 CHECKSIGADD".split()
-):
+for _i, _n in enumerate([
+    "NOP", "VER", "IF", "NOTIF", "VERIF", "VERNOTIF", "ELSE", "ENDIF", "VERIFY", "RETURN", "TOALTSTACK",
+    "FROMALTSTACK", "2DROP", "2DUP", "3DUP", "2OVER", "2ROT", "2SWAP", "IFDUP", "DEPTH", "DROP", "DUP", "NIP", "OVER",
+    "PICK", "ROLL", "ROT", "SWAP", "TUCK", "CAT", "SUBSTR", "LEFT", "RIGHT", "SIZE", "INVERT", "AND", "OR", "XOR",
+    "EQUAL", "EQUALVERIFY", "RESERVED1", "RESERVED2", "1ADD", "1SUB", "2MUL", "2DIV", "NEGATE", "ABS", "NOT",
+    "0NOTEQUAL", "ADD", "SUB", "MUL", "DIV", "MOD", "LSHIFT", "RSHIFT", "BOOLAND", "BOOLOR", "NUMEQUAL",
+    "NUMEQUALVERIFY", "NUMNOTEQUAL", "LESSTHAN", "GREATERTHAN", "LESSTHANOREQUAL", "GREATERTHANOREQUAL", "MIN", "MAX",
+    "WITHIN", "RIPEMD160", "SHA1", "SHA256", "HASH160", "HASH256", "CODESEPARATOR", "CHECKSIG", "CHECKSIGVERIFY",
+    "CHECKMULTISIG", "CHECKMULTISIGVERIFY", "NOP1", "CHECKLOCKTIMEVERIFY", "CHECKSEQUENCEVERIFY", "NOP4", "NOP5",
+    "NOP6", "NOP7", "NOP8", "NOP9", "NOP10", "CHECKSIGADD"
+]):
     _NAMES[0x61 + _i] = "OP_" + _n
 _NAMES[OP_INVALIDOPCODE] = "OP_INVALIDOPCODE"
 
@@ -130,16 +148,36 @@ def iter_ops(script: bytes) -> Iterator[tuple[int, bytes | None]]:
         i += size
 
 
-def _ops(script: bytes) -> list[tuple[int, bytes | None]] | None:
+def parse_ops(script: bytes) -> list[tuple[int, bytes | None]] | None:
+    """The (opcode, data) list of ``script`` (see :func:`iter_ops`), or None if a push is truncated."""
     try:
-        return list(iter_ops(script))
+        return list(iter_ops(bytes(script)))
     except ScriptParseError:
         return None
 
 
+def stack_items(script_sig: bytes) -> list[bytes] | None:
+    """Stack items a push-only scriptSig leaves (OP_0 -> b"", OP_1NEGATE -> b"\\x81", OP_n -> bytes([n])),
+    or None if it is not push-only."""
+    ops = parse_ops(script_sig)
+    if ops is None or not all(op <= OP_16 for op, _ in ops):
+        return None
+    out: list[bytes] = []
+    for op, data in ops:
+        if data is not None:
+            out.append(data)
+        elif op == OP_0:
+            out.append(b"")
+        elif op == OP_1NEGATE:
+            out.append(b"\x81")
+        else:
+            out.append(bytes([op - 0x50]))
+    return out
+
+
 def is_push_only(script: bytes) -> bool:
     """Core's IsPushOnly: every op parses and is <= OP_16."""
-    ops = _ops(script)
+    ops = parse_ops(script)
     return ops is not None and all(op <= OP_16 for op, _ in ops)
 
 
@@ -180,9 +218,8 @@ def scriptnum_decode(data: bytes, require_minimal: bool = False, max_size: int =
     """Decode a CScriptNum (little-endian sign-magnitude)."""
     if len(data) > max_size:
         raise ValueError("script number overflow")
-    if require_minimal and data:
-        if data[-1] & 0x7F == 0 and (len(data) <= 1 or not data[-2] & 0x80):
-            raise ValueError("non-minimally encoded script number")
+    if require_minimal and data and data[-1] & 0x7F == 0 and (len(data) <= 1 or not data[-2] & 0x80):
+        raise ValueError("non-minimally encoded script number")
     if not data:
         return 0
     v = int.from_bytes(data, "little")
@@ -223,14 +260,21 @@ def _check_minimal_push(data: bytes, op: int) -> bool:
     return True
 
 
-def _script_number(op: int, data: bytes | None, lo: int, hi: int) -> int | None:
-    if OP_1 <= op <= OP_16:
+def script_number(op: int, data: bytes | None, lo: int, hi: int, max_size: int = 4) -> int | None:
+    """The number an (opcode, data) pair pushes if it is minimal and in ``lo..hi``, else None.
+
+    OP_0 and OP_1..OP_16 are 0..16; a data push must be the minimal push of a minimal CScriptNum of
+    at most ``max_size`` bytes (4 as Core's Solver reads m and n, 5 as CHECKLOCKTIMEVERIFY reads a lock).
+    """
+    if op == OP_0:
+        n = 0
+    elif OP_1 <= op <= OP_16:
         n = op - 0x50
     elif OP_0 < op <= OP_PUSHDATA4 and data is not None:
         if not _check_minimal_push(data, op):
             return None
         try:
-            n = scriptnum_decode(data, require_minimal=True)
+            n = scriptnum_decode(data, require_minimal=True, max_size=max_size)
         except ValueError:
             return None
     else:
@@ -238,40 +282,25 @@ def _script_number(op: int, data: bytes | None, lo: int, hi: int) -> int | None:
     return n if lo <= n <= hi else None
 
 
-def _match_multisig(script: bytes) -> tuple[int, list[bytes]] | None:
-    if len(script) < 1 or script[-1] != OP_CHECKMULTISIG:
+def match_multisig(script: bytes | Sequence[tuple[int, bytes | None]]) -> tuple[int, list[bytes]] | None:
+    """Core's MatchMultisig: ``(m, keys)`` of exactly ``m <key>... n CHECKMULTISIG``, else None.
+
+    ``script`` is the script or its :func:`parse_ops` list. m and n are minimal numbers with
+    1 <= m <= n <= 20; a key is any push of the size its first byte announces (Core's ValidSize).
+    """
+    ops = parse_ops(script) if isinstance(script, (bytes, bytearray)) else list(script)
+    if ops is None or len(ops) < 3 or ops[-1] != (OP_CHECKMULTISIG, None):
         return None
-    it = iter_ops(script)
-    try:
-        op, data = next(it)
-    except (StopIteration, ScriptParseError):
-        return None
-    m = _script_number(op, data, 1, MAX_PUBKEYS_PER_MULTISIG)
+    m = script_number(*ops[0], 1, MAX_PUBKEYS_PER_MULTISIG)
     if m is None:
         return None
     keys: list[bytes] = []
-    consumed = 0
-    op, data = OP_INVALIDOPCODE, None
-    try:
-        for op, data in it:
-            consumed += 1
-            if _pubkey_valid_size(data):
-                keys.append(data)  # type: ignore[arg-type]
-                continue
-            break
-        else:
-            op, data = OP_INVALIDOPCODE, None
-    except ScriptParseError:
-        op, data = OP_INVALIDOPCODE, None
-    n = _script_number(op, data, m, MAX_PUBKEYS_PER_MULTISIG)
+    for _, data in ops[1:-2]:
+        if data is None or not _pubkey_valid_size(data):
+            return None
+        keys.append(data)
+    n = script_number(*ops[-2], m, MAX_PUBKEYS_PER_MULTISIG)
     if n is None or len(keys) != n:
-        return None
-    # the op after n must be the last byte (OP_CHECKMULTISIG)
-    try:
-        rest = list(it)
-    except ScriptParseError:
-        return None
-    if len(rest) != 1 or rest[0][0] != OP_CHECKMULTISIG:
         return None
     return m, keys
 
@@ -304,7 +333,7 @@ def solve(spk: bytes) -> tuple[str, list[bytes]]:
         and spk[23] == OP_EQUALVERIFY and spk[24] == OP_CHECKSIG
     ):
         return "pubkeyhash", [spk[3:23]]
-    ms = _match_multisig(spk)
+    ms = match_multisig(spk)
     if ms is not None:
         m, keys = ms
         return "multisig", [bytes([m]), *keys, bytes([len(keys)])]
@@ -356,21 +385,28 @@ def push_int(n: int) -> bytes:
     return push_data(scriptnum_encode(n))
 
 
-def _check_pubkey(pubkey: bytes) -> bytes:
+def check_pubkey(pubkey: bytes) -> bytes:
+    """``pubkey`` as bytes if it is a compressed (02/03) or uncompressed (04) encoding of the right
+    size, else ValueError (the point itself is not checked)."""
     pubkey = bytes(pubkey)
     if not _pubkey_valid_size(pubkey) or pubkey[0] not in (2, 3, 4):
         raise ValueError(f"invalid public key encoding ({len(pubkey)} bytes)")
     return pubkey
 
 
+def is_pubkey(data: bytes | None) -> bool:
+    """True if ``data`` passes :func:`check_pubkey`."""
+    return data is not None and _pubkey_valid_size(data) and data[0] in (2, 3, 4)
+
+
 def p2pk(pubkey: bytes) -> CScript:
     """<pubkey> OP_CHECKSIG."""
-    return CScript(push_data(_check_pubkey(pubkey)) + bytes([OP_CHECKSIG]))
+    return CScript(push_data(check_pubkey(pubkey)) + bytes([OP_CHECKSIG]))
 
 
 def p2pkh(pubkey_or_hash: bytes) -> CScript:
     """OP_DUP OP_HASH160 <hash160> OP_EQUALVERIFY OP_CHECKSIG, from a pubkey or its 20-byte hash."""
-    h = bytes(pubkey_or_hash) if len(pubkey_or_hash) == 20 else hash160(_check_pubkey(pubkey_or_hash))
+    h = bytes(pubkey_or_hash) if len(pubkey_or_hash) == 20 else hash160(check_pubkey(pubkey_or_hash))
     return CScript(bytes([OP_DUP, OP_HASH160, 20]) + h + bytes([OP_EQUALVERIFY, OP_CHECKSIG]))
 
 
@@ -379,7 +415,7 @@ def p2wpkh(pubkey_or_hash: bytes) -> CScript:
     if len(pubkey_or_hash) == 20:
         h = bytes(pubkey_or_hash)
     else:
-        pk = _check_pubkey(pubkey_or_hash)
+        pk = check_pubkey(pubkey_or_hash)
         if len(pk) != 33:
             raise ValueError("P2WPKH requires a compressed public key")
         h = hash160(pk)
@@ -408,16 +444,13 @@ def multisig(m: int, pubkeys: Sequence[bytes]) -> CScript:
     n = len(pubkeys)
     if not 1 <= n <= MAX_PUBKEYS_PER_MULTISIG or not 1 <= m <= n:
         raise ValueError(f"invalid multisig {m}-of-{n}")
-    body = b"".join(push_data(_check_pubkey(pk)) for pk in pubkeys)
+    body = b"".join(push_data(check_pubkey(pk)) for pk in pubkeys)
     return CScript(push_int(m) + body + push_int(n) + bytes([OP_CHECKMULTISIG]))
 
 
 def op_return(data: bytes | Sequence[bytes] = b"") -> CScript:
     """OP_RETURN followed by one push (or several pushes if a sequence of bytes is given)."""
-    if isinstance(data, (bytes, bytearray)):
-        pushes = [bytes(data)] if data else []
-    else:
-        pushes = [bytes(d) for d in data]
+    pushes = ([bytes(data)] if data else []) if isinstance(data, (bytes, bytearray)) else [bytes(d) for d in data]
     return CScript(bytes([OP_RETURN]) + b"".join(push_data(d) for d in pushes))
 
 
@@ -465,28 +498,6 @@ _SIGHASH_NAMES = {
     0x01: "ALL", 0x81: "ALL|ANYONECANPAY", 0x02: "NONE", 0x82: "NONE|ANYONECANPAY",
     0x03: "SINGLE", 0x83: "SINGLE|ANYONECANPAY",
 }
-
-
-def is_valid_der_signature(sig: bytes) -> bool:
-    """Core's IsValidSignatureEncoding (BIP66 strict DER, with trailing hashtype byte)."""
-    n = len(sig)
-    if n < 9 or n > 73 or sig[0] != 0x30 or sig[1] != n - 3:
-        return False
-    len_r = sig[3]
-    if 5 + len_r >= n:
-        return False
-    len_s = sig[5 + len_r]
-    if len_r + len_s + 7 != n:
-        return False
-    if sig[2] != 0x02 or len_r == 0 or sig[4] & 0x80:
-        return False
-    if len_r > 1 and sig[4] == 0 and not sig[5] & 0x80:
-        return False
-    if sig[len_r + 4] != 0x02 or len_s == 0 or sig[len_r + 6] & 0x80:
-        return False
-    if len_s > 1 and sig[len_r + 6] == 0 and not sig[len_r + 7] & 0x80:
-        return False
-    return True
 
 
 def script_to_asm(script: bytes, attempt_sighash_decode: bool = False) -> str:

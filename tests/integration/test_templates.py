@@ -7,25 +7,18 @@ from __future__ import annotations
 import pytest
 from bitcoin.core import CMutableTransaction, CMutableTxIn, CMutableTxOut, COutPoint, CScript, CTxOut, lx
 
+from btcmicro.channels.bitcoinj.templates import BitcoinjV1Channel, BitcoinjV2Channel
+from btcmicro.contracts import Expiry, MultisigMofN, Spend, Template
 from btcmicro.core.encoding import compact_size
 from btcmicro.core.errors import NodeError
 from btcmicro.core.keys import PrivateKey
-from btcmicro.script.templates import (
-    BitcoinjV1Channel,
-    BitcoinjV2Channel,
-    Expiry,
-    Micropay2Escrow,
-    Micropay3Escrow,
-    MultisigMofN,
-    Spend,
-    Template,
-)
+from btcmicro.lottery.micropay2.templates import Micropay2Escrow
+from btcmicro.lottery.micropay3 import Micropay3Escrow
+from btcmicro.script.standard import p2wpkh
 from btcmicro.tx.sign import SIGHASH_ALL, SIGHASH_ANYONECANPAY, SIGHASH_NONE, SIGHASH_SINGLE
 from btcmicro.tx.size import fee_for
 
-from btcmicro.script.standard import p2wpkh
-
-from .chainkit import Utxo, hexof, txid_of
+from .chainkit import Utxo, hexof
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_engines]
 
@@ -72,7 +65,8 @@ def spending_tx(coin: Utxo, template: Template, path: str, wrapping: str, dest: 
     """An unsigned spend of ``coin`` paying ``dest``, fee from the template's path size estimate."""
     tx = CMutableTransaction(
         [CMutableTxIn(COutPoint(lx(coin.txid), coin.vout), nSequence=sequence)],
-        [CMutableTxOut(coin.value, CScript(dest)), *(CMutableTxOut(o.nValue, o.scriptPubKey) for o in extra_outputs)], nLockTime=locktime, nVersion=2,
+        [CMutableTxOut(coin.value, CScript(dest)), *(CMutableTxOut(o.nValue, o.scriptPubKey) for o in extra_outputs)],
+        nLockTime=locktime, nVersion=2,
     )
     est = template.path_size(path, wrapping)
     base = len(tx.serialize()) - 1 + len(compact_size(est.script_sig)) + est.script_sig
@@ -231,7 +225,7 @@ def test_micropay2_escrow_with_refund(pool, wrapping):
     ("resolve_orphaned", ("payer", "vts")),
 ])
 def test_micropay3_escrow_paths(pool, wrapping, path, signers):
-    ks = dict(zip(("payer", "merchant", "vts"), keys(3)))
+    ks = dict(zip(("payer", "merchant", "vts"), keys(3), strict=True))
     t = Micropay3Escrow(ks["payer"].pubkey, ks["merchant"].pubkey, ks["vts"].pubkey)
     coin = pool.fund(t, wrapping)
     tx = spending_tx(coin, t, path, wrapping, pool.spk)
@@ -379,7 +373,7 @@ def test_micropay2_threshold_payer_and_2_of_3_vts(pool, wrapping):
 
 @pytest.mark.parametrize("wrapping", ("bare", "p2wsh"))
 def test_micropay3_wrong_pair_order_and_single_signature_refused(pool, wrapping):
-    ks = dict(zip(("payer", "merchant", "vts"), keys(3)))
+    ks = dict(zip(("payer", "merchant", "vts"), keys(3), strict=True))
     t = Micropay3Escrow(ks["payer"].pubkey, ks["merchant"].pubkey, ks["vts"].pubkey)
     coin = pool.fund(t, wrapping)
     tx = spending_tx(coin, t, "resolve_orphaned", wrapping, pool.spk)

@@ -5,21 +5,16 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from bitcoin.core import CMutableTransaction, COutPoint, CScript, lx
+from bitcoin.core import CMutableTransaction
 
+from btcmicro.channels.bitcoinj.templates import BitcoinjV1Channel, BitcoinjV2Channel
+from btcmicro.contracts import Expiry, MultisigMofN
 from btcmicro.core.keys import PrivateKey
 from btcmicro.describe import describe_script, describe_tx
+from btcmicro.lottery.micropay2.templates import Micropay2Escrow
+from btcmicro.lottery.micropay3 import Micropay3Escrow
 from btcmicro.script.standard import p2wpkh
-from btcmicro.script.templates import (
-    BitcoinjV1Channel,
-    BitcoinjV2Channel,
-    Expiry,
-    Micropay2Escrow,
-    Micropay3Escrow,
-    MultisigMofN,
-)
 from btcmicro.tx.build import TxBuilder
-from btcmicro.tx.sign import SIGHASH_ANYONECANPAY, SIGHASH_SINGLE
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_engines]
 
@@ -59,11 +54,11 @@ def _check_tx_agrees(rpc, tx_hex: str, view) -> None:
     node = rpc.decoderawtransaction(tx_hex)
     assert (view.txid, view.wtxid, view.size, view.vsize, view.weight, view.lock_time, view.version) == (
         node["txid"], node["hash"], node["size"], node["vsize"], node["weight"], node["locktime"], node["version"])
-    for i, n in zip(view.inputs, node["vin"]):
+    for i, n in zip(view.inputs, node["vin"], strict=False):
         assert (i.txid, i.vout, i.sequence, i.script_sig_hex) == (n["txid"], n["vout"], n["sequence"],
                                                                   n["scriptSig"]["hex"])
         assert i.witness == n.get("txinwitness", [])
-    for o, n in zip(view.outputs, node["vout"]):
+    for o, n in zip(view.outputs, node["vout"], strict=False):
         assert Decimal(o.value_btc) == Decimal(str(n["value"])) and o.value == int(Decimal(str(n["value"])) * 10**8)
         assert o.address == n["scriptPubKey"].get("address") and o.type == n["scriptPubKey"]["type"]
         assert o.script_hex == n["scriptPubKey"]["hex"]

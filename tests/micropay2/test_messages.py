@@ -30,7 +30,7 @@ from btcmicro.lottery.micropay2 import (
     make_entry,
     wins,
 )
-from btcmicro.script.templates import Micropay2Escrow
+from btcmicro.lottery.micropay2.templates import Micropay2Escrow
 from btcmicro.tx.sign import sighash
 
 from .fakes import World

@@ -11,18 +11,11 @@ from __future__ import annotations
 import coincurve
 import pytest
 
+from btcmicro.channels.bitcoinj.templates import BitcoinjV1Channel, BitcoinjV2Channel
+from btcmicro.contracts import WRAPPINGS, Expiry, MultisigMofN, Template, TemplateError
 from btcmicro.core.keys import PrivateKey
-from btcmicro.script.templates import (
-    WRAPPINGS,
-    BitcoinjV1Channel,
-    BitcoinjV2Channel,
-    Expiry,
-    Micropay2Escrow,
-    Micropay3Escrow,
-    MultisigMofN,
-    Template,
-    TemplateError,
-)
+from btcmicro.lottery.micropay2.templates import Micropay2Escrow
+from btcmicro.lottery.micropay3 import Micropay3Escrow
 
 K = [PrivateKey(bytes(31) + bytes([i])).pubkey for i in range(1, 23)]
 UNCOMPRESSED = coincurve.PrivateKey(bytes(31) + bytes([99])).public_key.format(compressed=False)

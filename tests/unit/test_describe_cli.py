@@ -8,11 +8,10 @@ from bitcoin.core import CMutableTransaction, CMutableTxIn, CMutableTxOut, COutP
 from bitcoin.core.script import CScript
 from click.testing import CliRunner
 
-import btcmicro.script  # noqa: F401
+from btcmicro.channels.bitcoinj.templates import BitcoinjV2Channel
 from btcmicro.cli.describe import script_group, tx_group
 from btcmicro.core.keys import PrivateKey
 from btcmicro.script.standard import p2wpkh
-from btcmicro.script.templates import BitcoinjV2Channel
 
 KEYS = [PrivateKey(bytes(31) + bytes([i])) for i in (1, 2)]
 T = BitcoinjV2Channel(KEYS[0].pubkey, KEYS[1].pubkey, 500)

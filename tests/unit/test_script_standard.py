@@ -14,11 +14,11 @@ from btcmicro.script import (
     p2tr,
     p2wpkh,
     p2wsh,
+    push_int,
     script_to_address,
     script_to_asm,
-    solve,
-    push_int,
     sigop_count,
+    solve,
 )
 
 PK = PrivateKey(bytes(31) + b"\x01").pubkey  # generator point G

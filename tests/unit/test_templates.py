@@ -3,23 +3,14 @@ from __future__ import annotations
 
 import pytest
 
-import btcmicro.script  # noqa: F401  (selects regtest)
+from btcmicro.channels.bitcoinj.templates import BitcoinjV1Channel, BitcoinjV2Channel
+from btcmicro.contracts import WRAPPINGS, Expiry, MultisigM_of_N, MultisigMofN, Spend, TemplateError
 from btcmicro.core.errors import ConfigError
 from btcmicro.core.keys import PrivateKey
+from btcmicro.lottery.micropay2.templates import Micropay2Escrow
+from btcmicro.lottery.micropay3 import Micropay3Escrow
+from btcmicro.registry import recognise
 from btcmicro.script.standard import multisig, p2sh, p2wsh, push_data, script_to_address
-from btcmicro.script.templates import (
-    WRAPPINGS,
-    BitcoinjV1Channel,
-    BitcoinjV2Channel,
-    Expiry,
-    Micropay2Escrow,
-    Micropay3Escrow,
-    MultisigM_of_N,
-    MultisigMofN,
-    Spend,
-    TemplateError,
-    recognise,
-)
 from btcmicro.tx.build import Input
 
 K = [PrivateKey(bytes(31) + bytes([i])).pubkey for i in range(1, 6)]
@@ -82,7 +73,8 @@ def test_micropay2_threshold_layout_payer_and_k_of_n_vts():
     # claim: 0 <vts sigs in key order> <payer sig> [1]; the payer's signature is checked first
     a, b, p = SIG[:-1] + b"\x02", SIG[:-1] + b"\x03", SIG
     assert r.claim(p, a, b, wrapping="p2wsh").witness == (b"", a, b, p, b"\x01", r.script)
-    assert t.claim(p, a, b, wrapping="p2sh").script_sig == b"\x00" + push_data(a) + push_data(b) + push_data(p) + push_data(t.script)
+    assert t.claim(p, a, b, wrapping="p2sh").script_sig == (
+        b"\x00" + push_data(a) + push_data(b) + push_data(p) + push_data(t.script))
     with pytest.raises(TemplateError, match="takes 3 signature"):
         r.claim(p, a)
     # one VTS key given as a list is the paper's layout

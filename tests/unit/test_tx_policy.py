@@ -1,7 +1,6 @@
 from bitcoin.core import CMutableTransaction, COutPoint, CTxIn, CTxInWitness, CTxOut, CTxWitness
 from bitcoin.core.script import CScript, CScriptWitness
 
-import btcmicro.script  # noqa: F401  (selects regtest)
 from btcmicro.core.keys import PrivateKey
 from btcmicro.script import multisig, op_return, p2pk, p2pkh, p2sh, p2tr, p2wpkh, p2wsh
 from btcmicro.tx.policy import (

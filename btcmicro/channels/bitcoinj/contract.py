@@ -21,7 +21,8 @@ from bitcoin.core.script import CScript
 from btcmicro.core.errors import PolicyError, ProtocolError
 from btcmicro.core.keys import PrivateKey, is_low_s, verify_der
 from btcmicro.script.standard import is_valid_der_signature, p2pkh, p2wpkh
-from btcmicro.script.templates import BitcoinjV1Channel, BitcoinjV2Channel, Expiry, Template
+from btcmicro.channels.bitcoinj.templates import BitcoinjV1Channel, BitcoinjV2Channel
+from btcmicro.contracts import Expiry, Template
 from btcmicro.tx.build import SEQUENCE_LOCKTIME_ONLY, SEQUENCE_RBF, BuiltTx, TxBuilder
 from btcmicro.tx.policy import dust_threshold
 from btcmicro.tx.sign import SIGHASH_ALL, SIGHASH_ANYONECANPAY, SIGHASH_NONE, SIGHASH_SINGLE

@@ -26,7 +26,7 @@ from btcmicro.lottery.micropay2.board import BoardEntry, log_problems
 from btcmicro.lottery.micropay2.messages import verify_sig
 from btcmicro.node.chain import Chain
 from btcmicro.script.standard import iter_ops, ScriptParseError
-from btcmicro.script.templates import Micropay2Escrow
+from btcmicro.lottery.micropay2.templates import Micropay2Escrow
 from btcmicro.tx.sign import sighash
 
 __all__ = ["SignedClaim", "Finding", "AuditReport", "audit", "chain_claims"]

@@ -49,7 +49,8 @@ from btcmicro.core.hashes import hash256, sha256
 from btcmicro.core.keys import SECP256K1_ORDER, PrivateKey
 from btcmicro.core.lazy import cached_property
 from btcmicro.script.standard import solve
-from btcmicro.script.templates import Expiry, Micropay2Escrow, TemplateError
+from btcmicro.contracts import Expiry, TemplateError
+from btcmicro.lottery.micropay2.templates import Micropay2Escrow
 from btcmicro.tx.size import fee_for
 
 __all__ = [

@@ -37,7 +37,8 @@ from btcmicro.lottery.micropay2.messages import (
 )
 from btcmicro.lottery.micropay2.store import EscrowRecord, PayerStore
 from btcmicro.node.chain import Chain
-from btcmicro.script.templates import Expiry, Micropay2Escrow
+from btcmicro.contracts import Expiry
+from btcmicro.lottery.micropay2.templates import Micropay2Escrow
 from btcmicro.tx.build import SEQUENCE_LOCKTIME_ONLY, TxBuilder
 from btcmicro.tx.policy import dust_threshold
 

@@ -16,6 +16,7 @@ import pbk
 from bitcoin.core import CBlock, CTransaction, b2lx
 from pbk.script import PrecomputedTransactionData
 
+from btcmicro.core.amounts import MAX_MONEY
 from btcmicro.node.engine.chainstate import BlockRejected, Chainstate, Coin, Outpoint
 from btcmicro.tx import policy
 from btcmicro.tx.size import fee_for, stripped_size
@@ -34,7 +35,6 @@ SEQUENCE_TYPE_FLAG = 1 << 22
 SEQUENCE_MASK = 0x0000FFFF
 SEQUENCE_GRANULARITY = 9
 MAX_REPLACEMENT_CANDIDATES = 100
-MAX_MONEY = 21_000_000 * 100_000_000
 MAX_BLOCK_WEIGHT = 4_000_000
 
 # The consensus flags the kernel exposes; Core's standard flags add policy-only
