@@ -24,7 +24,7 @@ in its own process (:class:`~btcmicro.bench.load.ServerProcess`, one uvicorn wor
 load generator (:func:`~btcmicro.bench.load.run_load`) in this one, on loopback: ``/base`` alone,
 the paper's control (``/ask`` then ``/base``) and experiment (``/ask`` then ``/buy``, the ticket
 made in between by a payer in this process). The merchant's store is a file with
-``synchronous=FULL``. Escrows live on a static chain view both processes build from one seed (the
+``synchronous=FULL``. Escrows live on a :class:`~btcmicro.testing.FakeChain` both processes build from one seed (the
 merchant caches escrow state per block, so a node would not be asked either).
 
 It runs in two regimes. **Capacity**: 8 connections back to back, the server saturated; the rates
@@ -41,11 +41,35 @@ import os
 import statistics
 import tempfile
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable, Generator
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Literal
 
 from btcmicro.bench.engine import machine_description
+from btcmicro.bench.load import Request, Response, ServerProcess, measure_ceiling, run_load
+from btcmicro.core.hashes import sha256
+from btcmicro.core.keys import PrivateKey
+from btcmicro.lottery import common
+from btcmicro.lottery.micropay2 import (
+    VTS,
+    EscrowRecord,
+    EscrowRef,
+    EscrowStatus,
+    Merchant,
+    Payer,
+    PaymentRequest,
+    SQLiteMerchantStore,
+    SQLitePayerStore,
+    SQLiteVTSStore,
+    Ticket,
+    verify_sig,
+    wins,
+)
+from btcmicro.lottery.micropay2 import messages
+from btcmicro.service.merchant import create_merchant_app
+from btcmicro.store.sqlite import Sync
+from btcmicro.testing import FakeChain
+from btcmicro.wire.base64url import b64decode, b64encode
 
 __all__ = ["run_micropay2_bench", "format_report", "web_capacity_bound", "PAPER"]
 
@@ -63,37 +87,11 @@ SEED = b"btcmicro/bench/micropay2/v1"
 # --- a world both processes can build ----------------------------------------------------------------
 
 
-@dataclass
-class _StaticChain:
-    """The escrows as unspent, confirmed outputs at a fixed tip: what the merchant's per-block
-    cache holds in steady state."""
-
-    utxos: dict = field(default_factory=dict)
-    tip: int = 1_000
-
-    def height(self) -> int:
-        return self.tip
-
-    def median_time_past(self) -> int:
-        return int(time.time())
-
-    def get_utxo(self, txid: str, vout: int, *, include_mempool: bool = True) -> Any:
-        return self.utxos.get((txid, vout))
-
-    def get_tx(self, txid: str) -> Any:
-        return None
-
-
-def _world(n: int, path: str = ":memory:", synchronous: str = "FULL", sigma1: str = "always",
-           fresh: bool = True) -> tuple[Any, Any, Any, list[Any]]:
-    """(payer, merchant, vts, escrows): ``n`` escrows funded "on" a static chain, all from SEED."""
-    from btcmicro.core.keys import PrivateKey
-    from btcmicro.core.hashes import sha256
-    from btcmicro.lottery.micropay2 import (VTS, EscrowRecord, Merchant, Payer, SQLiteMerchantStore,
-                                            SQLitePayerStore, SQLiteVTSStore)
-    from btcmicro.node.chain import UtxoInfo
-
-    chain = _StaticChain()
+def _world(n: int, path: str = ":memory:", synchronous: Sync = "FULL", sigma1: Literal["always", "on_win"] = "always",
+           fresh: bool = True) -> tuple[Payer, Merchant, VTS, list[EscrowRef]]:
+    """(payer, merchant, vts, escrows): ``n`` escrows funded "on" a fake chain at a fixed tip (what the
+    merchant's per-block cache holds in steady state), all from SEED."""
+    chain = FakeChain(tip=1_000, mtp=int(time.time()))
     vts = VTS(PrivateKey(sha256(SEED + b"vts")), SQLiteVTSStore(":memory:"))
     payer = Payer(sha256(SEED + b"payer"), chain, SQLitePayerStore(":memory:"), [vts.pubkey],
                   max_price=PRICE, max_k=K)
@@ -101,26 +99,24 @@ def _world(n: int, path: str = ":memory:", synchronous: str = "FULL", sigma1: st
     recs = []
     for i in idx:
         t = payer.template(i, chain.tip + 10_000)
-        recs.append(EscrowRecord(i, VALUE, "p2wsh", t.script, sha256(SEED + i.to_bytes(4, "big")).hex(), 0, "live",
-                                 None, 0, chain.tip - 5, None))
+        recs.append(EscrowRecord(i, VALUE, "p2wsh", t.script, sha256(SEED + i.to_bytes(4, "big")).hex(), 0,
+                                 EscrowStatus.LIVE, None, 0, chain.tip - 5, None))
     payer.store.add_escrows(recs)
     escrows = []
     for r in recs:
         ref = payer.escrow_ref(r)
-        chain.utxos[ref.outpoint] = UtxoInfo(ref.txid, 0, VALUE, ref.script_pubkey, 6, False)
+        chain.add_output(ref.txid, ref.vout, VALUE, ref.script_pubkey, confirmations=6)
         escrows.append(ref)
-    merchant = Merchant(sha256(SEED + b"merchant"), chain, SQLiteMerchantStore(path, synchronous=synchronous),  # type: ignore[arg-type]
-                        [vts.pubkey], price=PRICE, k=K, sigma1=sigma1, fresh_addresses=fresh,  # type: ignore[arg-type]
+    merchant = Merchant(sha256(SEED + b"merchant"), chain, SQLiteMerchantStore(path, synchronous=synchronous),
+                        [vts.pubkey], price=PRICE, k=K, sigma1=sigma1, fresh_addresses=fresh,
                         tip_poll_seconds=3600)
     return payer, merchant, vts, escrows
 
 
 def _web_app() -> Any:
     """The merchant server of the web experiment (a ServerProcess factory; settings from the environment)."""
-    from btcmicro.service.merchant import create_merchant_app
-
-    _, merchant, vts, _ = _world(int(os.environ["BTCMICRO_BENCH_ESCROWS"]), os.environ["BTCMICRO_BENCH_STORE"],
-                                 os.environ.get("BTCMICRO_BENCH_SYNC", "FULL"))
+    sync: Sync = "NORMAL" if os.environ.get("BTCMICRO_BENCH_SYNC", "FULL") == "NORMAL" else "FULL"
+    _, merchant, vts, _ = _world(int(os.environ["BTCMICRO_BENCH_ESCROWS"]), os.environ["BTCMICRO_BENCH_STORE"], sync)
     return create_merchant_app(merchant, [vts], claim_in_background=False)
 
 
@@ -158,10 +154,6 @@ def _escrows_warm(merchant: Any, tickets: list[bytes], n_escrows: int) -> None:
 
 
 def _micro(n: int, echo: Callable[[str], None], repeats: int = 5) -> dict[str, Any]:
-    from btcmicro.core.keys import PrivateKey
-    from btcmicro.lottery.micropay2 import Ticket, verify_sig, wins
-    from btcmicro.lottery.micropay2 import messages
-
     n_esc = max(64, n // 8)
     payer, merchant, vts, escrows = _world(n_esc)
     fast = _world(1, fresh=False)[1]
@@ -195,8 +187,8 @@ def _micro(n: int, echo: Callable[[str], None], repeats: int = 5) -> dict[str, A
 
     def forget_escrows() -> None:  # every x then names an escrow the VTS parses for the first time
         messages._escrow_from_bytes.cache_clear()
-        messages._pubkey.cache_clear()
-        messages._pubkey(pk)  # the raw verify's key stays parsed, as it is in its own timing
+        common._pubkey.cache_clear()
+        common._pubkey(pk)  # the raw verify's key stays parsed, as it is in its own timing
 
     ops: dict[str, tuple[Callable[[int], Any], int]] = {
         "raw sign": (lambda i: key.sign(digests[i]), n),
@@ -222,7 +214,7 @@ def _micro(n: int, echo: Callable[[str], None], repeats: int = 5) -> dict[str, A
     out["ratio_range"] = {name: [min(per_round[name]), max(per_round[name])] for name in ("Check Ticket", "VTS Check")}
     out["sizes"] = {"request": len(reqs[0].encode()), "request_b64": len(reqs[0].to_b64()),
                     "request_fast_b64": len(fast.request().to_b64()),
-                    "ticket": [len(t) for t in tickets], "ticket_b64": [len(messages.b64encode(t)) for t in tickets]}
+                    "ticket": [len(t) for t in tickets], "ticket_b64": [len(b64encode(t)) for t in tickets]}
     out["_xs"] = xs
     return out
 
@@ -248,10 +240,6 @@ def _throughput(n: int, tmp: Path, echo: Callable[[str], None]) -> dict[str, Any
 
 
 def _vts_claims(xs: list[bytes], tmp: Path, echo: Callable[[str], None]) -> dict[str, Any]:
-    from btcmicro.core.hashes import sha256
-    from btcmicro.core.keys import PrivateKey
-    from btcmicro.lottery.micropay2 import VTS, SQLiteVTSStore
-
     echo("VTS durable claims per second (FULL)")
     vts = VTS(PrivateKey(sha256(SEED + b"vts")), SQLiteVTSStore(tmp / "vts.sqlite", synchronous="FULL"))
     t0 = time.perf_counter()
@@ -262,9 +250,6 @@ def _vts_claims(xs: list[bytes], tmp: Path, echo: Callable[[str], None]) -> dict
 
 
 def _web(duration: float, concurrency: int, tmp: Path, echo: Callable[[str], None]) -> dict[str, Any]:
-    from btcmicro.bench.load import Request, ServerProcess, measure_ceiling, run_load
-    from btcmicro.lottery.micropay2 import PaymentRequest, b64decode
-
     n_esc = 2_000
     env = {"BTCMICRO_BENCH_ESCROWS": str(n_esc), "BTCMICRO_BENCH_STORE": str(tmp / "web-merchant.sqlite")}
     payer, _, _, escrows = _world(n_esc)

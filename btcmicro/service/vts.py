@@ -27,10 +27,12 @@ from fastapi import Path as FPath
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from btcmicro.core.errors import NodeUnavailable, ProtocolError
-from btcmicro.lottery.micropay2 import VTS, AlreadyClaimed, BoardEntry, ClaimWitness
+from btcmicro.core.errors import NodeUnavailable, ProtocolError, ServiceUnavailable
+from btcmicro.lottery.micropay2 import CLAIMS
+from btcmicro.lottery.vts import VTS, AlreadyClaimed, BoardEntry, ClaimChecker
 from btcmicro.service.app import create_app, error_response
 from btcmicro.service.client import ServiceClient
+from btcmicro.wire.base64url import b64decode, b64encode
 
 __all__ = ["create_vts_app", "HTTPVTS", "MAX_BOARD_RANGE", "VTS_STATUS"]
 
@@ -81,12 +83,13 @@ class BoardAnswer(BaseModel):
     more: bool
 
 
-def _claim_view(e: BoardEntry) -> dict[str, Any]:
+def _claim_view(e: BoardEntry[Any]) -> dict[str, Any]:
     return {**e.to_dict(), "sigma_t": e.sigma_t.hex()}
 
 
-def create_vts_app(vts: VTS, *, title: str = "btcmicro MICROPAY2 VTS") -> FastAPI:
-    """The HTTP face of one VTS key (run one per key for a threshold escrow)."""
+def create_vts_app(vts: VTS[Any], *, title: str = "btcmicro MICROPAY2 VTS") -> FastAPI:
+    """The HTTP face of one VTS key (run one per key for a threshold escrow); x is decoded by the
+    VTS's own claim checker."""
     app = create_app(title, description=__doc__ or "", status_for_code=VTS_STATUS)
 
     @app.exception_handler(AlreadyClaimed)
@@ -101,8 +104,7 @@ def create_vts_app(vts: VTS, *, title: str = "btcmicro MICROPAY2 VTS") -> FastAP
     @app.post("/claim", response_model=ClaimAnswer,
               responses={409: {"description": "ALREADY_CLAIMED: the published claim is under error.entry"}})
     def claim(body: ClaimBody) -> dict[str, Any]:
-        x = ClaimWitness.from_b64(body.x)
-        return _claim_view(vts.claim(x))
+        return _claim_view(vts.claim(b64decode(body.x)))
 
     @app.get("/board/head", response_model=HeadAnswer)
     def head() -> dict[str, Any]:
@@ -139,8 +141,10 @@ class HTTPVTS:
     so a merchant holding several VTSs tries the next one.
     """
 
-    def __init__(self, base_url: str, pubkey: bytes | None = None, *, timeout: float = 30.0) -> None:
+    def __init__(self, base_url: str, pubkey: bytes | None = None, *, timeout: float = 30.0,
+                 checker: ClaimChecker[Any] = CLAIMS) -> None:
         self.url = base_url.rstrip("/")
+        self.checker = checker
         self._pubkey = bytes(pubkey) if pubkey is not None else None
         self._client = ServiceClient(self.url, timeout=timeout)
 
@@ -151,30 +155,31 @@ class HTTPVTS:
             self._pubkey = bytes.fromhex(self._client.get("/pubkey")["pubkey"])
         return self._pubkey
 
-    def _entry(self, b64: str, what: str) -> BoardEntry:
-        entry = BoardEntry.from_b64(b64)
+    def _entry(self, b64: str, what: str) -> BoardEntry[Any]:
+        entry = BoardEntry.decode(b64decode(b64), self.checker)
         if entry.vts_pubkey != self.pubkey or not entry.signature_valid():
             raise ProtocolError("BAD_ENTRY_SIGNATURE", f"{self.url}: {what} is not signed by {self.pubkey.hex()}")
         return entry
 
-    def claim(self, x: ClaimWitness | bytes) -> BoardEntry:
+    def claim(self, x: Any) -> BoardEntry[Any]:
         """Send x; the published entry (σ_T checked on x's claim). :class:`AlreadyClaimed` with the
         VTS's signed claim when another x holds the escrow. Safe to retry: the same x gets the same entry."""
-        xb = x.encode() if isinstance(x, ClaimWitness) else bytes(x)
-        witness = ClaimWitness.decode(xb)
+        xb = bytes(x) if isinstance(x, (bytes, bytearray)) else x.encode()
+        witness = self.checker.decode(xb)
         try:
-            answer = self._client.post("/claim", {"x": witness.to_b64()}, idempotent=True)
+            answer = self._client.post("/claim", {"x": b64encode(xb)}, idempotent=True)
         except ProtocolError as e:
-            if e.code == "ALREADY_CLAIMED" and isinstance(getattr(e, "entry", None), str):
-                entry = self._entry(e.entry, "the claim it reports")  # type: ignore[attr-defined]
+            published = getattr(e, "entry", None)  # the client sets the answer's extra fields on the error
+            if e.code == "ALREADY_CLAIMED" and isinstance(published, str):
+                entry = self._entry(published, "the claim it reports")
                 if entry.outpoint != witness.outpoint or not entry.sigma_t_valid():
                     raise ProtocolError("BAD_ENTRY", f"{self.url}: ALREADY_CLAIMED without a signed claim on "
                                         "this escrow") from None
                 lost = AlreadyClaimed(entry)
-                lost.status = e.status  # type: ignore[attr-defined]
+                vars(lost)["status"] = getattr(e, "status", None)  # as the client sets it on every error
                 raise lost from None
             raise
-        except NodeUnavailable as e:
+        except (ServiceUnavailable, NodeUnavailable) as e:
             raise ProtocolError("VTS_UNAVAILABLE", str(e)) from None
         entry = self._entry(answer["entry"], "the claim entry")
         if entry.x.encode() != xb or not entry.sigma_t_valid():
@@ -186,10 +191,10 @@ class HTTPVTS:
         h = self._client.get("/board/head")
         return int(h["entries"]), bytes.fromhex(h["head"])
 
-    def entries(self, start: int = 0, stop: int | None = None) -> list[BoardEntry]:
+    def entries(self, start: int = 0, stop: int | None = None) -> list[BoardEntry[Any]]:
         """Board entries ``start <= seq < stop`` (to the end when ``stop`` is None), each one's
         signature checked; the chain of hashes is the auditor's to check."""
-        out: list[BoardEntry] = []
+        out: list[BoardEntry[Any]] = []
         while stop is None or start < stop:
             params: dict[str, int] = {"start": start}
             if stop is not None:
@@ -201,7 +206,7 @@ class HTTPVTS:
                 break
         return out
 
-    def entry_for(self, txid: str, vout: int) -> BoardEntry | None:
+    def entry_for(self, txid: str, vout: int) -> BoardEntry[Any] | None:
         """The claim published for an escrow, if any."""
         try:
             e = self._client.get(f"/board/escrow/{txid}/{vout}")
@@ -214,7 +219,7 @@ class HTTPVTS:
     def close(self) -> None:
         self._client.close()
 
-    def __enter__(self) -> "HTTPVTS":
+    def __enter__(self) -> HTTPVTS:
         return self
 
     def __exit__(self, *exc: object) -> None:

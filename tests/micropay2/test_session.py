@@ -31,7 +31,7 @@ from btcmicro.lottery.micropay2 import (
     claim_sighash,
     wins,
 )
-from btcmicro.lottery.micropay2.board import GENESIS
+from btcmicro.lottery.vts import GENESIS
 from btcmicro.node.chain import RPCChain
 from btcmicro.script.standard import p2wpkh
 from btcmicro.tx.build import TxBuilder

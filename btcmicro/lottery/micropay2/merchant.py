@@ -17,6 +17,21 @@ with one escrow; only the first winner the VTS signs for is paid, and the others
 once (``ALREADY_CLAIMED``). With ``sigma1="on_win"`` σ1 is checked only on winning tickets:
 a payer sending bad σ1 gets ~1/ρ tickets of content before the first win exposes it (the
 merchant then holds a valid σ with a bad σ1 as evidence and should refuse that payer).
+
+A winner's claim moves through :data:`MERCHANT_TRANSITIONS` (statuses :class:`~.states.WinStatus`):
+
+=============== ======================= ============== ============================================
+status          event                   next status    handler
+=============== ======================= ============== ============================================
+``won``         ``vts_signed``          ``signed``     store the VTS signatures
+``won``         ``already_claimed``     ``lost``       store which claim the VTS signed instead
+``lost``        ``vts_signed``,         ``signed``,    as for ``won`` (a claim retried on a lost
+                ``already_claimed``     ``lost``       winner asks the VTSs again)
+``signed``      ``broadcast``           ``broadcast``  store the claim txid
+``signed``      ``broadcast_refused``   ``signed``     store the node's reason (retry later)
+=============== ======================= ============== ============================================
+
+Any other pair raises ``ProtocolError("UNEXPECTED_EVENT")`` and changes nothing.
 """
 from __future__ import annotations
 
@@ -24,34 +39,33 @@ import hmac
 import secrets
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, Literal, Sequence
+from typing import Any, Literal
 
 from bitcoin.core import CMutableTransaction
 
-from btcmicro.core.errors import NodeError, ProtocolError
+from btcmicro.core.errors import NodeError, ProtocolError, ServiceUnavailable
 from btcmicro.core.hashes import sha256
 from btcmicro.core.keys import PrivateKey
+from btcmicro.lottery.common import MAX_K, Transitions, derive_key, verify_sig, wins
 from btcmicro.lottery.micropay2.messages import (
-    MAX_K,
     ClaimWitness,
     EscrowRef,
     PaymentRequest,
     Ticket,
     claim_fee,
     claim_tx,
-    derive_key,
-    verify_sig,
-    wins,
 )
+from btcmicro.lottery.micropay2.states import MerchantEvent, WinStatus
 from btcmicro.lottery.micropay2.store import Acceptance, MerchantStore, WinRecord
-from btcmicro.lottery.micropay2.vts import AlreadyClaimed, VTSClient
-from btcmicro.node.chain import Chain, UtxoInfo
+from btcmicro.lottery.vts import AlreadyClaimed, VTSClient
+from btcmicro.ports import Chain, Clock, Rng, UtxoInfo
 from btcmicro.script.standard import p2wpkh
 from btcmicro.tx.policy import dust_threshold
 
-__all__ = ["Merchant", "ClaimResult"]
+__all__ = ["Merchant", "ClaimResult", "MERCHANT_TRANSITIONS"]
 
 _R1_TAG = b"btcmicro/micropay2/r1/v1"
 _A2_TAG = b"btcmicro/micropay2/a2/v1"
@@ -115,8 +129,8 @@ class Merchant:
         min_claim_feerate: int = 1000,
         sigma1: Literal["always", "on_win"] = "always",
         tip_poll_seconds: float = 1.0,
-        clock: Callable[[], float] = time.time,
-        rng: Callable[[int], bytes] = secrets.token_bytes,
+        clock: Clock = time.time,
+        rng: Rng = secrets.token_bytes,
     ) -> None:
         if len(secret) < 16:
             raise ValueError("the merchant secret must be at least 16 bytes")
@@ -287,7 +301,9 @@ class Merchant:
                         out[slot] = ProtocolError("REPLAYED", "this ticket was accepted before")
                     else:
                         out[slot] = ProtocolError("ESCROW_CLAIMED", "this merchant already holds a winning ticket on the escrow")
-        return out  # type: ignore[return-value]
+        done = [r for r in out if r is not None]
+        assert len(done) == len(out), "every ticket has its answer"
+        return done
 
     def prune(self) -> int:
         """Forget losing tickets of expired requests (they are refused as expired anyway)."""
@@ -297,7 +313,7 @@ class Merchant:
         return n
 
     # ---------------------------------------------------------------- step 4-5: claiming
-    def winners(self, status: str | None = None) -> list[WinRecord]:
+    def winners(self, status: WinStatus | None = None) -> list[WinRecord]:
         """Stored winning tickets (all, or those with ``status``)."""
         return self.store.wins(status)
 
@@ -316,11 +332,12 @@ class Merchant:
         signed; NodeError when the node refuses the claim (the signatures stay stored for a retry).
         """
         rec, x = self.witness(c)
-        if rec.status == "broadcast" and rec.claim_txid:
+        if rec.status == WinStatus.BROADCAST and rec.claim_txid:
             return ClaimResult(c, rec.claim_txid, rec.vts_sigs)
         tpl = rec.ticket.escrow.template
         sigs = list(rec.vts_sigs)
         if len(sigs) < tpl.threshold:
+            MERCHANT_TRANSITIONS.step(rec.status, MerchantEvent.VTS_SIGNED)  # asking the VTSs must be allowed now
             got: dict[bytes, bytes] = {}
             errors: list[str] = []
             digest = x.claim_sighash()
@@ -333,7 +350,7 @@ class Merchant:
                 try:
                     entry = v.claim(x)
                 except AlreadyClaimed as e:
-                    self.store.update_win(c, "lost", detail=str(e))
+                    self._move(rec, MerchantEvent.ALREADY_CLAIMED, detail=str(e))
                     raise
                 except ProtocolError as e:
                     errors.append(f"{pk.hex()[:16]}: {e}")
@@ -345,24 +362,42 @@ class Merchant:
             if len(got) < tpl.threshold:
                 raise ProtocolError("CLAIM_FAILED", f"{len(got)} of {tpl.threshold} VTS signatures: " + "; ".join(errors))
             sigs = [got[pk] for pk in tpl.vts_keys if pk in got]
-            self.store.update_win(c, "signed", vts_sigs=sigs)
+            rec = self._move(rec, MerchantEvent.VTS_SIGNED, vts_sigs=sigs)
         tx = self.claim_transaction(rec.ticket, sigs)
         try:
             txid = self.chain.broadcast(tx.serialize().hex())
         except NodeError as e:
-            self.store.update_win(c, "signed", detail=f"broadcast refused: {e}")
+            self._move(rec, MerchantEvent.BROADCAST_REFUSED, detail=f"broadcast refused: {e}")
             raise
-        self.store.update_win(c, "broadcast", claim_txid=txid)
+        self._move(rec, MerchantEvent.BROADCAST, claim_txid=txid)
         return ClaimResult(c, txid, tuple(sigs))
+
+    def handle(self, c: bytes, event: MerchantEvent, **kw: Any) -> WinRecord:
+        """Dispatch ``event`` for the stored winner ``c`` through :data:`MERCHANT_TRANSITIONS`: the
+        updated record; ``ProtocolError("UNEXPECTED_EVENT")`` and no change when the table has no such pair."""
+        rec = self.store.win(c)
+        if rec is None:
+            raise KeyError(f"no winning ticket with c={c.hex()}")
+        return self._move(rec, event, **kw)
+
+    def _move(self, rec: WinRecord, event: MerchantEvent, **kw: Any) -> WinRecord:
+        handler, nxt = MERCHANT_TRANSITIONS.step(WinStatus(rec.status), event)
+        return handler(self, rec, nxt, **kw)
+
+    def _to(self, rec: WinRecord, nxt: WinStatus, *, vts_sigs: Sequence[bytes] | None = None,
+            claim_txid: str | None = None, detail: str | None = None) -> WinRecord:
+        self.store.update_win(rec.c, nxt, vts_sigs=vts_sigs, claim_txid=claim_txid, detail=detail)
+        return WinRecord(rec.c, rec.ticket, nxt, rec.vts_sigs if vts_sigs is None else tuple(vts_sigs),
+                         claim_txid or rec.claim_txid, detail or rec.detail)
 
     def claim_all(self, vtss: Sequence[VTSClient]) -> list[ClaimResult | Exception]:
         """:meth:`claim` every winner not yet broadcast; per winner its result or the error."""
         out: list[ClaimResult | Exception] = []
         for rec in self.store.wins():
-            if rec.status in ("won", "signed"):
+            if rec.status in (WinStatus.WON, WinStatus.SIGNED):
                 try:
                     out.append(self.claim(rec.c, vtss))
-                except (ProtocolError, NodeError) as e:
+                except (ProtocolError, NodeError, ServiceUnavailable) as e:
                     out.append(e)
         return out
 
@@ -374,3 +409,23 @@ class Merchant:
         spend = e.template.claim(ticket.sigma1 + b"\x01", *(s + b"\x01" for s in vts_sigs), wrapping=e.wrapping)
         return spend.apply(tx, 0)
 
+
+
+_MerchantHandler = Callable[..., WinRecord]  # (merchant, record, next status, **event fields)
+
+MERCHANT_TRANSITIONS: Transitions[WinStatus, MerchantEvent, _MerchantHandler] = Transitions(
+    "merchant", WinStatus, MerchantEvent, {
+        WinStatus.WON: {
+            MerchantEvent.VTS_SIGNED: (Merchant._to, WinStatus.SIGNED),
+            MerchantEvent.ALREADY_CLAIMED: (Merchant._to, WinStatus.LOST),
+        },
+        WinStatus.LOST: {
+            MerchantEvent.VTS_SIGNED: (Merchant._to, WinStatus.SIGNED),
+            MerchantEvent.ALREADY_CLAIMED: (Merchant._to, WinStatus.LOST),
+        },
+        WinStatus.SIGNED: {
+            MerchantEvent.BROADCAST: (Merchant._to, WinStatus.BROADCAST),
+            MerchantEvent.BROADCAST_REFUSED: (Merchant._to, WinStatus.SIGNED),
+        },
+    })
+"""The merchant's whole state machine per winning ticket (see the module docstring)."""

@@ -33,31 +33,33 @@ claim transaction (:func:`claim_tx`: version 2, the escrow as its only input, se
 """
 from __future__ import annotations
 
-import base64
-import hmac
 import struct
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar
 
-import coincurve
-from bitcoin.core import COutPoint, CMutableTransaction, CMutableTxIn, CMutableTxOut, CScript, lx
+from bitcoin.core import CMutableTransaction, CMutableTxIn, CMutableTxOut, COutPoint, CScript, lx
 
+from btcmicro.contracts import Expiry, TemplateError
+from btcmicro.core.amounts import MAX_MONEY
 from btcmicro.core.encoding import compact_size
 from btcmicro.core.errors import ProtocolError
 from btcmicro.core.hashes import hash256, sha256
-from btcmicro.core.keys import SECP256K1_ORDER, PrivateKey
 from btcmicro.core.lazy import cached_property
-from btcmicro.script.standard import solve
-from btcmicro.contracts import Expiry, TemplateError
+from btcmicro.lottery.common import MAX_K, R_SIZE, check_k, derive_key, is_strict_der, verify_sig, wins
 from btcmicro.lottery.micropay2.templates import Micropay2Escrow
+from btcmicro.lottery.vts.claims import register_checker
+from btcmicro.script.standard import solve
 from btcmicro.tx.size import fee_for
+from btcmicro.wire.base64url import b64decode, b64encode
+from btcmicro.wire.binary import Reader, TaggedMessage, message_tag, var
 
 __all__ = [
     "REQUEST_TAG",
     "TICKET_TAG",
     "CLAIM_TAG",
     "SIGMA_TAG",
+    "BOARD_TAG",
     "CLAIM_SEQUENCE",
     "MAX_K",
     "EscrowRef",
@@ -75,104 +77,27 @@ __all__ = [
     "b64encode",
     "b64decode",
     "derive_key",
+    "Micropay2Claims",
+    "CLAIMS",
 ]
 
-REQUEST_TAG = b"btcmicro/micropay2/request/v1"
-TICKET_TAG = b"btcmicro/micropay2/ticket/v1"
-CLAIM_TAG = b"btcmicro/micropay2/claim/v1"
-SIGMA_TAG = b"btcmicro/micropay2/sigma/v1"
+REQUEST_TAG = message_tag("micropay2", "request", 1)
+TICKET_TAG = message_tag("micropay2", "ticket", 1)
+CLAIM_TAG = message_tag("micropay2", "claim", 1)
+SIGMA_TAG = message_tag("micropay2", "sigma", 1)
+BOARD_TAG = message_tag("micropay2", "board", 1)
+"""The tag of the VTS board entries that publish MICROPAY2 claims."""
 CLAIM_SEQUENCE = 0xFFFFFFFD
 CLAIM_VERSION = 2
-MAX_K = 64  # winning probability down to 2^-64
-MAX_MONEY = 21_000_000 * 100_000_000
-R_SIZE = 16  # r1, r2: 128 bits
 NONCE_SIZE = 16
-ZERO = b""
 
 _WRAPPING_CODES = {"bare": 0, "p2sh": 1, "p2wsh": 2, "p2sh-p2wsh": 3}
 _WRAPPING_NAMES = {v: k for k, v in _WRAPPING_CODES.items()}
 _A2_KINDS = frozenset({"pubkeyhash", "scripthash", "witness_v0_keyhash", "witness_v0_scripthash",
                        "witness_v1_taproot"})
-_HALF_ORDER = SECP256K1_ORDER // 2
 
 
 # --- primitives ------------------------------------------------------------------------------------
-
-
-def wins(r1: bytes, r2: bytes, k: int) -> bool:
-    """The lottery: with ρ = 2^-k a ticket wins when the low ``k`` bits of r1 ⊕ r2 are zero.
-
-    ``r1`` (the merchant's committed value) and ``r2`` (the payer's) are 16-byte big-endian
-    numbers; nothing else enters the outcome.
-    """
-    if len(r1) != R_SIZE or len(r2) != R_SIZE:
-        raise ValueError("r1 and r2 are 16 bytes")
-    if not 1 <= k <= MAX_K:
-        raise ValueError(f"k must be 1..{MAX_K}")
-    return (int.from_bytes(r1, "big") ^ int.from_bytes(r2, "big")) & ((1 << k) - 1) == 0
-
-
-def is_strict_der(sig: bytes) -> bool:
-    """True for a strict-DER (BIP66) ECDSA signature without hashtype, with 0 < r < n and 0 < s <= n/2."""
-    n = len(sig)
-    if n < 8 or n > 71 or sig[0] != 0x30 or sig[1] != n - 2 or sig[2] != 0x02:
-        return False
-    len_r = sig[3]
-    if len_r == 0 or 4 + len_r + 2 > n:
-        return False
-    len_s = sig[5 + len_r]
-    if sig[4 + len_r] != 0x02 or len_s == 0 or 6 + len_r + len_s != n:
-        return False
-    r, s = sig[4:4 + len_r], sig[6 + len_r:]
-    for v in (r, s):
-        if v[0] & 0x80 or (len(v) > 1 and v[0] == 0 and not v[1] & 0x80):
-            return False
-    ri, si = int.from_bytes(r, "big"), int.from_bytes(s, "big")
-    return 0 < ri < SECP256K1_ORDER and 0 < si <= _HALF_ORDER
-
-
-def derive_key(secret: bytes, msg: bytes) -> PrivateKey:
-    """A private key HMAC-SHA256(secret, msg) (re-hashed in the ~2^-128 case it is out of range)."""
-    d = hmac.digest(secret, msg, "sha256")
-    while not 0 < int.from_bytes(d, "big") < SECP256K1_ORDER:
-        d = hmac.digest(secret, d, "sha256")
-    return PrivateKey(d)
-
-
-@lru_cache(maxsize=4096)
-def _pubkey(pk: bytes) -> coincurve.PublicKey:
-    return coincurve.PublicKey(pk)
-
-
-def verify_sig(pubkey: bytes, der: bytes, digest: bytes) -> bool:
-    """Verify a strict low-S DER signature on a 32-byte digest (parsed keys are cached)."""
-    try:
-        return _pubkey(pubkey).verify(der, digest, hasher=None)
-    except Exception:
-        return False
-
-
-def b64encode(data: bytes) -> str:
-    """The text form of a message: base64url (RFC 4648 §5) without padding."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def b64decode(text: str | bytes) -> bytes:
-    """Strict inverse of :func:`b64encode`: any other spelling raises ProtocolError(BAD_BASE64)."""
-    if isinstance(text, bytes):
-        try:
-            text = text.decode("ascii")
-        except UnicodeDecodeError:
-            raise ProtocolError("BAD_BASE64", "not ASCII") from None
-    if not isinstance(text, str) or "=" in text or len(text) % 4 == 1:
-        raise ProtocolError("BAD_BASE64", "not unpadded base64url")
-    try:
-        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (ValueError, TypeError) as e:
-        raise ProtocolError("BAD_BASE64", f"not base64url: {e}") from None
-    if b64encode(data) != text:
-        raise ProtocolError("BAD_BASE64", "non-canonical base64url (characters or trailing bits)")
-    return data
 
 
 @lru_cache(maxsize=4096)
@@ -183,40 +108,10 @@ def _is_address_script(spk: bytes) -> bool:
 # --- reading ---------------------------------------------------------------------------------------
 
 
-class _Reader:
-    __slots__ = ("data", "pos", "what")
+class _Reader(Reader):
+    """The shared :class:`~btcmicro.wire.binary.Reader` plus MICROPAY2's compound fields, each read in one step."""
 
-    def __init__(self, data: bytes, tag: bytes, what: str) -> None:
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise ProtocolError("MALFORMED", f"{what}: expected bytes, got {type(data).__name__}")
-        self.data = bytes(data)
-        self.what = what
-        if not self.data.startswith(tag):
-            raise ProtocolError("BAD_TAG", f"{what}: does not start with {tag.decode()}")
-        self.pos = len(tag)
-
-    def take(self, n: int, name: str) -> bytes:
-        end = self.pos + n
-        if end > len(self.data):
-            raise ProtocolError("MALFORMED", f"{self.what}: truncated in {name}")
-        out = self.data[self.pos:end]
-        self.pos = end
-        return out
-
-    def u8(self, name: str) -> int:
-        return self.take(1, name)[0]
-
-    def u64(self, name: str) -> int:
-        return int.from_bytes(self.take(8, name), "big")
-
-    def var(self, name: str) -> bytes:
-        return self.take(self.u8(name), name)
-
-    def sig(self, name: str) -> bytes:
-        s = self.var(name)
-        if not is_strict_der(s):
-            raise ProtocolError("NON_CANONICAL_SIGNATURE", f"{self.what}: {name} is not strict low-S DER")
-        return s
+    __slots__ = ()
 
     def a2(self) -> bytes:
         spk = self.var("a2")
@@ -224,7 +119,7 @@ class _Reader:
             raise ProtocolError("BAD_ADDRESS", f"{self.what}: a2 is not a standard address script")
         return spk
 
-    def escrow(self) -> "EscrowRef":
+    def escrow(self) -> EscrowRef:
         start, data = self.pos, self.data
         if start + _ESCROW_FIXED > len(data):
             raise ProtocolError("MALFORMED", f"{self.what}: truncated in escrow")
@@ -251,46 +146,14 @@ class _Reader:
         self.end()
         return out[0], out[1]
 
-    def end(self) -> None:
-        if self.pos != len(self.data):
-            raise ProtocolError("TRAILING_BYTES", f"{self.what}: {len(self.data) - self.pos} bytes after the end")
 
-
-def _var(b: bytes) -> bytes:
-    return bytes([len(b)]) + b
-
-
-def _check_k(k: int, what: str) -> None:
-    if not 1 <= k <= MAX_K:
-        raise ProtocolError("BAD_RHO", f"{what}: k = {k} outside 1..{MAX_K} (rho = 2^-k)")
+_var = var
+_check_k = check_k
 
 
 def _check_amount(v: int, name: str, what: str) -> None:
     if not 0 < v <= MAX_MONEY:
         raise ProtocolError("MALFORMED", f"{what}: {name} {v} sats out of range")
-
-
-M = TypeVar("M", bound="_Message")
-
-
-class _Message:
-    """Shared text form: ``to_b64`` / ``from_b64`` over ``encode`` / ``decode``."""
-
-    def encode(self) -> bytes:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    @classmethod
-    def decode(cls: type[M], data: bytes) -> M:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def to_b64(self) -> str:
-        """The base64url text form of :meth:`encode`."""
-        return b64encode(self.encode())
-
-    @classmethod
-    def from_b64(cls: type[M], text: str | bytes) -> M:
-        """Strictly decode the base64url text form."""
-        return cls.decode(b64decode(text))
 
 
 # --- escrow ----------------------------------------------------------------------------------------
@@ -299,12 +162,15 @@ _ESCROW_FIXED = 32 + 4 + 8 + 1 + 4 + 33 + 1 + 1  # 84 + 33 per VTS key
 
 
 @dataclass(frozen=True)
-class EscrowRef(_Message):
+class EscrowRef(TaggedMessage):
     """An escrow output as the merchant and the VTS check it: outpoint, value and contract.
 
     ``txid`` is display-order hex. The contract is a :class:`Micropay2Escrow` under ``wrapping``;
-    anyone can rebuild its scriptPubKey and compare it with the chain's.
+    anyone can rebuild its scriptPubKey and compare it with the chain's. Untagged: it is only
+    ever embedded in a message.
     """
+
+    WHAT: ClassVar[str] = "escrow"
 
     txid: str
     vout: int
@@ -360,8 +226,8 @@ class EscrowRef(_Message):
         return self._encoded
 
     @classmethod
-    def decode(cls, data: bytes) -> "EscrowRef":
-        r = _Reader(data, ZERO, "escrow")
+    def decode(cls, data: bytes) -> EscrowRef:
+        r = _Reader(data, b"", "escrow")
         e = r.escrow()
         r.end()
         return e
@@ -468,7 +334,7 @@ def sigma_digest(escrow: EscrowRef, c: bytes, r2: bytes, k: int, a2: bytes) -> b
 
 
 @dataclass(frozen=True)
-class PaymentRequest(_Message):
+class PaymentRequest(TaggedMessage):
     """Step 2: the merchant's request (c, a2), with what the payer must check before paying.
 
     ``merchant`` identifies the merchant (32 bytes) so a payer can keep each escrow to one merchant;
@@ -484,6 +350,7 @@ class PaymentRequest(_Message):
     a2: bytes
 
     TAG: ClassVar[bytes] = REQUEST_TAG
+    WHAT: ClassVar[str] = "request"
 
     @property
     def expires(self) -> int:
@@ -500,7 +367,7 @@ class PaymentRequest(_Message):
                 + self.c + _var(self.a2))
 
     @classmethod
-    def decode(cls, data: bytes) -> "PaymentRequest":
+    def decode(cls, data: bytes) -> PaymentRequest:
         r = _Reader(data, REQUEST_TAG, "request")
         merchant, nonce, k, price, c = r.take(32, "merchant"), r.take(NONCE_SIZE, "nonce"), r.u8("k"), r.u64("price"), r.take(32, "c")
         a2 = r.a2()
@@ -511,7 +378,7 @@ class PaymentRequest(_Message):
 
 
 @dataclass(frozen=True)
-class Ticket(_Message):
+class Ticket(TaggedMessage):
     """Step 3: the payer's lottery ticket on one escrow, answering one request.
 
     Carries the request's ``nonce``, ``k`` and ``price`` back so the merchant keeps no
@@ -531,6 +398,7 @@ class Ticket(_Message):
     sigma1: bytes
 
     TAG: ClassVar[bytes] = TICKET_TAG
+    WHAT: ClassVar[str] = "ticket"
 
     @property
     def expires(self) -> int:
@@ -550,7 +418,7 @@ class Ticket(_Message):
     def _claim_digest(self) -> bytes:  # σ1 is checked and σ_T signed over it: computed once
         return claim_sighash(self.escrow, self.a2, self.claim_value)
 
-    def witness(self, r1: bytes) -> "ClaimWitness":
+    def witness(self, r1: bytes) -> ClaimWitness:
         """The claim witness x = (c, r1, r2, σ, σ1, escrow, a2) once the merchant opens c with r1."""
         return ClaimWitness(self.escrow, self.c, r1, self.r2, self.k, self.a2, self.claim_value, self.sigma, self.sigma1)
 
@@ -564,7 +432,7 @@ class Ticket(_Message):
         return self._encoded
 
     @classmethod
-    def decode(cls, data: bytes) -> "Ticket":
+    def decode(cls, data: bytes) -> Ticket:
         r = _Reader(data, TICKET_TAG, "ticket")
         escrow = r.escrow()
         head = r.take(NONCE_SIZE + 1 + 8 + 32, "nonce, k, price, c")
@@ -587,7 +455,7 @@ def _check_claim_value(escrow: EscrowRef, claim_value: int, what: str) -> None:
 
 
 @dataclass(frozen=True)
-class ClaimWitness(_Message):
+class ClaimWitness(TaggedMessage):
     """Step 4: x = (c, r1, r2, σ, σ1, escrow, a2), with ``k`` and ``claim_value``: what a winning
     merchant sends the VTS and what the VTS publishes on its bulletin board."""
 
@@ -602,10 +470,29 @@ class ClaimWitness(_Message):
     sigma1: bytes
 
     TAG: ClassVar[bytes] = CLAIM_TAG
+    WHAT: ClassVar[str] = "claim"
 
     @property
     def outpoint(self) -> tuple[str, int]:
         return self.escrow.outpoint
+
+    @property
+    def vts_keys(self) -> tuple[bytes, ...]:
+        """The VTS keys the escrow names (:class:`~btcmicro.lottery.vts.Claim`)."""
+        return self.escrow.template.vts_keys
+
+    @property
+    def board_tag(self) -> bytes:
+        """The tag of the board entries publishing MICROPAY2 claims."""
+        return BOARD_TAG
+
+    def board_view(self) -> dict[str, Any]:
+        """What a board entry's JSON view shows of this claim besides its escrow."""
+        return {"a2": self.a2.hex(), "claim_value": self.claim_value}
+
+    def describe_claim(self) -> str:
+        """The claim in a sentence (for ``ALREADY_CLAIMED``)."""
+        return f"for c={self.c.hex()} paying {self.claim_value} sats to {self.a2.hex()}"
 
     @property
     def wins(self) -> bool:
@@ -654,7 +541,7 @@ class ClaimWitness(_Message):
         return sha256(self._encoded)
 
     @classmethod
-    def decode(cls, data: bytes) -> "ClaimWitness":
+    def decode(cls, data: bytes) -> ClaimWitness:
         r = _Reader(data, CLAIM_TAG, "claim")
         escrow = r.escrow()
         head = r.take(32 + 2 * R_SIZE + 1, "c, r1, r2, k")
@@ -668,3 +555,24 @@ class ClaimWitness(_Message):
         x.__dict__["_encoded"] = r.data
         return x
 
+
+
+# --- the VTS's claim checker -----------------------------------------------------------------------------
+
+
+class Micropay2Claims:
+    """MICROPAY2's :class:`~btcmicro.lottery.vts.ClaimChecker`: x is a :class:`ClaimWitness`, published
+    under :data:`BOARD_TAG`."""
+
+    board_tag: ClassVar[bytes] = BOARD_TAG
+
+    def decode(self, data: bytes) -> ClaimWitness:
+        return ClaimWitness.decode(data)
+
+    def __repr__(self) -> str:
+        return "Micropay2Claims()"
+
+
+CLAIMS = Micropay2Claims()
+"""The checker a MICROPAY2 VTS is built with (registered for :data:`BOARD_TAG`)."""
+register_checker(CLAIMS)

@@ -3,7 +3,29 @@
 The payer funds escrows (:class:`Micropay2Escrow`, a fresh key pk_esc each, derived from the
 payer's secret and the escrow's index) — many in one transaction, an escrow pool — and tracks
 them: ``live`` (or ``retired`` once a merchant reports a win on it) until a claim (``claimed``)
-or its refund (``refunding``, ``refunded``) spends it.
+or its refund (``refunding``, ``refunded``) spends it. Every change of an escrow's
+:class:`~.states.EscrowStatus` goes through :data:`PAYER_TRANSITIONS`:
+
+=============== ====================== ================ ==========================================
+status          event                  next status      handler
+=============== ====================== ================ ==========================================
+``funding``     ``broadcast``          ``live``         record the outpoint funded
+``funding``     ``not_broadcast``      ``failed``       the wallet kept its coins
+``live``        ``ticket``             ``live``         record the ticket, bind the merchant
+``live``        ``confirmed``          ``live``         record the funding's height
+``live``        ``win_reported``       ``retired``      back no more tickets
+``live``        ``spent``              ``claimed``      record the spending txid
+``live``        ``refund``             ``refunding``    record the refund txid
+``live``        ``dropped``            ``failed``       the funding left the mempool unmined
+``retired``     ``confirmed``          ``retired``      as for ``live``
+``retired``     ``spent``, ``refund``, ``claimed``,     as for ``live``
+                ``dropped``            ``refunding``,
+                                       ``failed``
+``refunding``   ``refund_confirmed``   ``refunded``
+=============== ====================== ================ ==========================================
+
+Any other pair raises ``ProtocolError("UNEXPECTED_EVENT")`` and changes nothing.
+
 For a payment request it checks (c, a2, ρ, price, expiry), picks a live escrow, draws r2 and
 signs σ (the ticket) and σ1 (the claim escrow → a2, SIGHASH_ALL, fee from the escrow's value).
 
@@ -19,41 +41,34 @@ import contextlib
 import secrets
 import threading
 import time
-from typing import Callable, Protocol, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from bitcoin.core import CMutableTransaction
 
+from btcmicro.contracts import Expiry
 from btcmicro.core.errors import InsufficientFunds, PolicyError, ProtocolError
 from btcmicro.core.keys import PrivateKey
+from btcmicro.lottery.common import MAX_K, Transitions, derive_key, draw_r
 from btcmicro.lottery.micropay2.messages import (
-    MAX_K,
     EscrowRef,
     PaymentRequest,
     Ticket,
     claim_fee,
     claim_sighash,
-    derive_key,
     sigma_digest,
 )
+from btcmicro.lottery.micropay2.states import EscrowStatus, PayerEvent
 from btcmicro.lottery.micropay2.store import EscrowRecord, PayerStore
-from btcmicro.node.chain import Chain
-from btcmicro.contracts import Expiry
 from btcmicro.lottery.micropay2.templates import Micropay2Escrow
+from btcmicro.ports import Chain, Clock, Rng, Wallet
 from btcmicro.tx.build import SEQUENCE_LOCKTIME_ONLY, TxBuilder
 from btcmicro.tx.policy import dust_threshold
 
-__all__ = ["Payer", "NoEscrow", "Funding"]
+__all__ = ["Payer", "NoEscrow", "PAYER_TRANSITIONS"]
 
 _ESC_TAG = b"btcmicro/micropay2/escrow-key/v1"
 DEFAULT_CLAIM_FEERATE = 2000  # sat/kvB
-
-
-class Funding(Protocol):
-    """What the payer needs from a wallet (:class:`btcmicro.wallet.Funder` has it): pay several
-    outputs in one transaction, and an address for refunds."""
-
-    def send_many(self, outputs: Sequence[tuple[str | bytes, int]], *, feerate: int | None = None) -> str: ...
-    def address(self) -> str: ...
 
 
 class NoEscrow(InsufficientFunds):
@@ -78,7 +93,7 @@ class Payer:
         store: PayerStore,
         vts_keys: Sequence[bytes],
         *,
-        funder: Funding | None = None,
+        funder: Wallet | None = None,
         threshold: int = 1,
         wrapping: str = "p2wsh",
         claim_feerate: int = DEFAULT_CLAIM_FEERATE,
@@ -89,8 +104,8 @@ class Payer:
         min_seconds_to_expiry: int = 7200,
         share_escrows: bool = False,
         max_tickets_per_escrow: int | None = None,
-        clock: Callable[[], float] = time.time,
-        rng: Callable[[int], bytes] = secrets.token_bytes,
+        clock: Clock = time.time,
+        rng: Rng = secrets.token_bytes,
     ) -> None:
         if len(secret) < 16:
             raise ValueError("the payer secret must be at least 16 bytes")
@@ -162,10 +177,12 @@ class Payer:
         spks = [t.output(self.wrapping).script_pubkey for t in tpls]  # refuses a wrapping the contract lacks
         prepared = self.funder.prepare(list(zip(spks, [int(v) for v in values])), feerate=feerate)
         txid = prepared.txid  # the funder puts the outputs first, in order: escrow n is output n
+        PAYER_TRANSITIONS.step(EscrowStatus.FUNDING, PayerEvent.BROADCAST)  # the batch below is this transition
         with self._funding:
             try:
-                self.store.add_escrows([EscrowRecord(i, int(v), self.wrapping, t.script, txid, n, "funding", None, 0,
-                                                     None, None) for n, (i, t, v) in enumerate(zip(indices, tpls, values))])
+                self.store.add_escrows([EscrowRecord(i, int(v), self.wrapping, t.script, txid, n, EscrowStatus.FUNDING,
+                                                     None, 0, None, None)
+                                        for n, (i, t, v) in enumerate(zip(indices, tpls, values, strict=True))])
             except BaseException:
                 self.funder.release(prepared)
                 raise
@@ -177,16 +194,45 @@ class Payer:
                     self._settle_funding()
                 raise
             self.store.set_funded([(i, txid, n) for n, i in enumerate(indices)])
-        return [self.escrow_ref(self.store.escrow(i)) for i in indices]  # type: ignore[arg-type]
+        return [self.escrow_ref(self._record(i)) for i in indices]
+
+    def _record(self, index: int) -> EscrowRecord:
+        rec = self.store.escrow(index)
+        if rec is None:
+            raise KeyError(f"no escrow {index}")
+        return rec
 
     def _settle_funding(self) -> None:
         """``funding`` records (a funding whose broadcast failed or was cut short by a crash) become
         ``live`` if the node has their transaction, else ``failed``. Call with ``_funding`` held."""
-        for rec in self.store.escrows("funding"):
+        for rec in self.store.escrows(EscrowStatus.FUNDING):
             if rec.txid is not None and self.chain.get_tx(rec.txid) is not None:
-                self.store.set_funded([(rec.index, rec.txid, rec.vout)])  # type: ignore[list-item]
+                self._move(rec, PayerEvent.BROADCAST)
             else:
-                self.store.set_status(rec.index, "failed")  # never broadcast: the wallet kept its coins
+                self._move(rec, PayerEvent.NOT_BROADCAST)  # never broadcast: the wallet kept its coins
+
+    # ---------------------------------------------------------------- the transition table
+    def handle(self, index: int, event: PayerEvent, **kw: Any) -> Any:
+        """Dispatch ``event`` for escrow ``index`` through :data:`PAYER_TRANSITIONS`: the handler's
+        result; ``ProtocolError("UNEXPECTED_EVENT")`` and no change when the table has no such pair."""
+        return self._move(self._record(index), event, **kw)
+
+    def _move(self, rec: EscrowRecord, event: PayerEvent, **kw: Any) -> Any:
+        handler, nxt = PAYER_TRANSITIONS.step(EscrowStatus(rec.status), event)
+        return handler(self, rec, nxt, **kw)
+
+    def _to(self, rec: EscrowRecord, nxt: EscrowStatus, *, spent_txid: str | None = None,
+            height: int | None = None) -> None:
+        self.store.set_status(rec.index, nxt, spent_txid=spent_txid, height=height)
+
+    def _funded(self, rec: EscrowRecord, nxt: EscrowStatus) -> None:
+        assert rec.txid is not None and rec.vout is not None, "a funding record holds its outpoint"
+        self.store.set_funded([(rec.index, rec.txid, rec.vout)])
+
+    def _issue(self, rec: EscrowRecord, nxt: EscrowStatus, *, merchant: bytes, c: bytes, ticket: bytes,
+               issued_at: int) -> bool:
+        return self.store.issue(rec.index, merchant, c, ticket, issued_at, shared=self.share_escrows,
+                                max_tickets=self.max_tickets_per_escrow)
 
     # ---------------------------------------------------------------- tracking
     def refresh(self) -> int:
@@ -195,35 +241,38 @@ class Payer:
         mtp = self.chain.median_time_past()
         with self._funding:
             self._settle_funding()
-        for rec in self.store.escrows("live") + self.store.escrows("retired") + self.store.escrows("refunding"):
-            if rec.status == "refunding":
+        for rec in (self.store.escrows(EscrowStatus.LIVE) + self.store.escrows(EscrowStatus.RETIRED)
+                    + self.store.escrows(EscrowStatus.REFUNDING)):
+            if rec.status == EscrowStatus.REFUNDING:
                 st = self.chain.get_tx(rec.spent_txid) if rec.spent_txid else None
                 if st is not None and st.confirmations >= 1:
-                    self.store.set_status(rec.index, "refunded")
+                    self._move(rec, PayerEvent.REFUND_CONFIRMED)
                 continue
-            u = self.chain.get_utxo(rec.txid, rec.vout, include_mempool=True)  # type: ignore[arg-type]
+            assert rec.txid is not None and rec.vout is not None, "a live escrow holds its outpoint"
+            u = self.chain.get_utxo(rec.txid, rec.vout, include_mempool=True)
             if u is not None:
                 if u.confirmations >= 1 and rec.height is None:
-                    self.store.set_status(rec.index, rec.status, height=tip - u.confirmations + 1)
+                    self._move(rec, PayerEvent.CONFIRMED, height=tip - u.confirmations + 1)
                 continue
-            if rec.height is None and self.chain.get_tx(rec.txid) is None:  # type: ignore[arg-type]
-                self.store.set_status(rec.index, "failed")  # the funding left the mempool unmined
+            if rec.height is None and self.chain.get_tx(rec.txid) is None:
+                self._move(rec, PayerEvent.DROPPED)  # the funding left the mempool unmined
                 continue
             spend = None
             if rec.height is not None:
-                spend = self.chain.find_spend(rec.txid, rec.vout, from_height=rec.height)  # type: ignore[arg-type]
-            self.store.set_status(rec.index, "claimed", spent_txid=spend.txid if spend else None)
+                spend = self.chain.find_spend(rec.txid, rec.vout, from_height=rec.height)
+            self._move(rec, PayerEvent.SPENT, spent_txid=spend.txid if spend else None)
         with self._lock:
             self._tip, self._mtp = tip, mtp
         return tip
 
-    def escrows(self, status: str | None = None) -> list[EscrowRecord]:
+    def escrows(self, status: EscrowStatus | None = None) -> list[EscrowRecord]:
         """The payer's escrows as last seen (``refresh`` updates them)."""
         return self.store.escrows(status)
 
     def refundable(self) -> list[EscrowRecord]:
         """Unspent (live or retired) escrows whose expiry has passed, as of the last refresh."""
-        return [r for r in self.store.escrows("live") + self.store.escrows("retired") if self._expired(r)]
+        return [r for r in self.store.escrows(EscrowStatus.LIVE) + self.store.escrows(EscrowStatus.RETIRED)
+                if self._expired(r)]
 
     def _expiry(self, rec: EscrowRecord) -> Expiry | None:
         return self.escrow_ref(rec).expiry
@@ -238,8 +287,8 @@ class Payer:
         """Back no more tickets with an escrow (a merchant reported a win on it): ``refresh`` records
         its claim when it is spent, and it is refunded after its expiry if it never is."""
         rec = self.store.find(txid, vout)
-        if rec is not None and rec.status == "live":
-            self.store.set_status(rec.index, "retired")
+        if rec is not None and rec.status == EscrowStatus.LIVE:
+            self._move(rec, PayerEvent.WIN_REPORTED)
 
     def answered(self, ticket: Ticket, *, won: bool = False, refused: str | None = None) -> None:
         """What the merchant said of ``ticket``: an escrow that won (or that the merchant refuses as
@@ -272,14 +321,14 @@ class Payer:
         with self._lock:
             for rec, claim_value in self._candidates(req):
                 ticket = self.sign_ticket(self.escrow_ref(rec), req, claim_value)
-                if self.store.issue(rec.index, req.merchant, req.c, ticket.encode(), int(self.clock()),
-                                    shared=self.share_escrows, max_tickets=self.max_tickets_per_escrow):
+                if self._move(rec, PayerEvent.TICKET, merchant=req.merchant, c=req.c, ticket=ticket.encode(),
+                              issued_at=int(self.clock())):
                     return ticket
         raise NoEscrow(req.min_claim_value, 0)
 
     def _candidates(self, req: PaymentRequest) -> list[tuple[EscrowRecord, int]]:
         out = []
-        for rec in self.store.escrows("live"):
+        for rec in self.store.escrows(EscrowStatus.LIVE):
             if rec.height is None or self._tip is None or self._tip - rec.height + 1 < self.min_confirmations:
                 continue
             if not self.share_escrows and rec.merchant is not None and rec.merchant != req.merchant:
@@ -311,7 +360,7 @@ class Payer:
         if rec is None:
             raise KeyError(f"no escrow {escrow.txid}:{escrow.vout}")
         key = self.escrow_key(rec.index)
-        r2 = self.rng(16)
+        r2 = draw_r(self.rng)
         sigma = key.sign(sigma_digest(escrow, req.c, r2, req.k, req.a2))
         sigma1 = key.sign(claim_sighash(escrow, req.a2, claim_value))
         return Ticket(escrow, req.nonce, req.k, req.price, req.c, req.a2, r2, claim_value, sigma, sigma1)
@@ -345,19 +394,51 @@ class Payer:
         if self.store.find(txid, vout) is None:
             raise KeyError(f"no escrow {txid}:{vout}")
         self.refresh()
-        return self._refund(self.store.find(txid, vout), dest, feerate)  # type: ignore[arg-type]
+        rec = self.store.find(txid, vout)
+        assert rec is not None
+        return self._refund(rec, dest, feerate)
 
     def _refund(self, rec: EscrowRecord, dest: bytes | str | None, feerate: int | None) -> str:
-        if rec.status not in ("live", "retired"):
+        if not PAYER_TRANSITIONS.allowed(EscrowStatus(rec.status), PayerEvent.REFUND):
             raise PolicyError(f"escrow {rec.txid}:{rec.vout} is {rec.status}")
         if not self._expired(rec):
             raise PolicyError(f"escrow {rec.txid}:{rec.vout} has not expired ({self._expiry(rec)}, tip {self._tip})")
-        tx = self.refund_tx(rec.txid, rec.vout, dest=dest, feerate=feerate)  # type: ignore[arg-type]
+        assert rec.txid is not None and rec.vout is not None
+        tx = self.refund_tx(rec.txid, rec.vout, dest=dest, feerate=feerate)
         rtxid = self.chain.broadcast(tx.serialize().hex())
-        self.store.set_status(rec.index, "refunding", spent_txid=rtxid)
+        self._move(rec, PayerEvent.REFUND, spent_txid=rtxid)
         return rtxid
 
     def refund_expired(self, *, dest: bytes | str | None = None) -> list[str]:
         """Refund every unspent escrow past its expiry; the refund txids."""
         self.refresh()
         return [self._refund(r, dest, None) for r in self.refundable()]
+
+
+_PayerHandler = Callable[..., Any]  # (payer, record, next status, **event fields)
+
+PAYER_TRANSITIONS: Transitions[EscrowStatus, PayerEvent, _PayerHandler] = Transitions(
+    "payer", EscrowStatus, PayerEvent, {
+        EscrowStatus.FUNDING: {
+            PayerEvent.BROADCAST: (Payer._funded, EscrowStatus.LIVE),
+            PayerEvent.NOT_BROADCAST: (Payer._to, EscrowStatus.FAILED),
+        },
+        EscrowStatus.LIVE: {
+            PayerEvent.TICKET: (Payer._issue, EscrowStatus.LIVE),
+            PayerEvent.CONFIRMED: (Payer._to, EscrowStatus.LIVE),
+            PayerEvent.WIN_REPORTED: (Payer._to, EscrowStatus.RETIRED),
+            PayerEvent.SPENT: (Payer._to, EscrowStatus.CLAIMED),
+            PayerEvent.REFUND: (Payer._to, EscrowStatus.REFUNDING),
+            PayerEvent.DROPPED: (Payer._to, EscrowStatus.FAILED),
+        },
+        EscrowStatus.RETIRED: {
+            PayerEvent.CONFIRMED: (Payer._to, EscrowStatus.RETIRED),
+            PayerEvent.SPENT: (Payer._to, EscrowStatus.CLAIMED),
+            PayerEvent.REFUND: (Payer._to, EscrowStatus.REFUNDING),
+            PayerEvent.DROPPED: (Payer._to, EscrowStatus.FAILED),
+        },
+        EscrowStatus.REFUNDING: {
+            PayerEvent.REFUND_CONFIRMED: (Payer._to, EscrowStatus.REFUNDED),
+        },
+    })
+"""The payer's whole state machine per escrow (see the module docstring)."""

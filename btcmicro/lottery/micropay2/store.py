@@ -1,105 +1,35 @@
-"""What the MICROPAY2 parties persist: the interfaces they use and SQLite implementations.
+"""What the MICROPAY2 parties persist: the store ports (no database driver here) and their records.
 
-Each SQLite store is one file (or ``":memory:"``) on :class:`btcmicro.store.SQLiteStore`: WAL,
-``BEGIN IMMEDIATE`` for every read-check-write, ``synchronous=FULL`` by default, so a row is on
-disk before the party answers, and several processes may share a file.
+The SQLite adapters are in :mod:`btcmicro.lottery.micropay2.sqlite`; the VTS's store is the shared
+:class:`btcmicro.lottery.vts.VTSStore`.
 
-- :class:`VTSStore`: the one signature per escrow and the bulletin board, appended together in
-  one transaction (several VTS instances may share the file; rows are kept per VTS key).
 - :class:`MerchantStore`: every accepted ticket's ``c`` (replay protection until the request
-  expires) and every winning ticket with its claim's progress.
-- :class:`PayerStore`: escrows (funding, live, claimed, refunded), the merchant each is bound
-  to, and issued tickets.
+  expires) and every winning ticket with its claim's progress (:class:`WinStatus`).
+- :class:`PayerStore`: escrows (:class:`EscrowStatus`), the merchant each is bound to, and issued
+  tickets.
+
+A store method that records something returns only once it is durable (a party acknowledges only
+what its store holds).
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable, Iterable, Protocol, Sequence
+from typing import Protocol
 
-from btcmicro.lottery.micropay2.board import GENESIS, BoardEntry
 from btcmicro.lottery.micropay2.messages import Ticket
-from btcmicro.store.sqlite import SQLiteStore, Sync
+from btcmicro.lottery.micropay2.states import EscrowStatus, WinStatus
+from btcmicro.lottery.vts import VTSStore
+from btcmicro.ports import Store
 
 __all__ = [
     "VTSStore",
-    "SQLiteVTSStore",
     "MerchantStore",
-    "SQLiteMerchantStore",
     "WinRecord",
     "Acceptance",
     "PayerStore",
-    "SQLitePayerStore",
     "EscrowRecord",
 ]
-
-
-# --- VTS -----------------------------------------------------------------------------------------------
-
-
-class VTSStore(Protocol):
-    def claim_once(self, vts_pubkey: bytes, txid: str, vout: int,
-                   make_entry: Callable[[int, bytes], BoardEntry]) -> tuple[BoardEntry, bool]: ...
-    def entry_for(self, vts_pubkey: bytes, txid: str, vout: int) -> BoardEntry | None: ...
-    def entries(self, vts_pubkey: bytes, start: int = 0, stop: int | None = None) -> list[BoardEntry]: ...
-    def head(self, vts_pubkey: bytes) -> tuple[int, bytes]: ...
-
-
-_VTS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS board (
-    vts BLOB NOT NULL, seq INTEGER NOT NULL, hash BLOB NOT NULL, entry BLOB NOT NULL,
-    txid TEXT NOT NULL, vout INTEGER NOT NULL,
-    PRIMARY KEY (vts, seq)
-);
-CREATE TABLE IF NOT EXISTS claims (
-    vts BLOB NOT NULL, txid TEXT NOT NULL, vout INTEGER NOT NULL, seq INTEGER NOT NULL,
-    PRIMARY KEY (vts, txid, vout)
-);
-"""
-
-
-class SQLiteVTSStore(SQLiteStore):
-    """:class:`VTSStore` in SQLite: the ``claims`` primary key (VTS key, escrow) is the sign-once rule."""
-
-    def __init__(self, path: str | Path, *, synchronous: Sync = "FULL") -> None:
-        super().__init__(path, _VTS_SCHEMA, synchronous=synchronous)
-
-    def claim_once(self, vts_pubkey: bytes, txid: str, vout: int,
-                   make_entry: Callable[[int, bytes], BoardEntry]) -> tuple[BoardEntry, bool]:
-        """Atomically: (the entry already published for this escrow, False), or build the next entry
-        with ``make_entry(seq, prev_hash)``, append it and the claim, commit, and return (it, True)."""
-        with self.transaction() as db:
-            row = db.execute("SELECT b.entry FROM claims c JOIN board b ON b.vts = c.vts AND b.seq = c.seq "
-                             "WHERE c.vts = ? AND c.txid = ? AND c.vout = ?", (vts_pubkey, txid, vout)).fetchone()
-            if row is not None:
-                return BoardEntry.decode(row[0]), False
-            seq, prev = self._head(db, vts_pubkey)
-            entry = make_entry(seq, prev)
-            if entry.seq != seq or entry.prev != prev or entry.outpoint != (txid, vout):
-                raise ValueError("make_entry built an entry for another place or escrow")
-            db.execute("INSERT INTO board (vts, seq, hash, entry, txid, vout) VALUES (?, ?, ?, ?, ?, ?)",
-                       (vts_pubkey, seq, entry.hash, entry.encode(), txid, vout))
-            db.execute("INSERT INTO claims (vts, txid, vout, seq) VALUES (?, ?, ?, ?)", (vts_pubkey, txid, vout, seq))
-        return entry, True
-
-    @staticmethod
-    def _head(db, vts_pubkey: bytes) -> tuple[int, bytes]:
-        row = db.execute("SELECT seq, hash FROM board WHERE vts = ? ORDER BY seq DESC LIMIT 1", (vts_pubkey,)).fetchone()
-        return (0, GENESIS) if row is None else (row[0] + 1, bytes(row[1]))
-
-    def head(self, vts_pubkey: bytes) -> tuple[int, bytes]:
-        with self._lock:
-            return self._head(self._db, vts_pubkey)
-
-    def entry_for(self, vts_pubkey: bytes, txid: str, vout: int) -> BoardEntry | None:
-        row = self.query_one("SELECT b.entry FROM claims c JOIN board b ON b.vts = c.vts AND b.seq = c.seq "
-                             "WHERE c.vts = ? AND c.txid = ? AND c.vout = ?", (vts_pubkey, txid, vout))
-        return None if row is None else BoardEntry.decode(row[0])
-
-    def entries(self, vts_pubkey: bytes, start: int = 0, stop: int | None = None) -> list[BoardEntry]:
-        rows = self.query("SELECT entry FROM board WHERE vts = ? AND seq >= ? AND seq < ? ORDER BY seq",
-                          (vts_pubkey, max(0, start), 2**62 if stop is None else stop))
-        return [BoardEntry.decode(r[0]) for r in rows]
 
 
 # --- merchant ------------------------------------------------------------------------------------------
@@ -128,122 +58,47 @@ class WinRecord:
 
     c: bytes
     ticket: Ticket
-    status: str
+    status: WinStatus
     vts_sigs: tuple[bytes, ...]
     claim_txid: str | None
     detail: str | None
 
 
-class MerchantStore(Protocol):
-    def accept(self, items: Sequence[tuple[Acceptance, bytes | None]]) -> list[str]: ...
-    def seen(self, c: bytes) -> bool: ...
-    def has_win(self, txid: str, vout: int) -> bool: ...
-    def win(self, c: bytes) -> WinRecord | None: ...
-    def wins(self, status: str | None = None) -> list[WinRecord]: ...
-    def update_win(self, c: bytes, status: str, *, vts_sigs: Sequence[bytes] | None = None,
-                   claim_txid: str | None = None, detail: str | None = None) -> None: ...
-    def prune(self, expired_before: int) -> int: ...
-    def count(self) -> tuple[int, int]: ...
-
-
-_MERCHANT_SCHEMA = """
-CREATE TABLE IF NOT EXISTS tickets (
-    c BLOB PRIMARY KEY, expires INTEGER NOT NULL, txid TEXT NOT NULL, vout INTEGER NOT NULL,
-    won INTEGER NOT NULL, claim_value INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS tickets_expires ON tickets (expires);
-CREATE TABLE IF NOT EXISTS wins (
-    c BLOB PRIMARY KEY, txid TEXT NOT NULL, vout INTEGER NOT NULL, ticket BLOB NOT NULL,
-    status TEXT NOT NULL, vts_sigs BLOB, claim_txid TEXT, detail TEXT,
-    UNIQUE (txid, vout)
-);
-"""
-
-
-def _pack_sigs(sigs: Sequence[bytes]) -> bytes:
-    return b"".join(bytes([len(s)]) + s for s in sigs)
-
-
-def _unpack_sigs(blob: bytes | None) -> tuple[bytes, ...]:
-    out, i, b = [], 0, bytes(blob or b"")
-    while i < len(b):
-        out.append(b[i + 1:i + 1 + b[i]])
-        i += 1 + b[i]
-    return tuple(out)
-
-
-class SQLiteMerchantStore(SQLiteStore):
-    """:class:`MerchantStore` in SQLite: ``c`` is the tickets' primary key (a ticket is accepted once)
-    and the wins table holds at most one winning ticket per escrow."""
-
-    def __init__(self, path: str | Path, *, synchronous: Sync = "FULL") -> None:
-        super().__init__(path, _MERCHANT_SCHEMA, synchronous=synchronous)
+class MerchantStore(Store, Protocol):
+    """A merchant's durable state: accepted tickets by ``c`` and winners with their claims."""
 
     def accept(self, items: Sequence[tuple[Acceptance, bytes | None]]) -> list[str]:
         """Record tickets in one transaction; per item ``"ok"``, ``"replayed"`` (c seen before) or
         ``"escrow_won"`` (a winning ticket on that escrow is already held). Winners carry their
-        ticket bytes. Items refused leave no row."""
-        out = []
-        with self.transaction() as db:
-            for a, ticket in items:
-                if db.execute("SELECT 1 FROM tickets WHERE c = ?", (a.c,)).fetchone():
-                    out.append("replayed")
-                    continue
-                if db.execute("SELECT 1 FROM wins WHERE txid = ? AND vout = ?", (a.txid, a.vout)).fetchone():
-                    out.append("escrow_won")
-                    continue
-                db.execute("INSERT INTO tickets (c, expires, txid, vout, won, claim_value) VALUES (?, ?, ?, ?, ?, ?)",
-                           (a.c, a.expires, a.txid, a.vout, int(a.won), a.claim_value))
-                if a.won:
-                    if ticket is None:
-                        raise ValueError("a winning ticket is stored with its bytes")
-                    db.execute("INSERT INTO wins (c, txid, vout, ticket, status) VALUES (?, ?, ?, ?, 'won')",
-                               (a.c, a.txid, a.vout, ticket))
-                out.append("ok")
-        return out
+        ticket bytes and are stored ``won``. Items refused leave no row."""
+        ...
 
     def seen(self, c: bytes) -> bool:
-        return self.query_one("SELECT 1 FROM tickets WHERE c = ?", (c,)) is not None
+        """A ticket with this ``c`` was accepted (and not pruned)."""
+        ...
 
     def has_win(self, txid: str, vout: int) -> bool:
-        return self.query_one("SELECT 1 FROM wins WHERE txid = ? AND vout = ?", (txid, vout)) is not None
+        """A winning ticket on this escrow is held."""
+        ...
 
-    @staticmethod
-    def _win(row) -> WinRecord:
-        return WinRecord(bytes(row["c"]), Ticket.decode(bytes(row["ticket"])), row["status"],
-                         _unpack_sigs(row["vts_sigs"]), row["claim_txid"], row["detail"])
+    def win(self, c: bytes) -> WinRecord | None: ...
 
-    def win(self, c: bytes) -> WinRecord | None:
-        row = self.query_one("SELECT * FROM wins WHERE c = ?", (c,))
-        return None if row is None else self._win(row)
+    def wins(self, status: WinStatus | None = None) -> list[WinRecord]:
+        """Winning tickets (all, or those with ``status``), oldest first."""
+        ...
 
-    def wins(self, status: str | None = None) -> list[WinRecord]:
-        if status is None:
-            rows = self.query("SELECT * FROM wins ORDER BY rowid")
-        else:
-            rows = self.query("SELECT * FROM wins WHERE status = ? ORDER BY rowid", (status,))
-        return [self._win(r) for r in rows]
-
-    def update_win(self, c: bytes, status: str, *, vts_sigs: Sequence[bytes] | None = None,
+    def update_win(self, c: bytes, status: WinStatus, *, vts_sigs: Sequence[bytes] | None = None,
                    claim_txid: str | None = None, detail: str | None = None) -> None:
-        with self.transaction() as db:
-            cur = db.execute(
-                "UPDATE wins SET status = ?, vts_sigs = COALESCE(?, vts_sigs), claim_txid = COALESCE(?, claim_txid), "
-                "detail = COALESCE(?, detail) WHERE c = ?",
-                (status, None if vts_sigs is None else _pack_sigs(vts_sigs), claim_txid, detail, c))
-            if cur.rowcount != 1:
-                raise KeyError(f"no winning ticket {c.hex()}")
+        """Set a winner's status (and any field given); ``KeyError`` for an unknown ``c``."""
+        ...
 
     def prune(self, expired_before: int) -> int:
-        """Forget losing tickets whose request expired before ``expired_before`` (a replay is refused
-        as expired from then on); the number forgotten."""
-        with self.transaction() as db:
-            return db.execute("DELETE FROM tickets WHERE won = 0 AND expires < ?", (expired_before,)).rowcount
+        """Forget losing tickets whose request expired before ``expired_before``; how many."""
+        ...
 
     def count(self) -> tuple[int, int]:
         """(tickets, wins) stored."""
-        row = self.query_one("SELECT (SELECT COUNT(*) FROM tickets), (SELECT COUNT(*) FROM wins)")
-        return int(row[0]), int(row[1])
+        ...
 
 
 # --- payer ---------------------------------------------------------------------------------------------
@@ -266,120 +121,47 @@ class EscrowRecord:
     script: bytes
     txid: str | None
     vout: int | None
-    status: str
+    status: EscrowStatus
     merchant: bytes | None
     tickets: int
     height: int | None
     spent_txid: str | None
 
 
-class PayerStore(Protocol):
-    def reserve_indices(self, n: int) -> list[int]: ...
-    def add_escrows(self, records: Iterable[EscrowRecord]) -> None: ...
-    def set_funded(self, outpoints: Sequence[tuple[int, str, int]]) -> None: ...
-    def set_status(self, index: int, status: str, *, spent_txid: str | None = None,
-                   height: int | None = None) -> None: ...
-    def escrows(self, status: str | None = None) -> list[EscrowRecord]: ...
-    def escrow(self, index: int) -> EscrowRecord | None: ...
-    def find(self, txid: str, vout: int) -> EscrowRecord | None: ...
-    def issue(self, index: int, merchant: bytes, c: bytes, ticket: bytes, issued_at: int, *,
-              shared: bool, max_tickets: int | None) -> bool: ...
-    def tickets(self, index: int | None = None) -> list[bytes]: ...
-
-
-_PAYER_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS escrows (
-    idx INTEGER PRIMARY KEY, value INTEGER NOT NULL, wrapping TEXT NOT NULL, script BLOB NOT NULL,
-    txid TEXT, vout INTEGER, status TEXT NOT NULL, merchant BLOB, tickets INTEGER NOT NULL DEFAULT 0,
-    height INTEGER, spent_txid TEXT,
-    UNIQUE (txid, vout)
-);
-CREATE TABLE IF NOT EXISTS tickets (
-    c BLOB PRIMARY KEY, idx INTEGER NOT NULL REFERENCES escrows (idx), merchant BLOB NOT NULL,
-    ticket BLOB NOT NULL, issued_at INTEGER NOT NULL
-);
-"""
-
-
-class SQLitePayerStore(SQLiteStore):
-    """:class:`PayerStore` in SQLite. Escrow keys are derived from the payer's secret and the
-    escrow's index, so the store holds no private key."""
-
-    def __init__(self, path: str | Path, *, synchronous: Sync = "FULL") -> None:
-        super().__init__(path, _PAYER_SCHEMA, synchronous=synchronous)
+class PayerStore(Store, Protocol):
+    """A payer's durable state: escrows by key index, and issued tickets. It holds no private key
+    (escrow keys derive from the payer's secret and the index)."""
 
     def reserve_indices(self, n: int) -> list[int]:
         """``n`` key indices never handed out before (durably)."""
-        with self.transaction() as db:
-            row = db.execute("SELECT v FROM meta WHERE k = 'next_index'").fetchone()
-            start = 0 if row is None else int(row[0])
-            db.execute("INSERT OR REPLACE INTO meta (k, v) VALUES ('next_index', ?)", (start + n,))
-        return list(range(start, start + n))
+        ...
 
-    def add_escrows(self, records: Iterable[EscrowRecord]) -> None:
-        with self.transaction() as db:
-            for r in records:
-                db.execute("INSERT INTO escrows (idx, value, wrapping, script, txid, vout, status, merchant, tickets, "
-                           "height, spent_txid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                           (r.index, r.value, r.wrapping, r.script, r.txid, r.vout, r.status, r.merchant, r.tickets,
-                            r.height, r.spent_txid))
+    def add_escrows(self, records: Iterable[EscrowRecord]) -> None: ...
 
     def set_funded(self, outpoints: Sequence[tuple[int, str, int]]) -> None:
-        """Escrows ``(index, txid, vout)`` are broadcast: live."""
-        with self.transaction() as db:
-            for idx, txid, vout in outpoints:
-                db.execute("UPDATE escrows SET txid = ?, vout = ?, status = 'live' WHERE idx = ?", (txid, vout, idx))
+        """Escrows ``(index, txid, vout)`` are broadcast: ``live``."""
+        ...
 
-    def set_status(self, index: int, status: str, *, spent_txid: str | None = None,
+    def set_status(self, index: int, status: EscrowStatus, *, spent_txid: str | None = None,
                    height: int | None = None) -> None:
-        with self.transaction() as db:
-            db.execute("UPDATE escrows SET status = ?, spent_txid = COALESCE(?, spent_txid), "
-                       "height = COALESCE(?, height) WHERE idx = ?", (status, spent_txid, height, index))
+        """Set an escrow's status (and ``spent_txid`` or ``height`` when given)."""
+        ...
 
-    @staticmethod
-    def _rec(row) -> EscrowRecord:
-        return EscrowRecord(row["idx"], row["value"], row["wrapping"], bytes(row["script"]), row["txid"], row["vout"],
-                            row["status"], None if row["merchant"] is None else bytes(row["merchant"]),
-                            row["tickets"], row["height"], row["spent_txid"])
+    def escrows(self, status: EscrowStatus | None = None) -> list[EscrowRecord]:
+        """Escrows (all, or those with ``status``) by index."""
+        ...
 
-    def escrows(self, status: str | None = None) -> list[EscrowRecord]:
-        if status is None:
-            rows = self.query("SELECT * FROM escrows ORDER BY idx")
-        else:
-            rows = self.query("SELECT * FROM escrows WHERE status = ? ORDER BY idx", (status,))
-        return [self._rec(r) for r in rows]
+    def escrow(self, index: int) -> EscrowRecord | None: ...
 
-    def escrow(self, index: int) -> EscrowRecord | None:
-        row = self.query_one("SELECT * FROM escrows WHERE idx = ?", (index,))
-        return None if row is None else self._rec(row)
-
-    def find(self, txid: str, vout: int) -> EscrowRecord | None:
-        row = self.query_one("SELECT * FROM escrows WHERE txid = ? AND vout = ?", (txid, vout))
-        return None if row is None else self._rec(row)
+    def find(self, txid: str, vout: int) -> EscrowRecord | None: ...
 
     def issue(self, index: int, merchant: bytes, c: bytes, ticket: bytes, issued_at: int, *,
               shared: bool, max_tickets: int | None) -> bool:
-        """Atomically record a ticket on a live escrow and bind the escrow to ``merchant``; False (and
-        nothing recorded) if the escrow is no longer live, is bound to another merchant (unless
+        """Atomically record a ticket on a ``live`` escrow and bind the escrow to ``merchant``; False
+        (and nothing recorded) if the escrow is no longer live, is bound to another merchant (unless
         ``shared``), or already backs ``max_tickets`` tickets."""
-        with self.transaction() as db:
-            row = db.execute("SELECT status, merchant, tickets FROM escrows WHERE idx = ?", (index,)).fetchone()
-            if row is None or row["status"] != "live":
-                return False
-            if not shared and row["merchant"] is not None and bytes(row["merchant"]) != merchant:
-                return False
-            if max_tickets is not None and row["tickets"] >= max_tickets:
-                return False
-            db.execute("UPDATE escrows SET merchant = COALESCE(merchant, ?), tickets = tickets + 1 WHERE idx = ?",
-                       (merchant, index))
-            db.execute("INSERT INTO tickets (c, idx, merchant, ticket, issued_at) VALUES (?, ?, ?, ?, ?)",
-                       (c, index, merchant, ticket, issued_at))
-        return True
+        ...
 
     def tickets(self, index: int | None = None) -> list[bytes]:
-        if index is None:
-            rows = self.query("SELECT ticket FROM tickets ORDER BY rowid")
-        else:
-            rows = self.query("SELECT ticket FROM tickets WHERE idx = ? ORDER BY rowid", (index,))
-        return [bytes(r[0]) for r in rows]
+        """Issued tickets (all, or those on escrow ``index``), oldest first."""
+        ...
