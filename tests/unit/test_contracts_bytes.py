@@ -8,6 +8,8 @@ fake signature ``SIGS[n]`` and ``{script}`` the template's own script; everythin
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import coincurve
 import pytest
 
@@ -28,7 +30,7 @@ SIGS = [bytes.fromhex("3006020101020101") + bytes([h]) for h in (0x01, 0x02, 0x0
 SIGS += [bytes.fromhex("3006020101020102") + bytes([h]) for h in (0x01, 0x02, 0x03, 0x81, 0x82, 0x83)]
 SIGS += [bytes.fromhex("3006020101020103") + bytes([h]) for h in (0x01, 0x02, 0x03, 0x81, 0x82, 0x83)]
 
-SCRIPT_CASES = {
+SCRIPT_CASES: dict[str, Callable[[], Template]] = {
     "multisig-1of1": lambda: MultisigMofN(1, (K[0],)),
     "multisig-2of3-sorted": lambda: MultisigMofN(2, (K[2], K[0], K[1]), sort=True),
     "multisig-3of5": lambda: MultisigMofN(3, tuple(K[:5])),

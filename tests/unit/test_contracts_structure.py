@@ -36,13 +36,13 @@ def _package(name: str) -> list[Path]:
 
 
 @pytest.mark.parametrize("pkg", ["btcmicro.script", "btcmicro.tx"])
-def test_script_and_tx_never_import_contracts(pkg):
+def test_script_and_tx_never_import_contracts(pkg: str) -> None:
     for path in _package(pkg):
         bad = {m for m in _imports(path) if m.startswith(("btcmicro.contracts", "btcmicro.registry", *SCHEMES))}
         assert not bad, (path.name, bad)
 
 
-def test_contracts_import_no_scheme_and_schemes_import_contracts():
+def test_contracts_import_no_scheme_and_schemes_import_contracts() -> None:
     for path in _package("btcmicro.contracts"):
         bad = {m for m in _imports(path) if m.startswith((*SCHEMES, "btcmicro.registry", "btcmicro.describe"))}
         assert not bad, (path.name, bad)
@@ -54,14 +54,14 @@ def test_contracts_import_no_scheme_and_schemes_import_contracts():
         assert not bad, (path.name, bad)
 
 
-def test_importing_script_and_contracts_changes_no_global_state():
+def test_importing_script_and_contracts_changes_no_global_state() -> None:
     code = ("import bitcoin, bitcoin.core; import btcmicro.script, btcmicro.contracts, btcmicro.registry, "
             "btcmicro.describe, btcmicro.tx; print(bitcoin.params.NAME, type(bitcoin.core.coreparams).__name__)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["mainnet", "CoreMainParams"]  # python-bitcoinlib's defaults: nobody called SelectParams
 
 
-def test_errors_descend_from_btcmicro_error_and_value_error():
+def test_errors_descend_from_btcmicro_error_and_value_error() -> None:
     for cls in (ScriptParseError, InvalidAddress, TemplateError):
         assert issubclass(cls, BtcmicroError) and issubclass(cls, ValueError), cls
     assert issubclass(InvalidAddress, ConfigError) and issubclass(TemplateError, ConfigError)
@@ -77,7 +77,7 @@ def _der(r: int, s: int) -> bytes:
     return bytes([0x30, 4 + len(rb) + len(sb), 0x02, len(rb)]) + rb + bytes([0x02, len(sb)]) + sb
 
 
-def test_one_der_checker_behind_every_name():
+def test_one_der_checker_behind_every_name() -> None:
     assert is_low_s is der.is_low_s and SECP256K1_ORDER is der.SECP256K1_ORDER
     assert is_valid_der_signature is der.is_valid_signature_encoding
     sig = PrivateKey(bytes(31) + b"\x07").sign(bytes(32))
