@@ -20,8 +20,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from btcmicro.bench.engine import machine_description
 from btcmicro.bench.load import ServerProcess
@@ -37,7 +38,10 @@ from btcmicro.channels.bitcoinj import (
 )
 from btcmicro.core.keys import PrivateKey, verify_der
 from btcmicro.node.chain import RPCChain
+from btcmicro.node.launcher import start_node
 from btcmicro.node.rpc import sats
+from btcmicro.service.channel import HTTPTransport
+from btcmicro.wallet import Funder
 
 __all__ = ["run_channel_bench", "format_report", "ChannelServerProcess", "channel_fee", "PASSPHRASE"]
 
@@ -66,7 +70,7 @@ class ChannelServerProcess(ServerProcess):
         self.url = ""
         self.cpu = None
 
-    def start(self, timeout: float = 30.0) -> "ChannelServerProcess":  # type: ignore[override]
+    def start(self, timeout: float = 30.0) -> ChannelServerProcess:
         argv = [sys.executable, "-c", "from btcmicro.cli import run; run()", "--datadir", self.datadir,
                 "--url", self.node_url, "--cookie", self.cookie, "channel", "serve", "--json",
                 "--port", str(self.port), "--store", self.store, *self.args]
@@ -171,10 +175,6 @@ def _lifecycle(rpc: Any, chain: RPCChain, wallet: Any, tmp: Path, version: int) 
 def run_channel_bench(payments: int = 1_000, engine: str = "embedded",
                       echo: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run the benchmark on a fresh node of ``engine``; a JSON-able report."""
-    from btcmicro.node.launcher import start_node
-    from btcmicro.service.channel import HTTPTransport
-    from btcmicro.wallet import Funder
-
     say = echo or (lambda _m: None)
     deposit = PAYMENT * (payments + 10) + 100_000
     with tempfile.TemporaryDirectory(prefix="btcmicro-bench-channel-") as d, start_node(engine) as node:
@@ -198,7 +198,8 @@ def run_channel_bench(payments: int = 1_000, engine: str = "embedded",
         client = _client(InProcessTransport(server), chain, tmp / "client-inproc.db", wallet)
         client.open(deposit)
         t_in = _pay_loop(client, payments)
-        assert server.channel(client.deposit_txid).best_change == client.change  # type: ignore[union-attr]
+        stored = server.channel(client.deposit_txid or "")
+        assert stored is not None and stored.best_change == client.change
         client.store.close()
         store.close()
 

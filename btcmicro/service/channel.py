@@ -19,33 +19,35 @@ reconnects, resumes its channel and resends the unacknowledged payment.
 """
 from __future__ import annotations
 
-import dataclasses
+import contextlib
 import secrets
 import threading
 import time
+from types import TracebackType
 from typing import Any
 
 from fastapi import FastAPI, Path, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from btcmicro.channels.bitcoinj import messages as _messages
 from btcmicro.channels.bitcoinj.messages import (
+    CLIENT_MESSAGE_TYPES,
     ERROR_CODES,
     MAX_EXPLANATION_CHARS,
     MAX_MESSAGE_BYTES,
-    MESSAGE_TYPES,
     Error,
     Message,
     message_from_json,
+    message_json_schema,
     message_to_json,
 )
 from btcmicro.channels.bitcoinj.server import PaymentChannelServer
-from btcmicro.channels.bitcoinj.store import ServerChannel
+from btcmicro.channels.bitcoinj.stores import ServerChannel
 from btcmicro.channels.bitcoinj.transport import TransportError
 from btcmicro.core.errors import ProtocolError
 from btcmicro.service.app import create_app
 from btcmicro.service.client import ServiceClient, ServiceUnavailable
+from btcmicro.wire.json import Txid
 
 __all__ = ["create_channel_app", "HTTPTransport", "message_json_schema", "server_channel_json", "STATUS_FOR_CODE"]
 
@@ -64,42 +66,7 @@ STATUS_FOR_CODE = {
     "TOO_MANY_SESSIONS": 429,
 }
 _SESSION_ID = r"^[0-9a-f]{32}$"
-_TXID = r"^[0-9a-f]{64}$"
-
-
-# --- OpenAPI description of the messages ------------------------------------------------------------
-
-
-def _kind_schema(kind: Any) -> dict[str, Any]:
-    if isinstance(kind, _messages._Int):
-        return {"type": "integer", "minimum": kind.lo, "maximum": kind.hi}
-    if isinstance(kind, _messages._Bytes):
-        return {"type": "string", "format": "hex", "pattern": r"^([0-9a-fA-F]{2})*$",
-                "minLength": 2 * kind.lo, "maxLength": 2 * kind.hi}
-    if isinstance(kind, _messages._Text):
-        s: dict[str, Any] = {"type": "string", "maxLength": kind.hi}
-        if kind.choices:
-            s["enum"] = list(kind.choices)
-        return s
-    nested = message_json_schema(kind.cls)
-    del nested["properties"]["type"]
-    nested["required"].remove("type")
-    return nested
-
-
-def message_json_schema(cls: type[Message]) -> dict[str, Any]:
-    """The JSON Schema of one message type's wire form (what the strict decoder accepts)."""
-    props: dict[str, Any] = {"type": {"type": "string", "enum": [cls.TYPE]}}
-    required = ["type"]
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        s = _kind_schema(f.metadata["kind"])
-        if f.metadata["optional"]:
-            s = {"anyOf": [s, {"type": "null"}]}
-        else:  # the strict decoder wants every non-optional field, defaults or not
-            required.append(f.name)
-        props[f.name] = s
-    return {"title": cls.TYPE, "type": "object", "properties": props, "required": required,
-            "additionalProperties": False, "description": (cls.__doc__ or "").strip()}
+_TXID = Txid.PATTERN
 
 
 class Replies(BaseModel):
@@ -127,7 +94,7 @@ class ServerTerms(BaseModel):
 def server_channel_json(ch: ServerChannel) -> dict[str, Any]:
     """A stored server channel as JSON (amounts in sats)."""
     return {
-        "deposit_txid": ch.deposit_txid, "version": ch.version, "status": ch.status, "value": ch.value,
+        "deposit_txid": ch.deposit_txid, "version": ch.version, "status": ch.status.value, "value": ch.value,
         "paid": ch.server_value, "client_change": ch.best_change, "payments": ch.payments,
         "expiry": ch.expiry, "expiry_kind": "height" if ch.contract.expiry_is_height else "time",
         "close_txid": ch.close_txid, "close_fee": ch.close_fee, "spent_by": ch.spent_by,
@@ -189,9 +156,8 @@ def create_channel_app(server: PaymentChannelServer, *, max_sessions: int = 10_0
     sessions = _Sessions(server, max_sessions, session_idle_secs)
     app.state.channel_server = server
     app.state.sessions = sessions
-    client_types = ("CLIENT_VERSION", "PROVIDE_REFUND", "PROVIDE_CONTRACT", "UPDATE_PAYMENT", "CLOSE", "ERROR")
     body_doc = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
-        "oneOf": [message_json_schema(MESSAGE_TYPES[t]) for t in client_types]}}}}}
+        "oneOf": [message_json_schema(t) for t in CLIENT_MESSAGE_TYPES]}}}}}
 
     @app.get("/channel", response_model=ServerTerms, summary="The server's terms")
     def terms() -> ServerTerms:
@@ -213,10 +179,7 @@ def create_channel_app(server: PaymentChannelServer, *, max_sessions: int = 10_0
         replies = await run_in_threadpool(server.receive_wire, session_id, body)
         if replies and isinstance(replies[-1], Error):  # the server ended the session
             sessions.end(session_id)
-            err = replies[-1]
-            exc = ProtocolError(err.code, err.explanation)
-            exc.expected_value = err.expected_value  # type: ignore[attr-defined]
-            raise exc
+            raise replies[-1].to_exception()
         return Replies(messages=[message_to_json(m) for m in replies])
 
     @app.delete("/channel/sessions/{session_id}", status_code=204, summary="Hang up")
@@ -277,17 +240,16 @@ class HTTPTransport:
         """Hang up (best effort) and start a new session with the next message."""
         old, self.session_id = self.session_id, None
         if old is not None:
-            try:
+            with contextlib.suppress(ServiceUnavailable, ProtocolError):
                 self.http.request("DELETE", f"/channel/sessions/{old}")
-            except (ServiceUnavailable, ProtocolError):
-                pass
 
     def close(self) -> None:
         self.reconnect()
         self.http.close()
 
-    def __enter__(self) -> "HTTPTransport":
+    def __enter__(self) -> HTTPTransport:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         self.close()

@@ -6,8 +6,9 @@ balance read back from the node to the satoshi.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from btcmicro.channels.bitcoinj import (
     ClientConfig,

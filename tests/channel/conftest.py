@@ -5,9 +5,9 @@ and offers transports that lose a request or a reply, as a network would.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import pytest
 

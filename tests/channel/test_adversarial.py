@@ -304,7 +304,7 @@ def test_server_refuses_the_clients_terms(kit, case, code, expected):
         kit.new_client(3, window=60 if case == "window too short" else 8 * 24 * 3600)
     with pytest.raises(ProtocolError) as info:
         kit.client.open(DEPOSIT)
-    assert info.value.code == code and getattr(info.value, "expected_value") == expected
+    assert info.value.code == code and info.value.expected_value == expected
     no_trace(kit, balance)
 
 

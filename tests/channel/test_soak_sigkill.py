@@ -15,7 +15,13 @@ import threading
 import pytest
 
 from btcmicro.bench.channel import PASSPHRASE, ChannelServerProcess
-from btcmicro.channels.bitcoinj import ClientConfig, PaymentChannelClient, SQLiteClientStore, SQLiteServerStore, TransportError
+from btcmicro.channels.bitcoinj import (
+    ClientConfig,
+    PaymentChannelClient,
+    SQLiteClientStore,
+    SQLiteServerStore,
+    TransportError,
+)
 from btcmicro.node.chain import RPCChain
 from btcmicro.node.rpc import sats
 from btcmicro.service import HTTPTransport

@@ -5,15 +5,29 @@
   the replies; :class:`PaymentChannelClient`: one channel, through a :class:`Transport`
   (:class:`InProcessTransport` calls a server directly);
 - :class:`ChannelContract`: the deposit, refund, payment and close transactions both sides derive;
-- stores (:class:`SQLiteServerStore`, :class:`SQLiteClientStore`; keys encrypted in a keystore);
+- the store ports (:class:`ServerStore`, :class:`ClientStore`, in :mod:`~btcmicro.channels.bitcoinj.stores`)
+  and their SQLite adapters (:class:`SQLiteServerStore`, :class:`SQLiteClientStore`, in
+  :mod:`~btcmicro.channels.bitcoinj.sqlite`; keys encrypted in a keystore);
 - watchers (:class:`ServerWatcher`, :class:`ClientWatcher`) that follow the chain.
+
+Each party's protocol is one table: :data:`SERVER_TRANSITIONS` (server sessions, :class:`SessionState`)
+and :data:`CLIENT_TRANSITIONS` (:class:`ClientState`); the watchers' tables (:data:`SERVER_WATCH`,
+:data:`CLIENT_WATCH`) say what each stored status is watched for and where it may go. The parties
+(client, server, watchers) import the ports only (``btcmicro.ports``, ``stores``), never an adapter
+or a transport; this package re-exports the adapters for convenience.
 
 Versions: 1 = bare ``2 <client> <server> 2 CHECKMULTISIG`` deposit with a server-signed time-locked
 refund; 2 = P2SH of ``IF <server> CHECKSIGVERIFY ELSE <expiry> CHECKLOCKTIMEVERIFY DROP ENDIF
 <client> CHECKSIG``; 3 = the same script in P2WSH, funded from segwit inputs, expiring at a block
 height by default.
 """
-from btcmicro.channels.bitcoinj.client import ChannelError, DepositWallet, PaymentChannelClient, PaymentResult
+from btcmicro.channels.bitcoinj.client import (
+    CLIENT_TRANSITIONS,
+    ChannelError,
+    ClientState,
+    PaymentChannelClient,
+    PaymentResult,
+)
 from btcmicro.channels.bitcoinj.config import VERSIONS, ClientConfig, ServerConfig
 from btcmicro.channels.bitcoinj.contract import ChannelContract, client_change_script
 from btcmicro.channels.bitcoinj.messages import (
@@ -37,35 +51,47 @@ from btcmicro.channels.bitcoinj.messages import (
     message_from_json,
     message_to_json,
 )
-from btcmicro.channels.bitcoinj.server import CloseResult, PaymentChannelServer, PaymentHook
-from btcmicro.channels.bitcoinj.store import (
+from btcmicro.channels.bitcoinj.server import (
+    SERVER_TRANSITIONS,
+    CloseResult,
+    PaymentChannelServer,
+    PaymentHook,
+    SessionState,
+)
+from btcmicro.channels.bitcoinj.sqlite import SQLiteClientStore, SQLiteServerStore
+from btcmicro.channels.bitcoinj.stores import (
     ClientChannel,
+    ClientStatus,
     ClientStore,
     ServerChannel,
+    ServerStatus,
     ServerStore,
-    SQLiteClientStore,
-    SQLiteServerStore,
 )
-from btcmicro.channels.bitcoinj.transport import InProcessTransport, Transport, TransportError
 from btcmicro.channels.bitcoinj.sweep import sweep_channel_coins
-from btcmicro.channels.bitcoinj.watcher import ClientWatcher, ServerWatcher, WatchEvent
+from btcmicro.channels.bitcoinj.transport import InProcessTransport, Transport, TransportError
+from btcmicro.channels.bitcoinj.watcher import CLIENT_WATCH, SERVER_WATCH, ClientWatcher, ServerWatcher, WatchEvent
 
 __all__ = [
     "sweep_channel_coins",
     "VERSIONS",
     "ERROR_CODES",
     "MESSAGE_TYPES",
+    "CLIENT_TRANSITIONS",
+    "CLIENT_WATCH",
+    "SERVER_TRANSITIONS",
+    "SERVER_WATCH",
     "ChannelContract",
     "ChannelError",
     "ChannelOpen",
     "ClientChannel",
     "ClientConfig",
+    "ClientState",
+    "ClientStatus",
     "ClientStore",
     "ClientVersion",
     "ClientWatcher",
     "Close",
     "CloseResult",
-    "DepositWallet",
     "Error",
     "InProcessTransport",
     "Initiate",
@@ -82,9 +108,11 @@ __all__ = [
     "SQLiteServerStore",
     "ServerChannel",
     "ServerConfig",
+    "ServerStatus",
     "ServerStore",
     "ServerVersion",
     "ServerWatcher",
+    "SessionState",
     "Transport",
     "TransportError",
     "UpdatePayment",

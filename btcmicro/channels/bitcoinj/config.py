@@ -4,9 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from btcmicro.core.errors import ConfigError
-from btcmicro.wallet.funder import DEFAULT_FEERATE
 
-__all__ = ["VERSIONS", "ServerConfig", "ClientConfig", "expiry_is_height", "blocks_for"]
+__all__ = ["VERSIONS", "DEFAULT_FEERATE", "ServerConfig", "ClientConfig", "expiry_is_height", "blocks_for"]
+
+#: sat/kvB of deposits, refunds and settlements: the wallet's default (``btcmicro.wallet.funder``'s
+#: ``DEFAULT_FEERATE``, which a test pins equal), written here so the parties need no wallet module.
+DEFAULT_FEERATE = 2000
 
 #: Protocol majors: 1 and 2 are bitcoinj's, 3 is the segwit channel (P2WSH of the v2 script).
 VERSIONS = (1, 2, 3)

@@ -19,20 +19,35 @@ Conventions of this module (where bitcoinj's proto leaves a choice):
 """
 from __future__ import annotations
 
-import dataclasses
 import json
-import re
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Union
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-from btcmicro.core.amounts import MAX_MONEY
 from btcmicro.core.errors import ProtocolError
+from btcmicro.wire.json import (
+    JSON,
+    Hex,
+    Int,
+    Object,
+    Optional,
+    Sats,
+    Str,
+    check_fields,
+    decode_fields,
+    encode_fields,
+    json_type,
+    loads_strict,
+    object_schema,
+    syntax_error,
+    wire_field,
+)
 
 __all__ = [
     "ERROR_CODES",
     "MAX_MESSAGE_BYTES",
     "MAX_TX_BYTES",
     "MAX_INFO_BYTES",
+    "MAX_EXPLANATION_CHARS",
     "Message",
     "ClientVersion",
     "ServerVersion",
@@ -46,11 +61,15 @@ __all__ = [
     "Close",
     "Error",
     "MESSAGE_TYPES",
+    "CLIENT_MESSAGE_TYPES",
+    "SERVER_MESSAGE_TYPES",
     "decode_message",
     "encode_message",
     "message_from_json",
     "message_to_json",
+    "message_json_schema",
     "error_message",
+    "with_expected_value",
 ]
 
 #: bitcoinj's ``Error.ErrorCode`` names.
@@ -69,139 +88,14 @@ MAX_INFO_BYTES = 4_096
 MAX_EXPLANATION_CHARS = 1_024
 MAX_MESSAGE_BYTES = 2 * MAX_TX_BYTES + 2 * MAX_INFO_BYTES + 8_192  # hex doubles every byte
 _INT64 = 2**63 - 1
-_HEX = re.compile(r"\A(?:[0-9a-fA-F]{2})*\Z")
 
-
-def _syntax(detail: str) -> ProtocolError:
-    return ProtocolError("SYNTAX_ERROR", detail)
-
-
-# --- field kinds -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Int:
-    lo: int
-    hi: int
-
-    def check(self, name: str, v: Any) -> int:
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise _syntax(f"{name}: expected an integer, got {_json_type(v)}")
-        if not self.lo <= v <= self.hi:
-            raise _syntax(f"{name}: {v} out of range {self.lo}..{self.hi}")
-        return v
-
-    def to_json(self, v: int) -> Any:
-        return v
-
-    def from_json(self, name: str, v: Any) -> int:
-        return self.check(name, v)
-
-
-@dataclass(frozen=True)
-class _Bytes:
-    lo: int
-    hi: int
-
-    def check(self, name: str, v: Any) -> bytes:
-        if not isinstance(v, bytes):
-            raise _syntax(f"{name}: expected bytes, got {type(v).__name__}")
-        if not self.lo <= len(v) <= self.hi:
-            want = f"{self.lo}" if self.lo == self.hi else f"{self.lo}..{self.hi}"
-            raise _syntax(f"{name}: {len(v)} bytes, expected {want}")
-        return v
-
-    def to_json(self, v: bytes) -> Any:
-        return v.hex()
-
-    def from_json(self, name: str, v: Any) -> bytes:
-        if not isinstance(v, str):
-            raise _syntax(f"{name}: expected a hex string, got {_json_type(v)}")
-        if len(v) > 2 * self.hi:
-            raise _syntax(f"{name}: {len(v) // 2} bytes, more than {self.hi}")
-        if not _HEX.match(v):
-            raise _syntax(f"{name}: not an even-length hex string")
-        return self.check(name, bytes.fromhex(v))
-
-
-@dataclass(frozen=True)
-class _Text:
-    hi: int
-    choices: tuple[str, ...] | None = None
-
-    def check(self, name: str, v: Any) -> str:
-        if not isinstance(v, str):
-            raise _syntax(f"{name}: expected a string, got {_json_type(v)}")
-        if len(v) > self.hi:
-            raise _syntax(f"{name}: longer than {self.hi} characters")
-        if self.choices is not None and v not in self.choices:
-            raise _syntax(f"{name}: {v[:40]!r} is not one of {', '.join(self.choices)}")
-        return v
-
-    def to_json(self, v: str) -> Any:
-        return v
-
-    def from_json(self, name: str, v: Any) -> str:
-        return self.check(name, v)
-
-
-class _Nested:
-    """A message embedded as a JSON object without ``type`` (UPDATE_PAYMENT in PROVIDE_CONTRACT)."""
-
-    def __init__(self, cls_name: str) -> None:
-        self.cls_name = cls_name
-
-    @property
-    def cls(self) -> type["Message"]:
-        return MESSAGE_TYPES[self.cls_name]
-
-    def check(self, name: str, v: Any) -> "Message":
-        if not isinstance(v, self.cls):
-            raise _syntax(f"{name}: expected {self.cls_name}, got {type(v).__name__}")
-        return v
-
-    def to_json(self, v: "Message") -> Any:
-        d = message_to_json(v)
-        del d["type"]
-        return d
-
-    def from_json(self, name: str, v: Any) -> "Message":
-        if not isinstance(v, dict):
-            raise _syntax(f"{name}: expected an object, got {_json_type(v)}")
-        return _build(self.cls, v, where=f"{name}.")
-
-
-_Kind = Union[_Int, _Bytes, _Text, _Nested]
-
-
-def _wire(kind: _Kind, *, optional: bool = False, default: Any = dataclasses.MISSING) -> Any:
-    if optional:
-        default = None
-    return field(default=default, metadata={"kind": kind, "optional": optional})
-
-
-def _json_type(v: Any) -> str:
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "boolean"
-    if isinstance(v, (int, float)):
-        return "number"
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, list):
-        return "array"
-    if isinstance(v, dict):
-        return "object"
-    return type(v).__name__
-
-
-_KEY = _Bytes(33, 33)
-_SIG = _Bytes(9, 73)
-_TX = _Bytes(1, MAX_TX_BYTES)
-_INFO = _Bytes(0, MAX_INFO_BYTES)
-_SATS = _Int(0, MAX_MONEY)
-_U32 = _Int(0, 0xFFFFFFFF)
+_KEY = Hex(33)
+_SIG = Hex(9, 73)
+_TX = Hex(1, MAX_TX_BYTES)
+_INFO = Hex(0, MAX_INFO_BYTES)
+_U8 = Int(0, 255)
+_U32 = Int(0, 0xFFFFFFFF)
+_I64 = Int(-_INT64, _INT64)
 
 
 # --- messages --------------------------------------------------------------------------------------
@@ -213,11 +107,7 @@ class Message:
     TYPE: ClassVar[str] = ""
 
     def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):  # type: ignore[arg-type]
-            v = getattr(self, f.name)
-            if v is None and f.metadata["optional"]:
-                continue
-            f.metadata["kind"].check(f.name, v)
+        check_fields(self)
 
     def to_json(self) -> dict[str, Any]:
         return message_to_json(self)
@@ -228,10 +118,10 @@ class ClientVersion(Message):
     """The client's opening: protocol ``major``/``minor``, a channel to resume, its time window."""
 
     TYPE: ClassVar[str] = "CLIENT_VERSION"
-    major: int = _wire(_Int(0, 255))
-    minor: int = _wire(_Int(0, 255), default=0)
-    previous_channel_contract_hash: bytes | None = _wire(_Bytes(32, 32), optional=True)
-    time_window_secs: int = _wire(_U32, default=86_340)
+    major: int = wire_field(_U8)
+    minor: int = wire_field(_U8, default=0)
+    previous_channel_contract_hash: bytes | None = wire_field(Optional(Hex(32)))
+    time_window_secs: int = wire_field(_U32, default=86_340)
 
 
 @dataclass(frozen=True)
@@ -239,8 +129,8 @@ class ServerVersion(Message):
     """The version the server will speak."""
 
     TYPE: ClassVar[str] = "SERVER_VERSION"
-    major: int = _wire(_Int(0, 255))
-    minor: int = _wire(_Int(0, 255), default=0)
+    major: int = wire_field(_U8)
+    minor: int = wire_field(_U8, default=0)
 
 
 @dataclass(frozen=True)
@@ -248,10 +138,10 @@ class Initiate(Message):
     """The server's terms: its channel key, smallest deposit, expiry (nLockTime) and minimum payment."""
 
     TYPE: ClassVar[str] = "INITIATE"
-    multisig_key: bytes = _wire(_KEY)
-    min_accepted_channel_size: int = _wire(_SATS)
-    expire_time_secs: int = _wire(_U32)
-    min_payment: int = _wire(_SATS)
+    multisig_key: bytes = wire_field(_KEY)
+    min_accepted_channel_size: int = wire_field(Sats())
+    expire_time_secs: int = wire_field(_U32)
+    min_payment: int = wire_field(Sats())
 
 
 @dataclass(frozen=True)
@@ -259,8 +149,8 @@ class ProvideRefund(Message):
     """Version 1: the client's key and its unsigned refund, for the server to sign."""
 
     TYPE: ClassVar[str] = "PROVIDE_REFUND"
-    multisig_key: bytes = _wire(_KEY)
-    tx: bytes = _wire(_TX)
+    multisig_key: bytes = wire_field(_KEY)
+    tx: bytes = wire_field(_TX)
 
 
 @dataclass(frozen=True)
@@ -268,7 +158,7 @@ class ReturnRefund(Message):
     """Version 1: the server's NONE|ANYONECANPAY signature of the refund."""
 
     TYPE: ClassVar[str] = "RETURN_REFUND"
-    signature: bytes = _wire(_SIG)
+    signature: bytes = wire_field(_SIG)
 
 
 @dataclass(frozen=True)
@@ -276,9 +166,14 @@ class UpdatePayment(Message):
     """A payment: the client's new change and its signature of the payment transaction."""
 
     TYPE: ClassVar[str] = "UPDATE_PAYMENT"
-    client_change_value: int = _wire(_Int(-_INT64, _INT64))
-    signature: bytes = _wire(_SIG)
-    info: bytes | None = _wire(_INFO, optional=True)
+    client_change_value: int = wire_field(_I64)
+    signature: bytes = wire_field(_SIG)
+    info: bytes | None = wire_field(Optional(_INFO))
+
+
+def _nested(cls: type[Message]) -> Object[Any]:
+    """A message embedded as a JSON object without ``type`` (UPDATE_PAYMENT in PROVIDE_CONTRACT)."""
+    return Object(cls, title=cls.TYPE)
 
 
 @dataclass(frozen=True)
@@ -286,9 +181,9 @@ class ProvideContract(Message):
     """The signed deposit (``tx``), the first payment, and (versions 2 and 3) the client's key."""
 
     TYPE: ClassVar[str] = "PROVIDE_CONTRACT"
-    tx: bytes = _wire(_TX)
-    initial_payment: UpdatePayment = _wire(_Nested("UPDATE_PAYMENT"))
-    client_key: bytes | None = _wire(_KEY, optional=True)
+    tx: bytes = wire_field(_TX)
+    initial_payment: UpdatePayment = wire_field(_nested(UpdatePayment))
+    client_key: bytes | None = wire_field(Optional(_KEY))
 
 
 @dataclass(frozen=True)
@@ -303,7 +198,7 @@ class PaymentAck(Message):
     """The server stored the payment; ``info`` is the application's answer."""
 
     TYPE: ClassVar[str] = "PAYMENT_ACK"
-    info: bytes | None = _wire(_INFO, optional=True)
+    info: bytes | None = wire_field(Optional(_INFO))
 
 
 @dataclass(frozen=True)
@@ -311,7 +206,7 @@ class Close(Message):
     """Client: please settle. Server: the settlement transaction it broadcast."""
 
     TYPE: ClassVar[str] = "CLOSE"
-    tx: bytes | None = _wire(_TX, optional=True)
+    tx: bytes | None = wire_field(Optional(_TX))
 
 
 @dataclass(frozen=True)
@@ -319,15 +214,13 @@ class Error(Message):
     """A failure that ends the session; ``expected_value`` carries the amount the sender wanted."""
 
     TYPE: ClassVar[str] = "ERROR"
-    code: str = _wire(_Text(32, ERROR_CODES))
-    explanation: str = _wire(_Text(MAX_EXPLANATION_CHARS), default="")
-    expected_value: int | None = _wire(_Int(-_INT64, _INT64), optional=True)
+    code: str = wire_field(Str(32, ERROR_CODES))
+    explanation: str = wire_field(Str(MAX_EXPLANATION_CHARS), default="")
+    expected_value: int | None = wire_field(Optional(_I64))
 
     def to_exception(self) -> ProtocolError:
         """The :class:`ProtocolError` this message reports (``expected_value`` attached)."""
-        exc = ProtocolError(self.code, self.explanation)
-        exc.expected_value = self.expected_value  # type: ignore[attr-defined]
-        return exc
+        return with_expected_value(ProtocolError(self.code, self.explanation), self.expected_value)
 
 
 MESSAGE_TYPES: dict[str, type[Message]] = {
@@ -337,72 +230,51 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
 }
 
 
+#: What a client sends, in the order the service documents them.
+CLIENT_MESSAGE_TYPES: tuple[type[Message], ...] = (ClientVersion, ProvideRefund, ProvideContract, UpdatePayment,
+                                                   Close, Error)
+#: What a server sends.
+SERVER_MESSAGE_TYPES: tuple[type[Message], ...] = (ServerVersion, Initiate, ReturnRefund, ChannelOpen, PaymentAck,
+                                                   Close, Error)
+
+
+def with_expected_value(exc: ProtocolError, expected_value: int | None) -> ProtocolError:
+    """``exc`` carrying ``expected_value`` (the amount or bound the sender wanted), as ERROR does."""
+    exc.expected_value = expected_value  # type: ignore[attr-defined]  # ProtocolError declares no such slot
+    return exc
+
+
 # --- JSON ------------------------------------------------------------------------------------------
 
 
-def message_to_json(message: Message) -> dict[str, Any]:
+def message_to_json(message: Message) -> dict[str, JSON]:
     """The JSON object of ``message`` (``type`` first, every field, ``null`` for absent ones)."""
-    out: dict[str, Any] = {"type": message.TYPE}
-    for f in dataclasses.fields(message):  # type: ignore[arg-type]
-        v = getattr(message, f.name)
-        out[f.name] = None if v is None else f.metadata["kind"].to_json(v)
+    out: dict[str, JSON] = {"type": message.TYPE}
+    out.update(encode_fields(message))
     return out
 
 
-def _build(cls: type[Message], obj: dict[str, Any], where: str = "") -> Message:
-    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    extra = [k for k in obj if k not in fields and not (k == "type" and not where)]
-    if extra:
-        raise _syntax(f"{cls.TYPE}: unknown field {where}{str(extra[0])[:40]!r}")
-    values: dict[str, Any] = {}
-    for name, f in fields.items():
-        v = obj.get(name)
-        if v is None:
-            if f.metadata["optional"]:
-                continue
-            raise _syntax(f"{cls.TYPE}: missing field {where}{name}")
-        values[name] = f.metadata["kind"].from_json(where + name, v)
-    return cls(**values)
+def message_json_schema(cls: type[Message]) -> dict[str, Any]:
+    """The JSON Schema of one message type's wire form (exactly what the strict decoder accepts)."""
+    return object_schema(cls, title=cls.TYPE, leading={"type": {"type": "string", "enum": [cls.TYPE]}})
 
 
-def message_from_json(obj: Any) -> Message:
+def message_from_json(obj: JSON) -> Message:
     """The message a decoded JSON value describes; ``ProtocolError("SYNTAX_ERROR")`` if it is not one."""
     if not isinstance(obj, dict):
-        raise _syntax(f"a message is a JSON object, got {_json_type(obj)}")
+        raise syntax_error(f"a message is a JSON object, got {json_type(obj)}")
     kind = obj.get("type")
     if not isinstance(kind, str):
-        raise _syntax("message without a string 'type'")
+        raise syntax_error("message without a string 'type'")
     cls = MESSAGE_TYPES.get(kind)
     if cls is None:
-        raise _syntax(f"unknown message type {kind[:40]!r}")
-    return _build(cls, obj)
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in pairs:
-        if k in out:
-            raise _syntax(f"duplicate field {k[:40]!r}")
-        out[k] = v
-    return out
-
-
-def _no_constant(name: str) -> Any:
-    raise _syntax(f"{name} is not JSON")
+        raise syntax_error(f"unknown message type {kind[:40]!r}")
+    return decode_fields(cls, obj, label=cls.TYPE, ignore=("type",))
 
 
 def decode_message(data: bytes | str) -> Message:
     """Parse one wire message (UTF-8 JSON); ``ProtocolError("SYNTAX_ERROR")`` for anything else."""
-    if len(data) > MAX_MESSAGE_BYTES:
-        raise _syntax(f"message of {len(data)} bytes exceeds {MAX_MESSAGE_BYTES}")
-    try:
-        text = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
-        obj = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
-    except ProtocolError:
-        raise
-    except (ValueError, TypeError, RecursionError) as e:
-        raise _syntax(f"not JSON: {str(e)[:80]}") from None
-    return message_from_json(obj)
+    return message_from_json(loads_strict(data, MAX_MESSAGE_BYTES))
 
 
 def encode_message(message: Message) -> bytes:

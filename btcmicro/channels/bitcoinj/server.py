@@ -16,8 +16,10 @@ import logging
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from enum import Enum
+from typing import Any
 
 from bitcoin.core import b2lx
 
@@ -44,16 +46,17 @@ from btcmicro.channels.bitcoinj.messages import (
     UpdatePayment,
     decode_message,
     error_message,
+    with_expected_value,
 )
-from btcmicro.channels.bitcoinj.store import SERVER_CLOSING, SERVER_OPEN, ServerChannel, ServerStore
+from btcmicro.channels.bitcoinj.stores import ServerChannel, ServerStatus, ServerStore
 from btcmicro.core.errors import NodeError, NodeUnavailable, PolicyError, ProtocolError
 from btcmicro.core.keys import PrivateKey, is_valid_pubkey
-from btcmicro.node.chain import Chain
+from btcmicro.ports import Chain, Clock
 from btcmicro.script.standard import p2wpkh
 from btcmicro.tx.policy import INCREMENTAL_RELAY_FEE, is_standard_script
 from btcmicro.tx.size import fee_for
 
-__all__ = ["PaymentChannelServer", "CloseResult", "PaymentHook"]
+__all__ = ["PaymentChannelServer", "CloseResult", "PaymentHook", "SessionState", "SERVER_TRANSITIONS"]
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +64,23 @@ log = logging.getLogger(__name__)
 #: client's info) -> the info of the PAYMENT_ACK.
 PaymentHook = Callable[[ServerChannel, int, "bytes | None"], "bytes | None"]
 
-_NEW, _WAIT_REFUND, _WAIT_CONTRACT, _OPEN, _DONE = "new", "wait_refund", "wait_contract", "open", "done"
+
+class SessionState(str, Enum):
+    """Where one client session stands on the server (held in memory, never stored)."""
+
+    NEW = "new"  # expects CLIENT_VERSION
+    WAIT_REFUND = "wait_refund"  # version 1: expects PROVIDE_REFUND
+    WAIT_CONTRACT = "wait_contract"  # expects PROVIDE_CONTRACT
+    OPEN = "open"  # bound to an open channel: payments and CLOSE
+    DONE = "done"  # the channel is settled: CLOSE again returns the settlement
+    ENDED = "ended"  # the client sent ERROR; the session is forgotten
+
+    def __str__(self) -> str:
+        return self.value
+
+
+#: What a handler returns: the replies, and the state the session moves to.
+Step = tuple[list[Message], SessionState]
 
 
 @dataclass(frozen=True)
@@ -80,7 +99,7 @@ class CloseResult:
 @dataclass
 class _Session:
     id: str
-    state: str = _NEW
+    state: SessionState = SessionState.NEW
     version: int = 0
     key: PrivateKey | None = None
     expiry: int = 0
@@ -103,7 +122,7 @@ class PaymentChannelServer:
     """
 
     def __init__(self, chain: Chain, store: ServerStore, *, config: ServerConfig | None = None,
-                 clock: Callable[[], float] = time.time,
+                 clock: Clock = time.time,
                  key_factory: Callable[[], PrivateKey] = PrivateKey.generate,
                  payout_spk: bytes | None = None, on_payment: PaymentHook | None = None) -> None:
         self.chain = chain
@@ -143,6 +162,12 @@ class PaymentChannelServer:
             s = self._sessions.get(session_id)
             return s.channel if s else None
 
+    def session_state(self, session_id: str) -> SessionState | None:
+        """The state of a live session (None when the server holds no such session)."""
+        with self._lock:
+            s = self._sessions.get(session_id)
+            return s.state if s else None
+
     def _session(self, session_id: str) -> _Session:
         with self._lock:
             s = self._sessions.get(session_id)
@@ -166,8 +191,17 @@ class PaymentChannelServer:
             return [error_message(e)]
         return self.receive(session_id, message)
 
+    def handle(self, session_id: str, message: Message) -> list[Message]:
+        """The replies to one client message through :data:`SERVER_TRANSITIONS`. A message the
+        session's state does not accept raises ``ProtocolError`` and changes nothing (neither the
+        session nor the store), as does a refused one; :meth:`receive` turns it into ERROR."""
+        session = self._session(session_id)
+        with session.lock:
+            return self._dispatch(session, message)
+
     def receive(self, session_id: str, message: Message) -> list[Message]:
-        """The replies to one client message on session ``session_id`` (never raises)."""
+        """The replies to one client message on session ``session_id`` (never raises): every
+        failure is answered with one ERROR and ends the session."""
         session = self._session(session_id)
         with session.lock:
             try:
@@ -184,28 +218,32 @@ class PaymentChannelServer:
         return [error]
 
     def _dispatch(self, s: _Session, m: Message) -> list[Message]:
-        if isinstance(m, Error):
-            log.info("client error on session %s: %s %s", s.id, m.code, m.explanation)
-            self.end_session(s.id)
-            return []
-        if isinstance(m, ClientVersion) and s.state == _NEW:
-            return self._client_version(s, m)
-        if isinstance(m, ProvideRefund) and s.state == _WAIT_REFUND:
-            return self._provide_refund(s, m)
-        if isinstance(m, ProvideContract) and s.state == _WAIT_CONTRACT:
-            return self._provide_contract(s, m)
-        if isinstance(m, UpdatePayment) and s.state == _OPEN:
-            return self._update_payment(s, m)
-        if isinstance(m, Close) and s.state in (_OPEN, _DONE) and s.channel is not None:
-            if m.tx is not None:
-                raise ProtocolError("SYNTAX_ERROR", "a client's CLOSE carries no transaction")
-            res = self.close_channel(s.channel)
-            s.state = _DONE
-            return [Close(res.tx)]
-        where = "before CHANNEL_OPEN" if s.state in (_NEW, _WAIT_REFUND, _WAIT_CONTRACT) else f"in state {s.state}"
-        raise ProtocolError("SYNTAX_ERROR", f"unexpected {m.TYPE} {where}")
+        """One message through :data:`SERVER_TRANSITIONS`; a message absent from the session's row
+        raises ``ProtocolError("SYNTAX_ERROR")`` before anything changes."""
+        transition = SERVER_TRANSITIONS[s.state].get(type(m))
+        if transition is None:
+            early = s.state in (SessionState.NEW, SessionState.WAIT_REFUND, SessionState.WAIT_CONTRACT)
+            where = "before CHANNEL_OPEN" if early else f"in state {s.state.value}"
+            raise ProtocolError("SYNTAX_ERROR", f"unexpected {m.TYPE} {where}")
+        handler, allowed = transition
+        replies, state = handler(self, s, m)
+        assert state in allowed, (s.state, m.TYPE, state)
+        s.state = state
+        return replies
 
-    def _client_version(self, s: _Session, m: ClientVersion) -> list[Message]:
+    def _client_error(self, s: _Session, m: Error) -> Step:
+        log.info("client error on session %s: %s %s", s.id, m.code, m.explanation)
+        self.end_session(s.id)
+        return [], SessionState.ENDED
+
+    def _close(self, s: _Session, m: Close) -> Step:
+        assert s.channel is not None
+        if m.tx is not None:
+            raise ProtocolError("SYNTAX_ERROR", "a client's CLOSE carries no transaction")
+        res = self.close_channel(s.channel)
+        return [Close(res.tx)], SessionState.DONE
+
+    def _client_version(self, s: _Session, m: ClientVersion) -> Step:
         cfg = self.config
         if m.major not in cfg.versions:
             raise ProtocolError("NO_ACCEPTABLE_VERSION",
@@ -214,30 +252,28 @@ class PaymentChannelServer:
         if m.previous_channel_contract_hash is not None:
             ch = self.store.channel(m.previous_channel_contract_hash.hex())
             if ch is not None and ch.version == m.major:
-                s.version, s.channel = ch.version, ch.deposit_txid
-                if ch.status == SERVER_OPEN:
-                    s.state = _OPEN
-                    return replies + [ChannelOpen()]
+                if ch.status == ServerStatus.OPEN:
+                    s.version, s.channel = ch.version, ch.deposit_txid
+                    return replies + [ChannelOpen()], SessionState.OPEN
                 if ch.close_hex is not None:
-                    s.state = _DONE
-                    return replies + [Close(ch.close_hex)]
-                s.channel = None  # refunded or spent: a new channel
+                    s.version, s.channel = ch.version, ch.deposit_txid
+                    return replies + [Close(ch.close_hex)], SessionState.DONE
+                # refunded or spent: a new channel
         if not cfg.min_time_window_secs <= m.time_window_secs <= cfg.max_time_window_secs:
-            bound = cfg.min_time_window_secs if m.time_window_secs < cfg.min_time_window_secs else cfg.max_time_window_secs
-            e = ProtocolError("TIME_WINDOW_UNACCEPTABLE",
-                              f"time window {m.time_window_secs} s outside {cfg.min_time_window_secs}.."
-                              f"{cfg.max_time_window_secs} s")
-            e.expected_value = bound  # type: ignore[attr-defined]
-            raise e
+            too_short = m.time_window_secs < cfg.min_time_window_secs
+            bound = cfg.min_time_window_secs if too_short else cfg.max_time_window_secs
+            raise with_expected_value(ProtocolError(
+                "TIME_WINDOW_UNACCEPTABLE", f"time window {m.time_window_secs} s outside "
+                f"{cfg.min_time_window_secs}..{cfg.max_time_window_secs} s"), bound)
         if expiry_is_height(m.major, cfg.expiry_by_height):
             expiry = self.chain.height() + blocks_for(m.time_window_secs, cfg.block_interval_secs)
         else:
             expiry = int(self.clock()) + m.time_window_secs
         s.version, s.expiry, s.key = m.major, expiry, self.key_factory()
-        s.state = _WAIT_REFUND if m.major == 1 else _WAIT_CONTRACT
-        return replies + [Initiate(s.key.pubkey, cfg.min_channel_size, expiry, cfg.min_payment)]
+        state = SessionState.WAIT_REFUND if m.major == 1 else SessionState.WAIT_CONTRACT
+        return replies + [Initiate(s.key.pubkey, cfg.min_channel_size, expiry, cfg.min_payment)], state
 
-    def _provide_refund(self, s: _Session, m: ProvideRefund) -> list[Message]:
+    def _provide_refund(self, s: _Session, m: ProvideRefund) -> Step:
         assert s.key is not None
         if not is_valid_pubkey(m.multisig_key) or m.multisig_key == s.key.pubkey:
             raise ProtocolError("BAD_TRANSACTION", "client multisig_key is not a valid, distinct public key")
@@ -260,10 +296,9 @@ class PaymentChannelServer:
         contract = ChannelContract(1, m.multisig_key, s.key.pubkey, s.expiry, deposit_txid, 0, 0, client_spk)
         signature = contract.sign_refund_server(s.key, refund)
         s.client_key, s.client_spk, s.refund_spends = m.multisig_key, client_spk, deposit_txid
-        s.state = _WAIT_CONTRACT
-        return [ReturnRefund(signature)]
+        return [ReturnRefund(signature)], SessionState.WAIT_CONTRACT
 
-    def _provide_contract(self, s: _Session, m: ProvideContract) -> list[Message]:
+    def _provide_contract(self, s: _Session, m: ProvideContract) -> Step:
         assert s.key is not None
         cfg = self.config
         deposit = decode_tx(m.tx, "deposit")
@@ -289,22 +324,21 @@ class PaymentChannelServer:
         if bytes(deposit.vout[0].scriptPubKey) != contract.deposit_spk:
             raise ProtocolError("BAD_TRANSACTION", "deposit output 0 does not pay the channel script")
         if value < cfg.min_channel_size:
-            e = ProtocolError("BAD_TRANSACTION", f"deposit of {value} sats below the minimum {cfg.min_channel_size}")
-            e.expected_value = cfg.min_channel_size  # type: ignore[attr-defined]
-            raise e
+            raise with_expected_value(ProtocolError(
+                "BAD_TRANSACTION", f"deposit of {value} sats below the minimum {cfg.min_channel_size}"),
+                cfg.min_channel_size)
         pay = m.initial_payment
         if value - pay.client_change_value < cfg.min_payment and pay.client_change_value >= 0:
-            e = ProtocolError("BAD_TRANSACTION", f"initial payment of {value - pay.client_change_value} sats "
-                              f"below the minimum {cfg.min_payment}")
-            e.expected_value = cfg.min_payment  # type: ignore[attr-defined]
-            raise e
+            raise with_expected_value(ProtocolError(
+                "BAD_TRANSACTION", f"initial payment of {value - pay.client_change_value} sats below the minimum "
+                f"{cfg.min_payment}"), cfg.min_payment)
         contract.check_payment(pay.client_change_value, pay.signature)
         with self._channel_lock(txid):
             existing = self.store.channel(txid)
             if existing is not None:
-                if existing.client_key == client_key and existing.status == SERVER_OPEN:
-                    s.channel, s.state = txid, _OPEN  # a retried PROVIDE_CONTRACT: already open
-                    return [ChannelOpen()]
+                if existing.client_key == client_key and existing.status == ServerStatus.OPEN:
+                    s.channel = txid  # a retried PROVIDE_CONTRACT: already open
+                    return [ChannelOpen()], SessionState.OPEN
                 raise ProtocolError("BAD_TRANSACTION", "this deposit already funds a channel")
             if self.chain.get_tx(txid) is None:
                 reason = self.chain.test_accept(m.tx.hex())
@@ -313,7 +347,7 @@ class PaymentChannelServer:
             elif self.chain.get_utxo(txid, 0) is None:
                 raise ProtocolError("BAD_TRANSACTION", "the deposit output is already spent")
             channel = ServerChannel(
-                deposit_txid=txid, version=s.version, status=SERVER_OPEN, client_key=client_key,
+                deposit_txid=txid, version=s.version, status=ServerStatus.OPEN, client_key=client_key,
                 server_key=s.key.pubkey, expiry=s.expiry, deposit_vout=0, value=value, deposit_hex=m.tx,
                 client_spk=client_spk, min_payment=cfg.min_payment, created_at=int(self.clock()),
                 server_spk=self.payout_spk or bytes(p2wpkh(s.key.pubkey)),
@@ -327,22 +361,20 @@ class PaymentChannelServer:
             except NodeError as e:
                 self.store.remove(txid)
                 raise ProtocolError("BAD_TRANSACTION", f"the node refuses the deposit: {e.message}") from None
-        s.channel, s.state = txid, _OPEN
-        replies: list[Message] = [ChannelOpen()]
+        s.channel = txid
         if pay.client_change_value == 0:
-            replies.append(Close(self.close_channel(txid).tx))
-            s.state = _DONE
-        return replies
+            return [ChannelOpen(), Close(self.close_channel(txid).tx)], SessionState.DONE
+        return [ChannelOpen()], SessionState.OPEN
 
-    def _update_payment(self, s: _Session, m: UpdatePayment) -> list[Message]:
+    def _update_payment(self, s: _Session, m: UpdatePayment) -> Step:
         assert s.channel is not None
         with self._channel_lock(s.channel):
             ch = self.store.channel(s.channel)
-            if ch is None or ch.status != SERVER_OPEN:
+            if ch is None or ch.status != ServerStatus.OPEN:
                 raise ProtocolError("OTHER", f"channel {s.channel} is {'unknown' if ch is None else ch.status}")
             change = m.client_change_value
             if change == ch.best_change and m.signature == ch.best_signature:
-                return [PaymentAck(self._ack_info(ch, 0, m.info))]  # a resent payment: already stored
+                return [PaymentAck(self._ack_info(ch, 0, m.info))], SessionState.OPEN  # resent: already stored
             if 0 <= change <= ch.value and change >= ch.best_change:
                 raise ProtocolError("BAD_TRANSACTION",
                                     f"payment would not increase the server's value: change {change} >= "
@@ -352,11 +384,10 @@ class PaymentChannelServer:
                 raise ProtocolError("OTHER", "the channel changed concurrently; resend")
             amount = ch.best_change - change
             ch = replace(ch, best_change=change, best_signature=m.signature, payments=ch.payments + 1)
-            replies: list[Message] = [PaymentAck(self._ack_info(ch, amount, m.info))]
+            ack = PaymentAck(self._ack_info(ch, amount, m.info))
             if change == 0:
-                replies.append(Close(self.close_channel(ch.deposit_txid).tx))
-                s.state = _DONE
-            return replies
+                return [ack, Close(self.close_channel(ch.deposit_txid).tx)], SessionState.DONE
+            return [ack], SessionState.OPEN
 
     def _ack_info(self, ch: ServerChannel, amount: int, info: bytes | None) -> bytes | None:
         if self.on_payment is None:
@@ -390,7 +421,7 @@ class PaymentChannelServer:
             if ch.close_hex is not None and ch.close_txid is not None and ch.close_fee is not None:
                 if feerate is None or feerate <= (ch.close_feerate or 0):
                     return self._broadcast_close(ch, ch.close_txid, ch.close_hex, ch.close_fee, ch.close_feerate or 0)
-            elif ch.status != SERVER_OPEN:
+            elif ch.status != ServerStatus.OPEN:
                 raise ProtocolError("OTHER", f"channel {deposit_txid} is {ch.status}")
             return self._sign_close(ch, feerate or self.config.close_feerate)
 
@@ -419,7 +450,7 @@ class PaymentChannelServer:
         raw = built.tx.serialize()
         close_txid = b2lx(built.tx.GetTxid())
         self.store.add_close(ch.deposit_txid, close_txid, raw, built.fee, feerate)
-        self.store.update(ch.deposit_txid, status=SERVER_CLOSING, close_txid=close_txid, close_hex=raw,
+        self.store.update(ch.deposit_txid, status=ServerStatus.CLOSING, close_txid=close_txid, close_hex=raw,
                           close_fee=built.fee, close_feerate=feerate, close_height=None)
         return self._broadcast_close(ch, close_txid, raw, built.fee, feerate)
 
@@ -431,3 +462,38 @@ class PaymentChannelServer:
             log.warning("settlement %s of channel %s not broadcast: %s", close_txid, ch.deposit_txid, e.message)
             error = e.message
         return CloseResult(ch.deposit_txid, close_txid, raw, fee, feerate, error)
+
+
+_Handler = Callable[[PaymentChannelServer, _Session, Any], Step]
+_S = SessionState
+
+#: The server's whole protocol: ``SERVER_TRANSITIONS[state][message type] -> (handler, next states)``.
+#: The handler chooses among the next states by the message's content (CLIENT_VERSION: version 1
+#: waits for the refund, 2 and 3 for the contract, a resumed channel is open or done; a payment
+#: leaving no change settles the channel). A message absent from a state's row is refused with
+#: SYNTAX_ERROR before anything changes (the session then ends, as every failure ends it).
+SERVER_TRANSITIONS: dict[SessionState, dict[type[Message], tuple[_Handler, frozenset[SessionState]]]] = {
+    _S.NEW: {
+        ClientVersion: (PaymentChannelServer._client_version,
+                        frozenset({_S.WAIT_REFUND, _S.WAIT_CONTRACT, _S.OPEN, _S.DONE})),
+        Error: (PaymentChannelServer._client_error, frozenset({_S.ENDED})),
+    },
+    _S.WAIT_REFUND: {
+        ProvideRefund: (PaymentChannelServer._provide_refund, frozenset({_S.WAIT_CONTRACT})),
+        Error: (PaymentChannelServer._client_error, frozenset({_S.ENDED})),
+    },
+    _S.WAIT_CONTRACT: {
+        ProvideContract: (PaymentChannelServer._provide_contract, frozenset({_S.OPEN, _S.DONE})),
+        Error: (PaymentChannelServer._client_error, frozenset({_S.ENDED})),
+    },
+    _S.OPEN: {
+        UpdatePayment: (PaymentChannelServer._update_payment, frozenset({_S.OPEN, _S.DONE})),
+        Close: (PaymentChannelServer._close, frozenset({_S.DONE})),
+        Error: (PaymentChannelServer._client_error, frozenset({_S.ENDED})),
+    },
+    _S.DONE: {
+        Close: (PaymentChannelServer._close, frozenset({_S.DONE})),
+        Error: (PaymentChannelServer._client_error, frozenset({_S.ENDED})),
+    },
+    _S.ENDED: {},
+}

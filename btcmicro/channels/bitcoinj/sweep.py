@@ -5,11 +5,12 @@ from typing import Any
 
 from bitcoin.core import CTransaction
 
-from btcmicro.channels.bitcoinj.store import CLIENT_CLOSED, CLIENT_REFUNDED, CLIENT_REFUNDING, CLIENT_SETTLED, ClientStore
-from btcmicro.node.chain import Chain
+from btcmicro.channels.bitcoinj.config import DEFAULT_FEERATE
+from btcmicro.channels.bitcoinj.stores import ClientStatus, ClientStore
+from btcmicro.core.keys import PrivateKey
+from btcmicro.ports import Chain
 from btcmicro.tx.build import TxBuilder
 from btcmicro.tx.sign import sign_tx
-from btcmicro.wallet.funder import DEFAULT_FEERATE
 
 __all__ = ["sweep_channel_coins"]
 
@@ -20,9 +21,12 @@ def sweep_channel_coins(chain: Chain, store: ClientStore, dest: bytes | str,
     refund) to ``dest`` in one transaction; ``{"txid", "amount", "fee", "coins"}`` (txid None
     when there is nothing to sweep)."""
     builder = TxBuilder()
-    spent, keys, coins = [], [], []
-    for ch in store.channels((CLIENT_CLOSED, CLIENT_SETTLED, CLIENT_REFUNDING, CLIENT_REFUNDED)):
-        for txid in {ch.settlement_txid, ch.refund_txid} - {None}:
+    spent: list[tuple[bytes, int]] = []
+    keys: list[PrivateKey | None] = []
+    coins: list[str] = []
+    done = (ClientStatus.CLOSED, ClientStatus.SETTLED, ClientStatus.REFUNDING, ClientStatus.REFUNDED)
+    for ch in store.channels(done):
+        for txid in sorted({t for t in (ch.settlement_txid, ch.refund_txid) if t is not None}):
             st = chain.get_tx(txid)
             if st is None:
                 continue

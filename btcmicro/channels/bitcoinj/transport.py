@@ -13,9 +13,9 @@ __all__ = ["Transport", "TransportError", "InProcessTransport"]
 
 
 class TransportError(BtcmicroError):
-    """The message may not have reached the server, or its reply was lost. A transport may raise
-    this or :class:`~btcmicro.core.errors.NodeUnavailable` (as ``ServiceUnavailable`` is); the
-    client then reconnects, resumes the channel and resends what is unacknowledged."""
+    """The message may not have reached the server, or its reply was lost. A transport raises this
+    for every such loss (an HTTP transport turns its service's unavailability into it); the client
+    then reconnects, resumes the channel and resends what is unacknowledged."""
 
 
 @runtime_checkable
@@ -35,7 +35,7 @@ class InProcessTransport:
     """Calls a :class:`PaymentChannelServer` in the same process. With ``wire=True`` (default)
     every message goes through its JSON wire form both ways, as over HTTP."""
 
-    def __init__(self, server: "PaymentChannelServer", *, wire: bool = True) -> None:
+    def __init__(self, server: PaymentChannelServer, *, wire: bool = True) -> None:
         self.server = server
         self.wire = wire
         self.session_id = server.new_session()

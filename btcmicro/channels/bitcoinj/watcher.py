@@ -17,31 +17,25 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from bitcoin.core import CTransaction
 
 from btcmicro.channels.bitcoinj.config import ClientConfig
 from btcmicro.channels.bitcoinj.server import PaymentChannelServer
-from btcmicro.channels.bitcoinj.store import (
-    CLIENT_CLOSED,
-    CLIENT_REFUNDED,
-    CLIENT_REFUNDING,
-    CLIENT_SETTLED,
+from btcmicro.channels.bitcoinj.stores import (
     CLIENT_WATCHED,
-    SERVER_CLOSING,
-    SERVER_FOREIGN_SPEND,
-    SERVER_OPEN,
-    SERVER_REFUNDED,
     ClientChannel,
+    ClientStatus,
     ClientStore,
     ServerChannel,
+    ServerStatus,
 )
 from btcmicro.core.errors import NodeError, ProtocolError
-from btcmicro.node.chain import Chain, SpendInfo
+from btcmicro.ports import Chain, Clock, SpendInfo
 
-__all__ = ["WatchEvent", "ServerWatcher", "ClientWatcher"]
+__all__ = ["WatchEvent", "ServerWatcher", "ClientWatcher", "SERVER_WATCH", "CLIENT_WATCH"]
 
 log = logging.getLogger(__name__)
 
@@ -95,12 +89,9 @@ class ServerWatcher:
     def poll(self) -> list[WatchEvent]:
         events: list[WatchEvent] = []
         height, mtp = self.chain.height(), self.chain.median_time_past()
-        for ch in self.store.channels((SERVER_OPEN, SERVER_CLOSING)):
+        for ch in self.store.channels(SERVER_WATCH):
             try:
-                if ch.status == SERVER_OPEN:
-                    events += self._open(ch, height, mtp)
-                else:
-                    events += self._closing(ch)
+                events += SERVER_WATCH[ch.status][0](self, ch, height, mtp)
             except NodeError as e:
                 log.warning("watcher: channel %s: %s", ch.deposit_txid, e)
         return events
@@ -128,14 +119,15 @@ class ServerWatcher:
     def _foreign(self, ch: ServerChannel, spend: SpendInfo) -> list[WatchEvent]:
         """The deposit was spent by a transaction this server did not broadcast as its settlement."""
         if spend.txid in self.store.close_txids(ch.deposit_txid):
-            self.store.update(ch.deposit_txid, status=SERVER_CLOSING, close_txid=spend.txid, close_height=None)
+            self.store.update(ch.deposit_txid, status=ServerStatus.CLOSING, close_txid=spend.txid, close_height=None)
             return [WatchEvent("close_replaced", ch.deposit_txid, spend.txid)]
         tx = CTransaction.deserialize(bytes.fromhex(spend.hex))
-        status = SERVER_REFUNDED if ch.contract.is_refund(tx) else SERVER_FOREIGN_SPEND
+        status = ServerStatus.REFUNDED if ch.contract.is_refund(tx) else ServerStatus.FOREIGN_SPEND
         self.store.update(ch.deposit_txid, status=status, spent_by=spend.txid)
-        return [WatchEvent("refunded" if status == SERVER_REFUNDED else "foreign_spend", ch.deposit_txid, spend.txid)]
+        kind = "refunded" if status == ServerStatus.REFUNDED else "foreign_spend"
+        return [WatchEvent(kind, ch.deposit_txid, spend.txid)]
 
-    def _closing(self, ch: ServerChannel) -> list[WatchEvent]:
+    def _closing(self, ch: ServerChannel, height: int, mtp: int) -> list[WatchEvent]:
         assert ch.close_txid is not None and ch.close_hex is not None
         st = self.chain.get_tx(ch.close_txid)
         if st is not None and st.confirmations > 0:
@@ -146,7 +138,7 @@ class ServerWatcher:
             if ch.close_height != st.block_height:
                 self.store.update(ch.deposit_txid, close_height=st.block_height)
             return []
-        events = []
+        events: list[WatchEvent] = []
         if ch.close_height is not None:  # it was confirmed: a reorg took it out
             self.store.update(ch.deposit_txid, close_height=None)
             events.append(WatchEvent("close_reorged", ch.deposit_txid, ch.close_txid,
@@ -167,7 +159,7 @@ class ClientWatcher:
     """Gets a client's deposits back: settlement seen, or refund after the expiry."""
 
     def __init__(self, chain: Chain, store: ClientStore, *, config: ClientConfig | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Clock = time.time) -> None:
         self.chain = chain
         self.store = store
         self.config = config or ClientConfig()
@@ -183,9 +175,9 @@ class ClientWatcher:
     def poll(self) -> list[WatchEvent]:
         events: list[WatchEvent] = []
         height = self.chain.height()
-        for ch in self.store.channels(CLIENT_WATCHED):
+        for ch in self.store.channels(CLIENT_WATCH):
             try:
-                events += self._check(ch, height)
+                events += CLIENT_WATCH[ch.status][0](self, ch, height)
             except NodeError as e:
                 log.warning("client watcher: channel %s: %s", ch.deposit_txid, e)
         return events
@@ -200,20 +192,42 @@ class ClientWatcher:
                 txid = self.chain.broadcast(ch.refund_hex.hex())
             except NodeError as e:
                 return [WatchEvent("refund_refused", ch.deposit_txid, refund_txid, e.message)]
-            if ch.status != CLIENT_REFUNDING:
-                self.store.update(ch.deposit_txid, status=CLIENT_REFUNDING, refund_txid=txid)
+            if ch.status != ClientStatus.REFUNDING:
+                self.store.update(ch.deposit_txid, status=ClientStatus.REFUNDING, refund_txid=txid)
             return [WatchEvent("refund_broadcast", ch.deposit_txid, txid)]
         confs = _confirmations(self.chain, spend)
         if spend.txid == refund_txid:
             if confs >= self.config.refund_confirmations:
-                self.store.update(ch.deposit_txid, status=CLIENT_REFUNDED, refund_txid=spend.txid)
+                self.store.update(ch.deposit_txid, status=ClientStatus.REFUNDED, refund_txid=spend.txid)
                 return [WatchEvent("refunded", ch.deposit_txid, spend.txid, f"{confs} confirmations")]
             if spend.block_height is None:
                 self.chain.broadcast(ch.refund_hex.hex())  # still in the mempool: keep it there
             return []
         if confs >= 1:
-            self.store.update(ch.deposit_txid, status=CLIENT_SETTLED, settlement_txid=spend.txid)
+            self.store.update(ch.deposit_txid, status=ClientStatus.SETTLED, settlement_txid=spend.txid)
             return [WatchEvent("settled", ch.deposit_txid, spend.txid)]
-        if ch.status not in (CLIENT_CLOSED,):
-            self.store.update(ch.deposit_txid, status=CLIENT_CLOSED, settlement_txid=spend.txid)
+        if ch.status not in (ClientStatus.CLOSED,):
+            self.store.update(ch.deposit_txid, status=ClientStatus.CLOSED, settlement_txid=spend.txid)
         return []
+
+
+_SS, _CS = ServerStatus, ClientStatus
+
+#: The server watcher's table: ``SERVER_WATCH[stored status] -> (what it does at each poll, the
+#: statuses it may leave the channel in)``; None means the channel is forgotten (its settlement is
+#: deep enough). Its events come from the chain, not from a peer; a status absent from the table
+#: (refunded, foreign_spend) is final and not watched.
+SERVER_WATCH: dict[ServerStatus, tuple[Callable[[ServerWatcher, ServerChannel, int, int], list[WatchEvent]],
+                                       frozenset[ServerStatus | None]]] = {
+    _SS.OPEN: (ServerWatcher._open, frozenset({_SS.OPEN, _SS.CLOSING, _SS.REFUNDED, _SS.FOREIGN_SPEND})),
+    _SS.CLOSING: (ServerWatcher._closing, frozenset({_SS.CLOSING, _SS.REFUNDED, _SS.FOREIGN_SPEND, None})),
+}
+
+_CLIENT_NEXT = frozenset({_CS.REFUNDING, _CS.REFUNDED, _CS.SETTLED, _CS.CLOSED})
+#: The client watcher's table: ``CLIENT_WATCH[stored status] -> (what it does at each poll, the
+#: statuses it may move the channel to)`` (it may also leave it as it is). Statuses absent from the
+#: table (settled, refunded, abandoned) are final.
+CLIENT_WATCH: dict[ClientStatus, tuple[Callable[[ClientWatcher, ClientChannel, int], list[WatchEvent]],
+                                       frozenset[ClientStatus]]] = {
+    status: (ClientWatcher._check, _CLIENT_NEXT | {status}) for status in CLIENT_WATCHED
+}
