@@ -1,14 +1,48 @@
-"""btcmicro: Bitcoin micropayment schemes as real transactions on a regtest chain."""
+"""btcmicro: Bitcoin micropayment schemes as real transactions on a regtest chain.
+
+The package root holds the amounts helpers and the error tree (:mod:`btcmicro.core.errors`,
+drawn in its docstring), with Core's RPC error codes (:class:`RPCErrorCode`). The error
+classes of a scheme (``ChannelError``, ``AlreadyClaimed``, ...) are exported by the scheme's
+own package, so that ``import btcmicro`` stays light.
+"""
 from btcmicro.core.amounts import COIN, btc_to_sats, sats_to_btc
 from btcmicro.core.errors import (
     BtcmicroError,
+    ClientMempoolDisabled,
     ConfigError,
+    DatabaseError,
+    DeserializationError,
+    EngineError,
     InsufficientFunds,
+    InternalError,
+    InvalidAddressOrKey,
+    InvalidParameter,
+    InvalidParams,
+    InvalidRequest,
+    InWarmup,
+    MethodDeprecated,
+    MethodNotFound,
+    MiscError,
     NodeError,
     NodeUnavailable,
+    OutOfMemory,
+    ParseError,
     PolicyError,
     ProtocolError,
+    RPCTypeError,
+    ServiceError,
+    ServiceUnavailable,
+    VerifyAlreadyInChain,
+    VerifyError,
+    VerifyRejected,
+    WalletAlreadyExists,
+    WalletAlreadyLoaded,
+    WalletError,
+    WalletInsufficientFunds,
+    WalletNotFound,
+    WalletNotSpecified,
 )
+from btcmicro.core.rpc_codes import RPCErrorCode
 
 __version__ = "0.1.0"
 
@@ -16,12 +50,42 @@ __all__ = [
     "COIN",
     "btc_to_sats",
     "sats_to_btc",
+    "__version__",
+    # the error tree (btcmicro.core.errors)
     "BtcmicroError",
     "ConfigError",
-    "InsufficientFunds",
     "NodeError",
+    "InvalidRequest",
+    "MethodNotFound",
+    "InvalidParams",
+    "InternalError",
+    "ParseError",
+    "MiscError",
+    "RPCTypeError",
+    "InvalidAddressOrKey",
+    "OutOfMemory",
+    "InvalidParameter",
+    "DatabaseError",
+    "DeserializationError",
+    "VerifyError",
+    "VerifyRejected",
+    "VerifyAlreadyInChain",
+    "InWarmup",
+    "MethodDeprecated",
+    "ClientMempoolDisabled",
+    "WalletError",
+    "WalletInsufficientFunds",
+    "WalletNotFound",
+    "WalletNotSpecified",
+    "WalletAlreadyLoaded",
+    "WalletAlreadyExists",
     "NodeUnavailable",
+    "EngineError",
+    "ServiceError",
+    "ServiceUnavailable",
+    "InsufficientFunds",
     "PolicyError",
     "ProtocolError",
-    "__version__",
+    # Core's RPC error codes (btcmicro.node.rpc_codes)
+    "RPCErrorCode",
 ]

@@ -24,7 +24,7 @@ try:  # OpenSSL 3 may ship without RIPEMD-160 (legacy provider)
     _ripemd160_hashlib(b"")
     _ripemd = _ripemd160_hashlib
 except ValueError:  # pragma: no cover - depends on the OpenSSL build
-    from bitcoin.core.contrib.ripemd160 import ripemd160 as _ripemd  # type: ignore
+    from bitcoin.core.contrib.ripemd160 import ripemd160 as _ripemd  # type: ignore[no-redef]  # same signature
 
 
 def ripemd160(data: bytes) -> bytes:

@@ -21,13 +21,15 @@ import subprocess
 import tempfile
 import time
 import weakref
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-from btcmicro.core.errors import ConfigError, NodeError, NodeUnavailable
+from btcmicro.core.errors import ConfigError, InWarmup, NodeError, NodeUnavailable
 from btcmicro.node.rpc import RPCClient
 
-__all__ = ["BitcoindNode", "find_bitcoind", "free_port", "bitcoind_args", "terminate_pid", "BITCOIND_ENV"]
+__all__ = ["BitcoindNode", "BitcoindExited", "find_bitcoind", "free_port", "bitcoind_args", "terminate_pid",
+           "BITCOIND_ENV"]
 
 BITCOIND_ENV = "BITCOIND"
 
@@ -169,7 +171,7 @@ class BitcoindNode:
         self.detached = detached
         self._res = _Resources()
         self._res.stop_timeout = stop_timeout
-        self._finalizer: weakref.finalize | None = None
+        self._finalizer: weakref.finalize[[], BitcoindNode] | None = None
         self._rpc: RPCClient | None = None
         self.binary: str | None = None
         self.args: list[str] = []
@@ -221,10 +223,9 @@ class BitcoindNode:
                 try:
                     self._launch()
                     break
-                except _EarlyExit as e:
+                except BitcoindExited as e:
                     if attempt == attempts - 1 or "bind" not in e.stderr.lower():
-                        raise ConfigError(f"bitcoind exited during start-up (code {e.code}): "
-                                          f"{e.stderr.strip()[-2000:]}") from None
+                        raise
         except BaseException:
             self.stop()
             raise
@@ -239,7 +240,7 @@ class BitcoindNode:
         stderr_path = self.datadir / "bitcoind.stderr"
         if self._res.stderr_file is not None:
             self._res.stderr_file.close()
-        self._res.stderr_file = open(stderr_path, "wb")
+        self._res.stderr_file = open(stderr_path, "wb")  # noqa: SIM115 - the child writes it; _Resources closes it
         self._res.proc = subprocess.Popen(
             self.args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=self._res.stderr_file, start_new_session=self.detached)
@@ -254,13 +255,14 @@ class BitcoindNode:
                 code = proc.poll()
                 if code is not None:
                     self._res.proc = None
-                    raise _EarlyExit(code, stderr_path.read_text(errors="replace"))
+                    raise BitcoindExited(code, stderr_path.read_text(errors="replace"))
                 try:
                     probe.getblockcount()
                     return
-                except NodeError as e:
-                    if e.code != -28:  # -28: warming up, or not reachable yet
-                        return  # it answers: ready enough
+                except (InWarmup, NodeUnavailable):  # warming up, or not reachable yet
+                    pass
+                except NodeError:
+                    return  # it answers: ready enough
                 if time.monotonic() > deadline:
                     raise NodeUnavailable(
                         f"bitcoind did not answer RPC within {self.start_timeout:.0f} s")
@@ -300,10 +302,12 @@ class BitcoindNode:
         return f"BitcoindNode({state})"
 
 
-class _EarlyExit(Exception):
-    def __init__(self, code: int, stderr: str) -> None:
-        super().__init__(code, stderr)
-        self.code = code
+class BitcoindExited(ConfigError):
+    """bitcoind exited while starting: its exit code and the end of its stderr say why."""
+
+    def __init__(self, exit_code: int, stderr: str) -> None:
+        super().__init__(f"bitcoind exited during start-up (code {exit_code}): {stderr.strip()[-2000:]}")
+        self.exit_code = exit_code
         self.stderr = stderr
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from bitcoin.core import CTransaction, b2lx
 
-from btcmicro.core.errors import NodeError
+from btcmicro.core.errors import InvalidAddressOrKey, VerifyAlreadyInChain
 from btcmicro.node.rpc import RPCClient, sats
 from btcmicro.ports import Chain, SpendInfo, TxStatus, UtxoInfo
 
@@ -45,10 +45,8 @@ class RPCChain:
         """
         try:
             return str(self.rpc.call("sendrawtransaction", tx_hex))
-        except NodeError as e:
-            if e.code == -27:  # RPC_VERIFY_ALREADY_IN_UTXO_SET: it is confirmed already
-                return str(self.rpc.call("decoderawtransaction", tx_hex)["txid"])
-            raise
+        except VerifyAlreadyInChain:  # -27 RPC_VERIFY_ALREADY_IN_UTXO_SET: it is confirmed already
+            return str(self.rpc.call("decoderawtransaction", tx_hex)["txid"])
 
     def test_accept(self, tx_hex: str) -> str | None:
         """None when the mempool would take the transaction, else Core's reject reason."""
@@ -60,10 +58,8 @@ class RPCChain:
     def get_tx(self, txid: str) -> TxStatus | None:
         try:
             res = self.rpc.call("getrawtransaction", txid, 1)
-        except NodeError as e:
-            if e.code == -5:  # RPC_INVALID_ADDRESS_OR_KEY: no such transaction
-                return None
-            raise
+        except InvalidAddressOrKey:  # -5: no such transaction
+            return None
         confs = int(res.get("confirmations", 0) or 0)
         height = None
         if confs > 0:

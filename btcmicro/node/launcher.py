@@ -25,9 +25,10 @@ import weakref
 from pathlib import Path
 from typing import Any, Literal
 
-from btcmicro.core.files import atomic_write_json
 from btcmicro.core.errors import ConfigError, NodeError
+from btcmicro.core.files import atomic_write_json
 from btcmicro.node.bitcoind import BitcoindNode, find_bitcoind, terminate_pid
+from btcmicro.node.engine import EmbeddedNode
 from btcmicro.node.rpc import RPCClient
 
 __all__ = [
@@ -88,13 +89,14 @@ class RunningNode:
     """A started node of either engine: ``engine``, ``url``, ``cookie_path``, ``rpc``, ``stop()``."""
 
     def __init__(self, engine: EngineName, node: Any, datadir: Path,
-                 cleanup: weakref.finalize | None = None) -> None:
+                 cleanup: weakref.finalize[[], Any] | None = None) -> None:
         self.engine = engine
         self.node = node
         self.datadir = datadir
         self.url: str = node.url
         self.cookie_path: Path = Path(node.cookie_path)
         self._cleanup = cleanup
+        self._res: _EmbeddedResources | None = None  # the embedded engine's, kept alive with the node
         self._rpc: RPCClient | None = None
 
     @property
@@ -132,10 +134,11 @@ def start_node(engine: str = "auto", datadir: Path | str | None = None,
         node.start()
         assert node.datadir is not None
         return RunningNode("bitcoind", node, node.datadir)
-    from btcmicro.node.engine import EmbeddedNode
-
-    tmp = Path(tempfile.mkdtemp(prefix="btcmicro-embedded-")) if datadir is None else None
-    d = tmp if tmp is not None else Path(datadir)  # type: ignore[arg-type]
+    tmp: Path | None = None
+    if datadir is None:
+        d = tmp = Path(tempfile.mkdtemp(prefix="btcmicro-embedded-"))
+    else:
+        d = Path(datadir)
     res = _EmbeddedResources(None, tmp)
     cleanup = weakref.finalize(res, res.cleanup)  # also runs at exit
     try:
@@ -145,7 +148,7 @@ def start_node(engine: str = "auto", datadir: Path | str | None = None,
         cleanup()
         raise
     running = RunningNode("embedded", res.node, d, cleanup)
-    running._res = res  # type: ignore[attr-defined]  # keep the finalizer's referent alive
+    running._res = res  # keep the finalizer's referent alive
     return running
 
 
@@ -239,15 +242,12 @@ def start_detached(engine: str = "auto", datadir: Path | str = ".", bitcoind: st
         node.start()
         info = node.detach()
     else:
-        log = open(d / "engine.log", "ab")
-        try:
+        with open(d / "engine.log", "ab") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "btcmicro.node.engine", "--datadir", str(d),
                  "--rpcport", str(rpc_port)],
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
                 start_new_session=True)
-        finally:
-            log.close()
         assert proc.stdout is not None
         line = proc.stdout.readline()  # one JSON line once RPC answers
         proc.stdout.close()

@@ -3,11 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from btcmicro.core.errors import NodeError
+from btcmicro.core.errors import MethodNotFound
 
 __all__ = ["force_reorg"]
-
-RPC_METHOD_NOT_FOUND = -32601
 
 
 def force_reorg(rpc: Any, depth: int, new_blocks: int | None = None, address: str | None = None) -> list[str]:
@@ -30,10 +28,9 @@ def force_reorg(rpc: Any, depth: int, new_blocks: int | None = None, address: st
     fork_point = rpc.getblockhash(height - depth)
     try:
         args = [fork_point, n] + ([address] if address else [])
-        return rpc.call("generatefork", *args)
-    except NodeError as exc:
-        if exc.code != RPC_METHOD_NOT_FOUND:
-            raise
+        return [str(h) for h in rpc.call("generatefork", *args)]
+    except MethodNotFound:
+        pass
     # bitcoind: invalidate the first block above the fork point. Its mempool
     # resurrects the transactions. Mining a longer branch then leaves the
     # invalidated blocks orphaned for good. We do not reconsider them:

@@ -12,9 +12,11 @@
 
 Errors (all from :mod:`btcmicro.core.errors`):
 
-- a JSON-RPC error answered by the node raises :class:`NodeError` with Bitcoin Core's code
-  (``-8`` invalid parameter, ``-32601`` method not found, ``-5`` not found, ``-26``/``-27``
-  rejected transactions, ``-28`` warming up, ...);
+- a JSON-RPC error answered by the node raises the :class:`NodeError` subclass for Bitcoin
+  Core's code (:class:`~btcmicro.node.rpc_codes.RPCErrorCode`): ``InvalidParameter`` (-8),
+  ``MethodNotFound`` (-32601), ``InvalidAddressOrKey`` (-5, also "not found"), ``VerifyError``,
+  ``VerifyRejected`` and ``VerifyAlreadyInChain`` (-25/-26/-27, refused transactions),
+  ``InWarmup`` (-28), ...; ``e.code`` is the number;
 - no usable answer (connection refused, timeout, connection dropped, cookie file missing,
   HTTP 503 work queue full) raises :class:`NodeUnavailable` (a ``NodeError`` with code -28);
 - rejected credentials (HTTP 401 even after re-reading the cookie) raise :class:`ConfigError`;
@@ -47,15 +49,17 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import httpx
 
 from btcmicro.core.amounts import btc_to_sats, sats_to_btc
 from btcmicro.core.errors import ConfigError, NodeError, NodeUnavailable
+from btcmicro.node.rpc_codes import RPCErrorCode
 
 __all__ = [
     "RPCClient",
@@ -291,7 +295,7 @@ class RPCClient:
         is true, in which case the first failed entry's ``NodeError`` is raised.  Transport
         failures raise ``NodeUnavailable`` for the whole batch.
         """
-        requests = []
+        requests: list[dict[str, Any]] = []
         for method, params in calls:
             p = dict(params) if isinstance(params, dict) else list(params)
             requests.append({"jsonrpc": "1.0", "id": self._shared.next_id(), "method": method,
@@ -303,13 +307,13 @@ class RPCClient:
         if not isinstance(body, list):
             if isinstance(body, dict) and body.get("error"):
                 raise _node_error(body["error"])
-            raise NodeError(-32603, f"batch answer is not a list: {body!r:.200}")
+            raise NodeError(RPCErrorCode.RPC_INTERNAL_ERROR, f"batch answer is not a list: {body!r:.200}")
         by_id = {r.get("id"): r for r in body if isinstance(r, dict)}
         out: list[Any] = []
         for req in requests:
             resp = by_id.get(req["id"])
             if resp is None:
-                err: Any = NodeError(-32603, f"no answer for {req['method']} in batch")
+                err: Any = NodeError(RPCErrorCode.RPC_INTERNAL_ERROR, f"no answer for {req['method']} in batch")
             elif resp.get("error") is not None:
                 err = _node_error(resp["error"])
             else:
@@ -384,18 +388,18 @@ class RPCClient:
             try:
                 return json.loads(response.content, parse_float=Decimal)
             except ValueError:
-                raise NodeError(-32700, f"unparseable answer from node (HTTP {status}): "
+                raise NodeError(RPCErrorCode.RPC_PARSE_ERROR, f"unparseable answer from node (HTTP {status}): "
                                         f"{response.text[:200]!r}") from None
 
     @staticmethod
     def _result(body: Any, request_id: int, method: str) -> Any:
         if not isinstance(body, dict):
-            raise NodeError(-32603, f"unexpected answer to {method}: {body!r:.200}")
+            raise NodeError(RPCErrorCode.RPC_INTERNAL_ERROR, f"unexpected answer to {method}: {body!r:.200}")
         error = body.get("error")
         if error is not None:
             raise _node_error(error)
         if "result" not in body:
-            raise NodeError(-32603, f"answer to {method} has neither result nor error")
+            raise NodeError(RPCErrorCode.RPC_INTERNAL_ERROR, f"answer to {method} has neither result nor error")
         return body["result"]
 
     # ------------------------------------------------------------ lifecycle
@@ -419,8 +423,8 @@ class RPCClient:
 def _node_error(error: Any) -> NodeError:
     if isinstance(error, dict):
         try:
-            code = int(error.get("code", -32603))
+            code = int(error.get("code", RPCErrorCode.RPC_INTERNAL_ERROR))
         except (TypeError, ValueError):
-            code = -32603
+            code = RPCErrorCode.RPC_INTERNAL_ERROR
         return NodeError(code, str(error.get("message", "")))
-    return NodeError(-32603, str(error))
+    return NodeError(RPCErrorCode.RPC_INTERNAL_ERROR, str(error))

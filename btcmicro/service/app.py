@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -11,7 +12,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from btcmicro.core.errors import BtcmicroError, ConfigError, NodeError, NodeUnavailable, ProtocolError
+from btcmicro.core.errors import (
+    BtcmicroError,
+    ConfigError,
+    NodeError,
+    NodeUnavailable,
+    ProtocolError,
+    ServiceUnavailable,
+)
 
 __all__ = ["ErrorBody", "create_app", "error_response", "DEFAULT_MAX_BODY"]
 
@@ -48,7 +56,8 @@ class _BodyLimit:
         self.limit = limit
         self.code = code
 
-    async def __call__(self, scope: dict, receive: Callable[[], Awaitable[dict]], send: Callable) -> None:
+    async def __call__(self, scope: dict[str, Any], receive: Callable[[], Awaitable[dict[str, Any]]],
+                       send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -82,7 +91,7 @@ class _BodyLimit:
                 break
         replayed = False
 
-        async def replay() -> dict:
+        async def replay() -> dict[str, Any]:
             nonlocal replayed
             if not replayed:
                 replayed = True
@@ -92,7 +101,7 @@ class _BodyLimit:
         await self.app(scope, replay, send)
 
 
-async def _send_json(send: Callable, status: int, code: str, detail: str) -> None:
+async def _send_json(send: Callable[[dict[str, Any]], Awaitable[None]], status: int, code: str, detail: str) -> None:
     body = json.dumps({"error": {"code": code, "detail": detail}}).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
@@ -141,6 +150,10 @@ def create_app(title: str, version: str = "1", *, description: str = "",
     async def _node_down(request: Request, exc: NodeUnavailable) -> JSONResponse:
         return error_response(503, "NODE_UNAVAILABLE", exc.message)
 
+    @app.exception_handler(ServiceUnavailable)  # a service this one calls (a VTS) is down: answered as before
+    async def _service_down(request: Request, exc: ServiceUnavailable) -> JSONResponse:
+        return error_response(503, "NODE_UNAVAILABLE", exc.message)
+
     @app.exception_handler(NodeError)
     async def _node(request: Request, exc: NodeError) -> JSONResponse:
         return error_response(502, "NODE_ERROR", f"{exc.message} (code {exc.code})")
@@ -158,5 +171,5 @@ def create_app(title: str, version: str = "1", *, description: str = "",
         log.exception("unhandled error in %s %s", request.method, request.url.path)
         return error_response(500, "INTERNAL", f"internal error ({type(exc).__name__})")
 
-    app.add_middleware(_BodyLimit, limit=max_body, code=too_large_code)  # type: ignore[arg-type]
+    app.add_middleware(_BodyLimit, limit=max_body, code=too_large_code)
     return app

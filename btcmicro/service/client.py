@@ -5,13 +5,9 @@ from typing import Any
 
 import httpx
 
-from btcmicro.core.errors import NodeUnavailable, ProtocolError
+from btcmicro.core.errors import ProtocolError, ServiceUnavailable
 
 __all__ = ["ServiceClient", "ServiceUnavailable"]
-
-
-class ServiceUnavailable(NodeUnavailable):
-    """The service could not be reached (refused, reset, timed out)."""
 
 
 class ServiceClient:
@@ -71,7 +67,7 @@ class ServiceClient:
         else:
             exc = ProtocolError(f"HTTP_{response.status_code}", response.text[:200])
             error = {}
-        exc.status = response.status_code  # type: ignore[attr-defined]
+        exc.status = response.status_code  # type: ignore[attr-defined]  # the HTTP status rides on the error
         for key, value in error.items():
             if key not in ("code", "detail"):
                 setattr(exc, key, value)
@@ -80,7 +76,7 @@ class ServiceClient:
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> "ServiceClient":
+    def __enter__(self) -> ServiceClient:
         return self
 
     def __exit__(self, *exc: object) -> None:

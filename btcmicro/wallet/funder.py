@@ -25,6 +25,7 @@ from bitcoin.core import CTransaction, b2lx
 from btcmicro.core.errors import ConfigError, InsufficientFunds, NodeError, PolicyError
 from btcmicro.core.keys import PrivateKey
 from btcmicro.node.rpc import RPCClient, sats
+from btcmicro.node.rpc_codes import RPCErrorCode
 from btcmicro.ports import PreparedFunding
 from btcmicro.script.standard import address_to_script, p2pkh, p2wpkh, script_to_address
 from btcmicro.tx.build import SEQUENCE_RBF, TxBuilder
@@ -427,7 +428,8 @@ class Funder:
         for out in raw["vout"]:
             if bytes.fromhex(out["scriptPubKey"]["hex"]) == spk and sats(out["value"]) == amount:
                 return txid, int(out["n"])
-        raise NodeError(-5, f"output paying {amount} sats not found in {txid}")  # pragma: no cover
+        raise NodeError(RPCErrorCode.RPC_INVALID_ADDRESS_OR_KEY,  # pragma: no cover
+                        f"output paying {amount} sats not found in {txid}")
 
     def split(self, n: int, amount_each: int, kind: Kind = "p2wpkh", *,
               feerate: int | None = None, key: PrivateKey | None = None) -> list[Coin]:

@@ -153,9 +153,8 @@ def test_state_survives_restart(tmp_path):
 
 
 def test_second_engine_on_same_datadir_is_refused(tmp_path):
-    with EmbeddedNode(tmp_path / "chain"):
-        with pytest.raises(Exception):
-            EmbeddedNode(tmp_path / "chain").start()
+    with EmbeddedNode(tmp_path / "chain"), pytest.raises(Exception):
+        EmbeddedNode(tmp_path / "chain").start()
 
 
 def test_stop_closes_open_keep_alive_connections(tmp_path):

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from btcmicro.core.errors import ConfigError, NodeError, NodeUnavailable
-from btcmicro.node.rpc import RPCClient, encode_json, is_idempotent, read_cookie, sats, btc
+from btcmicro.node.rpc import RPCClient, btc, encode_json, is_idempotent, read_cookie, sats
 
 
 def _answer(request: httpx.Request, result=None, error=None, status=200) -> httpx.Response:

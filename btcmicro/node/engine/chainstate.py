@@ -9,12 +9,15 @@ replaying the active chain from disk, so they can never disagree with it.
 """
 from __future__ import annotations
 
+import gc
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import pbk
 from bitcoin.core import CBlock, CTransaction
+
+from btcmicro.core.errors import EngineError
 
 __all__ = ["Coin", "Chainstate", "BlockRejected", "MAX_FUTURE_BLOCK_TIME"]
 
@@ -32,7 +35,7 @@ class Coin:
     coinbase: bool
 
 
-class BlockRejected(Exception):
+class BlockRejected(EngineError):
     """A block Core would refuse, shaped like its BlockValidationState: ``reason`` and ``debug``."""
 
     def __init__(self, reason: str, debug: str = "") -> None:
@@ -65,7 +68,7 @@ class Chainstate:
 
     def __init__(self, datadir: Path) -> None:
         self.datadir = Path(datadir)
-        self._events: list[tuple[str, object, int]] = []
+        self._events: list[tuple[str, bytes, int]] = []
         self._checked: list[tuple[str, str]] = []
         self._callbacks = pbk.ValidationInterfaceCallbacks(
             block_connected=lambda _u, block, entry: self._events.append(
@@ -102,8 +105,6 @@ class Chainstate:
         """Flush and release the kernel (its datadir lock is freed)."""
         if self._chainman is not None:
             self._chainman = None
-            import gc
-
             gc.collect()
 
     def _replay(self) -> None:
@@ -149,7 +150,7 @@ class Chainstate:
         """The kernel's block-index entry for any known block (active or not)."""
         key = pbk.BlockHash(block_hash)
         entries = self.chainman.block_tree_entries
-        return entries[key] if key in entries else None
+        return entries[key] if key in entries else None  # noqa: SIM401 - the kernel's map has no get()
 
     def read_block(self, block_hash: bytes) -> bytes | None:
         entry = self.entry(block_hash)

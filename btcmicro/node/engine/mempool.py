@@ -8,24 +8,23 @@ rule of BIP 125 as Core applies it since v28).
 """
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 import pbk
 from bitcoin.core import CBlock, CTransaction, b2lx
 from pbk.script import PrecomputedTransactionData
 
 from btcmicro.core.amounts import MAX_MONEY
+from btcmicro.core.errors import EngineError
 from btcmicro.node.engine.chainstate import BlockRejected, Chainstate, Coin, Outpoint
+from btcmicro.node.rpc_codes import RPCErrorCode
 from btcmicro.tx import policy
 from btcmicro.tx.size import fee_for, stripped_size
 
-__all__ = ["Mempool", "MempoolEntry", "Reject", "RPC_VERIFY_ERROR", "RPC_VERIFY_REJECTED"]
-
-RPC_VERIFY_ERROR = -25
-RPC_VERIFY_REJECTED = -26
-RPC_VERIFY_ALREADY_IN_UTXO_SET = -27
+__all__ = ["Mempool", "MempoolEntry", "Reject", "check_block_transactions", "failing_input", "sequence_locks_ok"]
 
 COINBASE_MATURITY = 100
 LOCKTIME_THRESHOLD = 500_000_000
@@ -45,10 +44,11 @@ SCRIPT_FLAGS = pbk.ScriptVerificationFlags.ALL
 SCRIPT_FAILED = "Script failed (libbitcoinkernel reports no script error detail)"
 
 
-class Reject(Exception):
-    """A transaction refused by the mempool, shaped like Core's TxValidationState."""
+class Reject(EngineError):
+    """A transaction refused by the mempool, shaped like Core's TxValidationState; ``code`` is
+    the RPC code sendrawtransaction answers with."""
 
-    def __init__(self, reason: str, debug: str = "", code: int = RPC_VERIFY_REJECTED) -> None:
+    def __init__(self, reason: str, debug: str = "", code: RPCErrorCode = RPCErrorCode.RPC_VERIFY_REJECTED) -> None:
         self.reason = reason
         self.debug = debug
         self.code = code
@@ -178,7 +178,7 @@ class Mempool:
         if missing:
             if any((txid, n) in chain.utxos for n in range(len(tx.vout))):
                 raise Reject("txn-already-known")
-            raise Reject("bad-txns-inputs-missingorspent", code=RPC_VERIFY_ERROR)
+            raise Reject("bad-txns-inputs-missingorspent", code=RPCErrorCode.RPC_VERIFY_ERROR)
         replaced_family = self.descendants(conflicts)
         for txin in tx.vin:
             if txin.prevout.hash in replaced_family:
@@ -227,7 +227,7 @@ class Mempool:
             raise Reject(f"mempool-script-verify-flag-failed ({SCRIPT_FAILED})", _input_detail(tx, failed))
         # Core checks the caller's maxfeerate only after a successful test accept.
         if max_fee_rate and fee > fee_for(vsize, max_fee_rate):
-            raise Reject("max-fee-exceeded", code=RPC_VERIFY_ERROR)
+            raise Reject("max-fee-exceeded", code=RPCErrorCode.RPC_VERIFY_ERROR)
         return entry, replaced
 
     def accept(self, tx: CTransaction, raw: bytes, *, bypass_limits: bool = False,
@@ -333,10 +333,8 @@ class Mempool:
         for tx, raw in candidates:
             if tx.GetTxid() in self.chain.txindex:
                 continue
-            try:
+            with contextlib.suppress(Reject):
                 self.accept(tx, raw, bypass_limits=True)
-            except Reject:
-                pass
 
     def block_template(self, max_weight: int = MAX_BLOCK_WEIGHT - 4000) -> list[MempoolEntry]:
         """Transactions for the next block: parents before children, within the weight limit."""
@@ -381,7 +379,7 @@ def sequence_locks_ok(chain: Chainstate, tx: CTransaction, coins: list[Coin], ne
     if tx.nVersion < 2:
         return True
     min_height, min_time = -1, -1
-    for txin, coin in zip(tx.vin, coins):
+    for txin, coin in zip(tx.vin, coins, strict=True):
         seq = txin.nSequence
         if seq & SEQUENCE_DISABLE_FLAG:
             continue
@@ -409,7 +407,8 @@ def check_block_transactions(chain: Chainstate, txs: list[CTransaction], height:
         try:
             _check_transaction(tx, stripped_size(tx))
         except Reject as rej:
-            raise BlockRejected(rej.reason, f"Transaction check failed (tx hash {b2lx(tx.GetTxid())}) {rej.debug}") from None
+            debug = f"Transaction check failed (tx hash {b2lx(tx.GetTxid())}) {rej.debug}"
+            raise BlockRejected(rej.reason, debug) from None
     for tx in txs:
         if not _is_final(tx, height, mtp):
             raise BlockRejected("bad-txns-nonfinal", "non-final transaction")
@@ -430,8 +429,8 @@ def check_block_transactions(chain: Chainstate, txs: list[CTransaction], height:
         value_in = 0
         for coin in coins:
             if coin.coinbase and height - coin.height < COINBASE_MATURITY:
-                raise BlockRejected("bad-txns-premature-spend-of-coinbase",
-                                    f"tried to spend coinbase at depth {height - coin.height} in transaction {b2lx(txid)}")
+                raise BlockRejected("bad-txns-premature-spend-of-coinbase", f"tried to spend coinbase at depth "
+                                    f"{height - coin.height} in transaction {b2lx(txid)}")
             value_in += coin.value
         value_out = sum(out.nValue for out in tx.vout)
         if value_in < value_out:

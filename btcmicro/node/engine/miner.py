@@ -6,6 +6,7 @@ import struct
 from bitcoin.core import (
     CBlock,
     CMutableTransaction,
+    COutPoint,
     CScript,
     CScriptWitness,
     CTransaction,
@@ -13,7 +14,6 @@ from bitcoin.core import (
     CTxInWitness,
     CTxOut,
     CTxWitness,
-    COutPoint,
 )
 
 from btcmicro.core.hashes import hash256
@@ -78,5 +78,5 @@ def build_block(
         nVersion=BLOCK_VERSION, hashPrevBlock=prev_hash, hashMerkleRoot=merkle,
         nTime=timestamp, nBits=REGTEST_BITS, nNonce=nonce, vtx=vtx,
     )
-    return body.serialize()
+    return bytes(body.serialize())
 

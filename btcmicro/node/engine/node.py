@@ -6,6 +6,7 @@ Core's name, parameters, result shape and error codes. It is transport-free;
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -13,19 +14,22 @@ import secrets
 import struct
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from bitcoin.core import CBlock, CScript, CTransaction, CTxIn, CTxInWitness, CTxOut, CTxWitness, b2lx, lx
 from bitcoin.core.serialize import VectorSerializer, ser_read
 
-from btcmicro.core.hashes import hash256
 from btcmicro.core.amounts import COIN, btc_to_sats, sats_to_btc
+from btcmicro.core.errors import NodeError
+from btcmicro.core.hashes import hash256
 from btcmicro.node.engine.chainstate import BlockRejected, Chainstate
 from btcmicro.node.engine.mempool import Mempool, Reject, check_block_transactions
 from btcmicro.node.engine.miner import REGTEST_BITS, build_block
+from btcmicro.node.rpc_codes import RPCErrorCode
 from btcmicro.script import descriptor, standard
 from btcmicro.tx import decode, policy
 
@@ -35,27 +39,8 @@ ENGINE_VERSION = "0.1.0"
 DEFAULT_MAX_RAW_TX_FEE_RATE = COIN // 10  # 0.10 BTC/kvB
 MAX_FUTURE_BLOCK_TIME = 2 * 60 * 60
 
-# Bitcoin Core's RPCErrorCode values used here (src/rpc/protocol.h).
-RPC_MISC_ERROR = -1
-RPC_TYPE_ERROR = -3
-RPC_INVALID_ADDRESS_OR_KEY = -5
-RPC_INVALID_PARAMETER = -8
-RPC_DESERIALIZATION_ERROR = -22
-RPC_VERIFY_ERROR = -25
-RPC_VERIFY_REJECTED = -26
-RPC_VERIFY_ALREADY_IN_UTXO_SET = -27
-RPC_METHOD_NOT_FOUND = -32601
-RPC_INVALID_REQUEST = -32600
-RPC_PARSE_ERROR = -32700
-
-
-class RPCError(Exception):
-    """An error answered to the caller with Core's code and message."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+#: The engine answers with the error tree's :class:`NodeError` (kept under its old name).
+RPCError = NodeError
 
 
 @dataclass(frozen=True)
@@ -79,7 +64,6 @@ METHODS: dict[str, Method] = {}
 def rpc(name: str, *params: Param, help: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
         METHODS[name] = Method(name, params, help or (fn.__doc__ or "").strip())
-        fn._rpc_name = name  # type: ignore[attr-defined]
         return fn
 
     return register
@@ -110,19 +94,19 @@ def _type_check(param: Param, value: Any) -> Any:
         return value
     if kind == "amount":
         if actual not in ("number", "string"):
-            raise RPCError(RPC_TYPE_ERROR, "Amount is not a number or string")
+            raise NodeError(RPCErrorCode.RPC_TYPE_ERROR, "Amount is not a number or string")
         try:
             return btc_to_sats(Decimal(str(value)))
         except (ValueError, ArithmeticError):
-            raise RPCError(RPC_TYPE_ERROR, "Invalid amount") from None
+            raise NodeError(RPCErrorCode.RPC_TYPE_ERROR, "Invalid amount") from None
     if kind == "numbool" and actual in ("number", "bool"):
         return int(value)
     expected = _EXPECTED[kind]
     if actual != expected:
-        raise RPCError(RPC_TYPE_ERROR, f"JSON value of type {actual} is not of expected type {expected}")
+        raise NodeError(RPCErrorCode.RPC_TYPE_ERROR, f"JSON value of type {actual} is not of expected type {expected}")
     if kind == "num":
         if isinstance(value, Decimal) and value != value.to_integral_value():
-            raise RPCError(RPC_TYPE_ERROR, "JSON integer out of range")
+            raise NodeError(RPCErrorCode.RPC_TYPE_ERROR, "JSON integer out of range")
         return int(value)
     return value
 
@@ -137,21 +121,21 @@ def bind_params(method: Method, params: Any) -> dict[str, Any]:
         names = {p.name for p in specs}
         for key in params:
             if key not in names:
-                raise RPCError(RPC_INVALID_PARAMETER, f"Unknown named parameter {key}")
+                raise NodeError(RPCErrorCode.RPC_INVALID_PARAMETER, f"Unknown named parameter {key}")
         positional = [params.get(p.name) for p in specs]
         while positional and positional[-1] is None:
             positional.pop()
         params = positional
     if not isinstance(params, list):
-        raise RPCError(RPC_INVALID_REQUEST, "Params must be an array or object")
+        raise NodeError(RPCErrorCode.RPC_INVALID_REQUEST, "Params must be an array or object")
     required = sum(1 for p in specs if p.required)
     if len(params) > len(specs) or len(params) < required:
-        raise RPCError(RPC_MISC_ERROR, usage(method))
+        raise NodeError(RPCErrorCode.RPC_MISC_ERROR, usage(method))
     for i, spec in enumerate(specs):
         value = params[i] if i < len(params) else None
         if value is None:
             if spec.required:
-                raise RPCError(RPC_MISC_ERROR, usage(method))
+                raise NodeError(RPCErrorCode.RPC_MISC_ERROR, usage(method))
             values[spec.name] = spec.default
         else:
             values[spec.name] = _type_check(spec, value)
@@ -165,18 +149,21 @@ def usage(method: Method) -> str:
 
 def _parse_hash(value: str, name: str) -> bytes:
     if len(value) != 64:
-        raise RPCError(RPC_INVALID_PARAMETER, f"{name} must be of length 64 (not {len(value)}, for '{value}')")
+        raise NodeError(RPCErrorCode.RPC_INVALID_PARAMETER,
+                        f"{name} must be of length 64 (not {len(value)}, for '{value}')")
     try:
-        return lx(value)
+        return bytes(lx(value))
     except ValueError:
-        raise RPCError(RPC_INVALID_PARAMETER, f"{name} must be hexadecimal string (not '{value}')") from None
+        raise NodeError(RPCErrorCode.RPC_INVALID_PARAMETER,
+                        f"{name} must be hexadecimal string (not '{value}')") from None
 
 
 def _parse_hex(value: str, name: str) -> bytes:
     try:
         return bytes.fromhex(value)
     except ValueError:
-        raise RPCError(RPC_INVALID_PARAMETER, f"{name} must be hexadecimal string (not '{value}')") from None
+        raise NodeError(RPCErrorCode.RPC_INVALID_PARAMETER,
+                        f"{name} must be hexadecimal string (not '{value}')") from None
 
 
 _HEX = re.compile(r"(?:[0-9a-fA-F]{2})+")
@@ -269,7 +256,7 @@ DECODE_FAILED = "TX decode failed. Make sure the tx has at least one input."
 def _decode_tx(hexstr: str, message: str = DECODE_FAILED) -> tuple[CTransaction, bytes]:
     tx = decode_hex_tx(hexstr)
     if tx is None:
-        raise RPCError(RPC_DESERIALIZATION_ERROR, message)
+        raise NodeError(RPCErrorCode.RPC_DESERIALIZATION_ERROR, message)
     return tx, bytes.fromhex(hexstr)
 
 
@@ -315,7 +302,7 @@ class Engine:
     def call(self, name: str, params: Any) -> Any:
         method = METHODS.get(name)
         if method is None:
-            raise RPCError(RPC_METHOD_NOT_FOUND, "Method not found")
+            raise NodeError(RPCErrorCode.RPC_METHOD_NOT_FOUND, "Method not found")
         kwargs = bind_params(method, params)
         with self.lock:
             return getattr(self, "rpc_" + name)(**kwargs)
@@ -337,7 +324,7 @@ class Engine:
         else:
             entry = chain.entry(prev)
             if entry is None:
-                raise RPCError(RPC_INVALID_ADDRESS_OR_KEY, "Block not found")
+                raise NodeError(RPCErrorCode.RPC_INVALID_ADDRESS_OR_KEY, "Block not found")
             height = entry.height + 1
             mtp = chain.median_time_past_of(entry)
         if txs is None:
@@ -352,12 +339,12 @@ class Engine:
         if submit:
             result = self._submit(raw)
             if result is not None:
-                raise RPCError(RPC_VERIFY_ERROR, f"ProcessNewBlock, block not accepted: {result}")
+                raise NodeError(RPCErrorCode.RPC_VERIFY_ERROR, f"ProcessNewBlock, block not accepted: {result}")
         return raw
 
     def _generate(self, n: int, payout: bytes) -> list[str]:
         if n < 0:
-            raise RPCError(RPC_INVALID_PARAMETER, "Invalid nblocks")
+            raise NodeError(RPCErrorCode.RPC_INVALID_PARAMETER, "Invalid nblocks")
         hashes = []
         for _ in range(n):
             raw = self.mine_block(payout)
@@ -368,15 +355,15 @@ class Engine:
 
     def _script_for_address(self, address: str) -> bytes:
         try:
-            return standard.address_to_script(address)
+            return bytes(standard.address_to_script(address))
         except Exception:
-            raise RPCError(RPC_INVALID_ADDRESS_OR_KEY, "Error: Invalid address") from None
+            raise NodeError(RPCErrorCode.RPC_INVALID_ADDRESS_OR_KEY, "Error: Invalid address") from None
 
     def _script_for_descriptor(self, desc: str) -> bytes:
         try:
             return descriptor.descriptor_to_script(desc)
         except Exception as exc:
-            raise RPCError(RPC_INVALID_ADDRESS_OR_KEY, f"Invalid descriptor: {exc}") from None
+            raise NodeError(RPCErrorCode.RPC_INVALID_ADDRESS_OR_KEY, f"Invalid descriptor: {exc}") from None
 
     # -- blockchain ---------------------------------------------------------------
 
@@ -388,7 +375,7 @@ class Engine:
         else:
             entry = chain.entry(block_hash)
             if entry is None:
-                raise RPCError(RPC_INVALID_ADDRESS_OR_KEY, "Block not found")
+                raise NodeError(RPCErrorCode.RPC_INVALID_ADDRESS_OR_KEY, "Block not found")
             header, height, confirmations = bytes(entry.block_header), entry.height, -1
         version = int.from_bytes(header[0:4], "little", signed=True)
         bits = int.from_bytes(header[72:76], "little")
@@ -400,7 +387,8 @@ class Engine:
             "versionHex": f"{version & 0xFFFFFFFF:08x}",
             "merkleroot": b2lx(header[36:68]),
             "time": int.from_bytes(header[68:72], "little"),
-            "mediantime": chain.median_time_past(height) if info is not None else chain.median_time_past_of(chain.entry(block_hash)),
+            "mediantime": (chain.median_time_past(height) if info is not None
+                           else chain.median_time_past_of(chain.entry(block_hash))),
             "nonce": int.from_bytes(header[76:80], "little"),
             "bits": f"{bits:08x}",
             "target": _target_hex(bits),
@@ -444,14 +432,14 @@ class Engine:
     @rpc("getbestblockhash")
     def rpc_getbestblockhash(self) -> str:
         """Returns the hash of the best (tip) block in the most-work fully-validated chain."""
-        return b2lx(self.chain.tip.hash)
+        return str(b2lx(self.chain.tip.hash))
 
     @rpc("getblockhash", Param("height", "num", True))
     def rpc_getblockhash(self, height: int) -> str:
         """Returns hash of block in best-block-chain at height provided."""
         if not 0 <= height <= self.chain.height:
-            raise RPCError(RPC_INVALID_PARAMETER, "Block height out of range")
-        return b2lx(self.chain.by_height[height])
+            raise NodeError(RPCErrorCode.RPC_INVALID_PARAMETER, "Block height out of range")
+        return str(b2lx(self.chain.by_height[height]))
 
     @rpc("getblockheader", Param("blockhash", "str", True), Param("verbose", "bool", False, True))
     def rpc_getblockheader(self, blockhash: str, verbose: bool) -> Any:
@@ -469,7 +457,7 @@ class Engine:
         h = _parse_hash(blockhash, "blockhash")
         raw = self.chain.read_block(h)
         if raw is None:
-            raise RPCError(RPC_INVALID_ADDRESS_OR_KEY, "Block not found")
+            raise NodeError(RPCErrorCode.RPC_INVALID_ADDRESS_OR_KEY, "Block not found")
         if verbosity <= 0:
             return raw.hex()
         block = CBlock.deserialize(raw)
@@ -485,7 +473,8 @@ class Engine:
             for pos, tx in enumerate(block.vtx):
                 d = decode.tx_to_json(tx)
                 if pos > 0 and all((i.prevout.hash, i.prevout.n) in undo for i in tx.vin):
-                    fee = sum(undo[(i.prevout.hash, i.prevout.n)].value for i in tx.vin) - sum(o.nValue for o in tx.vout)
+                    value_in = sum(undo[(i.prevout.hash, i.prevout.n)].value for i in tx.vin)
+                    fee = value_in - sum(o.nValue for o in tx.vout)
                     d["fee"] = sats_to_btc(fee)
                 d["hex"] = tx.serialize().hex()  # Core's getblock 2 carries each tx's hex
                 txs.append(d)
@@ -526,20 +515,21 @@ class Engine:
             bh = _parse_hash(blockhash, "parameter 3")
             raw = self.chain.read_block(bh)
             if raw is None:
-                raise RPCError(RPC_INVALID_ADDRESS_OR_KEY, "Block hash not found")
+                raise NodeError(RPCErrorCode.RPC_INVALID_ADDRESS_OR_KEY, "Block hash not found")
             for candidate in CBlock.deserialize(raw).vtx:
                 if candidate.GetTxid() == h:
                     tx, in_block = candidate, bh
             if tx is None:
-                raise RPCError(RPC_INVALID_ADDRESS_OR_KEY,
-                               "No such transaction found in the provided block. Use gettransaction for wallet transactions.")
+                raise NodeError(RPCErrorCode.RPC_INVALID_ADDRESS_OR_KEY,
+                                "No such transaction found in the provided block. "
+                                "Use gettransaction for wallet transactions.")
         elif h in self.mempool.entries:
             tx = self.mempool.entries[h].tx
         elif h in self.chain.txindex:
             in_block, pos = self.chain.txindex[h]
             tx = self.chain.block_transactions(in_block)[pos]
         if tx is None:
-            raise RPCError(RPC_INVALID_ADDRESS_OR_KEY,
+            raise NodeError(RPCErrorCode.RPC_INVALID_ADDRESS_OR_KEY,
                            "No such mempool or blockchain transaction. Use gettransaction for wallet transactions.")
         if not verbose:
             return tx.serialize().hex()
@@ -554,7 +544,7 @@ class Engine:
         tx = decode_hex_tx(hexstring, try_no_witness=iswitness is None or not iswitness,
                            try_witness=iswitness is None or iswitness)
         if tx is None:
-            raise RPCError(RPC_DESERIALIZATION_ERROR, "TX decode failed")
+            raise NodeError(RPCErrorCode.RPC_DESERIALIZATION_ERROR, "TX decode failed")
         return decode.tx_to_json(tx)
 
     @rpc("decodescript", Param("hexstring", "str", True))
@@ -571,30 +561,32 @@ class Engine:
         for out in tx.vout:
             spk = bytes(out.scriptPubKey)
             if (spk[:1] == b"\x6a" or len(spk) > 10_000) and out.nValue > maxburnamount:
-                raise RPCError(RPC_VERIFY_ERROR, "Unspendable output exceeds maximum configured by user (maxburnamount)")
+                raise NodeError(RPCErrorCode.RPC_VERIFY_ERROR,
+                                "Unspendable output exceeds maximum configured by user (maxburnamount)")
         txid = tx.GetTxid()
         if txid in self.mempool.entries:
-            return b2lx(txid)
+            return str(b2lx(txid))
         if any((txid, n) in self.chain.utxos for n in range(len(tx.vout))):
-            raise RPCError(RPC_VERIFY_ALREADY_IN_UTXO_SET, "Transaction outputs already in utxo set")
+            raise NodeError(RPCErrorCode.RPC_VERIFY_ALREADY_IN_UTXO_SET, "Transaction outputs already in utxo set")
         try:
             self.mempool.accept(tx, raw, max_fee_rate=max_rate)
         except Reject as rej:
             if rej.reason == "max-fee-exceeded":
-                raise RPCError(RPC_VERIFY_ERROR,
+                raise NodeError(RPCErrorCode.RPC_VERIFY_ERROR,
                                "Fee exceeds maximum configured by user (e.g. -maxtxfee, maxfeerate)") from None
-            raise RPCError(rej.code, rej.message) from None
-        return b2lx(txid)
+            raise NodeError(rej.code, rej.message) from None
+        return str(b2lx(txid))
 
     @rpc("testmempoolaccept", Param("rawtxs", "arr", True), Param("maxfeerate", "amount", False, None))
     def rpc_testmempoolaccept(self, rawtxs: list[Any], maxfeerate: int | None) -> list[dict[str, Any]]:
         """Returns result of mempool acceptance tests indicating if raw transactions would be accepted."""
         if not 1 <= len(rawtxs) <= 25:
-            raise RPCError(RPC_INVALID_PARAMETER, "Array must contain between 1 and 25 transactions.")
+            raise NodeError(RPCErrorCode.RPC_INVALID_PARAMETER, "Array must contain between 1 and 25 transactions.")
         decoded = []
         for item in rawtxs:
             if not isinstance(item, str):
-                raise RPCError(RPC_TYPE_ERROR, f"JSON value of type {_json_type(item)} is not of expected type string")
+                raise NodeError(RPCErrorCode.RPC_TYPE_ERROR,
+                                f"JSON value of type {_json_type(item)} is not of expected type string")
             decoded.append(_decode_tx(item, f"TX decode failed: {item} Make sure the tx has at least one input."))
         max_rate = DEFAULT_MAX_RAW_TX_FEE_RATE if maxfeerate is None else maxfeerate
         results = []
@@ -663,7 +655,7 @@ class Engine:
         """Returns mempool data for given transaction."""
         h = _parse_hash(txid, "txid")
         if h not in self.mempool.entries:
-            raise RPCError(RPC_INVALID_ADDRESS_OR_KEY, "Transaction not in mempool")
+            raise NodeError(RPCErrorCode.RPC_INVALID_ADDRESS_OR_KEY, "Transaction not in mempool")
         return self._entry_json(h)
 
     @rpc("getmempoolinfo")
@@ -714,14 +706,15 @@ class Engine:
         if action == "abort":
             return False
         if action != "start":
-            raise RPCError(RPC_INVALID_PARAMETER, "Invalid action '%s'" % action)
+            raise NodeError(RPCErrorCode.RPC_INVALID_PARAMETER, f"Invalid action '{action}'")
         if scanobjects is None:
-            raise RPCError(RPC_MISC_ERROR, "scanobjects argument is required for the start action")
+            raise NodeError(RPCErrorCode.RPC_MISC_ERROR, "scanobjects argument is required for the start action")
         wanted: dict[bytes, str] = {}
         for obj in scanobjects:
             desc = obj.get("desc") if isinstance(obj, dict) else obj
             if not isinstance(desc, str):
-                raise RPCError(RPC_INVALID_PARAMETER, "Scan object needs to be either a string or an object")
+                raise NodeError(RPCErrorCode.RPC_INVALID_PARAMETER,
+                                "Scan object needs to be either a string or an object")
             spk = self._script_for_descriptor(desc)
             wanted[spk] = descriptor.infer_descriptor(spk)
         unspents = []
@@ -765,31 +758,32 @@ class Engine:
             try:
                 payout = descriptor.descriptor_to_script(output)
             except Exception:
-                raise RPCError(RPC_INVALID_ADDRESS_OR_KEY,
+                raise NodeError(RPCErrorCode.RPC_INVALID_ADDRESS_OR_KEY,
                                "Error: Invalid address or descriptor") from None
         txs: list[CTransaction] = []
         for item in transactions:
             if not isinstance(item, str):
-                raise RPCError(RPC_TYPE_ERROR, f"JSON value of type {_json_type(item)} is not of expected type string")
+                raise NodeError(RPCErrorCode.RPC_TYPE_ERROR,
+                                f"JSON value of type {_json_type(item)} is not of expected type string")
             if len(item) == 64:
                 h = _parse_hash(item, "txid")
                 if h not in self.mempool.entries:
-                    raise RPCError(RPC_INVALID_ADDRESS_OR_KEY, f"Transaction {item} not in mempool.")
+                    raise NodeError(RPCErrorCode.RPC_INVALID_ADDRESS_OR_KEY, f"Transaction {item} not in mempool.")
                 txs.append(self.mempool.entries[h].tx)
             else:
                 tx = decode_hex_tx(item)
                 if tx is None:
-                    raise RPCError(RPC_DESERIALIZATION_ERROR, f"Transaction decode failed for {item}. "
+                    raise NodeError(RPCErrorCode.RPC_DESERIALIZATION_ERROR, f"Transaction decode failed for {item}. "
                                    "Make sure the tx has at least one input.")
                 txs.append(tx)
         try:
             raw = self.mine_block(payout, txs, submit=False)
         except BlockRejected as rej:  # Core runs TestBlockValidity whether or not it submits
-            raise RPCError(RPC_VERIFY_ERROR, f"TestBlockValidity failed: {rej.state}") from None
+            raise NodeError(RPCErrorCode.RPC_VERIFY_ERROR, f"TestBlockValidity failed: {rej.state}") from None
         if submit:
             result = self._submit(raw)
             if result is not None:
-                raise RPCError(RPC_VERIFY_ERROR, f"TestBlockValidity failed: {result}")
+                raise NodeError(RPCErrorCode.RPC_VERIFY_ERROR, f"TestBlockValidity failed: {result}")
         out = {"hash": b2lx(hash256(raw[:80]))}
         if not submit:
             out["hex"] = raw.hex()
@@ -802,9 +796,9 @@ class Engine:
             raw = bytes.fromhex(hexdata)
             block = CBlock.deserialize(raw)
         except Exception:
-            raise RPCError(RPC_DESERIALIZATION_ERROR, "Block decode failed") from None
+            raise NodeError(RPCErrorCode.RPC_DESERIALIZATION_ERROR, "Block decode failed") from None
         if not block.vtx or not block.vtx[0].is_coinbase():
-            raise RPCError(RPC_DESERIALIZATION_ERROR, "Block does not start with a coinbase")
+            raise NodeError(RPCErrorCode.RPC_DESERIALIZATION_ERROR, "Block does not start with a coinbase")
         return self._submit(raw)
 
     @rpc("generatefork", Param("blockhash", "str", True), Param("nblocks", "num", True),
@@ -815,14 +809,14 @@ class Engine:
         triggers a reorg; the orphaned blocks' transactions return to the mempool."""
         prev = _parse_hash(blockhash, "blockhash")
         if self.chain.entry(prev) is None:
-            raise RPCError(RPC_INVALID_ADDRESS_OR_KEY, "Block not found")
+            raise NodeError(RPCErrorCode.RPC_INVALID_ADDRESS_OR_KEY, "Block not found")
         payout = self._script_for_address(address) if address else bytes([0x51])
         hashes = []
         for _ in range(max(0, nblocks)):
             raw = self.mine_block(payout, txs=[], prev=prev, submit=False)
             result = self._submit(raw)
             if result not in (None, "inconclusive"):
-                raise RPCError(RPC_VERIFY_ERROR, f"ProcessNewBlock, block not accepted: {result}")
+                raise NodeError(RPCErrorCode.RPC_VERIFY_ERROR, f"ProcessNewBlock, block not accepted: {result}")
             prev = hash256(raw[:80])
             hashes.append(b2lx(prev))
         return hashes
@@ -836,7 +830,7 @@ class Engine:
         Blocks are still judged against the real clock by the kernel: a mocktime
         more than two hours ahead makes new blocks "time-too-new"."""
         if timestamp < 0:
-            raise RPCError(RPC_INVALID_PARAMETER, "Mocktime cannot be negative: %d." % timestamp)
+            raise NodeError(RPCErrorCode.RPC_INVALID_PARAMETER, f"Mocktime cannot be negative: {timestamp}.")
         self.mocktime = timestamp
         return None
 
@@ -887,8 +881,6 @@ def _dir_size(path: Path) -> int:
     total = 0
     for root, _dirs, files in os.walk(path):
         for f in files:
-            try:
+            with contextlib.suppress(OSError):
                 total += os.path.getsize(os.path.join(root, f))
-            except OSError:
-                pass
     return total

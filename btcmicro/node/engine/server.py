@@ -8,6 +8,7 @@ answers 200. Batches are arrays. Amounts go out as exact decimal numbers.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hmac
 import json
 import secrets
@@ -18,14 +19,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from btcmicro.node.engine.node import (
-    RPC_INVALID_REQUEST,
-    RPC_METHOD_NOT_FOUND,
-    RPC_MISC_ERROR,
-    RPC_PARSE_ERROR,
-    Engine,
-    RPCError,
-)
+from btcmicro.core.errors import NodeError
+from btcmicro.node.engine.node import Engine
+from btcmicro.node.rpc_codes import RPCErrorCode
 
 __all__ = ["EmbeddedNode", "dumps", "MAX_BODY_SIZE"]
 
@@ -56,21 +52,26 @@ def dumps(obj: Any) -> str:
     raise TypeError(f"cannot encode {type(obj).__name__}")
 
 
+#: Core's HTTP status for a JSON-RPC 1.0 error reply (HTTP 500 for any other code).
+_HTTP_STATUS: dict[int, int] = {RPCErrorCode.RPC_METHOD_NOT_FOUND: 404, RPCErrorCode.RPC_INVALID_REQUEST: 400}
+
+
 def _error(code: int, message: str) -> dict[str, Any]:
-    return {"code": code, "message": message}
+    return {"code": int(code), "message": message}
 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body leave in one segment, no 40 ms delayed-ACK stall
-    server: "_Server"
+    server: _Server
+    _headers_buffer: list[bytes]  # BaseHTTPRequestHandler's, written once per reply (see _send)
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet, like Core without -debug=http
         return
 
     def setup(self) -> None:
-        self.timeout = self.server.idle_timeout
         super().setup()
+        self.connection.settimeout(self.server.idle_timeout)  # Core's -rpcservertimeout
 
     def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
@@ -128,14 +129,15 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             request = json.loads(body, parse_float=Decimal)
         except (ValueError, UnicodeDecodeError):
-            self._reply(500, {"result": None, "error": _error(RPC_PARSE_ERROR, "Parse error"), "id": None})
+            self._reply(500, {"result": None, "error": _error(RPCErrorCode.RPC_PARSE_ERROR, "Parse error"), "id": None})
             return
         if isinstance(request, list):
             replies = [r for r in (self._handle(item)[1] for item in request) if r is not None]
             self._reply(200, replies)
             return
         if not isinstance(request, dict):
-            self._reply(400, {"result": None, "error": _error(RPC_INVALID_REQUEST, "Top-level object parse error"),
+            error = _error(RPCErrorCode.RPC_INVALID_REQUEST, "Top-level object parse error")
+            self._reply(400, {"result": None, "error": error,
                               "id": None})
             return
         status, reply = self._handle(request)
@@ -150,28 +152,29 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self, request: Any) -> tuple[int, dict[str, Any] | None]:
         """One JSON-RPC request -> (HTTP status for a single request, reply or None)."""
         if not isinstance(request, dict):
-            return 400, {"result": None, "error": _error(RPC_INVALID_REQUEST, "Invalid Request object"), "id": None}
+            error = _error(RPCErrorCode.RPC_INVALID_REQUEST, "Invalid Request object")
+            return 400, {"result": None, "error": error, "id": None}
         req_id = request.get("id")
         v2 = request.get("jsonrpc") == "2.0"
         is_notification = v2 and "id" not in request
         method = request.get("method")
         try:
             if not isinstance(method, str):
-                raise RPCError(RPC_INVALID_REQUEST, "Method must be a string")
+                raise NodeError(RPCErrorCode.RPC_INVALID_REQUEST, "Method must be a string")
             params = request.get("params")
             if params is not None and not isinstance(params, (list, dict)):
-                raise RPCError(RPC_INVALID_REQUEST, "Params must be an array or object")
+                raise NodeError(RPCErrorCode.RPC_INVALID_REQUEST, "Params must be an array or object")
             result = self.server.engine.call(method, params)
-        except RPCError as exc:
+        except NodeError as exc:
             if is_notification:
                 return 204, None
             err = _error(exc.code, exc.message)
             if v2:
                 return 200, {"jsonrpc": "2.0", "error": err, "id": req_id}
-            status = 404 if exc.code == RPC_METHOD_NOT_FOUND else 400 if exc.code == RPC_INVALID_REQUEST else 500
+            status = _HTTP_STATUS.get(exc.code, 500)
             return status, {"result": None, "error": err, "id": req_id}
         except Exception as exc:  # an engine bug must not kill the server
-            err = _error(RPC_MISC_ERROR, f"internal error: {type(exc).__name__}: {exc}")
+            err = _error(RPCErrorCode.RPC_MISC_ERROR, f"internal error: {type(exc).__name__}: {exc}")
             if v2:
                 return 200, {"jsonrpc": "2.0", "error": err, "id": req_id}
             return 500, {"result": None, "error": err, "id": req_id}
@@ -224,10 +227,8 @@ class _Server(ThreadingHTTPServer):
         with self._conn_lock:
             items = list(self._connections.items())
         for sock, _ in items:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         for _, thread in items:
             if thread is not threading.current_thread():
                 thread.join(timeout)
@@ -271,13 +272,13 @@ class EmbeddedNode:
         if self._server is None:
             raise RuntimeError("node not started")
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     @property
     def port(self) -> int:
         return self._server.server_address[1] if self._server else self.rpc_port
 
-    def start(self) -> "EmbeddedNode":
+    def start(self) -> EmbeddedNode:
         if self._server is not None:
             return self
         self.chaindir.mkdir(parents=True, exist_ok=True)
@@ -324,12 +325,9 @@ class EmbeddedNode:
         if self.engine is not None:
             self.engine.close()
             self.engine = None
-        try:
-            self.cookie_path.unlink()
-        except FileNotFoundError:
-            pass
+        self.cookie_path.unlink(missing_ok=True)
 
-    def __enter__(self) -> "EmbeddedNode":
+    def __enter__(self) -> EmbeddedNode:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
