@@ -27,6 +27,7 @@ from typing import Any
 from bitcoin.core import CMutableTransaction, CMutableTxIn, COutPoint, CScript, CTxOut, b2lx, lx
 
 from btcmicro.core.keys import PrivateKey
+from btcmicro.node.bitcoind import BitcoindNode, find_bitcoind
 from btcmicro.node.rpc import RPCClient, read_cookie
 from btcmicro.script import standard
 from btcmicro.tx.sign import sign_p2wpkh
@@ -87,8 +88,6 @@ class _BitcoindProcess:
     name = "bitcoind"
 
     def __init__(self, datadir: Path, binary: str) -> None:
-        from btcmicro.node.bitcoind import BitcoindNode
-
         self.node = BitcoindNode(datadir=datadir, bitcoind=binary)
 
     def start(self) -> RPCClient:
@@ -177,8 +176,6 @@ def _bench_one(runner: Any, txs: int, echo: Callable[[str], None] | None) -> dic
 def run_engine_bench(txs: int = 1000, engines: str = "auto", bitcoind: str | None = None,
                      echo: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run the benchmark on each requested engine; ratios are embedded / bitcoind."""
-    from btcmicro.node.bitcoind import find_bitcoind
-
     binary = find_bitcoind(bitcoind)
     wanted = ["embedded", "bitcoind"] if engines == "auto" else [e.strip() for e in engines.split(",")]
     results: list[dict[str, Any]] = []

@@ -1,5 +1,4 @@
 """btcmicro.tx: size and fees, Core relay policy, building, signing and decoding transactions."""
-import btcmicro.script  # noqa: F401  (selects regtest parameters)
 from btcmicro.tx.build import *  # noqa: F401,F403
 from btcmicro.tx.build import __all__ as _build_all
 from btcmicro.tx.decode import *  # noqa: F401,F403
