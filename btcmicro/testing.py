@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 from bitcoin.core import CTransaction, b2lx
 
 from btcmicro.core.errors import NodeError
+from btcmicro.node.rpc_codes import RPCErrorCode
 from btcmicro.ports import Rng, SpendInfo, TxStatus, UtxoInfo
 
 __all__ = ["FakeChain", "ManualClock", "counter_rng", "NOW", "FAKE_REJECT_CODE"]
 
 NOW = 1_700_000_000
-FAKE_REJECT_CODE = -26  # Core's RPC_VERIFY_REJECTED, what a refused broadcast carries
+FAKE_REJECT_CODE = RPCErrorCode.RPC_VERIFY_REJECTED  # what a refused broadcast carries
 
 
 @dataclass
@@ -78,6 +79,14 @@ class FakeChain:
         """Mark an output spent by a transaction the parties did not send (a third party's)."""
         self._spent_by[(txid, vout)] = (by, 0)
         self._txs.setdefault(by, _Tx("", None if confirmations <= 0 else self.tip - confirmations + 1, ()))
+
+    def forget_tx(self, txid: str) -> None:
+        """The node never heard of ``txid``: its outputs and the record of it are gone (a funding
+        that never reached the chain, or one reorged away and evicted)."""
+        for op in [op for op in self._outputs if op[0] == txid]:
+            del self._outputs[op]
+            self._spent_by.pop(op, None)
+        self._txs.pop(txid, None)
 
     def reject_next(self, reason: str) -> None:
         """The next broadcast (or test_accept) is refused with ``reason``, as a node would."""

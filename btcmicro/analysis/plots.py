@@ -39,7 +39,7 @@ def _figure(width: float, height: float) -> Any:
 def _price_distribution(path: Path, rho: Fraction, counts: tuple[int, ...]) -> Path:
     fig = _figure(5.0 * len(counts), 4.0)
     axes = fig.subplots(1, len(counts), squeeze=False)[0]
-    for ax, n in zip(axes, counts):
+    for ax, n in zip(axes, counts, strict=True):
         pmf = win_pmf(n, rho)
         lo, hi = central_interval(pmf, 0.99)
         unit = 1 / float(n * rho)  # price per ticket, in X, of one more win
@@ -60,7 +60,7 @@ def _price_distribution(path: Path, rho: Fraction, counts: tuple[int, ...]) -> P
 def _below_curves(path: Path, rho: Fraction, max_tickets: int, title: str, mark_paper: bool) -> Path:
     fig = _figure(8.0, 4.5)
     ax = fig.subplots()
-    for f, colour in zip(FRACTIONS, ("tab:red", "tab:blue")):
+    for f, colour in zip(FRACTIONS, ("tab:red", "tab:blue"), strict=True):
         curve = revenue_below_curve(rho, f, max_tickets)
         ax.plot([n for n, _ in curve], [p for _, p in curve], color=colour, linewidth=0.8,
                 label=f"revenue < {int(100 * f)}% of expected")
@@ -97,7 +97,7 @@ def write_figures(directory: Path | str, rho: Fraction = PAPER_RHOS[0], tickets:
     out.mkdir(parents=True, exist_ok=True)
     counts = PAPER_TICKETS + ((tickets,) if tickets and tickets not in PAPER_TICKETS else ())
     paths = [_price_distribution(out / "figure3.png", rho, counts)]
-    for number, paper_rho in zip((4, 5), PAPER_RHOS):
+    for number, paper_rho in zip((4, 5), PAPER_RHOS, strict=True):
         paths.append(_below_curves(out / f"figure{number}.png", paper_rho, CURVE_TICKETS,
                                    f"ρ = {paper_rho}: revenue below 80% / 90% of expected "
                                    f"(paper's Figure {number})", mark_paper=number == 4))

@@ -20,10 +20,11 @@ at the ``n`` where ``f·n·ρ`` is a whole number).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Iterable, Literal
+from typing import Any, Literal
 
 __all__ = [
     "EXACT_TERMS",

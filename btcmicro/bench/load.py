@@ -74,9 +74,10 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Container, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import GeneratorType
-from typing import Any, Callable, Container, Generator, Mapping, Sequence, Union
+from typing import Any
 from urllib.parse import urlsplit
 
 __all__ = [
@@ -105,7 +106,7 @@ class Request:
     label: str | None = None
 
     @classmethod
-    def json(cls, method: str, path: str, obj: Any, label: str | None = None) -> "Request":
+    def json(cls, method: str, path: str, obj: Any, label: str | None = None) -> Request:
         """A request with a compact JSON body."""
         body = _json.dumps(obj, separators=(",", ":")).encode()
         return cls(method, path, body, {"Content-Type": "application/json"}, label)
@@ -123,7 +124,7 @@ class Response:
         return _json.loads(self.body)
 
 
-Transaction = Union[Request, Sequence[Request], Generator[Request, Response, None]]
+Transaction = Request | Sequence[Request] | Generator[Request, Response, None]
 RequestFactory = Callable[[int], Transaction]
 
 
@@ -139,7 +140,7 @@ class LatencyStats:
     mean: float
 
     @classmethod
-    def of(cls, samples_ns: list[int]) -> "LatencyStats":
+    def of(cls, samples_ns: list[int]) -> LatencyStats:
         if not samples_ns:
             return cls(0, 0.0, 0.0, 0.0, 0.0, 0.0)
         s = sorted(samples_ns)
@@ -395,22 +396,23 @@ class ServerProcess:
         self.url = ""
 
     @classmethod
-    def trivial(cls, cpu: int | None = None) -> "ServerProcess":
+    def trivial(cls, cpu: int | None = None) -> ServerProcess:
         """A server answering every request with ``200 ok`` from a raw asyncio protocol (~0 work)."""
         server = cls("", cpu=cpu)
         server._argv = [sys.executable, "-m", "btcmicro.bench.load", "trivial"]
         return server
 
-    def start(self, timeout: float = 30.0) -> "ServerProcess":
+    def start(self, timeout: float = 30.0) -> ServerProcess:
         self.proc = subprocess.Popen(self._argv, stdout=subprocess.PIPE, text=True, env=self.env)
         if self.cpu is not None:
             os.sched_setaffinity(self.proc.pid, {self.cpu})
-        assert self.proc.stdout is not None
+        stdout = self.proc.stdout
+        assert stdout is not None
         ready = threading.Event()
         line: list[str] = []
 
         def read() -> None:
-            line.append(self.proc.stdout.readline())  # type: ignore[union-attr]
+            line.append(stdout.readline())
             ready.set()
 
         threading.Thread(target=read, daemon=True).start()
@@ -446,7 +448,7 @@ class ServerProcess:
             self.proc.stdout.close()
         self.proc = None
 
-    def __enter__(self) -> "ServerProcess":
+    def __enter__(self) -> ServerProcess:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -41,12 +41,12 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
 from btcmicro.bench.engine import machine_description
-from btcmicro.bench.load import Request, Response, ServerProcess, measure_ceiling, run_load
+from btcmicro.bench.load import Request, ServerProcess, measure_ceiling, run_load
 from btcmicro.core.hashes import sha256
 from btcmicro.core.keys import PrivateKey
 from btcmicro.lottery import common
@@ -62,10 +62,10 @@ from btcmicro.lottery.micropay2 import (
     SQLitePayerStore,
     SQLiteVTSStore,
     Ticket,
+    messages,
     verify_sig,
     wins,
 )
-from btcmicro.lottery.micropay2 import messages
 from btcmicro.service.merchant import create_merchant_app
 from btcmicro.store.sqlite import Sync
 from btcmicro.testing import FakeChain
@@ -207,9 +207,9 @@ def _micro(n: int, echo: Callable[[str], None], repeats: int = 5) -> dict[str, A
         "Make a Ticket": [2 * s for s in runs["raw sign"]],
         "Check Ticket": [2 * v for v in runs["raw verify"]],
         "Check Ticket (σ1 on win)": runs["raw verify"],
-        "VTS Check": [2 * v + s for v, s in zip(runs["raw verify"], runs["raw sign"])],
+        "VTS Check": [2 * v + s for v, s in zip(runs["raw verify"], runs["raw sign"], strict=True)],
     }
-    per_round = {name: [op / r for op, r in zip(runs[name], base)] for name, base in raw.items()}
+    per_round = {name: [op / r for op, r in zip(runs[name], base, strict=True)] for name, base in raw.items()}
     out["ratios"] = {name: statistics.median(rs) for name, rs in per_round.items()}  # see _rounds
     out["ratio_range"] = {name: [min(per_round[name]), max(per_round[name])] for name in ("Check Ticket", "VTS Check")}
     out["sizes"] = {"request": len(reqs[0].encode()), "request_b64": len(reqs[0].to_b64()),
@@ -225,8 +225,10 @@ def _throughput(n: int, tmp: Path, echo: Callable[[str], None]) -> dict[str, Any
     out: dict[str, Any] = {}
     n_esc = max(64, n // 8)
     claim_value = VALUE - 1_000
-    for mode, sync, batch in (("one commit per ticket, FULL", "FULL", 1), ("one commit per ticket, NORMAL", "NORMAL", 1),
-                              ("check_many batches of 64, FULL", "FULL", 64)):
+    modes: list[tuple[str, Sync, int]] = [("one commit per ticket, FULL", "FULL", 1),
+                                          ("one commit per ticket, NORMAL", "NORMAL", 1),
+                                          ("check_many batches of 64, FULL", "FULL", 64)]
+    for mode, sync, batch in modes:
         echo(f"ticket checks per second: {mode}")
         payer, merchant, _, escrows = _world(n_esc, str(tmp / f"merchant-{sync}-{batch}.sqlite"), sync)
         tickets = [payer.sign_ticket(escrows[i % n_esc], merchant.request(), claim_value).encode() for i in range(n)]
@@ -352,7 +354,7 @@ def web_capacity_bound(r: dict[str, Any]) -> float | None:
     control = r["web"]["capacity"]["/ask + /base"]["server_cpu_us"]
     if control is None:
         return None
-    return control / (control + 2 * r["micro"]["raw verify"])
+    return float(control / (control + 2 * r["micro"]["raw verify"]))
 
 
 def format_report(r: dict[str, Any]) -> str:
@@ -375,12 +377,14 @@ def format_report(r: dict[str, Any]) -> str:
     lines.append(f"{'raw sign / raw verify':<26}{sign:>5.1f} / {verify:.1f}")
     s = m["sizes"]
     tk, tb = s["ticket"], s["ticket_b64"]
-    lines += ["", f"sizes: request {s['request']} B binary, {s['request_b64']} B base64url (fast: {s['request_fast_b64']}); "
-              f"ticket {min(tk)}-{max(tk)} B binary, {min(tb)}-{max(tb)} B base64url (paper: 73 B request, 398 ± 10 B ticket)"]
+    lines += ["", f"sizes: request {s['request']} B binary, {s['request_b64']} B base64url "
+                  f"(fast: {s['request_fast_b64']}); ticket {min(tk)}-{max(tk)} B binary, "
+                  f"{min(tb)}-{max(tb)} B base64url (paper: 73 B request, 398 ± 10 B ticket)"]
     lines += ["", "merchant ticket checks per second, store on a file:"]
     lines += [f"  {k}: {v['per_s']:,.0f}/s" for k, v in r["checks"].items()]
     vc = r["vts_claims"]
-    lines += [f"VTS durable claims (check, sign, board entry committed FULL): {vc['per_s']:,.0f}/s ({vc['us']:.0f} µs each)"]
+    lines += [f"VTS durable claims (check, sign, board entry committed FULL): {vc['per_s']:,.0f}/s "
+              f"({vc['us']:.0f} µs each)"]
     w = r.get("web")
     if w:
         lines += ["", f"web experiment on loopback (generator ceiling {w['ceiling']['requests_per_s']:,.0f} req/s); "
@@ -392,12 +396,15 @@ def format_report(r: dict[str, Any]) -> str:
             for name, x in w[regime].items():
                 lat = x["transaction_latency"]
                 cpu = f"{x['server_cpu_us']:,.0f} µs" if x["server_cpu_us"] is not None else "n/a"
-                lines.append(f"    {name:<13} {x['transactions_per_s']:>7,.0f} transactions/s ({x['requests_per_s']:,.0f} req/s), "
+                lines.append(f"    {name:<13} {x['transactions_per_s']:>7,.0f} transactions/s "
+                             f"({x['requests_per_s']:,.0f} req/s), "
                              f"latency p50 {lat['p50'] * 1e3:.2f} ms p99 {lat['p99'] * 1e3:.2f} ms, server {cpu}, "
                              f"errors {x['errors'] or 'none'}")
-        lines.append(f"  (paper, over the Internet, server not saturated: /base {PAPER_WEB['/base']}/s, /buy {PAPER_WEB['/buy']}/s)")
+        lines.append(f"  (paper, over the Internet, server not saturated: /base {PAPER_WEB['/base']}/s, "
+                     f"/buy {PAPER_WEB['/buy']}/s)")
     lines += ["", "targets:"]
     for t in r["targets"]:
         bound = f"; at most {t['bound']:.2f} if /buy added nothing but two verifies" if "bound" in t else ""
-        lines.append(f"  [{'PASS' if t['ok'] else 'FAIL'}] {t['target']}: {t['value']:,.2f} (limit {t['limit']}){bound}")
+        verdict = "PASS" if t["ok"] else "FAIL"
+        lines.append(f"  [{verdict}] {t['target']}: {t['value']:,.2f} (limit {t['limit']}){bound}")
     return "\n".join(lines)

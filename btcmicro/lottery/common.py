@@ -5,7 +5,8 @@
   side can fix bits the other does not cover, and ``k`` is at most :data:`MAX_K`.
 - **Ticket randomness**: :func:`draw_r` (a fresh r from the party's ``Rng``), :func:`derive_key`
   (a private key per escrow, address or request, from a party's secret).
-- **Signatures a lottery reads**: :func:`is_strict_der` (from :mod:`btcmicro.core.der`: the one encoding of an ECDSA signature,
+- **Signatures a lottery reads**: :func:`is_strict_der` (from :mod:`btcmicro.core.der`: the one
+  encoding of an ECDSA signature,
   so re-encoding cannot re-roll an outcome) and :func:`verify_sig`.
 - **Transition tables**: :class:`Transitions`, one per party (h11's ``_state.py`` is the model):
   ``table[state][event] -> (handler, next state)``; a pair absent from the table raises
@@ -111,7 +112,8 @@ class Transitions(Generic[S, E, H]):
     combination, allowed or not, as the table-driven tests do).
     """
 
-    def __init__(self, party: str, states: type[S], events: type[E], table: Mapping[S, Mapping[E, tuple[H, S]]]) -> None:
+    def __init__(self, party: str, states: type[S], events: type[E],
+                 table: Mapping[S, Mapping[E, tuple[H, S]]]) -> None:
         for state, row in table.items():
             if not isinstance(state, states) or not all(isinstance(e, events) and isinstance(n, states)
                                                         for e, (_, n) in row.items()):

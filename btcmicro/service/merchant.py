@@ -40,7 +40,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from btcmicro.core.errors import NodeError, ProtocolError, ServiceUnavailable
+from btcmicro.core.errors import ProtocolError
 from btcmicro.lottery.micropay2 import (
     Acceptance,
     Claimer,
@@ -49,7 +49,6 @@ from btcmicro.lottery.micropay2 import (
     PaymentRequest,
     Ticket,
     VTSClient,
-    WinRecord,
 )
 from btcmicro.service.app import create_app
 from btcmicro.service.client import ServiceClient
@@ -146,6 +145,7 @@ class TicketBatcher:
         result = await fut
         if isinstance(result, BaseException):
             raise result
+        assert isinstance(result, Acceptance)
         return result
 
     async def _drain(self) -> None:
@@ -158,7 +158,7 @@ class TicketBatcher:
                     results = [e] * len(batch)
                 self.batches += 1
                 self.tickets += len(batch)
-                for (_, fut), r in zip(batch, results):
+                for (_, fut), r in zip(batch, results, strict=True):
                     if not fut.done():
                         fut.set_result(r)
         finally:
@@ -305,7 +305,7 @@ class PayerClient:
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> "PayerClient":
+    def __enter__(self) -> PayerClient:
         return self
 
     def __exit__(self, *exc: object) -> None:

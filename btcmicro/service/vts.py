@@ -135,7 +135,8 @@ class HTTPVTS:
     a board reader for auditors.
 
     ``pubkey`` (pk_T), when given, is what the service must prove it holds: every entry and σ_T
-    it returns must verify under it (a service holding another key cannot pass). Without it, the key the service announces is taken on
+    it returns must verify under it (a service holding another key cannot pass). Without it, the key
+    the service announces is taken on
     first use (trust on first use: pass the key you got out of band when you have it).
     A VTS that cannot be reached raises ``ProtocolError("VTS_UNAVAILABLE")`` from :meth:`claim`,
     so a merchant holding several VTSs tries the next one.

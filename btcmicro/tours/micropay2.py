@@ -11,14 +11,16 @@ from __future__ import annotations
 import math
 import secrets
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from btcmicro.core.amounts import format_sats
 from btcmicro.core.keys import PrivateKey
 from btcmicro.lottery.micropay2 import (
     VTS,
+    EscrowStatus,
     Merchant,
     NoEscrow,
     Payer,
@@ -60,11 +62,11 @@ def tour(rpc: Any, wallet: Any, workdir: Path | str, say: Callable[[str], None])
         wallet.confirm(1)
         payer.refresh()
         e0 = escrows[0]
-        report["escrows"] = {"count": ESCROWS, "value": ESCROW_VALUE, "txid": e0.txid, "address": e0.to_dict()["address"],
-                             "expiry": e0.expiry.value if e0.expiry else None}
+        report["escrows"] = {"count": ESCROWS, "value": ESCROW_VALUE, "txid": e0.txid,
+                             "address": e0.to_dict()["address"], "expiry": e0.expiry.value if e0.expiry else None}
         say(f"  step 1: {ESCROWS} escrows of {format_sats(ESCROW_VALUE)} in one transaction {e0.txid[:16]}…, "
-            f"P2WSH of IF 2 <pk_T> <pk_esc> 2 CHECKMULTISIG ELSE {e0.expiry.value if e0.expiry else '-'} CLTV DROP <pk_esc> "
-            "CHECKSIG ENDIF")
+            f"P2WSH of IF 2 <pk_T> <pk_esc> 2 CHECKMULTISIG ELSE {e0.expiry.value if e0.expiry else '-'} CLTV DROP "
+            "<pk_esc> CHECKSIG ENDIF")
 
         merchant = Merchant(secrets.token_bytes(32), chain, SQLiteMerchantStore(workdir / "merchant.sqlite"),
                             [vts.pubkey], price=PRICE, k=K)
@@ -93,7 +95,8 @@ def tour(rpc: Any, wallet: Any, workdir: Path | str, say: Callable[[str], None])
         claimer.wait(30)
         wallet.confirm(1)
         winners = merchant.winners()
-        claims = [{"c": w.c.hex(), "escrow": f"{w.ticket.escrow.txid}:{w.ticket.escrow.vout}", "status": w.status,
+        claims: list[dict[str, Any]] = [
+            {"c": w.c.hex(), "escrow": f"{w.ticket.escrow.txid}:{w.ticket.escrow.vout}", "status": w.status,
                    "txid": w.claim_txid, "value": w.ticket.claim_value,
                    "confirmations": rpc.getrawtransaction(w.claim_txid, True)["confirmations"] if w.claim_txid else 0}
                   for w in winners]
@@ -115,8 +118,8 @@ def tour(rpc: Any, wallet: Any, workdir: Path | str, say: Callable[[str], None])
             result = audit(vts.pubkey, reader.entries(), chain, from_height=start)
         report["audit"] = {"ok": result.ok, "entries": result.entries, "claims_on_chain": result.claims_on_chain}
         payer.refresh()
-        report["escrows"]["claimed"] = len(payer.escrows("claimed"))
-        report["escrows"]["live"] = len(payer.escrows("live"))
+        report["escrows"]["claimed"] = len(payer.escrows(EscrowStatus.CLAIMED))
+        report["escrows"]["live"] = len(payer.escrows(EscrowStatus.LIVE))
         say(f"  audit of the VTS's board against the chain: {result.entries} published, {result.claims_on_chain} "
             f"claimed on chain, {'no findings' if result.ok else result.kinds()}; {report['escrows']['live']} escrows "
             f"left live (refundable after block {report['escrows']['expiry']})")

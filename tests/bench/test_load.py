@@ -76,7 +76,7 @@ class CountingServer:
         h.end_headers()
         h.wfile.write(answer)
 
-    def __enter__(self) -> "CountingServer":
+    def __enter__(self) -> CountingServer:
         self.thread.start()
         return self
 

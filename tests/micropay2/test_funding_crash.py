@@ -48,7 +48,8 @@ os._exit(0)  # not reached
 
 
 @pytest.mark.parametrize("when, exit_code", [("before", 3), ("after", 4)])
-def test_a_payer_killed_around_the_funding_broadcast_settles_its_escrows_on_restart(node, bank, tmp_path, when, exit_code):
+def test_a_payer_killed_around_the_funding_broadcast_settles_its_escrows_on_restart(node, bank, tmp_path, when,
+                                                                                   exit_code):
     rpc = node.rpc
     wallet = Funder(rpc, directory=tmp_path / "wallet")
     bank.ensure_balance(2_000_000)
@@ -58,7 +59,8 @@ def test_a_payer_killed_around_the_funding_broadcast_settles_its_escrows_on_rest
     store = tmp_path / "payer.sqlite"
     expiry = rpc.getblockcount() + 50
     child = subprocess.run([sys.executable, "-c", CHILD, node.url, str(node.cookie_path), str(tmp_path / "wallet"),
-                            str(store), seed.hex(), vts.hex(), when, str(expiry)], capture_output=True, text=True, timeout=120)
+                            str(store), seed.hex(), vts.hex(), when, str(expiry)], capture_output=True, text=True,
+                           timeout=120)
     assert child.returncode == exit_code, child.stderr
 
     chain = RPCChain(rpc)
@@ -75,7 +77,7 @@ def test_a_payer_killed_around_the_funding_broadcast_settles_its_escrows_on_rest
         assert payer.funder.balance() == 1_000_000  # the wallet's coin was never spent
     else:
         assert [r.status for r in after] == ["live", "live"]
-        for r, value in zip(after, VALUES):  # the escrows are on the node, each its contract and value
+        for r, value in zip(after, VALUES, strict=False):  # the escrows are on the node, each its contract and value
             u = chain.get_utxo(r.txid, r.vout, include_mempool=True)
             ref = payer.escrow_ref(r)
             assert u is not None and u.value == value == ref.value and u.script_pubkey == ref.script_pubkey

@@ -147,7 +147,7 @@ def test_wrong_tag_or_version_is_refused(world):
     with pytest.raises(ProtocolError, match="BAD_TAG"):
         Ticket.decode(data.replace(b"/v1", b"/v2", 1))
     with pytest.raises(ProtocolError, match="MALFORMED"):
-        Ticket.decode("not bytes")  # type: ignore[arg-type]
+        Ticket.decode("not bytes")  # type: ignore[arg-type]  # the wrong type, on purpose
 
 
 def _field_variant(t: Ticket, **changes) -> bytes:

@@ -137,18 +137,18 @@ def test_escrow_of_another_vts_refused(w):
 def test_escrow_state_refusals(w, chain_state, code):
     t = w.ticket()
     e, ch = t.escrow, w.chain
-    u = ch.utxos[e.outpoint]
+    u = ch.get_utxo(*e.outpoint)
+    assert u is not None
     if chain_state == "unconfirmed":
-        ch.utxos[e.outpoint] = dataclasses.replace(u, confirmations=0)
+        ch.add_output(e.txid, e.vout, u.value, u.script_pubkey, confirmations=0)
     elif chain_state == "spent":
-        del ch.utxos[e.outpoint]
+        ch.spend_output(e.txid, e.vout)
     elif chain_state == "unknown":
-        del ch.utxos[e.outpoint]
-        ch.txs.discard(e.txid)
+        ch.forget_tx(e.txid)
     elif chain_state == "other script":
-        ch.utxos[e.outpoint] = dataclasses.replace(u, script_pubkey=w.escrows[1].script_pubkey)
+        ch.add_output(e.txid, e.vout, u.value, w.escrows[1].script_pubkey)
     elif chain_state == "other value":
-        ch.utxos[e.outpoint] = dataclasses.replace(u, value=u.value + 1)
+        ch.add_output(e.txid, e.vout, u.value + 1, u.script_pubkey)
     else:
         ch.tip = e.expiry.value - w.merchant.min_blocks_to_expiry + 1
     refused(w, t, code)

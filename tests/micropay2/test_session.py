@@ -26,9 +26,9 @@ from btcmicro.lottery.micropay2 import (
     Ticket,
     audit,
     b64decode,
+    claim_sighash,
     make_entry,
     sigma_digest,
-    claim_sighash,
     wins,
 )
 from btcmicro.lottery.vts import GENESIS
@@ -289,7 +289,8 @@ def test_threshold_escrow_payer_and_2_of_3_vts(party):
     assert len(result.vts_sigs) == 2
     party.mine()
     assert party.tx(result.txid)["confirmations"] == 1
-    report = audit(keys, {k: v.board.entries() for k, v in zip(keys, vtss)}, party.chain, from_height=start)
+    logs = {k: v.board.entries() for k, v in zip(keys, vtss, strict=True)}
+    report = audit(keys, logs, party.chain, from_height=start)
     assert report.ok and report.claims_on_chain == 2  # two VTS signatures in the one claim
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from btcmicro.contracts import Expiry
 from btcmicro.core.hashes import sha256
 from btcmicro.core.keys import PrivateKey
 from btcmicro.lottery.micropay2 import (
@@ -17,10 +18,10 @@ from btcmicro.lottery.micropay2 import (
     make_entry,
     sigma_digest,
 )
-from btcmicro.contracts import Expiry
 from btcmicro.lottery.micropay2.templates import Micropay2Escrow
 from btcmicro.lottery.vts import GENESIS
 from btcmicro.script.standard import p2wpkh
+from btcmicro.wire import TaggedMessage
 
 ESCROW = bytes.fromhex(
     "abababababababababababababababababababababababababababababababab0000000100000000000f424002000001"
@@ -86,7 +87,7 @@ def _key(i: int) -> PrivateKey:
     return PrivateKey(i.to_bytes(32, "big"))
 
 
-def _messages() -> dict[str, object]:
+def _messages() -> dict[str, TaggedMessage]:
     payer, vts, vts2, mkey = _key(11), _key(7), _key(8), _key(13)
     e1 = EscrowRef("ab" * 32, 1, 1_000_000, Micropay2Escrow(payer=payer.pubkey, vts_keys=(vts.pubkey,), threshold=1,
                                                             expiry=Expiry(300)), "p2wsh")
@@ -104,15 +105,17 @@ def _messages() -> dict[str, object]:
     return {"ESCROW": e1, "ESCROW_P2SH_2OF2": e2, "REQUEST": req, "TICKET": t, "CLAIM": x, "BOARD_ENTRY": entry}
 
 
-_TYPES = {"ESCROW": EscrowRef, "ESCROW_P2SH_2OF2": EscrowRef, "REQUEST": PaymentRequest, "TICKET": Ticket,
-          "CLAIM": ClaimWitness, "BOARD_ENTRY": BoardEntry}
+_TYPES: dict[str, type[TaggedMessage]] = {
+    "ESCROW": EscrowRef, "ESCROW_P2SH_2OF2": EscrowRef, "REQUEST": PaymentRequest, "TICKET": Ticket,
+    "CLAIM": ClaimWitness, "BOARD_ENTRY": BoardEntry,
+}
 
 
 @pytest.mark.parametrize("name", list(_TYPES))
 def test_encoding_pinned(name: str) -> None:
     pinned = globals()[name]
     msg = _messages()[name]
-    assert msg.encode() == pinned  # type: ignore[attr-defined]
-    decoded = _TYPES[name].decode(pinned)  # type: ignore[attr-defined]
+    assert msg.encode() == pinned
+    decoded = _TYPES[name].decode(pinned)
     assert decoded == msg and decoded.encode() == pinned
-    assert _TYPES[name].from_b64(decoded.to_b64()) == msg  # type: ignore[attr-defined]
+    assert _TYPES[name].from_b64(decoded.to_b64()) == msg

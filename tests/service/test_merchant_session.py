@@ -53,7 +53,8 @@ class Setup:
         return m, svc
 
     def payer(self, n: int, **kw) -> Payer:
-        p = Payer(secrets.token_bytes(32), self.chain, SQLitePayerStore(self.tmp / f"payer-{secrets.token_hex(4)}.sqlite"),
+        store = SQLitePayerStore(self.tmp / f"payer-{secrets.token_hex(4)}.sqlite")
+        p = Payer(secrets.token_bytes(32), self.chain, store,
                   [self.vts.pubkey], funder=self.funded, max_price=PRICE, **kw)
         p.fund_escrows([VALUE] * n, self.chain.height() + 60)
         self.funded.confirm(1)

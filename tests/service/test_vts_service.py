@@ -4,7 +4,7 @@ and every endpoint answering malformed input with a 4xx JSON error."""
 from __future__ import annotations
 
 import threading
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import httpx
 import pytest
@@ -49,7 +49,8 @@ def assert_json_4xx(r: httpx.Response, what: str) -> None:
     assert set(body) == {"error"} and body["error"]["code"] and isinstance(body["error"]["detail"], str), what
 
 
-def walk_malformed(url: str, app, cases: dict[tuple[str, str], Iterable[Callable[[httpx.Client], httpx.Response]]]) -> int:
+def walk_malformed(url: str, app, cases: dict[tuple[str, str], Iterable[Callable[[httpx.Client], httpx.Response]]],
+                   ) -> int:
     """Send every malformed request of ``cases`` ((method, route) -> request makers); every one must be
     a 4xx JSON error. Every route of the app must have cases, so a new endpoint cannot escape the walk.
     Each route is also called with a method it does not allow. The number of requests sent."""

@@ -12,10 +12,10 @@ import threading
 import time
 from collections.abc import Sequence
 
-from btcmicro.core.errors import NodeError, ProtocolError
+from btcmicro.core.errors import NodeError, ProtocolError, ServiceUnavailable
 from btcmicro.lottery.micropay2.merchant import ClaimResult, Merchant
 from btcmicro.lottery.micropay2.states import WinStatus
-from btcmicro.lottery.vts import AlreadyClaimed, VTSClient
+from btcmicro.lottery.vts.party import AlreadyClaimed, VTSClient
 
 __all__ = ["Claimer"]
 

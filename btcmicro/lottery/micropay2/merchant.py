@@ -60,7 +60,7 @@ from btcmicro.lottery.micropay2.messages import (
 )
 from btcmicro.lottery.micropay2.states import MerchantEvent, WinStatus
 from btcmicro.lottery.micropay2.store import Acceptance, MerchantStore, WinRecord
-from btcmicro.lottery.vts import AlreadyClaimed, VTSClient
+from btcmicro.lottery.vts.party import AlreadyClaimed, VTSClient
 from btcmicro.ports import Chain, Clock, Rng, UtxoInfo
 from btcmicro.script.standard import p2wpkh
 from btcmicro.tx.policy import dust_threshold
@@ -216,7 +216,8 @@ class Merchant:
         if u.script_pubkey != e.script_pubkey or u.value != e.value:
             return ("ESCROW_MISMATCH", f"{e.txid}:{e.vout} is not this escrow contract and value on chain")
         if u.confirmations < self.min_confirmations:
-            return ("ESCROW_UNCONFIRMED", f"{e.txid}:{e.vout} has {u.confirmations} of {self.min_confirmations} confirmations")
+            return ("ESCROW_UNCONFIRMED",
+                    f"{e.txid}:{e.vout} has {u.confirmations} of {self.min_confirmations} confirmations")
         exp = e.expiry
         if exp is not None:
             left, need, unit = ((exp.value - self._tip, self.min_blocks_to_expiry, "blocks") if exp.is_height
@@ -248,7 +249,8 @@ class Merchant:
         if e.template.vts_keys != self.vts_keys or e.template.threshold != self.threshold:
             raise ProtocolError("WRONG_VTS", "the escrow is not co-signed by the VTS this merchant trusts")
         if t.claim_value < t.price << t.k:
-            raise ProtocolError("UNDERFUNDED", f"the claim pays {t.claim_value} sats, less than price * 2^k = {t.price << t.k}")
+            raise ProtocolError("UNDERFUNDED",
+                                f"the claim pays {t.claim_value} sats, less than price * 2^k = {t.price << t.k}")
         if t.claim_value < _dust(t.a2):
             raise ProtocolError("CLAIM_DUST", "the claim output would be dust")
         need_fee = claim_fee(e, t.a2, self.min_claim_feerate)
@@ -291,7 +293,7 @@ class Merchant:
         if items:
             statuses = self.store.accept(items)
             with self._lock:
-                for slot, (acc, _), status in zip(slots, items, statuses):
+                for slot, (acc, _), status in zip(slots, items, statuses, strict=True):
                     if status == "ok":
                         self._seen.add(acc.c)
                         if acc.won:
@@ -300,7 +302,8 @@ class Merchant:
                     elif status == "replayed":
                         out[slot] = ProtocolError("REPLAYED", "this ticket was accepted before")
                     else:
-                        out[slot] = ProtocolError("ESCROW_CLAIMED", "this merchant already holds a winning ticket on the escrow")
+                        out[slot] = ProtocolError("ESCROW_CLAIMED",
+                                                  "this merchant already holds a winning ticket on the escrow")
         done = [r for r in out if r is not None]
         assert len(done) == len(out), "every ticket has its answer"
         return done
@@ -355,12 +358,14 @@ class Merchant:
                 except ProtocolError as e:
                     errors.append(f"{pk.hex()[:16]}: {e}")
                     continue
-                if entry.x.encode() != x.encode() or entry.vts_pubkey != pk or not verify_sig(pk, entry.sigma_t, digest):
+                if (entry.x.encode() != x.encode() or entry.vts_pubkey != pk
+                        or not verify_sig(pk, entry.sigma_t, digest)):
                     errors.append(f"{pk.hex()[:16]}: answered without a valid signature on this claim")
                     continue
                 got[pk] = entry.sigma_t
             if len(got) < tpl.threshold:
-                raise ProtocolError("CLAIM_FAILED", f"{len(got)} of {tpl.threshold} VTS signatures: " + "; ".join(errors))
+                raise ProtocolError("CLAIM_FAILED",
+                                    f"{len(got)} of {tpl.threshold} VTS signatures: " + "; ".join(errors))
             sigs = [got[pk] for pk in tpl.vts_keys if pk in got]
             rec = self._move(rec, MerchantEvent.VTS_SIGNED, vts_sigs=sigs)
         tx = self.claim_transaction(rec.ticket, sigs)

@@ -256,7 +256,7 @@ class EscrowRef(TaggedMessage):
             parts = _CLAIM_WEIGHT_BY_SHAPE[shape] = (base, (2 + size.witness_bytes) if size.witness else 0)
         return parts
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """JSON view: outpoint, value, wrapping and contract."""
         return {"txid": self.txid, "vout": self.vout, "value": self.value, "wrapping": self.wrapping,
                 "address": self.template.output(self.wrapping).address, "contract": self.template.to_dict()}
@@ -369,7 +369,8 @@ class PaymentRequest(TaggedMessage):
     @classmethod
     def decode(cls, data: bytes) -> PaymentRequest:
         r = _Reader(data, REQUEST_TAG, "request")
-        merchant, nonce, k, price, c = r.take(32, "merchant"), r.take(NONCE_SIZE, "nonce"), r.u8("k"), r.u64("price"), r.take(32, "c")
+        merchant, nonce = r.take(32, "merchant"), r.take(NONCE_SIZE, "nonce")
+        k, price, c = r.u8("k"), r.u64("price"), r.take(32, "c")
         a2 = r.a2()
         r.end()
         _check_k(k, "request")
@@ -420,7 +421,8 @@ class Ticket(TaggedMessage):
 
     def witness(self, r1: bytes) -> ClaimWitness:
         """The claim witness x = (c, r1, r2, σ, σ1, escrow, a2) once the merchant opens c with r1."""
-        return ClaimWitness(self.escrow, self.c, r1, self.r2, self.k, self.a2, self.claim_value, self.sigma, self.sigma1)
+        return ClaimWitness(self.escrow, self.c, r1, self.r2, self.k, self.a2, self.claim_value, self.sigma,
+                            self.sigma1)
 
     @cached_property
     def _encoded(self) -> bytes:

@@ -144,7 +144,7 @@ class Payer:
     def template(self, index: int, expiry: Expiry | int | None) -> Micropay2Escrow:
         """The escrow contract of key ``index``."""
         return Micropay2Escrow(payer=self.escrow_key(index).pubkey, vts_keys=self.vts_keys,
-                               threshold=self.threshold, expiry=expiry)
+                               threshold=self.threshold, expiry=None if expiry is None else Expiry.of(expiry))
 
     def escrow_ref(self, rec: EscrowRecord) -> EscrowRef:
         """The funded escrow of a record, as tickets carry it."""
@@ -175,7 +175,7 @@ class Payer:
         indices = self.store.reserve_indices(len(values))
         tpls = [self.template(i, expiry) for i in indices]
         spks = [t.output(self.wrapping).script_pubkey for t in tpls]  # refuses a wrapping the contract lacks
-        prepared = self.funder.prepare(list(zip(spks, [int(v) for v in values])), feerate=feerate)
+        prepared = self.funder.prepare(list(zip(spks, [int(v) for v in values], strict=True)), feerate=feerate)
         txid = prepared.txid  # the funder puts the outputs first, in order: escrow n is output n
         PAYER_TRANSITIONS.step(EscrowStatus.FUNDING, PayerEvent.BROADCAST)  # the batch below is this transition
         with self._funding:

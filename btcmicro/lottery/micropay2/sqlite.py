@@ -158,7 +158,8 @@ class SQLitePayerStore(SQLiteStore):
             for r in records:
                 db.execute("INSERT INTO escrows (idx, value, wrapping, script, txid, vout, status, merchant, tickets, "
                            "height, spent_txid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                           (r.index, r.value, r.wrapping, r.script, r.txid, r.vout, str(r.status), r.merchant, r.tickets,
+                           (r.index, r.value, r.wrapping, r.script, r.txid, r.vout, str(r.status), r.merchant,
+                            r.tickets,
                             r.height, r.spent_txid))
 
     def set_funded(self, outpoints: Sequence[tuple[int, str, int]]) -> None:

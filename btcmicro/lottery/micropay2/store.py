@@ -19,7 +19,7 @@ from typing import Protocol
 
 from btcmicro.lottery.micropay2.messages import Ticket
 from btcmicro.lottery.micropay2.states import EscrowStatus, WinStatus
-from btcmicro.lottery.vts import VTSStore
+from btcmicro.lottery.vts.store import VTSStore
 from btcmicro.ports import Store
 
 __all__ = [

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from btcmicro.core.keys import PrivateKey
 from btcmicro.lottery.micropay2.messages import CLAIMS, ClaimWitness
-from btcmicro.lottery.vts import VTS as _SharedVTS
-from btcmicro.lottery.vts import AlreadyClaimed, VTSClient, VTSStore
+from btcmicro.lottery.vts.party import VTS as _SharedVTS
+from btcmicro.lottery.vts.party import AlreadyClaimed, VTSClient
+from btcmicro.lottery.vts.store import VTSStore
 
 __all__ = ["VTS", "VTSClient", "AlreadyClaimed"]
 

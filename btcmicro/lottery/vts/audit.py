@@ -173,7 +173,8 @@ def audit(vts_pubkeys: Sequence[bytes] | bytes,
     Blocks ``from_height`` to ``to_height`` (default: the tip) are scanned, then the mempool;
     ``chain_claims`` is the scheme's finder of VTS signatures in a transaction.
     """
-    keys = (bytes(vts_pubkeys),) if isinstance(vts_pubkeys, (bytes, bytearray)) else tuple(bytes(k) for k in vts_pubkeys)
+    keys = ((bytes(vts_pubkeys),) if isinstance(vts_pubkeys, (bytes, bytearray))
+            else tuple(bytes(k) for k in vts_pubkeys))
     if not isinstance(logs, Mapping):
         if len(keys) != 1:
             raise ValueError("give a log per key as a mapping when auditing several keys")

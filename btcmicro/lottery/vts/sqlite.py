@@ -37,7 +37,8 @@ class SQLiteVTSStore(SQLiteStore):
     """:class:`~btcmicro.lottery.vts.store.VTSStore` in SQLite: the ``claims`` primary key (VTS key,
     escrow) is the sign-once rule. Entries are decoded by ``checker``, or by the scheme their tag names."""
 
-    def __init__(self, path: str | Path, *, synchronous: Sync = "FULL", checker: ClaimChecker[Any] | None = None) -> None:
+    def __init__(self, path: str | Path, *, synchronous: Sync = "FULL",
+                 checker: ClaimChecker[Any] | None = None) -> None:
         super().__init__(path, _VTS_SCHEMA, synchronous=synchronous)
         self.checker = checker
 
@@ -63,7 +64,8 @@ class SQLiteVTSStore(SQLiteStore):
 
     @staticmethod
     def _head(db: sqlite3.Connection, vts_pubkey: bytes) -> tuple[int, bytes]:
-        row = db.execute("SELECT seq, hash FROM board WHERE vts = ? ORDER BY seq DESC LIMIT 1", (vts_pubkey,)).fetchone()
+        row = db.execute("SELECT seq, hash FROM board WHERE vts = ? ORDER BY seq DESC LIMIT 1",
+                         (vts_pubkey,)).fetchone()
         return (0, GENESIS) if row is None else (int(row[0]) + 1, bytes(row[1]))
 
     def head(self, vts_pubkey: bytes) -> tuple[int, bytes]:
