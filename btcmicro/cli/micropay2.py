@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 
@@ -30,6 +30,7 @@ from btcmicro.core.keys import PrivateKey
 
 __all__ = ["merchant_group", "micropay2_group", "vts_group"]
 
+_Sync = Literal["FULL", "NORMAL"]
 SYNC = click.option("--synchronous", type=click.Choice(["FULL", "NORMAL"]), default="FULL", show_default=True,
                     help="SQLite durability: FULL fsyncs every commit (survives power loss), NORMAL survives a crash.")
 
@@ -109,13 +110,13 @@ def vts_pubkey(ctx: click.Context, json_out: bool) -> None:
 @click.option("--port", type=click.IntRange(1, 65535), default=8402, show_default=True)
 @SYNC
 @click.pass_context
-def vts_serve(ctx: click.Context, host: str, port: int, synchronous: str) -> None:
+def vts_serve(ctx: click.Context, host: str, port: int, synchronous: _Sync) -> None:
     """Serve the VTS: /pubkey, /claim, /board (OpenAPI at /docs). Needs no node."""
     from btcmicro.lottery.micropay2 import VTS, SQLiteVTSStore
     from btcmicro.service import serve
     from btcmicro.service.vts import create_vts_app
 
-    vts = VTS(_key(ctx, "vts"), SQLiteVTSStore(_home(ctx) / "vts.sqlite", synchronous=synchronous))  # type: ignore[arg-type]
+    vts = VTS(_key(ctx, "vts"), SQLiteVTSStore(_home(ctx) / "vts.sqlite", synchronous=synchronous))
     click.echo(f"VTS pk_T {vts.pubkey.hex()} on http://{host}:{port} ({len(vts.board)} claims published)", err=True)
     serve(create_vts_app(vts), host, port)
 
@@ -128,14 +129,14 @@ def merchant_group() -> None:
     """A MICROPAY2 merchant web server (/base, /ask, /buy)."""
 
 
-def _merchant(ctx: click.Context, settings: dict[str, Any], synchronous: str = "FULL") -> Any:
+def _merchant(ctx: click.Context, settings: dict[str, Any], synchronous: _Sync = "FULL") -> Any:
     from btcmicro.lottery.micropay2 import Merchant, SQLiteMerchantStore
     from btcmicro.node.chain import RPCChain
 
     if not settings:
         raise ConfigError(f"no merchant settings in {_home(ctx)}: run `btcmicro merchant serve` first")
     return Merchant(_key(ctx, "merchant-secret").to_bytes(), RPCChain(ctx.obj.rpc()),
-                    SQLiteMerchantStore(_home(ctx) / "merchant.sqlite", synchronous=synchronous),  # type: ignore[arg-type]
+                    SQLiteMerchantStore(_home(ctx) / "merchant.sqlite", synchronous=synchronous),
                     [bytes.fromhex(k) for k in settings["vts_keys"]], threshold=settings["threshold"],
                     price=settings["price"], k=settings["k"], fresh_addresses=not settings["fast"],
                     sigma1=settings["sigma1"])
@@ -155,7 +156,7 @@ def _merchant(ctx: click.Context, settings: dict[str, Any], synchronous: str = "
 @SYNC
 @click.pass_context
 def merchant_serve(ctx: click.Context, vts_urls: tuple[str, ...], vts_keys: tuple[str, ...], threshold: int,
-                   price: int, k: int, fast: bool, sigma1: str, host: str, port: int, synchronous: str) -> None:
+                   price: int, k: int, fast: bool, sigma1: str, host: str, port: int, synchronous: _Sync) -> None:
     """Serve pages for lottery tickets; winners are claimed through the VTS(s) in the background."""
     from btcmicro.service import serve
     from btcmicro.service.merchant import create_merchant_app
