@@ -153,7 +153,7 @@ def test_state_survives_restart(tmp_path):
 
 
 def test_second_engine_on_same_datadir_is_refused(tmp_path):
-    with EmbeddedNode(tmp_path / "chain"), pytest.raises(Exception):
+    with EmbeddedNode(tmp_path / "chain"), pytest.raises(RuntimeError):  # the kernel holds the datadir lock
         EmbeddedNode(tmp_path / "chain").start()
 
 

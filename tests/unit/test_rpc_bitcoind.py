@@ -54,7 +54,8 @@ STANDIN = textwrap.dedent('''\
                 self.send_response(401); self.send_header("Content-Length", "0"); self.end_headers(); return
             calls[0] += 1
             if mode == "warmup" and calls[0] < 4:
-                out = {{"result": None, "error": {{"code": -28, "message": "Loading block index..."}}, "id": body["id"]}}
+                warmup = {{"code": -28, "message": "Loading block index..."}}
+                out = {{"result": None, "error": warmup, "id": body["id"]}}
             elif body["method"] == "stop":
                 out = {{"result": "Bitcoin Core stopping", "error": None, "id": body["id"]}}
                 if mode != "stubborn":

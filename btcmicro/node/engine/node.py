@@ -38,6 +38,8 @@ __all__ = ["Engine", "RPCError", "METHODS", "ENGINE_VERSION"]
 ENGINE_VERSION = "0.1.0"
 DEFAULT_MAX_RAW_TX_FEE_RATE = COIN // 10  # 0.10 BTC/kvB
 MAX_FUTURE_BLOCK_TIME = 2 * 60 * 60
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+MAX_MOCKTIME = INT64_MAX // 1_000_000_000  # Core: std::chrono::nanoseconds::max() in seconds
 
 #: The engine answers with the error tree's :class:`NodeError` (kept under its old name).
 RPCError = NodeError
@@ -99,14 +101,15 @@ def _type_check(param: Param, value: Any) -> Any:
             return btc_to_sats(Decimal(str(value)))
         except (ValueError, ArithmeticError):
             raise NodeError(RPCErrorCode.RPC_TYPE_ERROR, "Invalid amount") from None
-    if kind == "numbool" and actual in ("number", "bool"):
+    if kind == "numbool" and actual == "bool":
         return int(value)
     expected = _EXPECTED[kind]
     if actual != expected:
         raise NodeError(RPCErrorCode.RPC_TYPE_ERROR, f"JSON value of type {actual} is not of expected type {expected}")
-    if kind == "num":
-        if isinstance(value, Decimal) and value != value.to_integral_value():
-            raise NodeError(RPCErrorCode.RPC_TYPE_ERROR, "JSON integer out of range")
+    if kind in ("num", "numbool"):
+        # Core's UniValue::getInt<int64_t>: only an integer literal in range ("1.0", "1e3" are not)
+        if isinstance(value, Decimal) or not INT64_MIN <= value <= INT64_MAX:
+            raise NodeError(RPCErrorCode.RPC_MISC_ERROR, "JSON integer out of range")
         return int(value)
     return value
 
@@ -829,8 +832,9 @@ class Engine:
 
         Blocks are still judged against the real clock by the kernel: a mocktime
         more than two hours ahead makes new blocks "time-too-new"."""
-        if timestamp < 0:
-            raise NodeError(RPCErrorCode.RPC_INVALID_PARAMETER, f"Mocktime cannot be negative: {timestamp}.")
+        if not 0 <= timestamp <= MAX_MOCKTIME:
+            raise NodeError(RPCErrorCode.RPC_INVALID_PARAMETER,
+                            f"Mocktime must be in the range [0, {MAX_MOCKTIME}], not {timestamp}.")
         self.mocktime = timestamp
         return None
 

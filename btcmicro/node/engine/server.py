@@ -23,10 +23,11 @@ from btcmicro.core.errors import NodeError
 from btcmicro.node.engine.node import Engine
 from btcmicro.node.rpc_codes import RPCErrorCode
 
-__all__ = ["EmbeddedNode", "dumps", "MAX_BODY_SIZE"]
+__all__ = ["EmbeddedNode", "dumps", "parse_json", "MAX_BODY_SIZE", "MAX_JSON_DEPTH"]
 
 MAX_BODY_SIZE = 32 * 1024 * 1024  # Core's MAX_SIZE for an HTTP request body
 DEFAULT_IDLE_TIMEOUT = 30.0  # Core's -rpcservertimeout
+MAX_JSON_DEPTH = 512  # UniValue's: deeper input does not parse
 
 
 def dumps(obj: Any) -> str:
@@ -50,6 +51,44 @@ def dumps(obj: Any) -> str:
     if isinstance(obj, (list, tuple)):
         return "[" + ",".join(dumps(v) for v in obj) + "]"
     raise TypeError(f"cannot encode {type(obj).__name__}")
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json(body: bytes) -> Any:
+    """A request body as Core's UniValue reads it, or ``ValueError`` (answered "Parse error").
+
+    Numbers with a fraction or exponent become ``Decimal`` (never a float); ``NaN`` and
+    ``Infinity`` are refused, as is nesting deeper than :data:`MAX_JSON_DEPTH` (Python's own
+    recursion limit included: a body nested thousands deep gets an answer, not a dropped
+    connection).
+    """
+    try:
+        value = json.loads(body, parse_float=Decimal, parse_constant=_no_constant)
+    except (UnicodeDecodeError, RecursionError) as exc:
+        raise ValueError(str(exc)) from None
+    if _depth(value) > MAX_JSON_DEPTH:
+        raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH}")
+    return value
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of arrays and objects (a scalar is 0), without recursion."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 #: Core's HTTP status for a JSON-RPC 1.0 error reply (HTTP 500 for any other code).
@@ -127,8 +166,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(401, headers={"WWW-Authenticate": 'Basic realm="jsonrpc"'})
             return
         try:
-            request = json.loads(body, parse_float=Decimal)
-        except (ValueError, UnicodeDecodeError):
+            request = parse_json(body)
+        except ValueError:
             self._reply(500, {"result": None, "error": _error(RPCErrorCode.RPC_PARSE_ERROR, "Parse error"), "id": None})
             return
         if isinstance(request, list):
