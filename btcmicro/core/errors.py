@@ -7,7 +7,7 @@ is not this one (a test walks every module and checks both: each class descends 
     BtcmicroError                   root of every error btcmicro raises on purpose
     ├── ConfigError                 bad configuration, command-line input or environment
     │   ├── InvalidAddress          not an address of this chain         btcmicro.script.standard
-    │   ├── TemplateError           parameters a contract template       btcmicro.script.templates
+    │   ├── TemplateError           parameters a contract template       btcmicro.contracts.base
     │   │                           refuses
     │   └── BitcoindExited          bitcoind stopped while starting      btcmicro.node.bitcoind
     ├── ScriptParseError            a script that does not parse         btcmicro.script.standard
@@ -48,8 +48,8 @@ is not this one (a test walks every module and checks both: each class descends 
     │   └── NoEscrow                no escrow left to pay a ticket from  btcmicro.lottery.micropay2.payer
     ├── PolicyError                 a transaction a node would refuse (dust, fee), caught before broadcast
     ├── ProtocolError               bad input from a protocol peer (``code``, ``detail``)
-    │   └── AlreadyClaimed          MICROPAY2: the VTS signed another    btcmicro.lottery.micropay2.vts
-    │                               claim on this escrow
+    │   └── AlreadyClaimed          lotteries (MICROPAY2): the VTS       btcmicro.lottery.vts.party
+    │                               signed another claim on this escrow
     ├── ChannelError                bitcoinj channels: the client        btcmicro.channels.bitcoinj.client
     │                               cannot go on
     └── TransportError              bitcoinj channels: a message or      btcmicro.channels.bitcoinj.transport
