@@ -80,6 +80,9 @@ from types import GeneratorType
 from typing import Any
 from urllib.parse import urlsplit
 
+from btcmicro.service.app import create_app
+from btcmicro.service.runner import listening_socket, uvicorn_config
+
 __all__ = [
     "Request",
     "Response",
@@ -499,8 +502,6 @@ def _trivial_main() -> None:
 def _serve_main(app: str, options_json: str) -> None:
     import uvicorn
 
-    from btcmicro.service.runner import listening_socket, uvicorn_config
-
     sock = listening_socket("127.0.0.1", 0)
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn_config(app, "127.0.0.1", port, **_json.loads(options_json)))
@@ -512,8 +513,6 @@ def _serve_main(app: str, options_json: str) -> None:
 
 def _demo_app() -> Any:
     """A minimal FastAPI app, the floor any of our services starts from."""
-    from btcmicro.service import create_app
-
     app = create_app(title="load-demo")
 
     @app.get("/base")

@@ -31,7 +31,9 @@ from btcmicro.lottery.micropay2 import (
     wins,
 )
 from btcmicro.lottery.micropay2.templates import Micropay2Escrow
+from btcmicro.script.standard import p2wpkh
 from btcmicro.tx.sign import sighash
+from btcmicro.tx.size import vsize
 
 from .fakes import World
 
@@ -321,7 +323,6 @@ def test_claim_sighash_matches_the_generic_sighash(wrapping, n, threshold, expir
     sig71 = b"\x30" * 70 + b"\x01"
     t = Ticket(ref, bytes(16), 1, 1, bytes(32), a2, bytes(16), 100_000, sig71[:-1], sig71[:-1])
     signed = Merchant.claim_transaction(t, [sig71[:-1]] * threshold)
-    from btcmicro.tx.size import vsize
 
     assert 0 <= claim_vsize(ref, a2) - vsize(signed) <= threshold + 1
 
@@ -337,6 +338,5 @@ def test_fast_variant_reuses_one_address_fresh_variant_does_not():
     for m in (w.merchant, fast):
         req = m.request()
         t = Ticket(w.escrows[0], req.nonce, req.k, req.price, req.c, req.a2, bytes(16), 1, b"", b"")
-        from btcmicro.script.standard import p2wpkh
 
         assert bytes(p2wpkh(m.address_key(t).pubkey)) == req.a2

@@ -103,3 +103,11 @@ def test_the_walk_sees_adapters_where_they_are() -> None:
     """The check can fail: the SQLite adapters' own closure does contain sqlite3."""
     assert "sqlite3" in closure("btcmicro.lottery.micropay2.sqlite")
     assert "httpx" in closure("btcmicro.service.vts")
+
+
+@pytest.mark.parametrize("shared", ["btcmicro.lottery.vts", "btcmicro.lottery.vts.party", "btcmicro.lottery.vts.audit",
+                                    "btcmicro.lottery.vts.sqlite", "btcmicro.lottery.common", "btcmicro.wire.binary"])
+def test_shared_packages_import_no_scheme(shared: str) -> None:
+    seen = closure(shared)
+    schemes = sorted(m for m in seen if m.startswith(("btcmicro.lottery.micropay", "btcmicro.channels")))
+    assert not schemes, "; ".join(_chain(seen, m) for m in schemes)
