@@ -294,6 +294,7 @@ def wire_field(kind: Kind[Any], *, default: Any = dataclasses.MISSING) -> Any:
 
 
 _FIELDS: dict[type[Any], tuple[WireField, ...]] = {}
+_NAMES: dict[type[Any], frozenset[str]] = {}
 
 
 def fields_of(cls: type[Any]) -> tuple[WireField, ...]:
@@ -302,6 +303,7 @@ def fields_of(cls: type[Any]) -> tuple[WireField, ...]:
         return _FIELDS[cls]
     except KeyError:
         fields = _FIELDS[cls] = tuple(WireField(f.name, f.metadata["wire_kind"]) for f in dataclasses.fields(cls))
+        _NAMES[cls] = frozenset(f.name for f in fields)
         return fields
 
 
@@ -322,7 +324,7 @@ def decode_fields(cls: type[T], obj: dict[str, JSON], *, label: str, where: str 
 
     ``label`` (e.g. the message type) and ``where`` (the path of a nested object) prefix errors."""
     fields = fields_of(cls)
-    names = {f.name for f in fields}
+    names = _NAMES[cls]
     for k in obj:
         if k not in names and k not in ignore:
             raise syntax_error(f"{label}: unknown field {where}{str(k)[:40]!r}")

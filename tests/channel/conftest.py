@@ -75,7 +75,7 @@ class Kit:
     client: PaymentChannelClient = field(init=False)
 
     def __post_init__(self) -> None:
-        self.chain = RPCChain(self.rpc)  # type: ignore[arg-type]
+        self.chain = RPCChain(self.rpc)  # type: ignore[arg-type]  # the fixture hands an untyped RPC client
         self.server_store = SQLiteServerStore(self.path / "server.db", passphrase="server secret")
         self.client_store = SQLiteClientStore(self.path / "client.db", passphrase="client secret")
         self.restart_server()
@@ -92,7 +92,7 @@ class Kit:
             self.client_store.close()
             self.client_store = SQLiteClientStore(self.path / "client.db", passphrase="client secret")
         self.transport = LossyTransport(self.server)
-        self.client = PaymentChannelClient(self.transport, self.chain, self.client_store, self.wallet,  # type: ignore[arg-type]
+        self.client = PaymentChannelClient(self.transport, self.chain, self.client_store, self.wallet,  # type: ignore[arg-type]  # untyped Funder fixture
                                            config=ClientConfig(version=version, time_window_secs=window, **cfg))
         return self.client
 
@@ -101,7 +101,7 @@ class Kit:
         return self.client.open(value).deposit_txid
 
     def mine(self, n: int = 1) -> None:
-        self.wallet.mine_to_self(n)  # type: ignore[attr-defined]
+        self.wallet.mine_to_self(n)  # type: ignore[attr-defined]  # the Funder fixture, typed object
 
     def height(self) -> int:
         return self.chain.height()
@@ -122,7 +122,7 @@ class Kit:
         return sid
 
     def onchain_tx(self, txid: str) -> dict:
-        return self.rpc.getrawtransaction(txid, True)  # type: ignore[attr-defined]
+        return self.rpc.getrawtransaction(txid, True)  # type: ignore[attr-defined]  # the RPC fixture, typed object
 
     def close_stores(self) -> None:
         self.server_store.close()

@@ -336,7 +336,7 @@ def test_server_receive_never_raises_on_a_broken_chain(kit):
         def __getattr__(self, name):
             raise RuntimeError("chain is down")
 
-    server = PaymentChannelServer(DeadChain(), kit.server_store, config=SERVER_CONFIG)  # type: ignore[arg-type]
+    server = PaymentChannelServer(DeadChain(), kit.server_store, config=SERVER_CONFIG)  # type: ignore[arg-type]  # a partial Chain on purpose
     sid = server.new_session()
     replies = server.receive(sid, ClientVersion(3, 0, None, WINDOW))
     assert [(r.TYPE, r.code) for r in replies] == [("ERROR", "OTHER")]

@@ -134,12 +134,12 @@ def test_building_a_bad_message_in_code_fails_the_same_way():
         Initiate(KEY[:32], 1, 1, 1)
     assert info.value.code == "SYNTAX_ERROR"
     with pytest.raises(ProtocolError):
-        UpdatePayment(1.5, SIG)  # type: ignore[arg-type]
+        UpdatePayment(1.5, SIG)  # type: ignore[arg-type]  # the wrong type on purpose
 
 
 def test_every_protocol_error_maps_to_an_error_message():
     e = ProtocolError("TIME_WINDOW_UNACCEPTABLE", "window too short")
-    e.expected_value = 14_400  # type: ignore[attr-defined]
+    e.expected_value = 14_400  # type: ignore[attr-defined]  # as the server attaches it
     m = error_message(e)
     assert m == Error("TIME_WINDOW_UNACCEPTABLE", "window too short", 14_400)
     back = m.to_exception()

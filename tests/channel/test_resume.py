@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from btcmicro.channels.bitcoinj import ChannelError, TransportError
+from btcmicro.channels.bitcoinj import ChannelError, SQLiteClientStore, TransportError
+from btcmicro.core.errors import ConfigError
 from btcmicro.node.rpc import sats
 
 from .conftest import DEPOSIT
@@ -41,9 +42,6 @@ def test_channel_keys_are_encrypted_at_rest(kit):
         for s in (secret, server_secret):
             assert s not in data and s.hex().encode() not in data
     kit.client_store.close()
-    from btcmicro.channels.bitcoinj import SQLiteClientStore
-    from btcmicro.core.errors import ConfigError
-
     with pytest.raises(ConfigError):
         SQLiteClientStore(kit.path / "client.db", passphrase="wrong")
     with pytest.raises(ConfigError):  # no plaintext keys on disk: a file store needs a passphrase

@@ -330,7 +330,7 @@ def test_server_refuses_what_its_table_lacks_and_changes_nothing(world: World, s
     assert (world.server_dump(), world.chain.broadcasts) == before
     # over the transport the refusal is one ERROR that ends the session, still with nothing stored
     replies = world.server.receive(sid, SAMPLES[mtype])
-    assert [type(r) for r in replies] == [Error] and replies[0].code == "SYNTAX_ERROR"  # type: ignore[attr-defined]
+    assert [type(r) for r in replies] == [Error] and replies[0].code == "SYNTAX_ERROR"  # type: ignore[attr-defined]  # an Error, checked just before
     assert world.server.session_state(sid) is None
     assert (world.server_dump(), world.chain.broadcasts) == before
 
@@ -415,7 +415,7 @@ def test_client_raises_the_servers_error_and_goes_idle(world: World, state: Clie
     client._state = state
     with pytest.raises(ProtocolError) as info:
         client.receive(Error("BAD_TRANSACTION", "no", 7))
-    assert (info.value.code, info.value.expected_value) == ("BAD_TRANSACTION", 7)  # type: ignore[attr-defined]
+    assert (info.value.code, info.value.expected_value) == ("BAD_TRANSACTION", 7)  # type: ignore[attr-defined]  # attached by ERROR
     assert client.state is ClientState.IDLE
 
 

@@ -51,7 +51,7 @@ class Service:
     port: int = 0
 
     def __post_init__(self) -> None:
-        self.chain = RPCChain(self.rpc)  # type: ignore[arg-type]
+        self.chain = RPCChain(self.rpc)  # type: ignore[arg-type]  # the fixture hands an untyped RPC client
         self.start()
 
     def start(self) -> None:

@@ -15,14 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from bitcoin.core import COutPoint, CMutableTransaction, CMutableTxIn, CMutableTxOut, CTransaction, b2lx, lx
+from bitcoin.core import CMutableTransaction, CMutableTxIn, CMutableTxOut, COutPoint, CTransaction, b2lx, lx
 from bitcoin.core.script import CScript
 
+from btcmicro.channels.bitcoinj.templates import BitcoinjV1Channel, BitcoinjV2Channel
+from btcmicro.contracts import Expiry, Template
 from btcmicro.core.errors import PolicyError, ProtocolError
 from btcmicro.core.keys import PrivateKey, is_low_s, verify_der
 from btcmicro.script.standard import is_valid_der_signature, p2pkh, p2wpkh
-from btcmicro.channels.bitcoinj.templates import BitcoinjV1Channel, BitcoinjV2Channel
-from btcmicro.contracts import Expiry, Template
 from btcmicro.tx.build import SEQUENCE_LOCKTIME_ONLY, SEQUENCE_RBF, BuiltTx, TxBuilder
 from btcmicro.tx.policy import dust_threshold
 from btcmicro.tx.sign import SIGHASH_ALL, SIGHASH_ANYONECANPAY, SIGHASH_NONE, SIGHASH_SINGLE
@@ -69,7 +69,7 @@ def decode_tx(raw: bytes, what: str) -> CTransaction:
 
 
 def txid_of(tx: CTransaction) -> str:
-    return b2lx(tx.GetTxid())
+    return str(b2lx(tx.GetTxid()))
 
 
 @dataclass(frozen=True)
@@ -203,7 +203,7 @@ class ChannelContract:
         tx = CMutableTransaction.from_tx(refund)
         client_sig = self.template.sign(key, tx, 0, self.value, self.wrapping, SIGHASH_ALL)
         sigs = (client_sig, server_sig) if self.version == 1 else (client_sig,)
-        self.template.spend("refund", *sigs, wrapping=self.wrapping).apply(tx, 0)  # type: ignore[arg-type]
+        self.template.spend("refund", *sigs, wrapping=self.wrapping).apply(tx, 0)
         return CTransaction.from_tx(tx)
 
     def is_refund(self, tx: CTransaction) -> bool:

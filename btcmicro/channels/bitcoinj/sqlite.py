@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
 from btcmicro.channels.bitcoinj.stores import (
+    ChannelRecord,
     ClientChannel,
     ClientStatus,
     ServerChannel,
     ServerStatus,
-    _Record,
 )
 from btcmicro.core.errors import ConfigError
 from btcmicro.core.keys import PrivateKey
@@ -31,7 +31,7 @@ from btcmicro.wallet.keystore import Keystore
 
 __all__ = ["SQLiteServerStore", "SQLiteClientStore"]
 
-R = TypeVar("R", bound=_Record)
+R = TypeVar("R", bound=ChannelRecord)
 _SQL_TYPES = {int: "INTEGER", str: "TEXT", bytes: "BLOB"}
 
 
@@ -49,7 +49,7 @@ def _column_type(tp: Any) -> tuple[str, bool]:
 class _ChannelTable(SQLiteStore, Generic[R]):
     """A SQLite file holding one record type in table ``channels``, keys in a keystore beside it."""
 
-    record: ClassVar[type[_Record]]
+    record: ClassVar[type[ChannelRecord]]
     status_type: ClassVar[type[Enum]]
     extra_schema: ClassVar[str] = ""
     fixed: ClassVar[frozenset[str]] = frozenset({"deposit_txid"})
@@ -85,12 +85,8 @@ class _ChannelTable(SQLiteStore, Generic[R]):
         values["status"] = self.status_type(values["status"])
         return typing.cast(R, self.record(**values))
 
-    @staticmethod
-    def _value(v: object) -> object:
-        return v.value if isinstance(v, Enum) else v
-
     def add_channel(self, channel: R) -> None:
-        values = [self._value(getattr(channel, k)) for k in self._fields]
+        values = [getattr(channel, k) for k in self._fields]  # a status enum binds as its str value
         with self.transaction() as db:
             db.execute(f"INSERT INTO channels ({', '.join(self._fields)}) VALUES "
                        f"({', '.join('?' * len(self._fields))})", values)
@@ -104,7 +100,7 @@ class _ChannelTable(SQLiteStore, Generic[R]):
         if statuses is None:
             rows = self.query("SELECT * FROM channels ORDER BY created_at, rowid")
         else:
-            st = [str(self._value(x)) for x in statuses]
+            st = list(statuses)
             rows = self.query(f"SELECT * FROM channels WHERE status IN ({', '.join('?' * len(st))}) "
                               "ORDER BY created_at, rowid", st)
         return [self._row(r) for r in rows]
@@ -116,7 +112,7 @@ class _ChannelTable(SQLiteStore, Generic[R]):
             raise ValueError(f"cannot update {', '.join(bad)}")
         with self.transaction() as db:
             cur = db.execute(f"UPDATE channels SET {', '.join(f'{k} = ?' for k in fields)} "
-                             "WHERE deposit_txid = ?", [*map(self._value, fields.values()), deposit_txid])
+                             "WHERE deposit_txid = ?", [*fields.values(), deposit_txid])
             if cur.rowcount != 1:
                 raise KeyError(f"no channel {deposit_txid}")
 

@@ -25,6 +25,7 @@ from btcmicro.ports import Store
 __all__ = [
     "ServerStatus",
     "ClientStatus",
+    "ChannelRecord",
     "ServerChannel",
     "ClientChannel",
     "ServerStore",
@@ -91,7 +92,7 @@ CLIENT_WATCHED = (CLIENT_OPENING, CLIENT_OPEN, CLIENT_CLOSED, CLIENT_REFUNDING, 
 
 
 @dataclass(frozen=True)
-class _Record:
+class ChannelRecord:
     """Fields a channel record shares on both sides."""
 
     deposit_txid: str
@@ -114,7 +115,7 @@ class _Record:
 
 
 @dataclass(frozen=True)
-class ServerChannel(_Record):
+class ServerChannel(ChannelRecord):
     """A channel as the server stores it; ``best_change``/``best_signature`` is the payment it can
     settle (the client's smallest change so far)."""
 
@@ -137,7 +138,7 @@ class ServerChannel(_Record):
 
 
 @dataclass(frozen=True)
-class ClientChannel(_Record):
+class ClientChannel(ChannelRecord):
     """A channel as the client stores it: ``change``/``signature`` is the last payment the
     server acknowledged, ``pending_*`` one sent but not yet acknowledged."""
 
