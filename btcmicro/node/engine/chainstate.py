@@ -9,7 +9,9 @@ replaying the active chain from disk, so they can never disagree with it.
 """
 from __future__ import annotations
 
+import functools
 import gc
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +20,13 @@ import pbk
 from bitcoin.core import CBlock, CTransaction
 
 from btcmicro.core.errors import EngineError
+from btcmicro.core.hashes import hash256
 
-__all__ = ["Coin", "Chainstate", "BlockRejected", "MAX_FUTURE_BLOCK_TIME"]
+__all__ = ["Coin", "Chainstate", "BlockRejected", "MAX_FUTURE_BLOCK_TIME", "ParsedTx", "parse_block",
+           "kernel_block"]
 
 MAX_FUTURE_BLOCK_TIME = 2 * 60 * 60
+SCRIPT_CHECK_THREADS = int(os.environ.get("BTCMICRO_ENGINE_PAR", "15"))
 Outpoint = tuple[bytes, int]  # (txid in internal byte order, output index)
 
 
@@ -60,6 +65,84 @@ class BlockInfo:
     txids: list[bytes]
 
 
+class _Block(pbk.Block):  # type: ignore[misc]
+    """A kernel block made from bytes without pbk's per-byte copy (``c_ubyte * n)(*raw)`` costs
+    about 50 ms for a block of 1,000 transactions; the C call takes the bytes' buffer as is)."""
+
+    def __init__(self, raw: bytes) -> None:  # noqa: D107 - see the class
+        pbk.capi.KernelOpaquePtr.__init__(self, raw, len(raw))
+
+
+def kernel_block(raw: bytes) -> pbk.Block:
+    """``pbk.Block(raw)``, fast."""
+    return _Block(raw)
+
+
+@dataclass(slots=True)
+class ParsedTx:
+    """What the indexes need of one transaction, read straight from a block's bytes."""
+
+    txid: bytes
+    raw: bytes
+    prevouts: list[Outpoint]
+    outputs: list[tuple[int, bytes]]  # (value, scriptPubKey)
+
+
+def _compact(b: bytes, i: int) -> tuple[int, int]:
+    n = b[i]
+    if n < 0xFD:
+        return n, i + 1
+    width = {0xFD: 2, 0xFE: 4, 0xFF: 8}[n]
+    return int.from_bytes(b[i + 1:i + 1 + width], "little"), i + 1 + width
+
+
+def _parse_tx(b: bytes, i: int) -> tuple[ParsedTx, int]:
+    start = i
+    i += 4
+    segwit = b[i] == 0 and b[i + 1] != 0
+    if segwit:
+        i += 2
+    body = i
+    n_in, i = _compact(b, i)
+    prevouts: list[Outpoint] = []
+    for _ in range(n_in):
+        prevouts.append((b[i:i + 32], int.from_bytes(b[i + 32:i + 36], "little")))
+        length, i = _compact(b, i + 36)
+        i += length + 4
+    n_out, i = _compact(b, i)
+    outputs: list[tuple[int, bytes]] = []
+    for _ in range(n_out):
+        value = int.from_bytes(b[i:i + 8], "little", signed=True)
+        length, i = _compact(b, i + 8)
+        outputs.append((value, b[i:i + length]))
+        i += length
+    body_end = i
+    if segwit:
+        for _ in range(n_in):
+            items, i = _compact(b, i)
+            for _ in range(items):
+                length, i = _compact(b, i)
+                i += length
+    i += 4
+    raw = b[start:i]
+    stripped = b[start:start + 4] + b[body:body_end] + b[i - 4:i] if segwit else raw
+    return ParsedTx(hash256(stripped), raw, prevouts, outputs), i
+
+
+@functools.lru_cache(maxsize=8)
+def parse_block(raw: bytes) -> tuple[bytes, list[ParsedTx]]:
+    """A block's hash and its transactions (txid, bytes, prevouts, outputs), without
+    python-bitcoinlib's object model (which rebuilds the merkle tree on every read).
+
+    Cached: the indexes and then the mempool read each new block; treat the result as read-only."""
+    count, i = _compact(raw, 80)
+    txs = []
+    for _ in range(count):
+        tx, i = _parse_tx(raw, i)
+        txs.append(tx)
+    return hash256(raw[:80]), txs
+
+
 class Chainstate:
     """The kernel's chainstate manager with UTXO and transaction indexes kept in step.
 
@@ -70,9 +153,12 @@ class Chainstate:
         self.datadir = Path(datadir)
         self._events: list[tuple[str, bytes, int]] = []
         self._checked: list[tuple[str, str]] = []
+        # The bytes of the block being processed: the connect event takes them from here rather
+        # than re-serializing the kernel's block (pbk's writer calls back into Python per field).
+        self._submitted: tuple[bytes, bytes] | None = None
         self._callbacks = pbk.ValidationInterfaceCallbacks(
             block_connected=lambda _u, block, entry: self._events.append(
-                ("connect", bytes(block), entry.height)
+                ("connect", self._raw_of(block), entry.height)
             ),
             block_disconnected=lambda _u, block, entry: self._events.append(
                 ("disconnect", bytes(block), entry.height)
@@ -82,9 +168,7 @@ class Chainstate:
             ),
         )
         self.datadir.mkdir(parents=True, exist_ok=True)
-        self._chainman: pbk.ChainstateManager | None = pbk.load_chainman(
-            self.datadir, pbk.ChainType.REGTEST, self._callbacks
-        )
+        self._chainman: pbk.ChainstateManager | None = self._load_chainman()
         self.utxos: dict[Outpoint, Coin] = {}
         self.txindex: dict[bytes, tuple[bytes, int]] = {}  # txid -> (blockhash, position)
         self.undo: dict[bytes, list[tuple[Outpoint, Coin]]] = {}  # blockhash -> spent coins
@@ -94,6 +178,23 @@ class Chainstate:
         self._replay()
 
     # -- lifecycle -------------------------------------------------------
+
+    def _load_chainman(self, wipe: bool = False) -> pbk.ChainstateManager:
+        """``pbk.load_chainman`` with Core's script-check threads (``-par``: one per core beyond
+        the first) and, with ``wipe``, the block index and chainstate databases wiped."""
+        context = pbk.make_context(pbk.ChainType.REGTEST, validation_callbacks=self._callbacks)
+        datadir = self.datadir.absolute()
+        options = pbk.ChainstateManagerOptions(context, str(datadir), str(datadir / "blocks"))
+        options.set_worker_threads_num(max(0, min(SCRIPT_CHECK_THREADS, (os.cpu_count() or 1) - 1)))
+        if wipe:
+            options.set_wipe_dbs(True, True)
+        return pbk.ChainstateManager(options)
+
+    def _raw_of(self, block: pbk.Block) -> bytes:
+        submitted = self._submitted
+        if submitted is not None and bytes(block.block_hash) == submitted[0]:
+            return submitted[1]
+        return bytes(block)
 
     @property
     def chainman(self) -> pbk.ChainstateManager:
@@ -174,17 +275,19 @@ class Chainstate:
         ``on_change(disconnected_raw_blocks, connected_raw_blocks)`` runs after
         the indexes are updated, so the mempool can follow.
         """
-        block = CBlock.deserialize(raw)
-        block_hash = block.GetHash()
+        block_hash = hash256(raw[:80])
         if block_hash in self.known_invalid:
             return "duplicate-invalid"
         already = self.entry(block_hash) is not None and self.read_block(block_hash) is not None
         self._events.clear()
         self._checked.clear()
+        self._submitted = (block_hash, raw)
         try:
-            is_new = self.chainman.process_block(pbk.Block(raw))
+            is_new = self.chainman.process_block(kernel_block(raw))
         except pbk.ProcessBlockException:
             is_new = False
+        finally:
+            self._submitted = None
         events, checked = list(self._events), list(self._checked)
         self._events.clear()
         self._checked.clear()
@@ -210,40 +313,38 @@ class Chainstate:
         return "inconclusive"
 
     def _connect(self, raw: bytes, height: int) -> None:
-        block = CBlock.deserialize(raw)
-        block_hash = block.GetHash()
+        block_hash, txs = parse_block(raw)
         spent: list[tuple[Outpoint, Coin]] = []
         txids = []
-        for pos, tx in enumerate(block.vtx):
-            txid = tx.GetTxid()
+        utxos = self.utxos
+        for pos, tx in enumerate(txs):
+            txid = tx.txid
             txids.append(txid)
             coinbase = pos == 0
             if not coinbase:
-                for txin in tx.vin:
-                    op = (txin.prevout.hash, txin.prevout.n)
-                    coin = self.utxos.pop(op, None)
+                for op in tx.prevouts:
+                    coin = utxos.pop(op, None)
                     if coin is not None:
                         spent.append((op, coin))
-            for n, out in enumerate(tx.vout):
-                spk = bytes(out.scriptPubKey)
-                if spk[:1] == b"\x6a" or height == 0:
-                    continue  # OP_RETURN outputs and the genesis coinbase are never spendable
-                self.utxos[(txid, n)] = Coin(out.nValue, spk, height, coinbase)
+            if height:  # the genesis coinbase is never spendable
+                for n, (value, spk) in enumerate(tx.outputs):
+                    if spk[:1] != b"\x6a":  # nor are OP_RETURN outputs
+                        utxos[(txid, n)] = Coin(value, spk, height, coinbase)
             self.txindex[txid] = (block_hash, pos)
         self.undo[block_hash] = spent
-        self.blocks[block_hash] = BlockInfo(block_hash, height, raw[:80], block.nTime, txids)
+        self.blocks[block_hash] = BlockInfo(block_hash, height, raw[:80],
+                                            int.from_bytes(raw[68:72], "little"), txids)
         if height != len(self.by_height):
             raise RuntimeError(f"connect at height {height} but tip is {self.height}")
         self.by_height.append(block_hash)
 
     def _disconnect(self, raw: bytes, height: int) -> None:
-        block = CBlock.deserialize(raw)
-        block_hash = block.GetHash()
+        block_hash, txs = parse_block(raw)
         if self.by_height[-1] != block_hash:
             raise RuntimeError("disconnect of a block that is not the tip")
-        for tx in block.vtx:
-            txid = tx.GetTxid()
-            for n in range(len(tx.vout)):
+        for tx in txs:
+            txid = tx.txid
+            for n in range(len(tx.outputs)):
                 self.utxos.pop((txid, n), None)
             if self.txindex.get(txid, (None,))[0] == block_hash:
                 del self.txindex[txid]

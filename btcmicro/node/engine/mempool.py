@@ -19,7 +19,7 @@ from pbk.script import PrecomputedTransactionData
 
 from btcmicro.core.amounts import MAX_MONEY
 from btcmicro.core.errors import EngineError
-from btcmicro.node.engine.chainstate import BlockRejected, Chainstate, Coin, Outpoint
+from btcmicro.node.engine.chainstate import BlockRejected, Chainstate, Coin, Outpoint, parse_block
 from btcmicro.node.rpc_codes import RPCErrorCode
 from btcmicro.tx import policy
 from btcmicro.tx.size import fee_for, stripped_size
@@ -307,14 +307,12 @@ class Mempool:
         reorg, bring the orphaned blocks' transactions back where still valid."""
         if not disconnected:
             for raw in connected:
-                block = CBlock.deserialize(raw)
-                for tx in block.vtx[1:]:
-                    txid = tx.GetTxid()
-                    if txid in self.entries:
+                for ptx in parse_block(raw)[1][1:]:
+                    if ptx.txid in self.entries:
                         # A confirmed tx leaves; its children stay (their inputs now confirmed).
-                        self._remove(txid)
-                    for txin in tx.vin:
-                        other = self.spenders.get((txin.prevout.hash, txin.prevout.n))
+                        self._remove(ptx.txid)
+                    for op in ptx.prevouts:
+                        other = self.spenders.get(op)
                         if other is not None:
                             self.remove_with_descendants([other])
                 for entry in self.entries.values():
@@ -352,9 +350,16 @@ class Mempool:
         return chosen
 
 
+class _KernelTx(pbk.Transaction):  # type: ignore[misc]
+    """``pbk.Transaction(raw)`` without pbk's per-byte copy into a ctypes array."""
+
+    def __init__(self, raw: bytes) -> None:  # noqa: D107
+        pbk.capi.KernelOpaquePtr.__init__(self, raw, len(raw))
+
+
 def failing_input(tx: CTransaction, raw: bytes, coins: list[Coin]) -> int | None:
     """The first input whose script the kernel refuses (consensus flags), or None."""
-    ktx = pbk.Transaction(raw)
+    ktx = _KernelTx(raw)
     outputs = [pbk.TransactionOutput(pbk.ScriptPubkey(c.script_pubkey), c.value) for c in coins]
     pre = PrecomputedTransactionData(ktx, outputs)
     for i, coin in enumerate(coins):

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 
 from bitcoin.core import (
-    CBlock,
     CMutableTransaction,
     COutPoint,
     CScript,
@@ -41,16 +41,31 @@ def _merkle_root(hashes: list[bytes]) -> bytes:
     return level[0]
 
 
+def _compact_size(n: int) -> bytes:
+    if n < 0xFD:
+        return bytes([n])
+    if n <= 0xFFFF:
+        return b"\xfd" + n.to_bytes(2, "little")
+    if n <= 0xFFFFFFFF:
+        return b"\xfe" + n.to_bytes(4, "little")
+    return b"\xff" + n.to_bytes(8, "little")
+
+
 def build_block(
     prev_hash: bytes,
     height: int,
     timestamp: int,
     payout_script: bytes,
-    txs: list[CTransaction],
+    txs: Sequence[CTransaction | tuple[bytes, bytes, bytes]],
     fees: int,
     extra_nonce: int,
 ) -> bytes:
-    """A solved regtest block: BIP 34 coinbase paying subsidy + fees, witness commitment."""
+    """A solved regtest block: BIP 34 coinbase paying subsidy + fees, witness commitment.
+
+    ``txs`` in block order, each a transaction or its ``(txid, wtxid, raw)`` (the mempool keeps all
+    three, so a template's block is joined from bytes: nothing is re-serialized or re-hashed).
+    """
+    parts = [t if isinstance(t, tuple) else (t.GetTxid(), t.GetHash(), t.serialize()) for t in txs]
     script_sig = CScript([height, extra_nonce])
     if len(script_sig) < 2:
         script_sig = CScript(bytes(script_sig) + b"\x00")
@@ -62,21 +77,15 @@ def build_block(
     )
     # BIP 141 commitment to the witness merkle root (coinbase wtxid counts as zero).
     reserved = b"\x00" * 32
-    wtxids = [b"\x00" * 32] + [tx.GetHash() for tx in txs]
+    wtxids = [b"\x00" * 32] + [wtxid for _, wtxid, _ in parts]
     commitment = hash256(_merkle_root(wtxids) + reserved)
     coinbase.vout.append(CTxOut(0, CScript(b"\x6a\x24" + WITNESS_COMMITMENT_HEADER + commitment)))
     coinbase.wit = CTxWitness([CTxInWitness(CScriptWitness([reserved]))])
     cb = CTransaction.from_tx(coinbase)
-    vtx = [cb] + list(txs)
-    merkle = _merkle_root([tx.GetTxid() for tx in vtx])
+    merkle = _merkle_root([cb.GetTxid()] + [txid for txid, _, _ in parts])
     header_prefix = struct.pack("<i", BLOCK_VERSION) + prev_hash + merkle + struct.pack("<II", timestamp, REGTEST_BITS)
     for nonce in range(1 << 32):
         header = header_prefix + struct.pack("<I", nonce)
         if int.from_bytes(hash256(header), "little") <= REGTEST_TARGET:
             break
-    body = CBlock(
-        nVersion=BLOCK_VERSION, hashPrevBlock=prev_hash, hashMerkleRoot=merkle,
-        nTime=timestamp, nBits=REGTEST_BITS, nNonce=nonce, vtx=vtx,
-    )
-    return bytes(body.serialize())
-
+    return b"".join([header, _compact_size(len(txs) + 1), cb.serialize()] + [raw for _, _, raw in parts])

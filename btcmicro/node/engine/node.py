@@ -332,13 +332,14 @@ class Engine:
             mtp = chain.median_time_past_of(entry)
         if txs is None:
             template = self.mempool.block_template()
-            txs = [e.tx for e in template]
+            parts = [(e.txid, e.wtxid, e.raw) for e in template]
             fees = sum(e.fee for e in template)
         else:
             fees = check_block_transactions(chain, txs, height, mtp)  # raises BlockRejected
+            parts = [(tx.GetTxid(), tx.GetHash(), tx.serialize()) for tx in txs]
         timestamp = max(mtp + 1, self.now())
         self._extra_nonce = (self._extra_nonce + 1) & 0xFFFFFFFF
-        raw = build_block(prev, height, timestamp, payout, txs, fees, self._extra_nonce)
+        raw = build_block(prev, height, timestamp, payout, parts, fees, self._extra_nonce)
         if submit:
             result = self._submit(raw)
             if result is not None:
