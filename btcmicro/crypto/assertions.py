@@ -244,12 +244,19 @@ class TreePublicKey:
         return None
 
     def extract(self, first: Assertion, second: Assertion) -> int | None:
-        if not _extract_preconditions(self, first, second):
+        walks = []
+        for assertion in (first, second):
+            try:
+                context = _check_context(assertion.context, self.context_bits)
+            except ProtocolError:
+                raise ProtocolError("assertion_invalid", "an assertion to extract from does not verify") from None
+            walk = self._walk(2 * context, assertion.statement, assertion.token)
+            if walk is None:
+                raise ProtocolError("assertion_invalid", "an assertion to extract from does not verify")
+            walks.append(walk)
+        if first.context != second.context or first.statement == second.statement:
             return None
-        walk_a = self._walk(2 * first.context, first.statement, first.token)
-        walk_b = self._walk(2 * second.context, second.statement, second.token)
-        assert walk_a is not None and walk_b is not None
-        return self._extract_from_walks(walk_a, walk_b)
+        return self._extract_from_walks(walks[0], walks[1])
 
 
 class TreeSecretKey:

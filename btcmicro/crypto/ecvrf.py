@@ -253,9 +253,10 @@ class ECVRFSuite(Generic[PointT]):
             raise ProtocolError("ecvrf_bad_public_key", exc.detail) from None
         gamma_point, c, s = self.decode_proof(proof)
         h_point, ctr = self.encode_to_curve(public_key, alpha)
-        # U = s·B − c·Y, V = s·H − c·Gamma
-        u_point = g.add(g.base_mul(s), g.neg(g.mul(y_point, c)))
-        v_point = g.add(g.mul(h_point, s), g.neg(g.mul(gamma_point, c)))
+        # U = s·B − c·Y, V = s·H − c·Gamma, with −c as the scalar q − c (no point negation)
+        minus_c = (-c) % g.order
+        u_point = g.add(g.base_mul(s), g.mul(y_point, minus_c))
+        v_point = g.add(g.mul(h_point, s), g.mul(gamma_point, minus_c))
         gamma, h, u, v = proof[:_PT_LEN], g.encode(h_point), self._point(u_point), self._point(v_point)
         if self.challenge((public_key, h, gamma, u, v)) != c:
             raise ProtocolError("ecvrf_invalid_proof", "the challenge does not match")
