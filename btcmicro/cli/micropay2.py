@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
@@ -191,7 +192,8 @@ def _payer(ctx: click.Context, settings: dict[str, Any], with_wallet: bool = Tru
     return Payer(_key(ctx, "payer-secret").to_bytes(), RPCChain(rpc), SQLitePayerStore(_home(ctx) / "payer.sqlite"),
                  [bytes.fromhex(k) for k in settings["vts_keys"]], threshold=settings["threshold"],
                  wrapping=settings["wrapping"], funder=ctx.obj.wallet(rpc) if with_wallet else None,
-                 max_price=settings.get("max_price", 100_000))
+                 max_price=settings.get("max_price", 100_000), min_k=settings.get("min_k", 1),
+                 max_overpay=Fraction(settings.get("max_overpay_percent", 10), 100))
 
 
 def _escrow_view(rec: Any) -> dict[str, Any]:
@@ -211,13 +213,17 @@ def _escrow_view(rec: Any) -> dict[str, Any]:
               show_default=True)
 @click.option("--max-price", type=click.IntRange(1), default=100_000, show_default=True,
               help="Highest price per ticket (sats) the payer accepts.")
+@click.option("--min-k", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Refuse requests with a winning probability above 2^-MIN_K.")
+@click.option("--max-overpay", "max_overpay_percent", type=click.IntRange(0, 1000), default=10, show_default=True,
+              help="Back a ticket only with an escrow whose value x 2^-k is at most the price plus this percent.")
 @click.option("--confirm/--no-confirm", default=True, show_default=True, help="Mine a block to confirm the escrows.")
 @click.option("--list", "list_only", is_flag=True, help="Only list the escrows (refreshed from the chain).")
 @JSON_OPT
 @click.pass_context
 def escrow(ctx: click.Context, vts_urls: tuple[str, ...], vts_keys: tuple[str, ...], threshold: int, count: int,
-           value: int | None, expiry_blocks: int, wrapping: str, max_price: int, confirm: bool, list_only: bool,
-           json_out: bool) -> None:
+           value: int | None, expiry_blocks: int, wrapping: str, max_price: int, min_k: int,
+           max_overpay_percent: int, confirm: bool, list_only: bool, json_out: bool) -> None:
     """Fund COUNT escrows of VALUE sats co-signed by the VTS (one transaction: an escrow pool), or --list them."""
     settings = _settings(ctx, "payer")
     if not list_only:
@@ -227,7 +233,8 @@ def escrow(ctx: click.Context, vts_urls: tuple[str, ...], vts_keys: tuple[str, .
         if keys is None and not settings.get("vts_keys"):
             raise ConfigError("give --vts URL (or --vts-key HEX) for the first escrows")
         settings = _settings(ctx, "payer", {"vts_keys": [k.hex() for k in keys] if keys else settings["vts_keys"],
-                                            "threshold": threshold, "wrapping": wrapping, "max_price": max_price})
+                                            "threshold": threshold, "wrapping": wrapping, "max_price": max_price,
+                                            "min_k": min_k, "max_overpay_percent": max_overpay_percent})
     payer = _payer(ctx, settings)
     funded: list[Any] = []
     if not list_only and count:

@@ -3,6 +3,7 @@
 integration tests."""
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 from btcmicro.core.keys import PrivateKey
@@ -26,11 +27,17 @@ Clock = ManualClock  # the name these tests used for it
 
 
 class World:
-    """A payer with ``n`` confirmed escrows, a merchant and a VTS, on a FakeChain."""
+    """A payer with ``n`` confirmed escrows, a merchant and a VTS, on a FakeChain.
 
-    def __init__(self, *, n: int = 4, value: int = 1_000_000, expiry: int | None = 300, k: int = 2,
+    Escrows hold ``price * 2^k`` plus 1,000 sats for the claim's fee unless ``value`` is given, so the
+    payer's expected-value check (a ticket costs value × 2^-k) accepts them."""
+
+    def __init__(self, *, n: int = 4, value: int | None = None, expiry: int | None = 300, k: int = 2,
                  price: int = 1_000, wrapping: str = "p2wsh", vts_secret: int = 7,
                  merchant_kw: dict[str, Any] | None = None, payer_kw: dict[str, Any] | None = None) -> None:
+        if value is None:  # a ticket worth its price: price * 2^k in the claim, its fee from the rest
+            value = (price << k) + 1_000
+        payer_kw = {"max_overpay": Fraction(1, 2), **(payer_kw or {})}  # tiny tickets: the ~300-sat fee is >10%
         self.clock = ManualClock()
         self.chain = FakeChain()
         self.vts = VTS(PrivateKey(vts_secret.to_bytes(32, "big")), SQLiteVTSStore(":memory:"))

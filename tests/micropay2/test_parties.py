@@ -122,7 +122,7 @@ def test_expired_request_refused(w):
 
 
 def test_escrow_of_another_vts_refused(w):
-    stranger = World(n=1, vts_secret=8)
+    stranger = World(n=1, vts_secret=8, value=1_000_000)
     refused(w, stranger.payer.sign_ticket(stranger.escrows[0], w.merchant.request(), 900_000), "WRONG_VTS")
 
 
@@ -155,7 +155,7 @@ def test_escrow_state_refusals(w, chain_state, code):
 
 
 def test_escrow_looked_up_once_per_block():
-    w = World(n=1, value=10_000_000, k=20, price=1)  # rho = 2^-20: these tickets lose
+    w = World(n=1, k=20, price=1)  # rho = 2^-20: these tickets lose
     tickets = [w.ticket() for _ in range(12)]
     assert len({t.escrow.outpoint for t in tickets}) == 1
     before = w.chain.lookups
@@ -264,10 +264,10 @@ def test_one_ticket_per_escrow_model():
 def test_payer_picks_a_usable_escrow(w):
     w2 = World(n=0)
     small = w2.add_escrow(4_100, 300)  # too small for price * 2^k = 4,000 plus the claim fee
-    unconfirmed = w2.add_escrow(100_000, 300, confirmations=0)
-    expiring = w2.add_escrow(100_000, w2.chain.tip + 5)
-    right = w2.add_escrow(50_000, 300)
-    big = w2.add_escrow(900_000, 300)
+    unconfirmed = w2.add_escrow(5_000, 300, confirmations=0)
+    expiring = w2.add_escrow(5_000, w2.chain.tip + 5)
+    right = w2.add_escrow(5_500, 300)
+    big = w2.add_escrow(900_000, 300)  # a ticket on it would cost 225,000 sats in expectation, not 1,000
     t = w2.ticket()
     assert t.escrow == right
     assert {small, unconfirmed, expiring, big}.isdisjoint({t.escrow})

@@ -225,7 +225,7 @@ def _payer(w: World, wallet: Wallet) -> Payer:
 def test_payer_fund_confirm_pay_spend() -> None:
     w = World(n=0)
     payer = _payer(w, FakeWallet(w.chain))
-    (e,) = payer.fund_escrows([1_000_000], w.chain.tip + 100)
+    (e,) = payer.fund_escrows([4_400], w.chain.tip + 100)  # price * 2^k + the claim fee, within 10%
     assert [r.status for r in payer.escrows()] == [EscrowStatus.LIVE]  # funding -> broadcast -> live
     payer.refresh()
     assert payer.escrows()[0].height is None  # in the mempool

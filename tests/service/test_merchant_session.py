@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 import threading
 from contextlib import ExitStack
+from fractions import Fraction
 
 import httpx
 import pytest
@@ -54,6 +55,7 @@ class Setup:
 
     def payer(self, n: int, **kw) -> Payer:
         store = SQLitePayerStore(self.tmp / f"payer-{secrets.token_hex(4)}.sqlite")
+        kw.setdefault("max_overpay", Fraction(3, 2))  # quick wins: a ticket costs up to 2.5x the price here
         p = Payer(secrets.token_bytes(32), self.chain, store,
                   [self.vts.pubkey], funder=self.funded, max_price=PRICE, **kw)
         p.fund_escrows([VALUE] * n, self.chain.height() + 60)

@@ -79,7 +79,8 @@ def test_micropay2_from_the_command_line(cli, node, rpc, funded, tmp_path):
 
     # 20 escrows for 20 tickets: each win retires one escrow, so the payer never runs out, and at rho = 1/2
     # no win at all has probability 2^-20.
-    out = cli("micropay2", "escrow", "--vts", vts, "--count", "20", "--value", "100000", "--expiry-blocks", "14",
+    # 84,000 sats: price * 2^k = 80,000 in the claim plus its fee; a ticket costs 42,000 in expectation (+5%)
+    out = cli("micropay2", "escrow", "--vts", vts, "--count", "20", "--value", "84000", "--expiry-blocks", "14",
               "--max-price", "40000")
     assert len(out["funded"]) == 20 and {e["status"] for e in out["escrows"]} == {"live"}
     txid = out["funded"][0].split(":")[0]

@@ -29,6 +29,14 @@ Any other pair raises ``ProtocolError("UNEXPECTED_EVENT")`` and changes nothing.
 For a payment request it checks (c, a2, ρ, price, expiry), picks a live escrow, draws r2 and
 signs σ (the ticket) and σ1 (the claim escrow → a2, SIGHASH_ALL, fee from the escrow's value).
 
+**A ticket is worth its price, no more.** A winning ticket hands the merchant the whole escrow
+(less the claim fee), so what a ticket costs the payer in expectation is ``escrow value × ρ``
+(SCHEMES.md §1.2: escrow = payment ÷ ρ). The payer backs a request only with an escrow whose
+value × 2^-k is at most ``price × (1 + max_overpay)`` (default :data:`DEFAULT_MAX_OVERPAY`, 10%,
+computed in exact fractions) and refuses a request whose ρ = 2^-k is above its own 2^-``min_k``.
+A merchant asking a low ``k`` of a payer holding large escrows gets ``NoEscrow`` (code
+``TICKET_OVERPRICED`` in its message), never a ticket worth thousands of times its price.
+
 Double-spend risk: an escrow pays at most one winner. If tickets on one escrow go to several
 merchants, two may win and only the first the VTS signs for is paid — the payer has then sold
 the others content they will never be paid for. So by default an escrow is bound to the first
@@ -42,6 +50,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Sequence
+from fractions import Fraction
 from typing import Any
 
 from bitcoin.core import CMutableTransaction
@@ -49,7 +58,7 @@ from bitcoin.core import CMutableTransaction
 from btcmicro.contracts import Expiry
 from btcmicro.core.errors import InsufficientFunds, PolicyError, ProtocolError
 from btcmicro.core.keys import PrivateKey
-from btcmicro.lottery.common import MAX_K, Transitions, derive_key, draw_r
+from btcmicro.lottery.common import MAX_K, Transitions, derive_key, draw_r, rho
 from btcmicro.lottery.micropay2.messages import (
     EscrowRef,
     PaymentRequest,
@@ -65,14 +74,29 @@ from btcmicro.ports import Chain, Clock, Rng, Wallet
 from btcmicro.tx.build import SEQUENCE_LOCKTIME_ONLY, TxBuilder
 from btcmicro.tx.policy import dust_threshold
 
-__all__ = ["Payer", "NoEscrow", "PAYER_TRANSITIONS"]
+__all__ = ["Payer", "NoEscrow", "PAYER_TRANSITIONS", "DEFAULT_MAX_OVERPAY", "ticket_cost"]
 
 _ESC_TAG = b"btcmicro/micropay2/escrow-key/v1"
 DEFAULT_CLAIM_FEERATE = 2000  # sat/kvB
+DEFAULT_MAX_OVERPAY = Fraction(1, 10)
+"""How much a ticket's expected cost (escrow value × 2^-k) may exceed the price: 10%."""
+
+
+def ticket_cost(escrow_value: int, k: int) -> Fraction:
+    """What a ticket on an escrow of ``escrow_value`` sats costs its payer in expectation at ρ = 2^-k:
+    the whole escrow goes to a winner (claim output plus the claim's fee), so ``value × ρ``, exactly."""
+    return escrow_value * rho(k)
 
 
 class NoEscrow(InsufficientFunds):
-    """No live, confirmed escrow can back this request (too small, bound elsewhere, near expiry)."""
+    """No live, confirmed escrow can back this request (too small, too large for the price, bound
+    elsewhere, near expiry); ``reason`` says which when one was too large."""
+
+    def __init__(self, needed: int, available: int, reason: str | None = None) -> None:
+        super().__init__(needed, available)
+        self.reason = reason
+        if reason:
+            self.args = (f"{self.args[0]}; {reason}",)
 
 
 class Payer:
@@ -80,8 +104,10 @@ class Payer:
 
     ``secret`` (>= 16 bytes) derives every escrow key; ``funder`` pays escrows (``send_many``) and
     receives refunds (optional for a payer that only pays from existing escrows); ``chain`` and
-    ``store`` as for every party. Requests are accepted for 1 <= k <= ``max_k`` and price <=
-    ``max_price``; claims pay ``claim_feerate`` sat/kvB; escrows are used only with
+    ``store`` as for every party. Requests are accepted for ``min_k`` <= k <= ``max_k`` and price <=
+    ``max_price``, and backed only by an escrow whose expected cost per ticket (value × 2^-k) is at
+    most ``price × (1 + max_overpay)`` (a :class:`~fractions.Fraction`); claims pay
+    ``claim_feerate`` sat/kvB; escrows are used only with
     ``min_confirmations`` and ``min_blocks_to_expiry`` blocks (``min_seconds_to_expiry`` for time
     locks) left, matching what merchants require.
     """
@@ -99,6 +125,8 @@ class Payer:
         claim_feerate: int = DEFAULT_CLAIM_FEERATE,
         max_price: int = 100_000,
         max_k: int = 20,
+        min_k: int = 1,
+        max_overpay: Fraction | int = DEFAULT_MAX_OVERPAY,
         min_confirmations: int = 1,
         min_blocks_to_expiry: int = 12,
         min_seconds_to_expiry: int = 7200,
@@ -119,6 +147,12 @@ class Payer:
         self.claim_feerate = claim_feerate
         self.max_price = max_price
         self.max_k = min(max_k, MAX_K)
+        if not 1 <= min_k <= self.max_k:
+            raise ValueError(f"need 1 <= min_k <= max_k ({self.max_k})")
+        if isinstance(max_overpay, float) or Fraction(max_overpay) < 0:
+            raise ValueError("max_overpay is a non-negative Fraction (no floats: money is exact)")
+        self.min_k = min_k
+        self.max_overpay = Fraction(max_overpay)
         self.min_confirmations = min_confirmations
         self.min_blocks_to_expiry = min_blocks_to_expiry
         self.min_seconds_to_expiry = min_seconds_to_expiry
@@ -304,6 +338,8 @@ class Payer:
             raise ProtocolError("REQUEST_EXPIRED", "the payment request has expired")
         if req.k > self.max_k:
             raise ProtocolError("BAD_RHO", f"rho = 2^-{req.k} is below this payer's 2^-{self.max_k}")
+        if req.k < self.min_k:
+            raise ProtocolError("BAD_RHO", f"rho = 2^-{req.k} is above this payer's 2^-{self.min_k}")
         if req.price > self.max_price:
             raise ProtocolError("PRICE_TOO_HIGH", f"price {req.price} sats is above this payer's {self.max_price}")
         if req.min_claim_value < dust_threshold(req.a2):
@@ -319,15 +355,30 @@ class Payer:
         if self._tip is None:
             self.refresh()
         with self._lock:
-            for rec, claim_value in self._candidates(req):
+            candidates, too_large = self._candidates(req)
+            for rec, claim_value in candidates:
                 ticket = self.sign_ticket(self.escrow_ref(rec), req, claim_value)
                 if self._move(rec, PayerEvent.TICKET, merchant=req.merchant, c=req.c, ticket=ticket.encode(),
                               issued_at=int(self.clock())):
                     return ticket
-        raise NoEscrow(req.min_claim_value, 0)
+        reason = None
+        if too_large:
+            cost = ticket_cost(min(too_large), req.k)
+            reason = (f"TICKET_OVERPRICED: the smallest usable escrow ({min(too_large)} sats) would make a ticket "
+                      f"cost {-(-cost.numerator // cost.denominator)} sats in expectation at rho = 2^-{req.k}, "
+                      f"over the price {req.price} sats + {self.max_overpay}")
+        raise NoEscrow(req.min_claim_value, 0, reason)
 
-    def _candidates(self, req: PaymentRequest) -> list[tuple[EscrowRecord, int]]:
+    def max_escrow_value(self, price: int, k: int) -> int:
+        """The largest escrow that may back a ticket of ``price`` at ρ = 2^-k:
+        value × 2^-k <= price × (1 + max_overpay)."""
+        return int(price * (1 + self.max_overpay) * (1 << k))
+
+    def _candidates(self, req: PaymentRequest) -> tuple[list[tuple[EscrowRecord, int]], list[int]]:
+        """(escrows that can back ``req`` with their claim value, values of those refused only as too large)."""
         out = []
+        too_large: list[int] = []
+        limit = self.max_escrow_value(req.price, req.k)
         for rec in self.store.escrows(EscrowStatus.LIVE):
             if rec.height is None or self._tip is None or self._tip - rec.height + 1 < self.min_confirmations:
                 continue
@@ -344,11 +395,15 @@ class Payer:
                 if left < (self.min_blocks_to_expiry if exp.is_height else self.min_seconds_to_expiry):
                     continue
             claim_value = rec.value - claim_fee(ref, req.a2, self.claim_feerate)
-            if claim_value >= req.min_claim_value:
-                out.append((rec, claim_value))
+            if claim_value < req.min_claim_value:
+                continue
+            if rec.value > limit:  # the ticket would be worth more than the price (+ tolerance)
+                too_large.append(rec.value)
+                continue
+            out.append((rec, claim_value))
         # escrows already bound to this merchant first, then the smallest that fits
         out.sort(key=lambda rc: (rc[0].merchant != req.merchant, rc[0].value, rc[0].index))
-        return out
+        return out, too_large
 
     def sign_ticket(self, escrow: EscrowRef, req: PaymentRequest, claim_value: int) -> Ticket:
         """A ticket on ``escrow`` (one of this payer's) paying ``claim_value`` to a2, with a fresh r2.
