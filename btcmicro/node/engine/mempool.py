@@ -24,7 +24,8 @@ from btcmicro.node.rpc_codes import RPCErrorCode
 from btcmicro.tx import policy
 from btcmicro.tx.size import fee_for, stripped_size
 
-__all__ = ["Mempool", "MempoolEntry", "Reject", "check_block_transactions", "failing_input", "sequence_locks_ok"]
+__all__ = ["Mempool", "MempoolEntry", "PackageResult", "Reject", "check_block_transactions", "failing_input",
+           "sequence_locks_ok"]
 
 COINBASE_MATURITY = 100
 LOCKTIME_THRESHOLD = 500_000_000
@@ -35,6 +36,8 @@ SEQUENCE_MASK = 0x0000FFFF
 SEQUENCE_GRANULARITY = 9
 MAX_REPLACEMENT_CANDIDATES = 100
 MAX_BLOCK_WEIGHT = 4_000_000
+MAX_PACKAGE_COUNT = 25
+MAX_PACKAGE_WEIGHT = 404_000
 
 # The consensus flags the kernel exposes; Core's standard flags add policy-only
 # rules (low-S, minimal data, clean stack, ...) that the kernel cannot check.
@@ -77,6 +80,20 @@ class MempoolEntry:
     @property
     def feerate(self) -> float:  # only for ordering; never an amount
         return self.fee / self.vsize
+
+
+@dataclass(slots=True)
+class PackageResult:
+    """One transaction's outcome in submitpackage: ``kind`` is "valid" (accepted now, with its
+    effective feerate in sat/kvB and the wtxids that feerate includes), "mempool" (already there),
+    "other-wtxid" (same txid, other witness, in the mempool) or "error"."""
+
+    kind: str
+    entry: MempoolEntry | None = None
+    effective_feerate: int = 0
+    effective_includes: list[bytes] = field(default_factory=list)
+    other_wtxid: bytes = b""
+    error: str = ""
 
 
 class Mempool:
@@ -136,7 +153,8 @@ class Mempool:
     # -- acceptance ----------------------------------------------------------
 
     def check(self, tx: CTransaction, raw: bytes, *, bypass_limits: bool = False,
-              max_fee_rate: int | None = None) -> tuple[MempoolEntry, set[bytes]]:
+              max_fee_rate: int | None = None, package_feerates: bool = False,
+              allow_replacement: bool = True) -> tuple[MempoolEntry, set[bytes]]:
         """Run every check; return the would-be entry and the txids it replaces.
 
         Changes nothing. Raises :class:`Reject` with Core's reason.
@@ -213,13 +231,15 @@ class Mempool:
             raise Reject("dust", "tx with dust output must be 0-fee")
         weight = stripped * 3 + len(raw)
         vsize = (weight + 3) // 4
-        if not bypass_limits and fee < fee_for(vsize, policy.MIN_RELAY_FEE):
+        if not bypass_limits and not package_feerates and fee < fee_for(vsize, policy.MIN_RELAY_FEE):
             raise Reject("min relay fee not met", f"{fee} < {fee_for(vsize, policy.MIN_RELAY_FEE)}")
 
         parents = {txin.prevout.hash for txin in tx.vin if txin.prevout.hash in self.entries}
         entry = MempoolEntry(tx, raw, txid, wtxid, fee, vsize, weight, self.clock(), chain.height,
                              [(i.prevout.hash, i.prevout.n) for i in tx.vin], parents)
         replaced: set[bytes] = set()
+        if conflicts and not allow_replacement:
+            raise Reject("bip125-replacement-disallowed")
         if conflicts:
             replaced = self._replacement_checks(entry, conflicts)
         failed = failing_input(tx, raw, coins)
@@ -238,6 +258,127 @@ class Mempool:
             self._remove(old)
         self._add(entry)
         return entry
+
+    # -- packages ------------------------------------------------------------
+
+    @staticmethod
+    def package_error(package: list[tuple[CTransaction, bytes]]) -> str | None:
+        """Core's IsWellFormedPackage: the package-wide reason, or None."""
+        if len(package) > MAX_PACKAGE_COUNT:
+            return "package-too-many-transactions"
+        if sum(stripped_size(tx) * 3 + len(raw) for tx, raw in package) > MAX_PACKAGE_WEIGHT:
+            return "package-too-large"
+        txids = [tx.GetTxid() for tx, _ in package]
+        if len(set(txids)) != len(txids):
+            return "package-contains-duplicates"
+        later = set(txids)
+        for tx, _ in package:
+            later.discard(tx.GetTxid())
+            if any(txin.prevout.hash in later for txin in tx.vin):
+                return "package-not-sorted"
+        spent: set[Outpoint] = set()
+        for tx, _ in package:
+            ops = {(txin.prevout.hash, txin.prevout.n) for txin in tx.vin}
+            if ops & spent:
+                return "conflict-in-package"
+            spent |= ops
+        return None
+
+    def test_package(self, package: list[tuple[CTransaction, bytes]]) -> dict[bytes, MempoolEntry | Reject]:
+        """Core's package test-accept (several transactions in testmempoolaccept), well-formed
+        package assumed: each transaction judged in order with the earlier ones' outputs
+        available and no replacement allowed, every transaction at its own feerate. On the first
+        failure only that transaction has a result (Core leaves the others unvalidated).
+        Changes nothing."""
+        added: list[MempoolEntry] = []
+        results: dict[bytes, MempoolEntry | Reject] = {}
+        try:
+            for tx, raw in package:
+                try:
+                    entry, _ = self.check(tx, raw, allow_replacement=False)
+                except Reject as rej:
+                    return {tx.GetHash(): rej}
+                self._add(entry)
+                added.append(entry)
+                results[entry.wtxid] = entry
+            return results
+        finally:
+            for entry in reversed(added):
+                self._remove(entry.txid)
+
+    def submit_package(self, package: list[tuple[CTransaction, bytes]], max_fee_rate: int | None = None
+                       ) -> tuple[str, dict[bytes, PackageResult], list[bytes]]:
+        """Core's AcceptPackage for a child with its parents: each transaction alone first; those
+        refused only for their feerate or for a parent so refused are judged together at the
+        package feerate. Returns (package_msg, result per wtxid, replaced txids)."""
+        error = self.package_error(package)
+        if error is not None:
+            return error, {tx.GetHash(): PackageResult("error", error="package-not-validated")
+                           for tx, _ in package}, []
+        results: dict[bytes, PackageResult] = {}
+        deferred: list[tuple[CTransaction, bytes]] = []
+        alone: dict[bytes, str] = {}  # a deferred transaction's own refusal, its result if the package fails
+        replaced: list[bytes] = []
+        for tx, raw in package:
+            txid, wtxid = tx.GetTxid(), tx.GetHash()
+            if wtxid in self.by_wtxid:
+                results[wtxid] = PackageResult("mempool", self.entries[txid])
+                continue
+            if txid in self.entries:
+                results[wtxid] = PackageResult("other-wtxid", other_wtxid=self.entries[txid].wtxid)
+                continue
+            try:
+                entry, gone = self.check(tx, raw, max_fee_rate=max_fee_rate)
+            except Reject as rej:
+                if rej.reason in ("min relay fee not met", "bad-txns-inputs-missingorspent"):
+                    deferred.append((tx, raw))
+                    alone[wtxid] = rej.message
+                    continue
+                results[wtxid] = PackageResult("error", error=rej.message)
+                return "transaction failed", self._unvalidated(package, results, alone), replaced
+            for old in gone:
+                self._remove(old)
+            self._add(entry)
+            replaced.extend(gone)
+            results[wtxid] = PackageResult("valid", entry, entry.fee * 1000 // entry.vsize, [wtxid])
+        if deferred:
+            added: list[MempoolEntry] = []
+            failed: Reject | None = None
+            failed_wtxid = b""
+            for tx, raw in deferred:
+                try:
+                    entry, gone = self.check(tx, raw, max_fee_rate=max_fee_rate, package_feerates=True,
+                                             allow_replacement=False)
+                except Reject as rej:
+                    failed, failed_wtxid = rej, tx.GetHash()
+                    break
+                self._add(entry)
+                added.append(entry)
+            total_fee = sum(e.fee for e in added)
+            total_vsize = sum(e.vsize for e in added)
+            if failed is None and total_fee < fee_for(total_vsize, policy.MIN_RELAY_FEE):
+                failed = Reject("min relay fee not met", f"{total_fee} < {fee_for(total_vsize, policy.MIN_RELAY_FEE)}")
+                failed_wtxid = added[-1].wtxid
+            if failed is not None:
+                for entry in reversed(added):
+                    self._remove(entry.txid)
+                results[failed_wtxid] = PackageResult("error", error=failed.message)
+                return "transaction failed", self._unvalidated(package, results, alone), replaced
+            rate = total_fee * 1000 // total_vsize
+            wtxids = [e.wtxid for e in added]
+            for entry in added:
+                results[entry.wtxid] = PackageResult("valid", entry, rate, wtxids)
+        return "success", results, replaced
+
+    @staticmethod
+    def _unvalidated(package: list[tuple[CTransaction, bytes]], results: dict[bytes, PackageResult],
+                     alone: dict[bytes, str]) -> dict[bytes, PackageResult]:
+        """A failed package's results: a transaction judged alone keeps that verdict; one never
+        reached is "package-not-validated"."""
+        for tx, _ in package:
+            wtxid = tx.GetHash()
+            results.setdefault(wtxid, PackageResult("error", error=alone.get(wtxid, "package-not-validated")))
+        return results
 
     def _replacement_checks(self, entry: MempoolEntry, conflicts: set[bytes]) -> set[bytes]:
         all_conflicts = self.descendants(conflicts)

@@ -27,11 +27,12 @@ from btcmicro.core.amounts import COIN, btc_to_sats, sats_to_btc
 from btcmicro.core.errors import NodeError
 from btcmicro.core.hashes import hash256
 from btcmicro.node.engine.chainstate import BlockRejected, Chainstate
-from btcmicro.node.engine.mempool import Mempool, Reject, check_block_transactions
+from btcmicro.node.engine.mempool import MAX_PACKAGE_COUNT, Mempool, MempoolEntry, Reject, check_block_transactions
 from btcmicro.node.engine.miner import REGTEST_BITS, build_block
 from btcmicro.node.rpc_codes import RPCErrorCode
 from btcmicro.script import descriptor, standard
 from btcmicro.tx import decode, policy
+from btcmicro.tx.size import fee_for
 
 __all__ = ["Engine", "RPCError", "METHODS", "ENGINE_VERSION"]
 
@@ -254,6 +255,28 @@ def decode_hex_tx(hexstr: str, try_no_witness: bool = False, try_witness: bool =
 
 
 DECODE_FAILED = "TX decode failed. Make sure the tx has at least one input."
+
+
+def _check_burn(tx: CTransaction, max_burn: int) -> None:
+    """Core's maxburnamount check: no provably unspendable output (OP_RETURN first, over 10,000
+    bytes, or with an invalid op) may carry more than ``max_burn`` sats."""
+    for out in tx.vout:
+        spk = bytes(out.scriptPubKey)
+        unspendable = spk[:1] == b"\x6a" or len(spk) > MAX_SCRIPT_SIZE or not _has_valid_ops(spk)
+        if unspendable and out.nValue > max_burn:
+            raise NodeError(RPCErrorCode.RPC_VERIFY_ERROR,
+                            "Unspendable output exceeds maximum configured by user (maxburnamount)")
+
+
+def _is_child_with_parents_tree(txs: list[CTransaction]) -> bool:
+    """Core's IsChildWithParentsTree: the last transaction spends an output of every other one,
+    and none of the others spends another's output."""
+    child = txs[-1]
+    parents = {tx.GetTxid() for tx in txs[:-1]}
+    spent_by_child = {txin.prevout.hash for txin in child.vin}
+    if not parents <= spent_by_child:
+        return False
+    return not any(txin.prevout.hash in parents for tx in txs[:-1] for txin in tx.vin)
 
 
 def _decode_tx(hexstr: str, message: str = DECODE_FAILED) -> tuple[CTransaction, bytes]:
@@ -562,11 +585,7 @@ class Engine:
         """Submit a raw transaction to the local node's mempool; returns its txid."""
         tx, raw = _decode_tx(hexstring)
         max_rate = DEFAULT_MAX_RAW_TX_FEE_RATE if maxfeerate is None else maxfeerate
-        for out in tx.vout:
-            spk = bytes(out.scriptPubKey)
-            if (spk[:1] == b"\x6a" or len(spk) > 10_000) and out.nValue > maxburnamount:
-                raise NodeError(RPCErrorCode.RPC_VERIFY_ERROR,
-                                "Unspendable output exceeds maximum configured by user (maxburnamount)")
+        _check_burn(tx, maxburnamount)
         txid = tx.GetTxid()
         if txid in self.mempool.entries:
             return str(b2lx(txid))
@@ -593,30 +612,87 @@ class Engine:
                                 f"JSON value of type {_json_type(item)} is not of expected type string")
             decoded.append(_decode_tx(item, f"TX decode failed: {item} Make sure the tx has at least one input."))
         max_rate = DEFAULT_MAX_RAW_TX_FEE_RATE if maxfeerate is None else maxfeerate
-        results = []
-        for tx, raw in decoded:
-            res: dict[str, Any] = {"txid": b2lx(tx.GetTxid()), "wtxid": b2lx(tx.GetHash())}
+        package_error = None
+        verdicts: dict[bytes, MempoolEntry | Reject]
+        if len(decoded) == 1:  # Core: ProcessTransaction; several: ProcessNewPackage (test accept)
+            tx, raw = decoded[0]
             try:
-                entry, _ = self.mempool.check(tx, raw, max_fee_rate=max_rate)
+                verdicts = {tx.GetHash(): self.mempool.check(tx, raw)[0]}
             except Reject as rej:
+                verdicts = {tx.GetHash(): rej}
+        else:
+            package_error = self.mempool.package_error(decoded)
+            verdicts = {} if package_error else self.mempool.test_package(decoded)
+        results = []
+        exit_early = False  # after a max-fee-exceeded, Core leaves the rest blank
+        for tx, _raw in decoded:
+            res: dict[str, Any] = {"txid": b2lx(tx.GetTxid()), "wtxid": b2lx(tx.GetHash())}
+            if package_error:
+                res["package-error"] = package_error
+            verdict = verdicts.get(tx.GetHash())
+            if exit_early or verdict is None:
+                results.append(res)
+                continue
+            if isinstance(verdict, Reject):
                 res["allowed"] = False
-                if rej.reason == "bad-txns-inputs-missingorspent":
+                if verdict.reason == "bad-txns-inputs-missingorspent":
                     res["reject-reason"] = "missing-inputs"
-                elif rej.reason == "max-fee-exceeded":
-                    res["reject-reason"] = "max-fee-exceeded"
                 else:
-                    res["reject-reason"] = rej.reason
-                    res["reject-details"] = rej.message
+                    res["reject-reason"] = verdict.reason
+                    res["reject-details"] = verdict.message
+            elif max_rate and verdict.fee > fee_for(verdict.vsize, max_rate):
+                res["allowed"] = False
+                res["reject-reason"] = "max-fee-exceeded"
+                exit_early = True
             else:
                 res["allowed"] = True
-                res["vsize"] = entry.vsize
+                res["vsize"] = verdict.vsize
                 res["fees"] = {
-                    "base": sats_to_btc(entry.fee),
-                    "effective-feerate": sats_to_btc(entry.fee * 1000 // entry.vsize),
-                    "effective-includes": [b2lx(entry.wtxid)],
+                    "base": sats_to_btc(verdict.fee),
+                    "effective-feerate": sats_to_btc(verdict.fee * 1000 // verdict.vsize),
+                    "effective-includes": [b2lx(verdict.wtxid)],
                 }
             results.append(res)
         return results
+
+    @rpc("submitpackage", Param("package", "arr", True), Param("maxfeerate", "amount", False, None),
+         Param("maxburnamount", "amount", False, 0))
+    def rpc_submitpackage(self, package: list[Any], maxfeerate: int | None, maxburnamount: int) -> dict[str, Any]:
+        """Submit a package of raw transactions (serialized, hex-encoded) to local node."""
+        if not 1 <= len(package) <= MAX_PACKAGE_COUNT:
+            raise NodeError(RPCErrorCode.RPC_INVALID_PARAMETER,
+                            f"Array must contain between 1 and {MAX_PACKAGE_COUNT} transactions.")
+        max_rate = DEFAULT_MAX_RAW_TX_FEE_RATE if maxfeerate is None else maxfeerate
+        decoded = []
+        for item in package:
+            if not isinstance(item, str):
+                raise NodeError(RPCErrorCode.RPC_TYPE_ERROR,
+                                f"JSON value of type {_json_type(item)} is not of expected type string")
+            tx, raw = _decode_tx(item, f"TX decode failed: {item} Make sure the tx has at least one input.")
+            _check_burn(tx, maxburnamount)
+            decoded.append((tx, raw))
+        if len(decoded) > 1 and not _is_child_with_parents_tree([tx for tx, _ in decoded]):
+            raise NodeError(RPCErrorCode.RPC_VERIFY_ERROR,
+                            "package topology disallowed. not child-with-parents or parents depend on each other.")
+        message, outcomes, replaced = self.mempool.submit_package(decoded, max_fee_rate=max_rate or None)
+        tx_results: dict[str, Any] = {}
+        for tx, _raw in decoded:
+            out: dict[str, Any] = {"txid": b2lx(tx.GetTxid())}
+            outcome = outcomes[tx.GetHash()]
+            if outcome.kind == "other-wtxid":
+                out["other-wtxid"] = b2lx(outcome.other_wtxid)
+            elif outcome.kind == "error":
+                out["error"] = outcome.error
+            elif outcome.entry is not None:
+                out["vsize"] = outcome.entry.vsize
+                fees: dict[str, Any] = {"base": sats_to_btc(outcome.entry.fee)}
+                if outcome.kind == "valid":
+                    fees["effective-feerate"] = sats_to_btc(outcome.effective_feerate)
+                    fees["effective-includes"] = [b2lx(w) for w in outcome.effective_includes]
+                out["fees"] = fees
+            tx_results[b2lx(tx.GetHash())] = out
+        return {"package_msg": message, "tx-results": tx_results,
+                "replaced-transactions": sorted(b2lx(t) for t in replaced)}
 
     def _entry_json(self, txid: bytes) -> dict[str, Any]:
         e = self.mempool.entries[txid]
