@@ -55,6 +55,8 @@ import hmac
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+import coincurve
+
 from btcmicro.core.errors import ConfigError, ProtocolError
 from btcmicro.crypto import chameleon
 from btcmicro.crypto import secp256k1 as k1
@@ -353,7 +355,7 @@ class NoncePublicKey:
     point: bytes
     nonce_root: bytes
     context_bits: int = 16
-    _x_only: bytes = field(init=False, repr=False, compare=False)
+    _x_only: coincurve.PublicKeyXOnly = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.context_bits, int) or not 1 <= self.context_bits <= _NONCE_MAX_CONTEXT_BITS:
@@ -361,7 +363,7 @@ class NoncePublicKey:
         if not isinstance(self.nonce_root, bytes) or len(self.nonce_root) != 32:
             raise ProtocolError("bad_public_key", "the nonce root is 32 bytes")
         k1.point_from_bytes(self.point, "assertion public key")
-        object.__setattr__(self, "_x_only", self.point[1:])
+        object.__setattr__(self, "_x_only", coincurve.PublicKeyXOnly(self.point[1:]))
 
     @property
     def token_size(self) -> int:
@@ -390,7 +392,7 @@ class NoncePublicKey:
             index >>= 1
         if not hmac.compare_digest(node, self.nonce_root):
             return False
-        return k1.schnorr_verify(self._x_only, _statement_message(self.context_bits, context, statement), signature)
+        return bool(self._x_only.verify(signature, _statement_message(self.context_bits, context, statement)))
 
     def extract(self, first: Assertion, second: Assertion) -> int | None:
         if not _extract_preconditions(self, first, second):
@@ -398,7 +400,7 @@ class NoncePublicKey:
         (sig1, sig2) = first.token[:64], second.token[:64]
         if sig1[:32] != sig2[:32]:  # pragma: no cover - both paths lead to one root: a hash collision
             return None
-        e1, e2 = (k1.schnorr_challenge(sig[:32], self._x_only,
+        e1, e2 = (k1.schnorr_challenge(sig[:32], self.point[1:],
                                        _statement_message(self.context_bits, a.context, a.statement))
                   for sig, a in ((sig1, first), (sig2, second)))
         if e1 == e2:  # pragma: no cover - a SHA-256 collision

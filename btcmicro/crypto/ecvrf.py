@@ -72,6 +72,10 @@ class Group(Protocol[PointT]):
 
     def add(self, a: PointT | None, b: PointT | None) -> PointT | None: ...
 
+    def base_mul_add(self, a: int, b: int, point: PointT) -> PointT | None:
+        """``a·B + b·point`` (a verifier's double multiplication; public scalars)."""
+        ...
+
     def neg(self, point: PointT | None) -> PointT | None: ...
 
     def encode(self, point: PointT) -> bytes:
@@ -100,6 +104,9 @@ class Secp256k1Group:
 
     def add(self, a: coincurve.PublicKey | None, b: coincurve.PublicKey | None) -> coincurve.PublicKey | None:
         return secp256k1.point_add(a, b)
+
+    def base_mul_add(self, a: int, b: int, point: coincurve.PublicKey) -> coincurve.PublicKey | None:
+        return secp256k1.mul_add(a, None, b, point)
 
     def neg(self, point: coincurve.PublicKey | None) -> coincurve.PublicKey | None:
         return secp256k1.point_neg(point)
@@ -255,7 +262,7 @@ class ECVRFSuite(Generic[PointT]):
         h_point, ctr = self.encode_to_curve(public_key, alpha)
         # U = s·B − c·Y, V = s·H − c·Gamma, with −c as the scalar q − c (no point negation)
         minus_c = (-c) % g.order
-        u_point = g.add(g.base_mul(s), g.mul(y_point, minus_c))
+        u_point = g.base_mul_add(s, minus_c, y_point)
         v_point = g.add(g.mul(h_point, s), g.mul(gamma_point, minus_c))
         gamma, h, u, v = proof[:_PT_LEN], g.encode(h_point), self._point(u_point), self._point(v_point)
         if self.challenge((public_key, h, gamma, u, v)) != c:

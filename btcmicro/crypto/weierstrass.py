@@ -107,6 +107,9 @@ class WeierstrassGroup:
     def base_mul(self, scalar: int) -> AffinePoint | None:
         return self.mul(self.generator, scalar)
 
+    def base_mul_add(self, a: int, b: int, point: AffinePoint) -> AffinePoint | None:
+        return self.add(self.base_mul(a), self.mul(point, b))
+
     def encode(self, point: AffinePoint) -> bytes:
         x, y = point
         return bytes([2 | (y & 1)]) + x.to_bytes(32, "big")

@@ -1,6 +1,8 @@
 """The secp256k1 helpers: infinity, negation, multi-scalar, hash-to-curve, BIP340 with a chosen nonce."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import coincurve
 import pytest
 
@@ -41,6 +43,32 @@ def test_negation_doubling_and_mul_add() -> None:
     assert ref(k1.mul_add(3, None, 5, q)) == REF.base_mul(3 + 5 * 29)
     assert k1.mul_add(29, p, -11, q) is None
     assert ref(k1.point_mul(p, -1)) == ref(k1.point_neg(p))
+
+
+def test_mul_add_through_recovery_matches_two_multiplications(rng: Callable[[int], bytes]) -> None:
+    q = k1.base_mul(0x1234567)
+    assert q is not None
+    for _ in range(100):
+        a, b = (int.from_bytes(rng(32), "big") % k1.ORDER for _ in range(2))
+        fast = k1.mul_add(a, None, b, q)
+        slow = k1.point_add(k1.base_mul(a), k1.point_mul(q, b))
+        assert fast is not None and slow is not None and fast.format() == slow.format()
+    assert k1.mul_add(5, None, 0, q) is not None
+    assert k1.mul_add(0, None, 3, q).format() == k1.point_mul(q, 3).format()  # type: ignore[union-attr]  # not None
+    assert k1.mul_add(-3 * 0x1234567, None, 3, q) is None  # infinity, through the fallback
+
+
+def test_mul_add_with_x_above_the_order() -> None:
+    """A point with n <= x < p (recovery ids 2/3); its discrete log is unknown, which does not matter."""
+    x = k1.ORDER
+    while (q := k1.lift_x(x.to_bytes(32, "big"))) is None:
+        x += 1
+    for point in (q, k1.point_neg(q)):
+        assert point is not None
+        fast = k1.mul_add(7, None, 11, point)
+        slow = k1.point_add(k1.base_mul(7), k1.point_mul(point, 11))
+        assert fast is not None and slow is not None and fast.format() == slow.format()
+        assert ref(fast) == REF.add(REF.base_mul(7), REF.mul(point.point(), 11))
 
 
 def test_point_and_scalar_decoding_is_strict() -> None:
