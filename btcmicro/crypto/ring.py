@@ -24,6 +24,7 @@ injects ``rng``.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import coincurve
@@ -54,13 +55,23 @@ def _challenge(prefix: bytes, index: int, point: coincurve.PublicKey) -> int:
     return int.from_bytes(k1.tagged_hash(_CHALLENGE_TAG, data), "big") % k1.ORDER
 
 
-def _parse_ring(ring: Sequence[bytes]) -> list[coincurve.PublicKey]:
-    """The ring's points; :class:`ProtocolError` for a malformed, empty, oversized or duplicated ring."""
+def _parse_ring(ring: Sequence[bytes]) -> tuple[coincurve.PublicKey, ...]:
+    """The ring's points; :class:`ProtocolError` for a malformed, empty, oversized or duplicated ring.
+
+    A point of sale verifies against the same ring again and again, and decompressing its keys
+    costs about a fifth of a verification, so the last few rings parsed are kept."""
     if not 1 <= len(ring) <= MAX_RING_SIZE:
         raise ProtocolError("bad_ring", f"a ring has 1..{MAX_RING_SIZE} keys")
+    if not all(isinstance(key, bytes) for key in ring):
+        raise ProtocolError("bad_ring", "ring keys are bytes")
+    return _parse_ring_cached(tuple(ring))
+
+
+@functools.lru_cache(maxsize=16)
+def _parse_ring_cached(ring: tuple[bytes, ...]) -> tuple[coincurve.PublicKey, ...]:
     if len(set(ring)) != len(ring):
         raise ProtocolError("bad_ring", "a ring lists each key once")
-    return [k1.point_from_bytes(key, f"ring key {i}") for i, key in enumerate(ring)]
+    return tuple(k1.point_from_bytes(key, f"ring key {i}") for i, key in enumerate(ring))
 
 
 def sign(message: bytes, ring: Sequence[bytes], secret: int, rng: k1.Rng | None = None) -> bytes:
