@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import signal
+import threading
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -25,45 +27,96 @@ def regtest() -> None:
 @ENGINE_OPT
 @BITCOIND_OPT
 @click.option("--detach", is_flag=True, help="Run in the background; later commands find it via the datadir.")
+@click.option("--rpcport", type=click.IntRange(0, 65535), default=None,
+              help="RPC port (0: any free one). Default: the port this datadir used last, else 18443 if free.")
+@click.option("--port", "p2p_port", type=click.IntRange(1, 65535), default=None,
+              help="bitcoind only: accept P2P connections on 127.0.0.1:PORT (default: no P2P listening).")
 @JSON_OPT
 @click.pass_context
-def regtest_start(ctx: click.Context, engine: str, bitcoind_path: str | None, detach: bool, json_out: bool) -> None:
-    """Start a regtest node on the datadir."""
-    from btcmicro.node.launcher import read_node_record, start_detached, start_node
+def regtest_start(ctx: click.Context, engine: str, bitcoind_path: str | None, detach: bool,
+                  rpcport: int | None, p2p_port: int | None, json_out: bool) -> None:
+    """Start a regtest node on the datadir.
+
+    After a crash (the node was killed, the machine rebooted) this recovers by itself: the stale
+    record is replaced and the node comes back on the same chain.
+    """
+    from btcmicro.node.launcher import (
+        choose_ports,
+        node_state,
+        remember_ports,
+        remove_node_record,
+        resolve_engine,
+        start_detached,
+        start_node,
+        write_node_record,
+    )
 
     obj: Context = ctx.obj
-    existing = read_node_record(obj.nodedir)
-    if existing is not None:
+    chaindir: Path = obj.nodedir
+    existing, state = node_state(chaindir)
+    if state == "running":
+        assert existing is not None
         raise ConfigError(f"a node is already running for {obj.datadir} at {existing['url']} "
                           f"(pid {existing['pid']}): `btcmicro regtest stop` first")
-    chaindir: Path = obj.nodedir
+    if p2p_port is not None and resolve_engine(engine, bitcoind_path)[0] != "bitcoind":
+        raise ConfigError("--port is for bitcoind's P2P; the embedded engine has no P2P")
     if detach:
         with progress("starting regtest node"):
-            info = start_detached(engine=engine, datadir=chaindir, bitcoind=bitcoind_path)
+            info = start_detached(engine=engine, datadir=chaindir, bitcoind=bitcoind_path,
+                                  rpc_port=rpcport, p2p_port=p2p_port)
+        if info.get("message"):  # on stderr, also under --json
+            click.echo(info["message"], err=True)
         emit(ctx, info, f"{info['engine']} regtest node running (pid {info['pid']})\n"
                         f"  rpc url:     {info['url']}\n  cookie file: {info['cookie_file']}\n"
                         f"  stop with:   btcmicro regtest stop")
         return
-    with start_node(engine=engine, datadir=chaindir, bitcoind=bitcoind_path) as node:
-        emit(ctx, {"engine": node.engine, "url": node.url, "cookie_file": str(node.cookie_path)},
-             f"{node.engine} regtest node at {node.url} (cookie {node.cookie_path}); Ctrl-C to stop")
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            click.echo("stopping", err=True)
+    if state == "stale":
+        assert existing is not None
+        click.echo(f"the node recorded for {obj.datadir} (pid {existing.get('pid')}) was gone: it did not stop "
+                   "cleanly; starting it again on the same chain", err=True)
+        remove_node_record(chaindir, int(existing.get("pid", -1)))
+    port, p2p, _why = choose_ports(chaindir, rpcport, p2p_port)
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())  # `regtest stop` may SIGTERM us
+    try:
+        with start_node(engine=engine, datadir=chaindir, bitcoind=bitcoind_path, rpc_port=port,
+                        p2p_port=p2p or 0) as node:
+            info = {"engine": node.engine, "url": node.url, "cookie_file": str(node.cookie_path),
+                    "pid": node.pid, "rpcport": node.rpc_port, "started": int(time.time()),
+                    "foreground": True}
+            remember_ports(chaindir, node.rpc_port, p2p)
+            write_node_record(chaindir, info)
+            try:
+                emit(ctx, info, f"{node.engine} regtest node at {node.url} (cookie {node.cookie_path}); "
+                                "Ctrl-C or `btcmicro regtest stop` to stop")
+                while node.running() and not stop.wait(0.2):
+                    pass
+            except KeyboardInterrupt:
+                pass
+            finally:
+                click.echo("stopping", err=True)
+                remove_node_record(chaindir, node.pid)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @regtest.command("stop")
 @JSON_OPT
 @click.pass_context
 def regtest_stop(ctx: click.Context, json_out: bool) -> None:
-    """Stop the node recorded in the datadir."""
-    from btcmicro.node.launcher import stop_detached
+    """Stop the node recorded in the datadir (never any other process)."""
+    from btcmicro.node.launcher import node_state, stop_detached
 
+    record, state = node_state(ctx.obj.nodedir)
     with progress("stopping regtest node"):
         stopped = stop_detached(ctx.obj.nodedir)
-    emit(ctx, {"stopped": stopped}, "stopped" if stopped else "no node was running")
+    if state == "stale":
+        assert record is not None
+        text = (f"no node was running: removed a stale record (pid {record.get('pid')} is not the node "
+                "any more; nothing was signalled)")
+    else:
+        text = "stopped" if stopped else "no node was running"
+    emit(ctx, {"stopped": stopped, **({"stale": True} if state == "stale" else {})}, text)
 
 
 @regtest.command("status")
@@ -71,11 +124,14 @@ def regtest_stop(ctx: click.Context, json_out: bool) -> None:
 @click.pass_context
 def regtest_status(ctx: click.Context, json_out: bool) -> None:
     """Where the recorded node listens, its credentials, and its chain."""
-    from btcmicro.node.launcher import read_node_record
+    from btcmicro.node.launcher import node_state
 
-    record = read_node_record(ctx.obj.nodedir)
-    if record is None:
-        emit(ctx, {"running": False}, "no node running")
+    record, state = node_state(ctx.obj.nodedir)
+    if record is None or state != "running":
+        stale = state == "stale"
+        emit(ctx, {"running": False, **({"stale": True} if stale else {})},
+             "no node running" + (f" (stale record of pid {record.get('pid')}: `btcmicro regtest start` "
+                                  "recovers)" if stale and record is not None else ""))
         ctx.exit(1)
     rpc = ctx.obj.rpc()
     info = rpc.getblockchaininfo()

@@ -10,6 +10,15 @@ No stray process or temporary directory survives: every started node registers a
 or at interpreter exit (``atexit``), also after an exception or ``KeyboardInterrupt``.  A
 node started with ``detached=True`` is meant to outlive this process (``btcmicro regtest
 start --detach``): it runs in its own session, keeps its datadir, and is not stopped at exit.
+
+Crash safety: bitcoind keeps new blocks' index and UTXO changes in memory and writes them about
+once an hour (on regtest it counts on peers to send lost blocks again), so a bitcoind killed with
+SIGKILL soon after mining restarts at an older height, often 0. :class:`NodeRPC`, the client the
+toolkit hands out for the nodes it starts or attaches to, therefore asks bitcoind to flush
+(``gettxoutsetinfo none``, which runs Core's ``ForceFlushStateToDisk``) after every call of the
+toolkit's that mines (:data:`MINING_METHODS`), before the call returns.  Blocks that other
+programs mine through their own clients, or that arrive from peers, are flushed only on bitcoind's
+own schedule.
 """
 from __future__ import annotations
 
@@ -28,10 +37,52 @@ from typing import Any
 from btcmicro.core.errors import ConfigError, InWarmup, NodeError, NodeUnavailable
 from btcmicro.node.rpc import RPCClient
 
-__all__ = ["BitcoindNode", "BitcoindExited", "find_bitcoind", "free_port", "bitcoind_args", "terminate_pid",
-           "BITCOIND_ENV"]
+__all__ = ["BitcoindNode", "BitcoindExited", "find_bitcoind", "free_port", "port_free", "bitcoind_args",
+           "terminate_pid", "BITCOIND_ENV", "MINING_METHODS", "NodeRPC", "flush_chainstate"]
 
 BITCOIND_ENV = "BITCOIND"
+
+#: Calls that connect blocks: after one of them :class:`NodeRPC` makes bitcoind flush.
+MINING_METHODS = frozenset({"generatetoaddress", "generatetodescriptor", "generateblock", "generate",
+                            "submitblock", "generatefork"})
+
+
+def flush_chainstate(rpc: RPCClient) -> None:
+    """Make bitcoind write its block index and UTXO set to disk now (``gettxoutsetinfo none``)."""
+    rpc.call("gettxoutsetinfo", "none")
+
+
+class NodeRPC(RPCClient):
+    """An :class:`RPCClient` that makes the blocks it mines survive a SIGKILL of the node.
+
+    After a call in :data:`MINING_METHODS` succeeds on bitcoind, it calls
+    :func:`flush_chainstate` before returning (about 4 ms on regtest).  The embedded engine makes
+    every connected block durable by itself, so nothing is added there.  ``bitcoind=None`` asks
+    the node once (``getnetworkinfo``) which one it is.
+    """
+
+    def __init__(self, url: str, *, bitcoind: bool | None = None, **kw: Any) -> None:
+        super().__init__(url, **kw)
+        self._is_bitcoind = bitcoind
+
+    def _view(self, wallet: str | None, timeout: float | None) -> RPCClient:
+        view = super()._view(wallet, timeout)
+        clone = object.__new__(NodeRPC)
+        clone.__dict__.update(view.__dict__)
+        clone._is_bitcoind = self._is_bitcoind
+        return clone
+
+    def is_bitcoind(self) -> bool:
+        if self._is_bitcoind is None:
+            subversion = str(super().call("getnetworkinfo").get("subversion", ""))
+            self._is_bitcoind = subversion.startswith("/Satoshi:")
+        return self._is_bitcoind
+
+    def call(self, method: str, *args: Any, **named: Any) -> Any:
+        result = super().call(method, *args, **named)
+        if method in MINING_METHODS and self.is_bitcoind():
+            flush_chainstate(self)
+        return result
 
 
 def _executable(candidate: str) -> str | None:
@@ -69,15 +120,32 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a listening socket could bind ``host:port`` now (as a node would, SO_REUSEADDR)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
 def bitcoind_args(binary: str, datadir: Path, rpc_port: int, p2p_port: int,
-                  extra_args: Sequence[str] = ()) -> list[str]:
-    """The command line of a regtest node; ``extra_args`` come last and so take precedence."""
+                  extra_args: Sequence[str] = (), *, listen: bool = False) -> list[str]:
+    """The command line of a regtest node; ``extra_args`` come last and so take precedence.
+
+    ``listen``: accept P2P connections on ``127.0.0.1:p2p_port`` (and make no automatic
+    outbound ones: peers are added with ``addnode``), as a node of a :class:`~btcmicro.node.network.Network`.
+    """
+    p2p = (["-listen=1", f"-bind=127.0.0.1:{p2p_port}", "-connect=0", "-fixedseeds=0",
+            "-peertimeout=999999999"] if listen else ["-listen=0"])
     return [
         binary,
         "-regtest",
         f"-datadir={datadir}",
         "-server=1",
-        "-listen=0",
+        *p2p,
         "-listenonion=0",
         "-dnsseed=0",
         "-discover=0",
@@ -153,26 +221,29 @@ class BitcoindNode:
     """A regtest ``bitcoind`` child process; ``start``/``stop``/``url``/``cookie_path``/``rpc``.
 
     ``datadir=None`` uses a fresh temporary directory, removed on stop.  ``rpc_port=0`` picks
-    a free port.  ``extra_args`` are appended to :func:`bitcoind_args`.  Usable as a context
-    manager.
+    a free port, as does ``p2p_port=0``.  ``listen`` accepts P2P connections on loopback (see
+    :func:`bitcoind_args`).  ``extra_args`` are appended to :func:`bitcoind_args`.  Usable as a
+    context manager.
     """
 
     engine = "bitcoind"
 
     def __init__(self, datadir: Path | str | None = None, bitcoind: str | None = None,
-                 extra_args: Sequence[str] = (), *, rpc_port: int = 0,
-                 start_timeout: float = 60.0, stop_timeout: float = 30.0,
+                 extra_args: Sequence[str] = (), *, rpc_port: int = 0, p2p_port: int = 0,
+                 listen: bool = False, start_timeout: float = 60.0, stop_timeout: float = 30.0,
                  detached: bool = False) -> None:
         self.datadir: Path | None = Path(datadir) if datadir is not None else None
         self._bitcoind = bitcoind
         self.extra_args = tuple(extra_args)
         self._rpc_port = rpc_port
+        self._p2p_port = p2p_port
+        self.listen = listen
         self.start_timeout = start_timeout
         self.detached = detached
         self._res = _Resources()
         self._res.stop_timeout = stop_timeout
         self._finalizer: weakref.finalize[[], BitcoindNode] | None = None
-        self._rpc: RPCClient | None = None
+        self._rpc: NodeRPC | None = None
         self.binary: str | None = None
         self.args: list[str] = []
 
@@ -190,6 +261,16 @@ class BitcoindNode:
         return self.datadir / "regtest" / ".cookie"
 
     @property
+    def rpc_port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+    @property
+    def p2p_port(self) -> int:
+        if not self.args:
+            raise ConfigError("node not started")
+        return int(next(a for a in self.args if a.startswith("-port=")).split("=", 1)[1])
+
+    @property
     def pid(self) -> int | None:
         return self._res.proc.pid if self._res.proc is not None else None
 
@@ -198,9 +279,9 @@ class BitcoindNode:
         return self._res.proc is not None and self._res.proc.poll() is None
 
     @property
-    def rpc(self) -> RPCClient:
+    def rpc(self) -> NodeRPC:
         if self._rpc is None:
-            self._rpc = RPCClient(self.url, cookie_file=self.cookie_path)
+            self._rpc = NodeRPC(self.url, cookie_file=self.cookie_path, bitcoind=True)
         return self._rpc
 
     # ------------------------------------------------------------ lifecycle
@@ -218,7 +299,7 @@ class BitcoindNode:
             self.datadir.mkdir(parents=True, exist_ok=True)
             if not self.detached:
                 self._finalizer = weakref.finalize(self, self._res.cleanup)
-            attempts = 1 if self._rpc_port else 3  # a picked port may be taken meanwhile
+            attempts = 1 if self._rpc_port and self._p2p_port else 3  # a picked port may be taken meanwhile
             for attempt in range(attempts):
                 try:
                     self._launch()
@@ -234,7 +315,8 @@ class BitcoindNode:
     def _launch(self) -> None:
         assert self.datadir is not None and self.binary is not None
         port = self._rpc_port or free_port()
-        self.args = bitcoind_args(self.binary, self.datadir, port, free_port(), self.extra_args)
+        self.args = bitcoind_args(self.binary, self.datadir, port, self._p2p_port or free_port(),
+                                  self.extra_args, listen=self.listen)
         self._res.url = f"http://127.0.0.1:{port}"
         self._res.cookie_path = self.cookie_path
         stderr_path = self.datadir / "bitcoind.stderr"
@@ -284,7 +366,8 @@ class BitcoindNode:
             self._finalizer.detach()
             self._finalizer = None
         info = {"engine": self.engine, "url": self.url, "cookie_file": str(self.cookie_path),
-                "pid": self.pid, "datadir": str(self.datadir)}
+                "pid": self.pid, "datadir": str(self.datadir), "rpcport": self.rpc_port,
+                "port": self.p2p_port}
         self._res.proc = None
         self._res.tmpdir = None
         return info

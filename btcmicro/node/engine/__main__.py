@@ -38,8 +38,12 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    replayed = node.engine.blockstore.replayed if node.engine is not None else 0
+    if replayed:
+        print(f"btcmicro engine: replayed {replayed} block(s) the kernel had not written to disk "
+              "(the engine was not stopped cleanly)", file=sys.stderr, flush=True)
     print(json.dumps({"url": node.url, "cookie_file": str(node.cookie_path), "pid": os.getpid(),
-                      "datadir": str(args.datadir)}), flush=True)
+                      "datadir": str(args.datadir), "replayed": replayed}), flush=True)
     try:
         while not stopping.is_set() and not node.wait(0.2):
             pass

@@ -26,6 +26,7 @@ from bitcoin.core.serialize import VectorSerializer, ser_read
 from btcmicro.core.amounts import COIN, btc_to_sats, sats_to_btc
 from btcmicro.core.errors import NodeError
 from btcmicro.core.hashes import hash256
+from btcmicro.node.engine.blockstore import BlockStore
 from btcmicro.node.engine.chainstate import BlockRejected, Chainstate
 from btcmicro.node.engine.mempool import MAX_PACKAGE_COUNT, Mempool, MempoolEntry, Reject, check_block_transactions
 from btcmicro.node.engine.miner import REGTEST_BITS, build_block
@@ -314,6 +315,8 @@ class Engine:
         self.started = time.time()
         self.lock = threading.RLock()
         self.chain = Chainstate(self.datadir)
+        self.blockstore = BlockStore(self.datadir)  # crash safety: see blockstore.py
+        self.blockstore.recover(self.chain)
         self.mempool = Mempool(self.chain, clock=self.now)
         self._extra_nonce = secrets.randbits(32)
         self.stop_requested = threading.Event()
@@ -321,6 +324,7 @@ class Engine:
     def close(self) -> None:
         with self.lock:
             self.chain.close()
+            self.blockstore.close()
 
     def now(self) -> int:
         return self.mocktime or int(self._clock())
@@ -331,12 +335,15 @@ class Engine:
             raise NodeError(RPCErrorCode.RPC_METHOD_NOT_FOUND, "Method not found")
         kwargs = bind_params(method, params)
         with self.lock:
-            return getattr(self, "rpc_" + name)(**kwargs)
+            try:
+                return getattr(self, "rpc_" + name)(**kwargs)
+            finally:
+                self.blockstore.sync()  # blocks connected by this call are durable before it returns
 
     # -- mining ------------------------------------------------------------------
 
     def _submit(self, raw: bytes) -> str | None:
-        return self.chain.process_block(raw, self.mempool.on_chain_change)
+        return self.chain.process_block(raw, self.blockstore.recording(self.mempool.on_chain_change))
 
     def mine_block(self, payout: bytes, txs: list[CTransaction] | None = None,
                    prev: bytes | None = None, submit: bool = True) -> bytes:
