@@ -27,13 +27,16 @@ Two deliberate deviations from accas, both fixing key leaks (tests show each):
 1. **One context per leaf pair.** In accas context ct is leaf ct, so contexts 2k and 2k+1 share a
    parent. With G at the leaf, that parent is opened to SHA256(G(CH_2k, r) ‖ CH_2k+1) by one
    assertion and to SHA256(CH_2k ‖ G(CH_2k+1, r')) by the other: two openings of one chameleon
-   hash, so asserting in two *sibling* contexts (counter values 0 and 1) exposes the key. Here
-   context ct is leaf 2·ct and leaf 2·ct+1 is never opened; the tree is one level deeper than the
-   context is wide (depth = context_bits + 1), which adds 65 bytes to a token.
+   hash, so asserting in two *sibling* contexts exposes the key. With contexts that are digests
+   (the paper's L as a random oracle) that needs two digests in sibling leaves, which is unlikely;
+   with raw counters as contexts — Das–Tripathi's ct = k — it happens at the second payment.
+   Here context ct is leaf 2·ct and leaf 2·ct+1 is never opened; the tree is one level deeper than
+   the context is wide (depth = context_bits + 1), which adds 65 bytes to a token.
 2. **The node's position is encoded in full.** accas's ``Node::toBytes`` writes only the low
    7 bytes of each 64-bit limb (its loop runs i = 6..0), so nodes below level 56 whose positions
    differ only in the top byte share their blanks — asserting in contexts that differ only in their
-   first byte (8-byte contexts) exposes the key the same way. Here the PRF input is
+   first byte (8-byte contexts) exposes the key the same way (unlikely for digests, easy for
+   structured contexts). Here the PRF input is
    depth (2 B) ‖ level (2 B) ‖ position (⌈depth/8⌉ B), which also separates trees of different depth
    built from one key.
 
