@@ -338,7 +338,7 @@ class TreeSecretKey:
 # ---------------------------------------------------------------------------------------------------
 # BB4b: Schnorr with pre-committed nonces
 
-_NONCE_MAX_CONTEXT_BITS = 24
+_NONCE_MAX_CONTEXT_BITS = 20  # Gen: 2^20 base multiplications (~30 s) and ~130 MB of tree
 _SEED_TAG = "btcmicro/assertion/nonce-seed/v1"
 _LEAF_TAG = "btcmicro/assertion/nonce-leaf/v1"
 _NODE_TAG = "btcmicro/assertion/nonce-node/v1"

@@ -249,7 +249,8 @@ class ECVRFSuite(Generic[PointT]):
 
     def verify_transcript(self, public_key: bytes, proof: bytes, alpha: bytes) -> ProofTranscript:
         """ECVRF_verify (§5.3) keeping every intermediate value; :class:`ProtocolError`
-        (code ``ecvrf_bad_public_key``, ``bad_point``, ``ecvrf_bad_proof`` or ``ecvrf_invalid_proof``)
+        (code ``ecvrf_bad_public_key``, ``bad_point``, ``ecvrf_bad_proof``, ``ecvrf_bad_alpha`` or
+        ``ecvrf_invalid_proof``)
         unless the proof is valid."""
         g = self.group
         if not isinstance(public_key, bytes) or len(public_key) != _PT_LEN:
@@ -259,6 +260,8 @@ class ECVRFSuite(Generic[PointT]):
         except ProtocolError as exc:
             raise ProtocolError("ecvrf_bad_public_key", exc.detail) from None
         gamma_point, c, s = self.decode_proof(proof)
+        if not isinstance(alpha, bytes):
+            raise ProtocolError("ecvrf_bad_alpha", "alpha is bytes")
         h_point, ctr = self.encode_to_curve(public_key, alpha)
         # U = s·B − c·Y, V = s·H − c·Gamma, with −c as the scalar q − c (no point negation)
         minus_c = (-c) % g.order

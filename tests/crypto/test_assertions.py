@@ -157,7 +157,7 @@ def test_bad_parameters() -> None:
     for bits in (0, 256):
         with pytest.raises(ConfigError):
             aa.TreeSecretKey(1, bits)
-    for bits in (0, 25):
+    for bits in (0, 21):
         with pytest.raises(ConfigError):
             aa.NonceSecretKey(1, bits)
     with pytest.raises(ConfigError):

@@ -135,6 +135,7 @@ def test_malformed_inputs_are_protocol_errors_not_tracebacks() -> None:
     with pytest.raises(ProtocolError):
         ecvrf.proof_to_hash(proof[:80])
     assert ecvrf.verify(pk, "not bytes", b"a") is False  # type: ignore[arg-type]  # peer input of a wrong type
+    assert ecvrf.verify(pk, proof, "a") is False  # type: ignore[arg-type]  # peer input of a wrong type
 
 
 def test_bad_secret_is_config_error() -> None:
