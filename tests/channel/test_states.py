@@ -519,7 +519,7 @@ def _closure(start: str) -> dict[str, str | None]:
 
 
 @pytest.mark.parametrize("party", PARTIES)
-def test_a_party_imports_no_database_driver_and_no_http_client(party: str) -> None:
+def test_a_party_imports_ports_only_no_adapter_no_database_driver_no_http_client(party: str) -> None:
     via = _closure(party)
     for banned in ("sqlite3", "httpx"):
         if banned in via:
@@ -527,6 +527,9 @@ def test_a_party_imports_no_database_driver_and_no_http_client(party: str) -> No
             while via[chain[-1]] is not None:
                 chain.append(via[chain[-1]] or "")
             pytest.fail(f"{party} imports {banned}: {' <- '.join(chain)}")
+    adapters = {"btcmicro.channels.bitcoinj.sqlite", "btcmicro.channels.bitcoinj.inprocess", "btcmicro.service.channel",
+                "btcmicro.store.sqlite", "btcmicro.node.chain", "btcmicro.wallet.funder"}
+    assert not adapters & set(via), adapters & set(via)
     assert "btcmicro.channels.bitcoinj.stores" in via and "btcmicro.ports" in via
 
 

@@ -30,6 +30,7 @@ from btcmicro.channels.bitcoinj.client import (
 )
 from btcmicro.channels.bitcoinj.config import VERSIONS, ClientConfig, ServerConfig
 from btcmicro.channels.bitcoinj.contract import ChannelContract, client_change_script
+from btcmicro.channels.bitcoinj.inprocess import InProcessTransport
 from btcmicro.channels.bitcoinj.messages import (
     ERROR_CODES,
     MESSAGE_TYPES,
@@ -68,7 +69,7 @@ from btcmicro.channels.bitcoinj.stores import (
     ServerStore,
 )
 from btcmicro.channels.bitcoinj.sweep import sweep_channel_coins
-from btcmicro.channels.bitcoinj.transport import InProcessTransport, Transport, TransportError
+from btcmicro.channels.bitcoinj.transport import Transport, TransportError
 from btcmicro.channels.bitcoinj.watcher import CLIENT_WATCH, SERVER_WATCH, ClientWatcher, ServerWatcher, WatchEvent
 
 __all__ = [

@@ -1,15 +1,15 @@
-"""How a channel client reaches its server: any object with ``exchange`` and ``reconnect``."""
+"""How a channel client reaches its server (a port): any object with ``exchange`` and ``reconnect``.
+
+Adapters: :class:`~btcmicro.channels.bitcoinj.inprocess.InProcessTransport` (a server in the same
+process) and :class:`~btcmicro.service.channel.HTTPTransport` (a channel service over HTTP)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-from btcmicro.channels.bitcoinj.messages import Message, decode_message, encode_message
+from btcmicro.channels.bitcoinj.messages import Message
 from btcmicro.core.errors import BtcmicroError
 
-if TYPE_CHECKING:
-    from btcmicro.channels.bitcoinj.server import PaymentChannelServer
-
-__all__ = ["Transport", "TransportError", "InProcessTransport"]
+__all__ = ["Transport", "TransportError"]
 
 
 class TransportError(BtcmicroError):
@@ -29,23 +29,3 @@ class Transport(Protocol):
     def reconnect(self) -> None:
         """Drop the session and start a new one (the server then expects CLIENT_VERSION)."""
         ...
-
-
-class InProcessTransport:
-    """Calls a :class:`PaymentChannelServer` in the same process. With ``wire=True`` (default)
-    every message goes through its JSON wire form both ways, as over HTTP."""
-
-    def __init__(self, server: PaymentChannelServer, *, wire: bool = True) -> None:
-        self.server = server
-        self.wire = wire
-        self.session_id = server.new_session()
-
-    def exchange(self, message: Message) -> list[Message]:
-        if not self.wire:
-            return self.server.receive(self.session_id, message)
-        replies = self.server.receive_wire(self.session_id, encode_message(message))
-        return [decode_message(encode_message(r)) for r in replies]
-
-    def reconnect(self) -> None:
-        self.server.end_session(self.session_id)
-        self.session_id = self.server.new_session()
