@@ -5,6 +5,11 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -177,3 +182,164 @@ def test_refused_request_body_is_never_parsed_as_a_request(engine, http):
         assert bad.post(engine.url, content=body).status_code == 401
         assert bad.post(engine.url, content=body).status_code == 401
     assert_serving(http)
+
+
+# ------------------------------------------------------------ under load (issue 13)
+def _hostport(node):
+    host, port = node.url.removeprefix("http://").split(":")
+    return host, int(port)
+
+
+def _request(token: str | None, body: bytes = b'{"method":"getblockcount","id":1}') -> bytes:
+    auth = f"Authorization: Basic {token}\r\n" if token else ""
+    return (f"POST / HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+def _token(node) -> str:
+    user, password = read_cookie(node.cookie_path)
+    return base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def _closed_within(sock: socket.socket, seconds: float) -> bool:
+    """Whether the server closes ``sock`` within ``seconds`` (polled, never slept)."""
+    sock.settimeout(seconds)
+    try:
+        while sock.recv(4096):
+            pass
+        return True
+    except TimeoutError:
+        return False
+    except OSError:
+        return True
+
+
+def test_200_simultaneous_connections_are_all_answered(engine):
+    token = _token(engine)
+    start = time.monotonic()
+    socks = [socket.create_connection(_hostport(engine), timeout=30) for _ in range(200)]
+    try:
+        for s in socks:  # all 200 open at once, then every one asks
+            s.sendall(_request(token))
+        answered = 0
+        for s in socks:
+            reply = b""
+            while b"\r\n\r\n" not in reply:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                reply += chunk
+            answered += reply.startswith(b"HTTP/1.1 200")
+    finally:
+        for s in socks:
+            s.close()
+    elapsed = time.monotonic() - start
+    print(f"200 simultaneous connections: {answered} answered in {elapsed:.2f} s")
+    assert answered == 200
+
+
+def _vm(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])  # kB
+    raise AssertionError(f"no {field}")
+
+
+def test_unauthenticated_huge_bodies_do_not_grow_memory(tmp_path):
+    """16 connections each announcing and sending 32 MiB without credentials: each is refused from
+    its headers (401) and its body is never held, so the engine's resident memory stays put."""
+    proc = subprocess.Popen([sys.executable, "-m", "btcmicro.node.engine", "--datadir", str(tmp_path / "chain")],
+                            stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        ready = json.loads(proc.stdout.readline())
+        host, port = ready["url"].removeprefix("http://").split(":")
+        with RPCClient(ready["url"], cookie_file=ready["cookie_file"]) as rpc:
+            rpc.getblockcount()
+            before = _vm(proc.pid, "VmRSS")
+            chunk = b"x" * (1 << 20)
+            statuses: list[bytes] = []
+
+            def flood() -> None:
+                with socket.create_connection((host, int(port)), timeout=30) as s:
+                    s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (32 << 20))
+                    try:
+                        for _ in range(32):
+                            s.sendall(chunk)
+                    except OSError:
+                        pass  # the engine closed the connection rather than read 32 MiB
+                    try:
+                        statuses.append(s.recv(64)[:12])
+                    except OSError:
+                        statuses.append(b"reset")
+
+            threads = [threading.Thread(target=flood) for _ in range(16)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+            assert rpc.getblockcount() == 0  # still serving
+            after, peak = _vm(proc.pid, "VmRSS"), _vm(proc.pid, "VmHWM")
+        print(f"engine RSS {before / 1024:.1f} MB before, {after / 1024:.1f} MB after, "
+              f"peak {peak / 1024:.1f} MB; answers {sorted(set(statuses))}")
+        assert len(statuses) == 16
+        assert after - before < 8 * 1024 and peak - before < 8 * 1024
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def test_unauthenticated_request_refused_before_its_body_is_read(engine):
+    with socket.create_connection(_hostport(engine), timeout=10) as s:
+        s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n")  # no body sent
+        assert s.recv(1024).startswith(b"HTTP/1.1 401")
+
+
+def test_header_and_idle_timeouts_close_silent_connections(tmp_path):
+    with EmbeddedNode(tmp_path / "chain", idle_timeout=1.0, header_timeout=1.0) as node:
+        conns = [socket.create_connection(_hostport(node), timeout=10) for _ in range(3)]
+        try:
+            idle, half, slow = conns
+            half.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n")  # headers never finished
+            slow.sendall(_request(_token(node))[:-5])  # body never finished
+            for s in (idle, half, slow):
+                assert _closed_within(s, 10), "a silent connection was kept open"
+        finally:
+            for s in conns:
+                s.close()
+        with RPCClient(node.url, cookie_file=node.cookie_path) as rpc:
+            assert rpc.getblockcount() == 0
+
+
+def test_oversized_headers_get_431(engine, http):
+    with socket.create_connection(_hostport(engine), timeout=10) as s:
+        s.sendall(b"POST / HTTP/1.1\r\n" + b"".join(b"X-%d: %s\r\n" % (i, b"a" * 1000) for i in range(20)) + b"\r\n")
+        assert s.recv(1024).startswith(b"HTTP/1.1 431")
+    assert_serving(http)
+
+
+def test_connections_beyond_the_cap_get_503_with_retry_after(tmp_path):
+    with EmbeddedNode(tmp_path / "chain", max_connections=4) as node:
+        held = [socket.create_connection(_hostport(node), timeout=10) for _ in range(4)]
+        try:
+            with RPCClient(node.url, cookie_file=node.cookie_path) as rpc:
+                for s in held:  # make sure the four are being served
+                    s.sendall(_request(_token(node)))
+                    assert s.recv(4096).startswith(b"HTTP/1.1 200")
+                with socket.create_connection(_hostport(node), timeout=10) as extra:
+                    reply = extra.recv(1024)
+                assert reply.startswith(b"HTTP/1.1 503") and b"Retry-After: 1" in reply
+        finally:
+            for s in held:
+                s.close()
+        with RPCClient(node.url, cookie_file=node.cookie_path) as rpc:  # room again once they close
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    assert rpc.getblockcount() == 0
+                    break
+                except Exception:
+                    if time.monotonic() > deadline:
+                        raise

@@ -4,30 +4,71 @@ Bound to loopback; basic auth with the cookie (``<datadir>/regtest/.cookie``)
 and optionally a fixed user/password. JSON-RPC 1.0 errors use Core's HTTP
 statuses (404 for an unknown method, 500 otherwise); JSON-RPC 2.0 always
 answers 200. Batches are arrays. Amounts go out as exact decimal numbers.
+
+Under load (issue 13): a listen backlog of :data:`LISTEN_BACKLOG`; at most
+:data:`MAX_CONNECTIONS` open connections (more are answered 503 with ``Retry-After``
+and closed); request line and headers together at most :data:`MAX_HEADER_BYTES`
+(else 431); credentials checked from the headers before the body is read, so an
+unauthenticated request never makes the engine hold its body (401; a body larger
+than :data:`DRAIN_LIMIT` is not read at all and the connection is closed); a
+connection waiting for a request is closed after ``idle_timeout`` (Core's
+``-rpcservertimeout``, 30 s) and one that has begun a request must finish sending
+its headers and body within ``header_timeout`` (30 s).
 """
 from __future__ import annotations
 
 import base64
 import contextlib
 import hmac
+import io
 import json
 import secrets
 import socket
 import threading
+import time
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from btcmicro.core.errors import NodeError
 from btcmicro.node.engine.node import Engine
 from btcmicro.node.rpc_codes import RPCErrorCode
 
-__all__ = ["EmbeddedNode", "dumps", "parse_json", "MAX_BODY_SIZE", "MAX_JSON_DEPTH"]
+__all__ = ["EmbeddedNode", "dumps", "parse_json", "MAX_BODY_SIZE", "MAX_JSON_DEPTH", "LISTEN_BACKLOG",
+           "MAX_CONNECTIONS", "MAX_HEADER_BYTES", "DRAIN_LIMIT"]
 
 MAX_BODY_SIZE = 32 * 1024 * 1024  # Core's MAX_SIZE for an HTTP request body
 DEFAULT_IDLE_TIMEOUT = 30.0  # Core's -rpcservertimeout
+DEFAULT_HEADER_TIMEOUT = 30.0  # from a request's first byte to the end of its body
 MAX_JSON_DEPTH = 512  # UniValue's: deeper input does not parse
+LISTEN_BACKLOG = 1024  # socketserver's default of 5 left clients unanswered under a burst of connections
+MAX_CONNECTIONS = 512  # open at once; each holds a thread
+MAX_HEADER_BYTES = 8192  # Core's MAX_HEADERS_SIZE: request line plus headers
+DRAIN_LIMIT = 64 * 1024  # a refused request's body up to this size is read and dropped (keep-alive stays usable)
+
+
+class _HeadersTooLarge(Exception):
+    pass
+
+
+class _LimitedLines:
+    """``rfile`` for the request line and headers: at most ``limit`` bytes in all."""
+
+    def __init__(self, raw: Any, limit: int) -> None:
+        self.raw = raw
+        self.left = limit
+
+    def readline(self, size: int = -1) -> bytes:
+        want = self.left + 1 if size is None or size < 0 else min(size, self.left + 1)
+        line: bytes = self.raw.readline(want)
+        self.left -= len(line)
+        if self.left < 0:
+            raise _HeadersTooLarge
+        return line
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.raw, name)
 
 
 def dumps(obj: Any) -> str:
@@ -112,6 +153,43 @@ class _Handler(BaseHTTPRequestHandler):
         super().setup()
         self.connection.settimeout(self.server.idle_timeout)  # Core's -rpcservertimeout
 
+    def handle_one_request(self) -> None:
+        """BaseHTTPRequestHandler's, with the deadlines and the header size limit."""
+        server, conn = self.server, self.connection
+        server.set_deadline(conn, server.idle_timeout)  # waiting for a request
+        try:
+            if not cast(io.BufferedReader, self.rfile).peek(1):  # wait for a request's first byte
+                self.close_connection = True
+                return
+            server.set_deadline(conn, server.header_timeout)  # a request began: headers and body in time
+            raw_rfile, self.rfile = self.rfile, _LimitedLines(self.rfile, MAX_HEADER_BYTES)  # type: ignore[assignment]
+            try:
+                self.raw_requestline = self.rfile.readline(65537)
+                if not self.raw_requestline:
+                    self.close_connection = True
+                    return
+                parsed = self.parse_request()
+            except _HeadersTooLarge:
+                self.close_connection = True
+                self.rfile = raw_rfile
+                self.requestline, self.request_version, self.command = "", "HTTP/1.1", ""
+                self._send(431)
+                return
+            finally:
+                self.rfile = raw_rfile
+            if not parsed:
+                return  # an error has been sent
+            method = getattr(self, "do_" + self.command, None)
+            if method is None:
+                self.send_error(501, f"Unsupported method ({self.command!r})")
+                return
+            method()
+            self.wfile.flush()
+        except (TimeoutError, OSError):
+            self.close_connection = True  # timed out, or shut by the deadline reaper
+        finally:
+            server.set_deadline(conn, None)
+
     def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -145,12 +223,29 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         return any(hmac.compare_digest(given, cred) for cred in self.server.credentials)
 
+    def _drop_body(self, length: int) -> None:
+        """Read and forget ``length`` bytes in small pieces (never held at once)."""
+        while length > 0:
+            chunk = self.rfile.read(min(length, 16384))
+            if not chunk:
+                break
+            length -= len(chunk)
+
     def do_POST(self) -> None:
         length_header = self.headers.get("Content-Length")
         try:
             length = int(length_header) if length_header is not None else -1
         except ValueError:
             length = -1
+        if not self._authorized():
+            # Checked from the headers alone: an unauthenticated body is never held. A small one is
+            # read and dropped so the connection stays usable; a large one is not read at all.
+            if 0 <= length <= DRAIN_LIMIT:
+                self._drop_body(length)
+            else:
+                self.close_connection = True
+            self._send(401, headers={"WWW-Authenticate": 'Basic realm="jsonrpc"'})
+            return
         if length < 0:
             self.close_connection = True
             self._send(411)
@@ -159,12 +254,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # the body stays unread: never parse it as a request
             self._send(413)
             return
-        # Read the whole (bounded) request before answering, as Core's HTTP server does,
-        # so a refusal leaves the connection clean and reusable.
         body = self.rfile.read(length)
-        if not self._authorized():
-            self._send(401, headers={"WWW-Authenticate": 'Basic realm="jsonrpc"'})
-            return
+        self.server.set_deadline(self.connection, None)  # the request is in: the call may take its time
         try:
             request = parse_json(body)
         except ValueError:
@@ -228,20 +319,64 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class _Server(ThreadingHTTPServer):
-    """Tracks its connections so that stopping closes them, as bitcoind does."""
+    """Tracks its connections so that stopping closes them, as bitcoind does; caps them and
+    closes those past their deadline (see the module docstring)."""
 
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = LISTEN_BACKLOG
 
-    def __init__(self, addr: tuple[str, int], engine: Engine, credentials: list[bytes], idle_timeout: float) -> None:
+    def __init__(self, addr: tuple[str, int], engine: Engine, credentials: list[bytes], idle_timeout: float,
+                 header_timeout: float = DEFAULT_HEADER_TIMEOUT, max_connections: int = MAX_CONNECTIONS) -> None:
         self.engine = engine
         self.credentials = credentials
         self.idle_timeout = idle_timeout
+        self.header_timeout = header_timeout
+        self.max_connections = max_connections
+        self.refused_busy = 0  # connections answered 503 because max_connections were open
         self._conn_lock = threading.Lock()
         self._connections: dict[socket.socket, threading.Thread] = {}
+        self._deadlines: dict[socket.socket, float] = {}
+        self._closed = threading.Event()
         super().__init__(addr, _Handler)
+        self._reaper = threading.Thread(target=self._reap, name="btcmicro-engine-reaper", daemon=True)
+        self._reaper.start()
+
+    def set_deadline(self, sock: socket.socket, seconds: float | None) -> None:
+        with self._conn_lock:
+            if seconds is None:
+                self._deadlines.pop(sock, None)
+            elif sock in self._connections:
+                self._deadlines[sock] = time.monotonic() + seconds
+
+    def _reap(self) -> None:
+        while not self._closed.wait(0.25):
+            now = time.monotonic()
+            with self._conn_lock:
+                late = [sock for sock, deadline in self._deadlines.items() if deadline < now]
+                for sock in late:
+                    del self._deadlines[sock]
+            for sock in late:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def server_close(self) -> None:
+        self._closed.set()
+        super().server_close()
+        if self._reaper is not threading.current_thread():
+            self._reaper.join()
 
     def process_request(self, request: Any, client_address: Any) -> None:
+        with self._conn_lock:
+            busy = len(self._connections) >= self.max_connections
+        if busy:
+            self.refused_busy += 1
+            with contextlib.suppress(OSError):
+                request.setblocking(False)
+                request.send(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\n"
+                             b"Connection: close\r\n\r\n")
+            self.shutdown_request(request)
+            return
         thread = threading.Thread(target=self._serve_connection, args=(request, client_address),
                                   name="btcmicro-engine-conn", daemon=True)
         with self._conn_lock:
@@ -256,6 +391,7 @@ class _Server(ThreadingHTTPServer):
         finally:
             with self._conn_lock:
                 self._connections.pop(request, None)
+                self._deadlines.pop(request, None)
             self.shutdown_request(request)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -288,12 +424,16 @@ class EmbeddedNode:
         rpc_user: str | None = None,
         rpc_password: str | None = None,
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        header_timeout: float = DEFAULT_HEADER_TIMEOUT,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         self.datadir = Path(datadir)
         self.rpc_port = rpc_port
         self.rpc_user = rpc_user
         self.rpc_password = rpc_password
         self.idle_timeout = idle_timeout
+        self.header_timeout = header_timeout
+        self.max_connections = max_connections
         self.engine: Engine | None = None
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -331,7 +471,8 @@ class EmbeddedNode:
         if self.rpc_user is not None and self.rpc_password is not None:
             creds.append(f"{self.rpc_user}:{self.rpc_password}".encode())
         try:
-            self._server = _Server(("127.0.0.1", self.rpc_port), self.engine, creds, self.idle_timeout)
+            self._server = _Server(("127.0.0.1", self.rpc_port), self.engine, creds, self.idle_timeout,
+                                   self.header_timeout, self.max_connections)
         except OSError:
             self.engine.close()
             self.engine = None
