@@ -15,6 +15,10 @@ Endpoints:
 ``GET  /wins``              the winning tickets and their claims' progress
 ==========================  ================================================================
 
+Before each batch of tickets the merchant reads the VTS boards it follows (at most ``board_max_age``
+seconds old, default 0: every batch) and refuses tickets on escrows already claimed there
+(``ESCROW_CLAIMED``, 409); a board it cannot read refuses the batch (503).
+
 Refused tickets get a JSON error: 400 for a bad ticket (the code says which check failed),
 409 for ``REPLAYED`` and ``ESCROW_CLAIMED`` (the payer should retire that escrow), 410 for
 ``REQUEST_EXPIRED``, 502/503 when the node cannot be asked about the escrow.
@@ -40,7 +44,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from btcmicro.core.errors import ProtocolError
+from btcmicro.core.errors import ConfigError, ProtocolError
 from btcmicro.lottery.micropay2 import (
     Acceptance,
     Claimer,
@@ -50,12 +54,14 @@ from btcmicro.lottery.micropay2 import (
     Ticket,
     VTSClient,
 )
+from btcmicro.lottery.vts.follower import DEFAULT_BOARD_MAX_AGE, BoardFollower
 from btcmicro.service.app import create_app
 from btcmicro.service.client import ServiceClient
+from btcmicro.service.vts import HTTPVTS
 from btcmicro.wire.base64url import b64decode
 
-__all__ = ["create_merchant_app", "render_page", "TicketBatcher", "Claimer", "PayerClient", "Purchase",
-           "MERCHANT_STATUS"]
+__all__ = ["create_merchant_app", "board_followers", "render_page", "TicketBatcher", "Claimer", "PayerClient",
+           "Purchase", "MERCHANT_STATUS"]
 
 MERCHANT_STATUS = {"REPLAYED": 409, "ESCROW_CLAIMED": 409, "REQUEST_EXPIRED": 410}
 """HTTP statuses of the merchant's refusal codes other than 400."""
@@ -174,13 +180,35 @@ def _win_view(rec: Any) -> dict[str, Any]:
             "status": rec.status, "claim_txid": rec.claim_txid, "detail": rec.detail}
 
 
+def board_followers(vtss: Sequence[VTSClient], *, max_age: float = DEFAULT_BOARD_MAX_AGE) -> list[BoardFollower]:
+    """A :class:`BoardFollower` per VTS: an in-process VTS's board, or its own HTTP client for an
+    :class:`~btcmicro.service.vts.HTTPVTS` (so board reads never queue behind a slow claim).
+    ``ConfigError`` for a VTS whose board cannot be read."""
+    out = []
+    for v in vtss:
+        reader: Any
+        if isinstance(v, HTTPVTS):
+            reader = HTTPVTS(v.url, v.pubkey, timeout=10.0, checker=v.checker)
+        else:
+            reader = getattr(v, "board", None)
+        if reader is None or not (hasattr(reader, "head") and hasattr(reader, "entries")):
+            raise ConfigError(f"{v!r}: its board cannot be read (follow_boards=False to sell without it)")
+        out.append(BoardFollower(reader, v.pubkey, max_age=max_age))
+    return out
+
+
 def create_merchant_app(merchant: Merchant, vtss: Sequence[VTSClient], *, max_batch: int = 64,
                         claim_in_background: bool = True, retry_seconds: float = 2.0,
+                        follow_boards: bool = True, board_max_age: float = DEFAULT_BOARD_MAX_AGE,
                         title: str = "btcmicro MICROPAY2 merchant") -> FastAPI:
     """The merchant's web server. ``vtss`` are the VTS(s) winners are claimed through
     (:class:`~btcmicro.service.vts.HTTPVTS` or in-process :class:`VTS` objects). With
     ``claim_in_background`` a :class:`Claimer` (``app.state.claimer``) runs while the app is
-    served; ``app.state.batcher`` is the :class:`TicketBatcher`."""
+    served; ``app.state.batcher`` is the :class:`TicketBatcher`. With ``follow_boards`` (and a
+    merchant following none yet) the merchant follows every VTS's board and refuses tickets on
+    escrows claimed there, its view at most ``board_max_age`` seconds old when it accepts a ticket."""
+    if follow_boards and not merchant.boards:
+        merchant.follow(board_followers(vtss, max_age=board_max_age))
     app = create_app(title, description=__doc__ or "", status_for_code=MERCHANT_STATUS)
     batcher = TicketBatcher(merchant, max_batch)
     claimer = Claimer(merchant, vtss, retry_seconds=retry_seconds) if claim_in_background else None

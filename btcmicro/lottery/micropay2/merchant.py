@@ -12,6 +12,14 @@ ticket is stored whole before the answer. The escrows' chain state is cached unt
 block, so checks cost no RPC in the common case. :meth:`Merchant.claim` turns a stored winner
 into x, collects σ_T from the VTS (k of them for a threshold escrow) and broadcasts the claim.
 
+**The VTS's board.** A merchant given :class:`~btcmicro.lottery.vts.follower.BoardFollower` s
+(``boards``, or :meth:`Merchant.follow`) reads each trusted VTS's board before every batch of
+tickets (when its view is ``max_age`` seconds old or older; default 0: every batch) and refuses a
+ticket on an escrow any of them has published a claim for (``ESCROW_CLAIMED``). So a payer that
+had the VTS sign a claim on its own escrow (acting as its own merchant) cannot then buy with
+tickets on it: the page is refused, not served. A board that cannot be read refuses the batch
+(fail closed, 503 over HTTP).
+
 Risks the merchant takes (inherent to MICROPAY2): a payer may back tickets to several merchants
 with one escrow; only the first winner the VTS signs for is paid, and the others learn it at
 once (``ALREADY_CLAIMED``). With ``sigma1="on_win"`` σ1 is checked only on winning tickets:
@@ -60,6 +68,7 @@ from btcmicro.lottery.micropay2.messages import (
 )
 from btcmicro.lottery.micropay2.states import MerchantEvent, WinStatus
 from btcmicro.lottery.micropay2.store import Acceptance, MerchantStore, WinRecord
+from btcmicro.lottery.vts.follower import BoardFollower
 from btcmicro.lottery.vts.party import AlreadyClaimed, VTSClient
 from btcmicro.ports import Chain, Clock, Rng, UtxoInfo
 from btcmicro.script.standard import p2wpkh
@@ -129,6 +138,7 @@ class Merchant:
         min_claim_feerate: int = 1000,
         sigma1: Literal["always", "on_win"] = "always",
         tip_poll_seconds: float = 1.0,
+        boards: Sequence[BoardFollower] = (),
         clock: Clock = time.time,
         rng: Rng = secrets.token_bytes,
     ) -> None:
@@ -153,6 +163,8 @@ class Merchant:
         self.min_claim_feerate = min_claim_feerate
         self.sigma1 = sigma1
         self.tip_poll_seconds = tip_poll_seconds
+        self.boards: list[BoardFollower] = []
+        self.follow(boards)
         self.clock = clock
         self.rng = rng
         self.merchant_id = _hmac(self._secret, _ID_TAG)
@@ -189,6 +201,26 @@ class Merchant:
         if ticket.a2 == self._fast_a2:
             return self._fast_key
         return derive_key(self._secret, _A2_TAG + ticket.nonce)
+
+    # ---------------------------------------------------------------- the VTS boards
+    def follow(self, boards: Sequence[BoardFollower]) -> None:
+        """Refuse tickets on escrows these boards publish a claim for (each must be a trusted VTS's)."""
+        for b in boards:
+            if b.vts_pubkey not in self.vts_keys:
+                raise ValueError(f"board of {b.vts_pubkey.hex()}: not a VTS this merchant trusts")
+            self.boards.append(b)
+
+    def sync_boards(self) -> None:
+        """Bring every followed board up to date if its view is stale (ServiceUnavailable: fail closed)."""
+        for b in self.boards:
+            b.sync_if_stale()
+
+    def _board_claim(self, txid: str, vout: int) -> str | None:
+        for b in self.boards:
+            seq = b.claimed(txid, vout)
+            if seq is not None:
+                return f"VTS {b.vts_pubkey.hex()[:16]} published a claim on {txid}:{vout} (board entry {seq})"
+        return None
 
     # ---------------------------------------------------------------- chain view
     def refresh(self) -> int:
@@ -235,8 +267,11 @@ class Merchant:
         return _EscrowState(None, ("ESCROW_UNKNOWN", f"no transaction {e.txid}"))
 
     # ---------------------------------------------------------------- step 4: checking tickets
-    def verify(self, ticket: Ticket | bytes) -> tuple[Ticket, Acceptance]:
-        """Every check of :meth:`check` but the durable record: (ticket, what accepting it would record)."""
+    def verify(self, ticket: Ticket | bytes, *, boards_synced: bool = False) -> tuple[Ticket, Acceptance]:
+        """Every check of :meth:`check` but the durable record: (ticket, what accepting it would record).
+        The followed boards are synced first unless ``boards_synced`` (a batch syncs them once)."""
+        if not boards_synced:
+            self.sync_boards()
         t = Ticket.decode(ticket.encode() if isinstance(ticket, Ticket) else ticket)  # objects are checked as bytes
         if self.clock() >= t.expires:
             raise ProtocolError("REQUEST_EXPIRED", "the payment request has expired")
@@ -263,6 +298,9 @@ class Merchant:
             raise ProtocolError("BAD_SIGMA1", "sigma1 is not pk_esc's signature on the claim transaction")
         if e.outpoint in self._won:
             raise ProtocolError("ESCROW_CLAIMED", "this merchant already holds a winning ticket on the escrow")
+        published = self._board_claim(*e.outpoint)
+        if published is not None:
+            raise ProtocolError("ESCROW_CLAIMED", published)
         refusal = self._escrow_refusal(e)
         if refusal is not None:
             raise ProtocolError(*refusal)
@@ -281,9 +319,11 @@ class Merchant:
         out: list[Acceptance | ProtocolError | None] = []
         items: list[tuple[Acceptance, bytes | None]] = []
         slots: list[int] = []
+        if tickets:
+            self.sync_boards()  # once per batch; ServiceUnavailable refuses the whole batch
         for t in tickets:
             try:
-                ticket, acc = self.verify(t)
+                ticket, acc = self.verify(t, boards_synced=True)
             except ProtocolError as e:
                 out.append(e)
                 continue
