@@ -1,8 +1,10 @@
-"""A FastAPI app with JSON errors for everything, and a request-body size limit."""
+"""A FastAPI app with JSON errors for everything, a request-body size limit, and per-client quotas."""
 from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -21,7 +23,7 @@ from btcmicro.core.errors import (
     ServiceUnavailable,
 )
 
-__all__ = ["ErrorBody", "create_app", "error_response", "DEFAULT_MAX_BODY"]
+__all__ = ["ErrorBody", "create_app", "error_response", "DEFAULT_MAX_BODY", "ClientQuota", "client_id"]
 
 log = logging.getLogger("btcmicro.service")
 
@@ -39,6 +41,62 @@ class ErrorBody(BaseModel):
     """Every error a service returns: ``{"error": {"code": "...", "detail": "..."}}``."""
 
     error: ErrorDetail
+
+
+class ClientQuota:
+    """At most ``limit`` units per client per ``window`` seconds (a token bucket per client: ``limit``
+    at once, refilled at ``limit / window`` per second). Memory is bounded: at most ``max_clients``
+    buckets are kept; a full bucket is the same as none, so those are dropped first, then the
+    longest idle. ``clock`` is monotonic seconds. Thread-safe."""
+
+    def __init__(self, limit: int, window: float, *, max_clients: int = 10_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if limit < 1 or window <= 0:
+            raise ValueError("need limit >= 1 and window > 0")
+        self.limit = limit
+        self.window = window
+        self.max_clients = max_clients
+        self.clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # client -> (tokens, at)
+        self._lock = threading.Lock()
+
+    def _tokens(self, who: str, now: float) -> float:
+        tokens, at = self._buckets.get(who, (float(self.limit), now))
+        return min(float(self.limit), tokens + (now - at) * self.limit / self.window)
+
+    def available(self, who: str, n: int = 1) -> bool:
+        """``who`` has ``n`` units left now."""
+        with self._lock:
+            return self._tokens(who, self.clock()) >= n
+
+    def take(self, who: str, n: int = 1) -> bool:
+        """Spend ``n`` units of ``who``'s quota; False (and nothing spent) when it has fewer."""
+        with self._lock:
+            now = self.clock()
+            tokens = self._tokens(who, now)
+            if tokens < n:
+                return False
+            self._buckets[who] = (tokens - n, now)
+            if len(self._buckets) > self.max_clients:
+                self._evict(now)
+            return True
+
+    def retry_after(self, who: str, n: int = 1) -> float:
+        """Seconds until ``who`` has ``n`` units again."""
+        with self._lock:
+            missing = n - self._tokens(who, self.clock())
+        return max(0.0, missing * self.window / self.limit)
+
+    def _evict(self, now: float) -> None:
+        for who in [w for w in self._buckets if self._tokens(w, now) >= self.limit]:
+            del self._buckets[who]
+        while len(self._buckets) > self.max_clients:
+            del self._buckets[min(self._buckets, key=lambda w: self._buckets[w][1])]
+
+
+def client_id(request: Request) -> str:
+    """Who a quota counts a request against: the peer's address (one host, one client)."""
+    return request.client.host if request.client is not None else "unknown"
 
 
 def error_response(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:

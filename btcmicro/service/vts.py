@@ -7,7 +7,11 @@ Endpoints (JSON; every error ``{"error": {"code", "detail"}}`` with a 4xx status
 ``POST /claim``  ``{"x": b64}``     sign the claim of a winning x, once per escrow: the
                                     published :class:`BoardEntry` (σ_T inside); 409
                                     ``ALREADY_CLAIMED`` with the published claim under
-                                    ``entry`` when another x was signed for the escrow
+                                    ``entry`` when another x was signed for the escrow;
+                                    400 ``ESCROW_UNKNOWN``/``ESCROW_SPENT``/``ESCROW_MISMATCH``/
+                                    ``ESCROW_UNCONFIRMED`` when the VTS has a chain and the
+                                    escrow is not on it as x describes it; 429
+                                    ``TOO_MANY_CLAIMS``/``TOO_MANY_REQUESTS`` over a client's quota
 ``GET  /board?start=&stop=``        entries ``start <= seq < stop`` (at most 500 per call)
 ``GET  /board/head``                number of entries and the last one's hash
 ``GET  /board/escrow/{txid}/{vout}`` the claim published for one escrow (404 if none)
@@ -15,11 +19,17 @@ Endpoints (JSON; every error ``{"error": {"code", "detail"}}`` with a 4xx status
 
 :class:`HTTPVTS` is the client: a :class:`~btcmicro.lottery.micropay2.VTSClient` a
 :class:`~btcmicro.lottery.micropay2.Merchant` can claim through, and a reader of the board
-for the auditor. It believes nothing it is sent: every entry must be signed by the VTS key
+for the auditor. **What one client can make the VTS write.** Each client (by address) may add at most
+``max_new_claims`` entries to the board per ``quota_window`` seconds (default 60 per minute) and
+send at most ``max_claim_requests`` claims per window (default 600: each may cost a chain look-up);
+beyond either it gets 429 and nothing is written. The same x again (a retry) is always answered.
+
+It believes nothing it is sent: every entry must be signed by the VTS key
 it expects, and an ``ALREADY_CLAIMED`` answer must carry the signed claim for the same escrow.
 """
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Query, Request
@@ -30,16 +40,18 @@ from pydantic import BaseModel, Field
 from btcmicro.core.errors import NodeUnavailable, ProtocolError, ServiceUnavailable
 from btcmicro.lottery.micropay2 import CLAIMS
 from btcmicro.lottery.vts import VTS, AlreadyClaimed, BoardEntry, ClaimChecker
-from btcmicro.service.app import create_app, error_response
+from btcmicro.service.app import ClientQuota, client_id, create_app, error_response
 from btcmicro.service.client import ServiceClient
 from btcmicro.wire.base64url import b64decode, b64encode
 
 __all__ = ["create_vts_app", "HTTPVTS", "MAX_BOARD_RANGE", "VTS_STATUS"]
 
+log = logging.getLogger("btcmicro.service.vts")
+
 MAX_BOARD_RANGE = 500
 """Most board entries one ``GET /board`` returns (a reader pages through longer logs)."""
 
-VTS_STATUS = {"ALREADY_CLAIMED": 409, "NOT_FOUND": 404}
+VTS_STATUS = {"ALREADY_CLAIMED": 409, "NOT_FOUND": 404, "TOO_MANY_CLAIMS": 429, "TOO_MANY_REQUESTS": 429}
 """HTTP statuses of the VTS's error codes other than 400."""
 
 _B64 = r"^[A-Za-z0-9_-]*$"
@@ -87,10 +99,18 @@ def _claim_view(e: BoardEntry[Any]) -> dict[str, Any]:
     return {**e.to_dict(), "sigma_t": e.sigma_t.hex()}
 
 
-def create_vts_app(vts: VTS[Any], *, title: str = "btcmicro MICROPAY2 VTS") -> FastAPI:
+def create_vts_app(vts: VTS[Any], *, title: str = "btcmicro MICROPAY2 VTS", max_new_claims: int = 60,
+                   max_claim_requests: int = 600, quota_window: float = 60.0) -> FastAPI:
     """The HTTP face of one VTS key (run one per key for a threshold escrow); x is decoded by the
-    VTS's own claim checker."""
+    VTS's own claim checker. Per client: at most ``max_new_claims`` new board entries and
+    ``max_claim_requests`` claim requests per ``quota_window`` seconds. A VTS without a chain signs
+    claims on escrows it cannot check: a warning is logged (give it one in production)."""
     app = create_app(title, description=__doc__ or "", status_for_code=VTS_STATUS)
+    if vts.chain is None:
+        log.warning("VTS %s has no chain: it will sign claims on escrows it cannot check", vts.pubkey.hex()[:16])
+    new_claims = ClientQuota(max_new_claims, quota_window)
+    claim_requests = ClientQuota(max_claim_requests, quota_window)
+    app.state.quotas = (new_claims, claim_requests)
 
     @app.exception_handler(AlreadyClaimed)
     async def _already(request: Request, exc: AlreadyClaimed) -> JSONResponse:
@@ -103,8 +123,20 @@ def create_vts_app(vts: VTS[Any], *, title: str = "btcmicro MICROPAY2 VTS") -> F
 
     @app.post("/claim", response_model=ClaimAnswer,
               responses={409: {"description": "ALREADY_CLAIMED: the published claim is under error.entry"}})
-    def claim(body: ClaimBody) -> dict[str, Any]:
-        return _claim_view(vts.claim(b64decode(body.x)))
+    def claim(body: ClaimBody, request: Request) -> dict[str, Any]:
+        who = client_id(request)
+        if not claim_requests.take(who):
+            raise ProtocolError("TOO_MANY_REQUESTS", f"over {max_claim_requests} claims per {quota_window:g} s "
+                                f"from {who}; retry in {claim_requests.retry_after(who):.0f} s")
+        x = vts.check(b64decode(body.x))  # decoded, and the claim's own checks: nothing written yet
+        new = vts.is_new(x)
+        if new and not new_claims.available(who):
+            raise ProtocolError("TOO_MANY_CLAIMS", f"over {max_new_claims} new claims per {quota_window:g} s "
+                                f"from {who}; retry in {new_claims.retry_after(who):.0f} s")
+        entry = vts.claim(x)
+        if new:
+            new_claims.take(who)
+        return _claim_view(entry)
 
     @app.get("/board/head", response_model=HeadAnswer)
     def head() -> dict[str, Any]:

@@ -62,7 +62,7 @@ class Party:
         return self.tmp / f"{name}-{self.n}.sqlite"
 
     def vts(self, key: PrivateKey | None = None) -> VTS:
-        return VTS(key or PrivateKey.generate(), SQLiteVTSStore(self.path("vts")))
+        return VTS(key or PrivateKey.generate(), SQLiteVTSStore(self.path("vts")), chain=self.chain)
 
     def payer(self, vts_keys, **kw) -> Payer:
         kw.setdefault("rng", counter_rng(1))

@@ -43,7 +43,7 @@ class Setup:
         self.funded = funded
         self.tmp = tmp_path
         self.stack = stack
-        self.vts = VTS(PrivateKey.generate(), SQLiteVTSStore(tmp_path / "vts.sqlite"))
+        self.vts = VTS(PrivateKey.generate(), SQLiteVTSStore(tmp_path / "vts.sqlite"), chain=self.chain)
         self.vts_url = stack.enter_context(ServiceThread(create_vts_app(self.vts))).url
 
     def merchant(self, name: str, k: int) -> tuple[Merchant, ServiceThread]:

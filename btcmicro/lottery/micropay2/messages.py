@@ -488,6 +488,11 @@ class ClaimWitness(TaggedMessage):
         """The tag of the board entries publishing MICROPAY2 claims."""
         return BOARD_TAG
 
+    @property
+    def escrow_output(self) -> tuple[int, bytes]:
+        """(value, scriptPubKey) the escrow's output must have on chain (a VTS with a chain checks it)."""
+        return self.escrow.value, self.escrow.script_pubkey
+
     def board_view(self) -> dict[str, Any]:
         """What a board entry's JSON view shows of this claim besides its escrow."""
         return {"a2": self.a2.hex(), "claim_value": self.claim_value}

@@ -11,12 +11,15 @@ from btcmicro.lottery.micropay2.messages import CLAIMS, ClaimWitness
 from btcmicro.lottery.vts.party import VTS as _SharedVTS
 from btcmicro.lottery.vts.party import AlreadyClaimed, VTSClient
 from btcmicro.lottery.vts.store import VTSStore
+from btcmicro.ports import Chain
 
 __all__ = ["VTS", "VTSClient", "AlreadyClaimed"]
 
 
 class VTS(_SharedVTS[ClaimWitness]):
-    """One MICROPAY2 VTS key: ``VTS(sk_T, store)`` (see :class:`btcmicro.lottery.vts.VTS`)."""
+    """One MICROPAY2 VTS key: ``VTS(sk_T, store, chain=...)`` (see :class:`btcmicro.lottery.vts.VTS`;
+    with a chain it signs only for escrows that exist, unspent, as the claim describes them)."""
 
-    def __init__(self, key: PrivateKey, store: VTSStore) -> None:
-        super().__init__(key, store, CLAIMS)
+    def __init__(self, key: PrivateKey, store: VTSStore, *, chain: Chain | None = None,
+                 min_confirmations: int = 1) -> None:
+        super().__init__(key, store, CLAIMS, chain=chain, min_confirmations=min_confirmations)

@@ -8,7 +8,9 @@ them a :class:`ClaimChecker`, which turns bytes into a :class:`Claim`, and regis
 A :class:`Claim` is the witness a merchant sends to have an escrow released to it: it names its
 escrow's outpoint and the VTS keys the escrow names, lists every reason it does not entitle its
 sender to the claim (:meth:`Claim.problems`, empty when it does), and gives the digest the VTS
-signs (:meth:`Claim.claim_sighash`). Its encoding is canonical (one byte string per claim), so
+signs (:meth:`Claim.claim_sighash`). A claim may also give ``escrow_output``, the (value,
+scriptPubKey) its escrow must have on chain: a VTS holding a chain view checks it before signing
+(and refuses a claim without it). Its encoding is canonical (one byte string per claim), so
 "the same claim again" is a byte comparison.
 """
 from __future__ import annotations

@@ -2,7 +2,12 @@
 it a :class:`~btcmicro.lottery.vts.claims.ClaimChecker`: it signs a claim only when the claim
 has no problem, at most once per escrow, and publishes every claim it signs on its board.
 
-The VTS holds no chain view: a claim on an escrow that does not exist is harmless to sign. Its only
+**The chain.** Given a :class:`~btcmicro.ports.Chain`, the VTS signs a new claim only when the
+escrow output exists, is unspent (mempool included), has ``min_confirmations`` and holds exactly the
+value and scriptPubKey the claim's ``escrow_output`` names (``ESCROW_UNKNOWN``, ``ESCROW_SPENT``,
+``ESCROW_UNCONFIRMED``, ``ESCROW_MISMATCH`` otherwise, nothing written): a made-up escrow never
+reaches the board. The same x again is answered from the store without a look-up. Without a chain
+(node-free tests) the VTS signs on the claim's own checks alone. Its only durable
 state is its :class:`~btcmicro.lottery.vts.store.VTSStore`, where the signature and the
 bulletin-board entry are committed in one transaction before the signature is returned, so no
 crash, retry, thread or second VTS process sharing the store can produce two claims for one
@@ -33,6 +38,7 @@ from btcmicro.lottery.common import Transitions
 from btcmicro.lottery.vts.board import Board, BoardEntry, make_entry
 from btcmicro.lottery.vts.claims import Claim, ClaimChecker
 from btcmicro.lottery.vts.store import VTSStore
+from btcmicro.ports import Chain
 
 __all__ = ["VTS", "VTSClient", "AlreadyClaimed", "VTSState", "VTSEvent", "VTS_TRANSITIONS"]
 
@@ -77,13 +83,17 @@ class VTS(Generic[C]):
     """One VTS key: checks x, signs its claim once per escrow, publishes it.
 
     ``key`` is sk_T; ``store`` may be shared by several instances (threads or processes) of the
-    same VTS; ``checker`` is the scheme's (it decodes x and knows the board tag).
+    same VTS; ``checker`` is the scheme's (it decodes x and knows the board tag); ``chain``, when
+    given, is where the escrow of every new claim is checked (see the module docstring).
     """
 
-    def __init__(self, key: PrivateKey, store: VTSStore, checker: ClaimChecker[C]) -> None:
+    def __init__(self, key: PrivateKey, store: VTSStore, checker: ClaimChecker[C], *,
+                 chain: Chain | None = None, min_confirmations: int = 1) -> None:
         self.key = key
         self.store = store
         self.checker = checker
+        self.chain = chain
+        self.min_confirmations = min_confirmations
         self.board = Board(store, key.pubkey)
 
     @property
@@ -121,8 +131,35 @@ class VTS(Generic[C]):
         with the event it infers)."""
         return self._dispatch(self.check(x), event)
 
+    def check_escrow(self, x: C) -> None:
+        """The escrow of x on chain: exists, unspent, confirmed, the claimed value and scriptPubKey.
+        ProtocolError otherwise; nothing without a chain."""
+        if self.chain is None:
+            return
+        txid, vout = x.outpoint
+        expected = getattr(x, "escrow_output", None)
+        if expected is None:
+            raise ProtocolError("ESCROW_UNCHECKABLE", "this claim does not name its escrow's output")
+        u = self.chain.get_utxo(txid, vout, include_mempool=True)
+        if u is None:
+            if self.chain.get_tx(txid) is None:
+                raise ProtocolError("ESCROW_UNKNOWN", f"no transaction {txid} on chain or in the mempool")
+            raise ProtocolError("ESCROW_SPENT", f"{txid}:{vout} is spent (or no such output)")
+        value, spk = expected
+        if u.value != value or u.script_pubkey != bytes(spk):
+            raise ProtocolError("ESCROW_MISMATCH", f"{txid}:{vout} does not hold this contract and value on chain")
+        if u.confirmations < self.min_confirmations:
+            raise ProtocolError("ESCROW_UNCONFIRMED",
+                                f"{txid}:{vout} has {u.confirmations} of {self.min_confirmations} confirmations")
+
+    def is_new(self, x: C) -> bool:
+        """No claim is published yet for x's escrow (signing x would append to the board)."""
+        return self.store.entry_for(self.pubkey, *x.outpoint) is None
+
     def _dispatch(self, x: C, event: VTSEvent | None) -> BoardEntry[C]:
         txid, vout = x.outpoint
+        if self.chain is not None and self.is_new(x):
+            self.check_escrow(x)  # outside the store's transaction: a look-up never holds the lock
 
         def on_open(seq: int, prev: bytes) -> BoardEntry[Any]:  # inside the store's transaction
             handler, _ = VTS_TRANSITIONS.step(VTSState.OPEN, event or VTSEvent.CLAIM)
