@@ -54,11 +54,20 @@ def kit(rpc: RPCClient) -> Kit:
     return Kit(rpc)
 
 
+def vsize(tx: CMutableTransaction) -> int:
+    return (len(tx.serialize({"include_witness": False})) * 3 + len(tx.serialize()) + 3) // 4
+
+
 def family(kit: Kit, coin: Utxo, parent_fee: int, child_fee: int) -> tuple[CMutableTransaction, CMutableTransaction]:
-    parent = kit.spend([coin], [(kit.spk, coin.value - parent_fee)])
-    child = kit.spend([Utxo(txid_of(parent), 0, coin.value - parent_fee, kit.spk)],
-                      [(kit.spk, coin.value - parent_fee - child_fee)])
-    return parent, child
+    """A parent spending ``coin`` and its child, each of 110 vbytes (a signature one byte short,
+    about one in 256, makes 109: another past locktime gives another signature)."""
+    for locktime in range(100):
+        parent = kit.spend([coin], [(kit.spk, coin.value - parent_fee)], locktime=locktime)
+        child = kit.spend([Utxo(txid_of(parent), 0, coin.value - parent_fee, kit.spk)],
+                          [(kit.spk, coin.value - parent_fee - child_fee)], locktime=locktime)
+        if vsize(parent) == vsize(child) == 110:
+            return parent, child
+    raise AssertionError("no 110-vbyte family")
 
 
 def test_testmempoolaccept_judges_several_transactions_as_a_package(rpc: RPCClient, kit: Kit) -> None:

@@ -175,6 +175,10 @@ class Chainstate:
         self.blocks: dict[bytes, BlockInfo] = {}  # active chain, by hash
         self.by_height: list[bytes] = []
         self.known_invalid: set[bytes] = set()
+        # Every block the kernel stored while we ran: hash -> (previous hash, height), and which of
+        # them were ever connected; getchaintips reads its side branches from these.
+        self.known: dict[bytes, tuple[bytes, int]] = {}
+        self.validated: set[bytes] = set()
         self._replay()
 
     # -- lifecycle -------------------------------------------------------
@@ -288,6 +292,8 @@ class Chainstate:
             is_new = False
         finally:
             self._submitted = None
+        if block_hash not in self.known and self.entry(block_hash) is not None:
+            self.known[block_hash] = (raw[4:36], self.chainman.block_tree_entries[pbk.BlockHash(block_hash)].height)
         events, checked = list(self._events), list(self._checked)
         self._events.clear()
         self._checked.clear()
@@ -332,6 +338,8 @@ class Chainstate:
                         utxos[(txid, n)] = Coin(value, spk, height, coinbase)
             self.txindex[txid] = (block_hash, pos)
         self.undo[block_hash] = spent
+        self.known[block_hash] = (raw[4:36], height)
+        self.validated.add(block_hash)
         self.blocks[block_hash] = BlockInfo(block_hash, height, raw[:80],
                                             int.from_bytes(raw[68:72], "little"), txids)
         if height != len(self.by_height):
@@ -352,6 +360,29 @@ class Chainstate:
             self.utxos[op] = coin
         del self.blocks[block_hash]
         self.by_height.pop()
+
+    def tips(self) -> list[tuple[bytes, int, int, str]]:
+        """Core's getchaintips: (hash, height, branch length, status) for the active tip and every
+        known block no known block builds on, highest first."""
+        children = {prev for prev, _ in self.known.values()}
+        out = [(self.tip.hash, self.height, 0, "active")]
+        for block_hash, (_prev, height) in self.known.items():
+            if block_hash in children or block_hash in self.blocks:
+                continue
+            branch = [block_hash]
+            cursor = self.known[block_hash][0]
+            while cursor not in self.blocks and cursor in self.known:
+                branch.append(cursor)
+                cursor = self.known[cursor][0]
+            if any(b in self.known_invalid for b in branch):
+                status = "invalid"
+            elif all(b in self.validated for b in branch):
+                status = "valid-fork"
+            else:
+                status = "valid-headers"
+            out.append((block_hash, height, len(branch), status))
+        out.sort(key=lambda tip: -tip[1])
+        return out
 
     def block_transactions(self, block_hash: bytes) -> list[CTransaction]:
         raw = self.read_block(block_hash)

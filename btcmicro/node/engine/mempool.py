@@ -76,6 +76,7 @@ class MempoolEntry:
     height: int
     spends: list[Outpoint]
     parents: set[bytes] = field(default_factory=set)
+    unbroadcast: bool = False  # sent by sendrawtransaction: Core keeps it in its unbroadcast set
 
     @property
     def feerate(self) -> float:  # only for ordering; never an amount
@@ -149,6 +150,55 @@ class Mempool:
             out.add(parent)
             stack.extend(self.entries[parent].parents)
         return out
+
+    def children(self, txid: bytes) -> list[bytes]:
+        """The mempool transactions spending an output of ``txid``, in mempool order."""
+        entry = self.entries[txid]
+        kids = {self.spenders.get((txid, n)) for n in range(len(entry.tx.vout))}
+        return [t for t in self.entries if t in kids] if len(kids - {None}) > 1 else [t for t in kids if t]
+
+    def cluster(self, txid: bytes) -> list[bytes]:
+        """Every mempool transaction connected to ``txid`` by spending, in mempool (topological) order."""
+        seen = {txid}
+        stack = [txid]
+        while stack:
+            t = stack.pop()
+            for other in list(self.entries[t].parents) + self.children(t):
+                if other in self.entries and other not in seen:
+                    seen.add(other)
+                    stack.append(other)
+        return [t for t in self.entries if t in seen]
+
+    def chunks(self, txid: bytes) -> list[tuple[int, int, list[bytes]]]:
+        """The chunks of ``txid``'s cluster in mining order: ``(fee, weight, txids)``.
+
+        Core v31 linearizes each cluster; for the small clusters a scheme makes we take the
+        ancestor set of highest feerate first (what Core's linearization finds for them), then
+        merge each group into the one before while it pays a higher feerate (chunking)."""
+        remaining = self.cluster(txid)
+        order: list[list[bytes]] = []
+        while remaining:
+            left = set(remaining)
+            best: list[bytes] = []
+            best_rate = (-1, 1)
+            for t in remaining:
+                group = [a for a in remaining if a in (self.ancestors(t) & left) or a == t]
+                fee = sum(self.entries[a].fee for a in group)
+                weight = sum(self.entries[a].weight for a in group)
+                if fee * best_rate[1] > best_rate[0] * weight:
+                    best, best_rate = group, (fee, weight)
+            order.append(best)
+            remaining = [t for t in remaining if t not in best]
+        chunks: list[tuple[int, int, list[bytes]]] = []
+        for group in order:
+            fee = sum(self.entries[t].fee for t in group)
+            weight = sum(self.entries[t].weight for t in group)
+            chunk = (fee, weight, list(group))
+            while chunks and chunk[0] * chunks[-1][1] > chunks[-1][0] * chunk[1]:
+                prev = chunks.pop()
+                chunk = (prev[0] + chunk[0], prev[1] + chunk[1], prev[2] + chunk[2])
+            chunks.append(chunk)
+        return chunks
 
     # -- acceptance ----------------------------------------------------------
 

@@ -7,6 +7,7 @@ Core's name, parameters, result shape and error codes. It is transport-free;
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
 import re
@@ -147,9 +148,69 @@ def bind_params(method: Method, params: Any) -> dict[str, Any]:
     return values
 
 
-def usage(method: Method) -> str:
+# Core's help: each method's category and one-line synopsis, as bitcoind v31.99 prints them.
+# Methods not listed (generating, mocktime, block invalidation, the engine's generatefork) are
+# hidden from the list, as Core hides them; ``help METHOD`` still answers for them.
+SYNOPSIS: dict[str, tuple[str, str]] = {
+    "getbestblockhash": ("blockchain", "getbestblockhash"),
+    "getblock": ("blockchain", 'getblock "blockhash" ( verbosity )'),
+    "getblockchaininfo": ("blockchain", "getblockchaininfo"),
+    "getblockcount": ("blockchain", "getblockcount"),
+    "getblockhash": ("blockchain", "getblockhash height"),
+    "getblockheader": ("blockchain", 'getblockheader "blockhash" ( verbose )'),
+    "getchaintips": ("blockchain", "getchaintips"),
+    "getmempoolentry": ("blockchain", 'getmempoolentry "txid"'),
+    "getmempoolinfo": ("blockchain", "getmempoolinfo"),
+    "getrawmempool": ("blockchain", "getrawmempool ( verbose mempool_sequence )"),
+    "gettxout": ("blockchain", 'gettxout "txid" n ( include_mempool )'),
+    "gettxoutsetinfo": ("blockchain", 'gettxoutsetinfo ( "hash_type" hash_or_height use_index )'),
+    "scantxoutset": ("blockchain", 'scantxoutset "action" ( [scanobjects,...] )'),
+    "help": ("control", 'help ( "command" )'),
+    "stop": ("control", "stop"),
+    "uptime": ("control", "uptime"),
+    "submitblock": ("mining", 'submitblock "hexdata" ( "dummy" )'),
+    "getnetworkinfo": ("network", "getnetworkinfo"),
+    "decoderawtransaction": ("rawtransactions", 'decoderawtransaction "hexstring" ( iswitness )'),
+    "decodescript": ("rawtransactions", 'decodescript "hexstring"'),
+    "getrawtransaction": ("rawtransactions", 'getrawtransaction "txid" ( verbosity "blockhash" )'),
+    "sendrawtransaction": ("rawtransactions", 'sendrawtransaction "hexstring" ( maxfeerate maxburnamount )'),
+    "submitpackage": ("rawtransactions", 'submitpackage ["rawtx",...] ( maxfeerate maxburnamount )'),
+    "testmempoolaccept": ("rawtransactions", 'testmempoolaccept ["rawtx",...] ( maxfeerate )'),
+    "generatetoaddress": ("hidden", 'generatetoaddress nblocks "address" ( maxtries )'),
+    "generatetodescriptor": ("hidden", 'generatetodescriptor num_blocks "descriptor" ( maxtries )'),
+    "generateblock": ("hidden", 'generateblock "output" ["rawtx/txid",...] ( submit )'),
+    "setmocktime": ("hidden", "setmocktime timestamp"),
+    "invalidateblock": ("hidden", 'invalidateblock "blockhash"'),
+    "reconsiderblock": ("hidden", 'reconsiderblock "blockhash"'),
+}
+
+
+def synopsis(method: Method) -> str:
+    known = SYNOPSIS.get(method.name)
+    if known is not None:
+        return known[1]
     args = " ".join(p.name if p.required else f"( {p.name} )" for p in method.params)
-    return f"{method.name} {args}".rstrip() + f"\n\n{method.help}"
+    return f"{method.name} {args}".rstrip()
+
+
+def usage(method: Method) -> str:
+    return synopsis(method) + f"\n\n{method.help}"
+
+
+def help_list() -> str:
+    """Core's ``help``: "== Category ==" then one synopsis per line, categories apart by a blank line."""
+    listed = sorted((category, name) for name, (category, _) in SYNOPSIS.items()
+                    if category != "hidden" and name in METHODS)
+    out: list[str] = []
+    current = ""
+    for category, name in listed:
+        if category != current:
+            if current:
+                out.append("")
+            out.append(f"== {category.capitalize()} ==")
+            current = category
+        out.append(SYNOPSIS[name][1])
+    return "\n".join(out)
 
 
 def _parse_hash(value: str, name: str) -> bytes:
@@ -519,8 +580,9 @@ class Engine:
 
     @rpc("getchaintips")
     def rpc_getchaintips(self) -> list[dict[str, Any]]:
-        """Return information about the active chain tip (side branches are not tracked)."""
-        return [{"height": self.chain.height, "hash": b2lx(self.chain.tip.hash), "branchlen": 0, "status": "active"}]
+        """Return information about all known tips in the block tree (those seen since start)."""
+        return [{"height": height, "hash": b2lx(h), "branchlen": branchlen, "status": status}
+                for h, height, branchlen, status in self.chain.tips()]
 
     # -- transactions -------------------------------------------------------------
 
@@ -599,7 +661,7 @@ class Engine:
         if any((txid, n) in self.chain.utxos for n in range(len(tx.vout))):
             raise NodeError(RPCErrorCode.RPC_VERIFY_ALREADY_IN_UTXO_SET, "Transaction outputs already in utxo set")
         try:
-            self.mempool.accept(tx, raw, max_fee_rate=max_rate)
+            self.mempool.accept(tx, raw, max_fee_rate=max_rate).unbroadcast = True
         except Reject as rej:
             if rej.reason == "max-fee-exceeded":
                 raise NodeError(RPCErrorCode.RPC_VERIFY_ERROR,
@@ -702,11 +764,12 @@ class Engine:
                 "replaced-transactions": sorted(b2lx(t) for t in replaced)}
 
     def _entry_json(self, txid: bytes) -> dict[str, Any]:
-        e = self.mempool.entries[txid]
-        ancestors = self.mempool.ancestors(txid)
-        descendants = self.mempool.descendants([txid])
-        anc = [self.mempool.entries[t] for t in ancestors]
-        desc = [self.mempool.entries[t] for t in descendants]
+        """Core v31.99's mempool entry (cluster mempool: chunk weight and fees, no bip125 flag)."""
+        pool = self.mempool
+        e = pool.entries[txid]
+        anc = [pool.entries[t] for t in pool.ancestors(txid)]
+        desc = [pool.entries[t] for t in pool.descendants([txid])]
+        chunk_fee, chunk_weight = next((fee, weight) for fee, weight, txids in pool.chunks(txid) if txid in txids)
         fee = sats_to_btc(e.fee)
         return {
             "vsize": e.vsize,
@@ -718,16 +781,17 @@ class Engine:
             "ancestorcount": len(anc) + 1,
             "ancestorsize": sum(x.vsize for x in anc) + e.vsize,
             "wtxid": b2lx(e.wtxid),
+            "chunkweight": chunk_weight,
             "fees": {
                 "base": fee,
                 "modified": fee,
                 "ancestor": sats_to_btc(sum(x.fee for x in anc) + e.fee),
                 "descendant": sats_to_btc(sum(x.fee for x in desc)),
+                "chunk": sats_to_btc(chunk_fee),
             },
             "depends": sorted(b2lx(p) for p in e.parents),
-            "spentby": sorted(b2lx(t) for t in descendants - {txid} if txid in self.mempool.entries[t].parents),
-            "bip125-replaceable": True,
-            "unbroadcast": False,
+            "spentby": [b2lx(t) for t in pool.children(txid)],
+            "unbroadcast": e.unbroadcast,
         }
 
     @rpc("getrawmempool", Param("verbose", "bool", False, False), Param("mempool_sequence", "bool", False, False))
@@ -759,9 +823,46 @@ class Engine:
             "mempoolminfee": sats_to_btc(policy.MIN_RELAY_FEE),
             "minrelaytxfee": sats_to_btc(policy.MIN_RELAY_FEE),
             "incrementalrelayfee": sats_to_btc(policy.INCREMENTAL_RELAY_FEE),
-            "unbroadcastcount": 0,
-            "fullrbf": True,
+            "unbroadcastcount": sum(1 for e in entries if e.unbroadcast),
+            "permitbaremultisig": policy.DEFAULT_PERMIT_BAREMULTISIG,
+            "maxdatacarriersize": policy.MAX_OP_RETURN_RELAY,
+            "limitclustercount": 64,
+            "limitclustersize": 101_000,
+            "optimal": True,
         }
+
+    @rpc("gettxoutsetinfo", Param("hash_type", "str", False, "hash_serialized_3"), Param("hash_or_height", "any"),
+         Param("use_index", "bool", False, True))
+    def rpc_gettxoutsetinfo(self, hash_type: str, hash_or_height: Any, use_index: bool) -> dict[str, Any]:
+        """Returns statistics about the unspent transaction output set."""
+        if hash_type not in ("hash_serialized_3", "none"):
+            raise NodeError(RPCErrorCode.RPC_INVALID_PARAMETER, f"{hash_type} is not a valid hash_type")
+        if hash_or_height is not None:
+            raise NodeError(RPCErrorCode.RPC_INVALID_PARAMETER,
+                            "Querying specific block heights requires coinstatsindex")
+        utxos = self.chain.utxos
+        hasher = hashlib.sha256()
+        bogosize = total = 0
+        txids = set()
+        hashed = hash_type == "hash_serialized_3"
+        for (txid, n), coin in sorted(utxos.items()) if hashed else utxos.items():
+            if hashed:  # Core's TxOutSer: outpoint, height * 2 + coinbase (u32), then the output
+                hasher.update(txid + struct.pack("<II", n, coin.height * 2 + coin.coinbase)
+                              + CTxOut(coin.value, CScript(coin.script_pubkey)).serialize())
+            bogosize += 50 + len(coin.script_pubkey)
+            total += coin.value
+            txids.add(txid)
+        out: dict[str, Any] = {
+            "height": self.chain.height,
+            "bestblock": b2lx(self.chain.tip.hash),
+            "txouts": len(utxos),
+            "bogosize": bogosize,
+        }
+        if hashed:
+            out["hash_serialized_3"] = b2lx(hashlib.sha256(hasher.digest()).digest())
+        out.update({"total_amount": sats_to_btc(total), "transactions": len(txids),
+                    "disk_size": _dir_size(self.datadir / "chainstate")})
+        return out
 
     @rpc("gettxout", Param("txid", "str", True), Param("n", "num", True), Param("include_mempool", "bool", False, True))
     def rpc_gettxout(self, txid: str, n: int, include_mempool: bool) -> Any:
@@ -956,7 +1057,7 @@ class Engine:
             if command not in METHODS:
                 return f"help: unknown command: {command}"
             return usage(METHODS[command])
-        return "\n".join(usage(m).split("\n")[0] for m in sorted(METHODS.values(), key=lambda m: m.name))
+        return help_list()
 
     @rpc("stop")
     def rpc_stop(self) -> str:
