@@ -228,7 +228,7 @@ def test_merchant_refuses_escrows_unconfirmed_spent_expiring_or_unknown(party):
     assert merchant.check(payer.sign_ticket(far, merchant.request(), VALUE - 1_000)).c
     rec = payer.store.find(*far.outpoint)
     fake = dataclasses.replace(far, txid=secrets.token_hex(32))
-    refused(_forge_ticket(payer, rec.index, fake, merchant), "ESCROW_UNKNOWN")
+    refused(_forge_ticket(payer, rec.index, fake, merchant), "ESCROW_SPENT")  # spent or never funded: one look-up
     party.mine(near.expiry.value - party.height())
     payer.refund(*near.outpoint)
     refused(payer.sign_ticket(near, merchant.request(), VALUE - 1_000), "ESCROW_SPENT")  # spent in the mempool

@@ -9,7 +9,10 @@ the nonce, or one reused address (``fresh_addresses=False``: the paper's "fast" 
 :meth:`Merchant.check` verifies a ticket (σ, σ1, the escrow on chain, its expiry, the claim
 output) and records its c durably before answering, so a ticket is accepted once; a winning
 ticket is stored whole before the answer. The escrows' chain state is cached until the next
-block, so checks cost no RPC in the common case. :meth:`Merchant.claim` turns a stored winner
+block, so checks cost no RPC in the common case; the cache holds at most ``max_cached_escrows``
+escrows (least recently used dropped first), and an escrow the node does not hold unspent costs
+exactly one look-up (``get_utxo``), after every signature check, and is remembered as refused until
+the next block. :meth:`Merchant.claim` turns a stored winner
 into x, collects σ_T from the VTS (k of them for a threshold escrow) and broadcasts the claim.
 
 **The VTS's board.** A merchant given :class:`~btcmicro.lottery.vts.follower.BoardFollower` s
@@ -47,6 +50,7 @@ import hmac
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -139,6 +143,7 @@ class Merchant:
         sigma1: Literal["always", "on_win"] = "always",
         tip_poll_seconds: float = 1.0,
         boards: Sequence[BoardFollower] = (),
+        max_cached_escrows: int = 10_000,
         clock: Clock = time.time,
         rng: Rng = secrets.token_bytes,
     ) -> None:
@@ -171,7 +176,8 @@ class Merchant:
         self._fast_key = derive_key(self._secret, _FAST_TAG)
         self._fast_a2 = bytes(p2wpkh(self._fast_key.pubkey))
         self._lock = threading.Lock()
-        self._escrows: dict[tuple[str, int], _EscrowState] = {}
+        self.max_cached_escrows = max(1, max_cached_escrows)
+        self._escrows: OrderedDict[tuple[str, int], _EscrowState] = OrderedDict()
         self._seen: set[bytes] = set()
         self._won = {w.ticket.escrow.outpoint for w in store.wins()}
         self._tip: int | None = None
@@ -236,11 +242,16 @@ class Merchant:
     def _escrow_refusal(self, e: EscrowRef) -> tuple[str, str] | None:
         if self._tip is None or self.clock() - self._polled >= self.tip_poll_seconds:
             self.refresh()
-        state = self._escrows.get(e.outpoint)
+        with self._lock:
+            state = self._escrows.get(e.outpoint)
+            if state is not None:
+                self._escrows.move_to_end(e.outpoint)
         if state is None:
             state = self._look_up(e)
             with self._lock:
                 self._escrows[e.outpoint] = state
+                while len(self._escrows) > self.max_cached_escrows:
+                    self._escrows.popitem(last=False)
         if state.refusal is not None:
             return state.refusal
         u = state.utxo
@@ -259,12 +270,11 @@ class Merchant:
         return None
 
     def _look_up(self, e: EscrowRef) -> _EscrowState:
+        """One node look-up per escrow (a made-up escrow must not cost more than that)."""
         u = self.chain.get_utxo(e.txid, e.vout, include_mempool=True)
         if u is not None:
             return _EscrowState(u, None)
-        if self.chain.get_tx(e.txid) is not None:
-            return _EscrowState(None, ("ESCROW_SPENT", f"{e.txid}:{e.vout} is spent (or no such output)"))
-        return _EscrowState(None, ("ESCROW_UNKNOWN", f"no transaction {e.txid}"))
+        return _EscrowState(None, ("ESCROW_SPENT", f"no unspent output {e.txid}:{e.vout} (spent, or never funded)"))
 
     # ---------------------------------------------------------------- step 4: checking tickets
     def verify(self, ticket: Ticket | bytes, *, boards_synced: bool = False) -> tuple[Ticket, Acceptance]:
