@@ -16,6 +16,9 @@ Parties (ports only): :class:`Payer`, :class:`Merchant`, :class:`Micropay3VTS`. 
 from btcmicro.lottery.micropay3.audit import audit, chain_claims
 from btcmicro.lottery.micropay3.merchant import MERCHANT_TRANSITIONS, FeeCoin, Merchant, PrizeSigner, wins_of
 from btcmicro.lottery.micropay3.messages import (
+    ABORT as ABORT_KIND,
+)
+from btcmicro.lottery.micropay3.messages import (
     BOARD_TAG,
     CLAIMS,
     REGTEST_GENESIS,
@@ -35,6 +38,9 @@ from btcmicro.lottery.micropay3.messages import (
     tx1_sighash,
     tx1_vsize,
 )
+from btcmicro.lottery.micropay3.messages import (
+    ORPHAN as ORPHAN_KIND,
+)
 from btcmicro.lottery.micropay3.payer import PAYER_TRANSITIONS, NoEscrow, Payer
 from btcmicro.lottery.micropay3.sqlite import SQLiteMerchantStore, SQLiteMicropay3VTSStore, SQLitePayerStore
 from btcmicro.lottery.micropay3.states import EscrowStatus, MerchantEvent, PayerEvent, WinStatus
@@ -53,7 +59,7 @@ __all__ = [
     "Micropay3Escrow", "Payer", "Merchant", "Micropay3VTS", "Micropay3VTSClient", "PrizeSigner", "FeeCoin",
     "audit", "chain_claims", "wins_of", "PrizeRefused", "NoEscrow", "DEFAULT_WINDOW",
     "Escrow1Ref", "PaymentRequest", "Ticket", "Prize", "OrphanRequest", "Release", "Receipt",
-    "BOARD_TAG", "CLAIMS", "REGTEST_GENESIS", "SIGHASH_SINGLE_ACP",
+    "BOARD_TAG", "CLAIMS", "ABORT_KIND", "ORPHAN_KIND", "REGTEST_GENESIS", "SIGHASH_SINGLE_ACP",
     "release_fee", "release_sighash", "release_tx", "release_vsize", "sigma_digest", "tx1_sighash", "tx1_vsize",
     "EscrowStatus", "PayerEvent", "WinStatus", "MerchantEvent", "PAYER_TRANSITIONS", "MERCHANT_TRANSITIONS",
     "Acceptance", "EscrowRecord", "WinRecord", "PayerStore", "MerchantStore", "Micropay3VTSStore",
