@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import gc
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -179,6 +180,8 @@ class Chainstate:
         # them were ever connected; getchaintips reads its side branches from these.
         self.known: dict[bytes, tuple[bytes, int]] = {}
         self.validated: set[bytes] = set()
+        # Blocks invalidateblock took out of the rebuilt kernel (hash -> raw), for reconsiderblock.
+        self.set_aside: dict[bytes, bytes] = {}
         self._replay()
 
     # -- lifecycle -------------------------------------------------------
@@ -260,7 +263,7 @@ class Chainstate:
     def read_block(self, block_hash: bytes) -> bytes | None:
         entry = self.entry(block_hash)
         if entry is None:
-            return None
+            return self.set_aside.get(block_hash)
         try:
             return bytes(self.chainman.blocks[entry])
         except RuntimeError:
@@ -282,6 +285,8 @@ class Chainstate:
         block_hash = hash256(raw[:80])
         if block_hash in self.known_invalid:
             return "duplicate-invalid"
+        if raw[4:36] in self.known_invalid:
+            return "bad-prevblk"
         already = self.entry(block_hash) is not None and self.read_block(block_hash) is not None
         self._events.clear()
         self._checked.clear()
@@ -317,6 +322,73 @@ class Chainstate:
         if already or not is_new:
             return "duplicate" if already else "inconclusive"
         return "inconclusive"
+
+    # -- invalidateblock / reconsiderblock -------------------------------------
+
+    def descendants_of(self, block_hash: bytes) -> set[bytes]:
+        """``block_hash`` and every known block built on it."""
+        out = {block_hash}
+        changed = True
+        while changed:
+            changed = False
+            for h, (prev, _height) in self.known.items():
+                if prev in out and h not in out:
+                    out.add(h)
+                    changed = True
+        return out
+
+    def invalidate(self, block_hash: bytes, on_change: Callable[[list[bytes], list[bytes]], None]) -> None:
+        """Core's invalidateblock. The kernel has no call for it, so the chainstate is rebuilt: every
+        known block is read, the kernel's block index and chainstate are deleted, and the blocks not
+        built on ``block_hash`` are given to a fresh kernel again (the most-work valid chain wins, as
+        in Core). ``block_hash`` and its descendants are refused until :meth:`reconsider`."""
+        bad = self.descendants_of(block_hash)
+        self.known_invalid |= bad
+        if not bad & (set(self.blocks) | {h for h in self.known if self.entry(h) is not None}):
+            return  # nothing the kernel holds changes
+        self._rebuild(on_change)
+
+    def reconsider(self, block_hash: bytes, on_change: Callable[[list[bytes], list[bytes]], None]) -> None:
+        """Core's reconsiderblock: ``block_hash``, its descendants and ancestors are valid again;
+        the blocks set aside are given back to the kernel (which activates the most-work chain)."""
+        cleared = self.descendants_of(block_hash)
+        cursor = block_hash
+        while cursor in self.known:
+            cleared.add(cursor)
+            cursor = self.known[cursor][0]
+        self.known_invalid -= cleared
+        back = sorted((h for h in self.set_aside if h in cleared), key=lambda h: self.known[h][1])
+        for h in back:
+            self.process_block(self.set_aside.pop(h), on_change)
+
+    def _rebuild(self, on_change: Callable[[list[bytes], list[bytes]], None]) -> None:
+        old_chain = list(self.by_height)
+        raws: dict[bytes, bytes] = dict(self.set_aside)
+        for h in list(self.known) + old_chain[1:]:
+            if h not in raws:
+                raw = self.read_block(h)
+                if raw is not None:
+                    raws[h] = raw
+        old_raws = {h: raws[h] for h in old_chain[1:]}
+        self.close()
+        for sub in ("blocks", "chainstate"):
+            shutil.rmtree(self.datadir / sub, ignore_errors=True)
+        self._chainman = self._load_chainman()
+        self.utxos.clear()
+        self.txindex.clear()
+        self.undo.clear()
+        self.blocks.clear()
+        self.by_height.clear()
+        self._replay()
+        self.set_aside = {h: raw for h, raw in raws.items() if h in self.known_invalid}
+        order = sorted((h for h in raws if h not in self.known_invalid), key=lambda h: self.known[h][1])
+        for h in order:
+            self.process_block(raws[h], lambda _d, _c: None)
+        new_chain = set(self.by_height)
+        disconnected = [old_raws[h] for h in reversed(old_chain[1:]) if h not in new_chain]
+        connected = [raws[h] for h in self.by_height[1:] if h not in set(old_chain)]
+        if disconnected or connected:
+            on_change(disconnected, connected)
 
     def _connect(self, raw: bytes, height: int) -> None:
         block_hash, txs = parse_block(raw)

@@ -989,6 +989,29 @@ class Engine:
             raise NodeError(RPCErrorCode.RPC_DESERIALIZATION_ERROR, "Block does not start with a coinbase")
         return self._submit(raw)
 
+    def _known_block(self, blockhash: str) -> bytes:
+        h = _parse_hash(blockhash, "blockhash")
+        if h not in self.chain.known and self.chain.entry(h) is None:
+            raise NodeError(RPCErrorCode.RPC_INVALID_ADDRESS_OR_KEY, "Block not found")
+        return h
+
+    @rpc("invalidateblock", Param("blockhash", "str", True))
+    def rpc_invalidateblock(self, blockhash: str) -> None:
+        """Permanently marks a block as invalid, as if it violated a consensus rule.
+
+        The kernel has no such call: the engine rebuilds its chainstate from the blocks it holds,
+        without this block and its descendants (see docs/engine.md for the cost)."""
+        h = self._known_block(blockhash)
+        self.chain.invalidate(h, self.blockstore.recording(self.mempool.on_chain_change))
+        return None
+
+    @rpc("reconsiderblock", Param("blockhash", "str", True))
+    def rpc_reconsiderblock(self, blockhash: str) -> None:
+        """Removes invalidity status of a block, its ancestors and its descendants, reconsider them for activation."""
+        h = self._known_block(blockhash)
+        self.chain.reconsider(h, self.blockstore.recording(self.mempool.on_chain_change))
+        return None
+
     @rpc("generatefork", Param("blockhash", "str", True), Param("nblocks", "num", True),
          Param("address", "str"))
     def rpc_generatefork(self, blockhash: str, nblocks: int, address: str | None) -> list[str]:
