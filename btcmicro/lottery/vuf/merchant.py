@@ -25,16 +25,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from bitcoin.core import CMutableTransaction
 
 from btcmicro.core.errors import ProtocolError
-from btcmicro.crypto import ecvrf
-from btcmicro.crypto.secp256k1 import schnorr_verify
 from btcmicro.lottery.common import Transitions, check_k, verify_sig
 from btcmicro.lottery.micropay2.messages import EscrowRef, claim_tx
 from btcmicro.lottery.vts.party import AlreadyClaimed, VTSClient
-from btcmicro.lottery.vuf.messages import Offer, Ticket, VufClaim, vrf_input, wins_beta
+from btcmicro.lottery.vuf.messages import Offer, Ticket, VufClaim, verify_sigma, vrf_input, wins_beta
+from btcmicro.lottery.vuf.prover import Prover
 from btcmicro.lottery.vuf.states import MerchantEvent, WinStatus
 from btcmicro.lottery.vuf.store import Acceptance, MerchantStore, WinRecord
 from btcmicro.ports import Chain, Clock, UtxoInfo
@@ -57,14 +57,18 @@ class Merchant:
 
     Tickets are accepted on escrows naming one of ``vts_keys``, with ``min_confirmations``, whose t's
     minute is within ``max_skew_minutes`` of the clock. The chain is asked once per escrow per tip.
+    ``sigma1="on_win"`` checks σ1 on winning tickets only (σ1 matters only for a claim; a payer who
+    sends bad ones is caught at its first win, having been served until then).
     """
 
     def __init__(self, vrf_secret: int, a_m: bytes, chain: Chain, store: MerchantStore, vts_keys: list[bytes], *,
                  k: int, price: int, min_confirmations: int = 1, max_skew_minutes: int = 2,
-                 clock: Clock = time.time) -> None:
+                 sigma1: Literal["always", "on_win"] = "always", clock: Clock = time.time) -> None:
         check_k(k, "merchant")
         self.vrf_secret = vrf_secret
-        self.offer = Offer(ecvrf.public_key(vrf_secret), k, price, bytes(a_m))
+        self.prover = Prover(vrf_secret)
+        self.sigma1 = sigma1
+        self.offer = Offer(self.prover.public_key, k, price, bytes(a_m))
         Offer.decode(self.offer.encode())  # the offer the merchant publishes is one a payer accepts
         self.chain = chain
         self.store = store
@@ -124,13 +128,13 @@ class Merchant:
         refusal = self._escrow_refusal(e)
         if refusal is not None:
             raise ProtocolError(*refusal)
-        if not schnorr_verify(e.payer[1:], tk.sigma_digest(o.a_m, o.vrf_key), tk.sigma):
+        if not verify_sigma(e.payer, tk.sigma_digest(o.a_m, o.vrf_key), tk.sigma):
             raise ProtocolError("BAD_SIGMA", "sigma is not pk_esc's BIP340 signature on (t, a_M, vrf_key, k, escrow)")
-        if not verify_sig(e.payer, tk.sigma1, tk.claim_sighash(o.a_m)):
+        beta, proof = self.prover.evaluate(vrf_input(tk.sigma))
+        won = wins_beta(beta, tk.k)
+        if (won or self.sigma1 == "always") and not verify_sig(e.payer, tk.sigma1, tk.claim_sighash(o.a_m)):
             raise ProtocolError("BAD_SIGMA1", "sigma1 is not pk_esc's signature on the claim transaction")
-        proof = ecvrf.prove(self.vrf_secret, vrf_input(tk.sigma))
-        beta = ecvrf.proof_to_hash(proof)
-        return tk, Acceptance(tk.t.encode(), e.txid, e.vout, wins_beta(beta, tk.k), tk.claim_value, beta), proof
+        return tk, Acceptance(tk.t.encode(), e.txid, e.vout, won, tk.claim_value, beta), proof
 
     def check(self, ticket: Ticket | bytes) -> Acceptance:
         """Verify a ticket, evaluate the lottery, record it; ProtocolError (and no record) if refused."""

@@ -37,12 +37,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, ClassVar
 
+import coincurve
+
 from btcmicro.core.amounts import MAX_MONEY
 from btcmicro.core.errors import ProtocolError
 from btcmicro.core.hashes import sha256
 from btcmicro.core.lazy import cached_property
 from btcmicro.crypto import ecvrf
-from btcmicro.crypto.secp256k1 import point_from_bytes, schnorr_verify, tagged_hash
+from btcmicro.crypto.secp256k1 import point_from_bytes, tagged_hash
 from btcmicro.lottery.common import MAX_K, check_k, is_strict_der, verify_sig
 from btcmicro.lottery.micropay2.messages import EscrowRef, claim_sighash, claim_tx
 from btcmicro.lottery.vts.claims import register_checker
@@ -69,6 +71,7 @@ __all__ = [
     "sigma_digest",
     "wins_beta",
     "vrf_input",
+    "verify_sigma",
 ]
 
 OFFER_TAG = message_tag("vuf", "offer", 1)
@@ -116,6 +119,22 @@ def wins_beta(beta: bytes, k: int) -> bool:
     if not 1 <= k <= MAX_K:
         raise ValueError(f"k must be 1..{MAX_K}")
     return int.from_bytes(beta, "big") >> (256 - k) == 0
+
+
+@lru_cache(maxsize=4096)
+def _xonly(pk: bytes) -> coincurve.PublicKeyXOnly:
+    return coincurve.PublicKeyXOnly(pk[1:])
+
+
+def verify_sigma(payer: bytes, digest: bytes, sigma: bytes) -> bool:
+    """BIP340 verification of σ under the x-only form of pk_esc (``payer``, 33 bytes; parsed keys are
+    cached); ``False`` for any malformed input."""
+    if len(sigma) != SIGMA_SIZE:
+        return False
+    try:
+        return bool(_xonly(payer).verify(sigma, digest))
+    except ValueError:
+        return False
 
 
 @lru_cache(maxsize=4096)
@@ -372,7 +391,7 @@ class VufClaim(TaggedMessage):
         """Every reason x does not entitle its merchant to the escrow; [] if it does: σ is pk_esc's BIP340
         signature on (t, a_M, f_m, k, escrow), σ1 signs the claim, π certifies f_m(σ) and β wins."""
         out: list[tuple[str, str]] = []
-        if not schnorr_verify(self.escrow.payer[1:], self.sigma_digest(), self.sigma):
+        if not verify_sigma(self.escrow.payer, self.sigma_digest(), self.sigma):
             out.append(("BAD_SIGMA", "sigma is not pk_esc's BIP340 signature on (t, a_M, vrf_key, k, escrow)"))
         if not verify_sig(self.escrow.payer, self.sigma1, self.claim_sighash()):
             out.append(("BAD_SIGMA1", "sigma1 is not pk_esc's signature on the claim transaction"))
