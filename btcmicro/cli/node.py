@@ -31,10 +31,12 @@ def regtest() -> None:
               help="RPC port (0: any free one). Default: the port this datadir used last, else 18443 if free.")
 @click.option("--port", "p2p_port", type=click.IntRange(1, 65535), default=None,
               help="bitcoind only: accept P2P connections on 127.0.0.1:PORT (default: no P2P listening).")
+@click.option("--nodes", type=click.IntRange(1, 32), default=1, show_default=True,
+              help="bitcoind only, with --detach: N nodes connected over P2P on loopback; commands talk to the first.")
 @JSON_OPT
 @click.pass_context
 def regtest_start(ctx: click.Context, engine: str, bitcoind_path: str | None, detach: bool,
-                  rpcport: int | None, p2p_port: int | None, json_out: bool) -> None:
+                  rpcport: int | None, p2p_port: int | None, nodes: int, json_out: bool) -> None:
     """Start a regtest node on the datadir.
 
     After a crash (the node was killed, the machine rebooted) this recovers by itself: the stale
@@ -47,6 +49,7 @@ def regtest_start(ctx: click.Context, engine: str, bitcoind_path: str | None, de
         remove_node_record,
         resolve_engine,
         start_detached,
+        start_detached_network,
         start_node,
         write_node_record,
     )
@@ -58,8 +61,20 @@ def regtest_start(ctx: click.Context, engine: str, bitcoind_path: str | None, de
         assert existing is not None
         raise ConfigError(f"a node is already running for {obj.datadir} at {existing['url']} "
                           f"(pid {existing['pid']}): `btcmicro regtest stop` first")
-    if p2p_port is not None and resolve_engine(engine, bitcoind_path)[0] != "bitcoind":
-        raise ConfigError("--port is for bitcoind's P2P; the embedded engine has no P2P")
+    if (p2p_port is not None or nodes > 1) and resolve_engine(engine, bitcoind_path)[0] != "bitcoind":
+        raise ConfigError("--port and --nodes need bitcoind: the embedded engine has no P2P")
+    if nodes > 1:
+        if not detach:
+            raise ConfigError("--nodes needs --detach (or use btcmicro.node.network.Network from Python)")
+        with progress(f"starting {nodes} connected regtest nodes"):
+            info = start_detached_network(chaindir, nodes, bitcoind_path, rpc_port=rpcport, p2p_port=p2p_port)
+        if info.get("message"):
+            click.echo(info["message"], err=True)
+        peers = "".join(f"\n  peer:        {p['url']} (p2p port {p['port']})" for p in info["peers"])
+        emit(ctx, info, f"{nodes} bitcoind regtest nodes running, connected over P2P on loopback\n"
+                        f"  rpc url:     {info['url']} (p2p port {info['port']}; `mine`, `rpc` use this one)"
+                        f"{peers}\n  cookie file: {info['cookie_file']}\n  stop with:   btcmicro regtest stop")
+        return
     if detach:
         with progress("starting regtest node"):
             info = start_detached(engine=engine, datadir=chaindir, bitcoind=bitcoind_path,
@@ -208,6 +223,9 @@ def rpc(ctx: click.Context, method: str, args: tuple[str, ...]) -> None:
             named[name] = _parse_cli_arg(value)
         else:
             positional.append(_parse_cli_arg(arg))
+    if positional and named:
+        raise click.UsageError(f"give {method}'s arguments all by position or all as NAME=VALUE, not both "
+                               f"(`btcmicro rpc help {method}` names them)")
     result = client.call(method, *positional, **named)
     if isinstance(result, str):
         click.echo(result)

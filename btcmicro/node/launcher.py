@@ -60,6 +60,7 @@ __all__ = [
     "remove_node_record",
     "resolve_engine",
     "start_detached",
+    "start_detached_network",
     "start_node",
     "stop_detached",
     "write_node_record",
@@ -455,6 +456,56 @@ def _launch_detached(kind: EngineName, path: str | None, d: Path, rpcport: int, 
     return info
 
 
+def start_detached_network(datadir: Path | str, n: int, bitcoind: str | None = None, *,
+                           rpc_port: int | None = None, p2p_port: int | None = None,
+                           timeout: float = 120.0) -> dict[str, Any]:
+    """Start ``n`` detached bitcoinds connected over P2P on loopback (every pair, ``addnode add``,
+    so a dropped connection is retried); node 0 on ``datadir`` as usual, the others under
+    ``<datadir>/peers/node<i>``. Node 0's record lists the others under ``peers``;
+    :func:`stop_detached` stops them all. Returns node 0's record.
+    """
+    kind, path = resolve_engine("bitcoind", bitcoind)
+    if n < 2:
+        raise ConfigError("a network needs at least 2 nodes")
+    d = Path(datadir).resolve()
+    last = read_ports(d).get("port")
+    if p2p_port is None:
+        p2p_port = last or (DEFAULT_P2P_PORT if port_free(DEFAULT_P2P_PORT) else free_port())
+    started: list[Path] = []
+    try:
+        first = start_detached(kind, d, path, rpc_port=rpc_port, p2p_port=p2p_port, timeout=timeout)
+        started.append(d)
+        peers = []
+        for i in range(1, n):
+            peer_dir = d / "peers" / f"node{i}"
+            ports = read_ports(peer_dir)
+            peer = start_detached(kind, peer_dir, path, rpc_port=ports.get("rpcport", 0),
+                                  p2p_port=ports.get("port") or free_port(), timeout=timeout)
+            started.append(peer_dir)
+            peers.append(peer)
+        nodes = [first, *peers]
+        clients = [attach(r["url"], cookie_file=r["cookie_file"]) for r in nodes]
+        try:
+            for i, rpc in enumerate(clients):
+                for j in range(i + 1, len(nodes)):
+                    rpc.addnode(f"127.0.0.1:{nodes[j]['port']}", "add")
+            deadline = time.monotonic() + 60
+            while any(len(rpc.getpeerinfo()) < n - 1 for rpc in clients):
+                if time.monotonic() > deadline:
+                    raise ConfigError(f"the {n} bitcoinds did not connect to each other within 60 s")
+                time.sleep(0.05)
+        finally:
+            for rpc in clients:
+                rpc.close()
+    except BaseException:
+        for sd in reversed(started):
+            stop_detached(sd)
+        raise
+    first["peers"] = [{k: p[k] for k in ("datadir", "url", "cookie_file", "pid", "port")} for p in peers]
+    write_node_record(d, first)
+    return read_node_record(d) or first
+
+
 def _wait_gone(record: dict[str, Any], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while record_alive(record):
@@ -473,6 +524,8 @@ def stop_detached(datadir: Path | str, timeout: float = 60.0) -> bool:
     record, state = node_state(datadir)
     if record is None:
         return False
+    for peer in record.get("peers", []):  # the other nodes of a network started with it
+        stop_detached(peer["datadir"], timeout)
     if state == "stale":
         remove_node_record(datadir, int(record.get("pid", -1)))
         return False
