@@ -17,6 +17,7 @@ from contextlib import AbstractContextManager
 from bitcoin.core import CTransaction
 
 from btcmicro.channels.bitcoinj.templates import BitcoinjV1Channel, BitcoinjV2Channel
+from btcmicro.channels.dastripathi.templates import DasTripathiChannel
 from btcmicro.contracts import MultisigMofN, Registry, Spend, Template
 from btcmicro.lottery.micropay2.templates import Micropay2Escrow
 from btcmicro.lottery.micropay3.templates import Micropay3Escrow
@@ -28,6 +29,7 @@ TEMPLATES: tuple[type[Template], ...] = (
     BitcoinjV2Channel,
     Micropay2Escrow,
     Micropay3Escrow,
+    DasTripathiChannel,
     BitcoinjV1Channel,
     MultisigMofN,
 )

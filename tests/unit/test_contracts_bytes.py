@@ -14,6 +14,7 @@ import coincurve
 import pytest
 
 from btcmicro.channels.bitcoinj.templates import BitcoinjV1Channel, BitcoinjV2Channel
+from btcmicro.channels.dastripathi.templates import DasTripathiChannel
 from btcmicro.contracts import WRAPPINGS, Expiry, MultisigMofN, Template, TemplateError
 from btcmicro.core.keys import PrivateKey
 from btcmicro.lottery.micropay2.templates import Micropay2Escrow
@@ -728,6 +729,59 @@ SPENDS = {  # (name, path, wrapping): (scriptSig, witness, path_size as (scriptS
         (35, (0, 72, 72, 105)),
     ),
 }
+
+# Das–Tripathi voucher channel (btcmicro.channels.dastripathi): pk_esc, pk_B, pk_2 and three expiries
+for _e in (17, 300, 1_700_000_000):
+    SCRIPT_CASES[f"dastripathi-{_e}"] = (lambda e: lambda: DasTripathiChannel(K[0], K[1], K[2], Expiry(e)))(_e)
+SPEND_CASES.append("dastripathi-300")
+SCRIPTS.update({
+    'dastripathi-17': '635221{K0}21{K1}52ae670111b17521{K2}ac68',
+    'dastripathi-300': '635221{K0}21{K1}52ae67022c01b17521{K2}ac68',
+    'dastripathi-1700000000': '635221{K0}21{K1}52ae670400f15365b17521{K2}ac68',
+})
+SCRIPT_PUBKEYS.update({
+    ('dastripathi-17', 'p2sh'): 'a91416c55abf7750012a57d45bf48e34bc1765eba0d987',
+    ('dastripathi-17', 'p2wsh'): '0020f4fac3bf1db97fe8b1d9271522297711ad4b8439f2c9f03dac2d5d133dd69139',
+    ('dastripathi-17', 'p2sh-p2wsh'): 'a9141a0b5b640028a07dcb2571ec2dfee5c43e6585b987',
+    ('dastripathi-300', 'p2sh'): 'a91417b906e6960a3ed85ff23cda567f63c97c00029187',
+    ('dastripathi-300', 'p2wsh'): '00205500c8943f2043679c2b5b9dc85a7d2484832d245785e3e9236646d26ced6b20',
+    ('dastripathi-300', 'p2sh-p2wsh'): 'a914459a14284a4e19f48f90c6a514ac988bb1a3da6c87',
+    ('dastripathi-1700000000', 'p2sh'): 'a91420ca8758f7c67bf1158b5c2f8563fb630875706f87',
+    ('dastripathi-1700000000', 'p2wsh'): '0020034a21ab39caf3e26bbdf414cde3889db9d42e1ac145cffbef32fcce1eb2b2c2',
+    ('dastripathi-1700000000', 'p2sh-p2wsh'): 'a91462427a27752066eefdfb70c9d6b60560d364043787',
+})
+SPENDS.update({
+    ('dastripathi-300', 'close', 'p2sh'): (
+        '0009{S0}09{S1}514c72{script}',
+        [],
+        (264, ()),
+    ),
+    ('dastripathi-300', 'refund', 'p2sh'): (
+        '09{S0}004c72{script}',
+        [],
+        (190, ()),
+    ),
+    ('dastripathi-300', 'close', 'p2wsh'): (
+        '',
+        ['', '{S0}', '{S1}', '01', '{script}'],
+        (0, (0, 72, 72, 1, 114)),
+    ),
+    ('dastripathi-300', 'refund', 'p2wsh'): (
+        '',
+        ['{S0}', '', '{script}'],
+        (0, (72, 0, 114)),
+    ),
+    ('dastripathi-300', 'close', 'p2sh-p2wsh'): (
+        '2200205500c8943f2043679c2b5b9dc85a7d2484832d245785e3e9236646d26ced6b20',
+        ['', '{S0}', '{S1}', '01', '{script}'],
+        (35, (0, 72, 72, 1, 114)),
+    ),
+    ('dastripathi-300', 'refund', 'p2sh-p2wsh'): (
+        '2200205500c8943f2043679c2b5b9dc85a7d2484832d245785e3e9236646d26ced6b20',
+        ['{S0}', '', '{script}'],
+        (35, (72, 0, 114)),
+    ),
+})
 
 
 def _hex(text: str, script: bytes = b"") -> str:

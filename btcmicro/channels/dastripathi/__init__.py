@@ -1,0 +1,68 @@
+"""Das–Tripathi micropayments (SCHEMES.md §6): the voucher channel (Micropay 1, §6.1) and points
+of sale with accountable assertions (Micropay 2, §6.2), on one P2WSH channel script.
+
+- :mod:`.templates`: :class:`DasTripathiChannel`, ``IF 2 <pk_esc> <pk_B> 2 CHECKMULTISIG ELSE <t>
+  CLTV DROP <pk_2> CHECKSIG ENDIF``;
+- :mod:`.messages`: Offer, Open, Voucher (the signed state), Payment, Receipt;
+- :mod:`.contract`: the terms and every transaction derived from them;
+- :mod:`.states`: the parties' states and transition tables;
+- :mod:`.stores` / :mod:`.sqlite`: the store ports and their SQLite adapters;
+- :mod:`.payer`, :mod:`.merchant`: the parties; :mod:`.collector`: Micropay 2's collection.
+"""
+from btcmicro.channels.dastripathi.collector import Collection, collect
+from btcmicro.channels.dastripathi.contract import WRAPPING, ChannelTerms
+from btcmicro.channels.dastripathi.merchant import DEFAULT_FEE, DEFAULT_MARGIN, Merchant, sign_voucher
+from btcmicro.channels.dastripathi.messages import Offer, Open, Payment, Receipt, Voucher, voucher_digest
+from btcmicro.channels.dastripathi.payer import ASSERTION_SCHEMES, Payer
+from btcmicro.channels.dastripathi.sqlite import SQLiteMerchantStore, SQLitePayerStore
+from btcmicro.channels.dastripathi.states import (
+    MERCHANT_TRANSITIONS,
+    PAYER_TRANSITIONS,
+    MerchantEvent,
+    MerchantStatus,
+    PayerEvent,
+    PayerStatus,
+)
+from btcmicro.channels.dastripathi.stores import (
+    AssertionRecord,
+    MerchantChannel,
+    MerchantStore,
+    PayerChannel,
+    PayerStore,
+    SpentVoucher,
+)
+from btcmicro.channels.dastripathi.templates import DasTripathiChannel
+
+__all__ = [
+    "DasTripathiChannel",
+    "ChannelTerms",
+    "WRAPPING",
+    "Offer",
+    "Open",
+    "Voucher",
+    "Payment",
+    "Receipt",
+    "voucher_digest",
+    "Merchant",
+    "sign_voucher",
+    "DEFAULT_FEE",
+    "DEFAULT_MARGIN",
+    "Payer",
+    "ASSERTION_SCHEMES",
+    "Collection",
+    "collect",
+    "PayerStatus",
+    "PayerEvent",
+    "MerchantStatus",
+    "MerchantEvent",
+    "PAYER_TRANSITIONS",
+    "MERCHANT_TRANSITIONS",
+    "MerchantStore",
+    "PayerStore",
+    "MerchantChannel",
+    "PayerChannel",
+    "SpentVoucher",
+    "AssertionRecord",
+    "SQLiteMerchantStore",
+    "SQLitePayerStore",
+]

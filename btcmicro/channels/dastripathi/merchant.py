@@ -1,0 +1,334 @@
+"""The Das–Tripathi merchant (Micropay 1, §6.1) and, with ``pos_keys``, a point of sale of a
+merchant with several (Micropay 2, §6.2).
+
+A payment is checked in the paper's order, and nothing is stored until every check passed:
+
+1. the voucher and the payment transaction are valid (voucher signed by this merchant — or, in
+   Micropay 2, by one of the points of sale — on this channel's state; the payer's signature);
+2. the voucher has **not been used before** (an exact replay of an accepted payment gets the same
+   receipt and changes nothing; a second, different payment on a used voucher is voucher reuse:
+   the payer's escrow key is blacklisted and the channel is closed with the best payment);
+3. b + b_i <= d;
+4. pk_esc is not blacklisted;
+5. T < t - T_conf: the merchant takes no payment it could not close before the payer's refund
+   becomes valid at t (the margin T_conf is ``Offer.margin``, in blocks).
+
+Then the merchant signs the next state (k + 1, b + b_i), stores the payment and the spent voucher
+in one transaction, and returns the receipt (the new voucher and the service).
+
+Micropay 2 adds, at step 1, the point of sale's fresh nonce r and the payer's accountable
+assertion τ = Assert(ask, ct = k, st = r), verified against the assertion key the payer gave at
+open (its point is pk_esc). Every accepted assertion is kept for :func:`collect`.
+
+The merchant talks to :class:`~btcmicro.ports.Chain`, :class:`~btcmicro.ports.Rng` and its
+:class:`~.stores.MerchantStore` only.
+"""
+from __future__ import annotations
+
+import contextlib
+import secrets
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import coincurve
+from bitcoin.core import CTransaction, b2lx
+
+from btcmicro.channels.dastripathi.contract import ChannelTerms, txid_of
+from btcmicro.channels.dastripathi.contract import from_height as _from_height
+from btcmicro.channels.dastripathi.messages import Offer, Open, Payment, Receipt, Voucher, voucher_digest
+from btcmicro.channels.dastripathi.states import MERCHANT_TRANSITIONS, MerchantEvent, MerchantStatus
+from btcmicro.channels.dastripathi.stores import AssertionRecord, MerchantChannel, MerchantStore, SpentVoucher
+from btcmicro.contracts import TemplateError
+from btcmicro.core.errors import NodeError, PolicyError, ProtocolError
+from btcmicro.core.keys import PrivateKey
+from btcmicro.crypto.assertions import Assertion, public_key_from_bytes
+from btcmicro.ports import Chain, Rng
+from btcmicro.script.standard import p2wpkh
+from btcmicro.tx.policy import dust_threshold
+
+__all__ = ["Merchant", "Service", "sign_voucher", "DEFAULT_FEE", "DEFAULT_MARGIN"]
+
+DEFAULT_FEE = 1_000  # sats: a 2-of-2 P2WSH close is ~230 vB, so ~4 sat/vB
+DEFAULT_MARGIN = 6  # blocks: T_conf, the merchant's close must confirm before t
+
+#: (channel after the payment, this payment's amount) -> the service returned with the receipt.
+Service = Callable[[MerchantChannel, int], bytes]
+
+
+def sign_voucher(key: PrivateKey, v: Voucher, rng: Rng = secrets.token_bytes) -> Voucher:
+    """``v`` signed (BIP340) by ``key``, which becomes its signer."""
+    v = replace(v, signer=key.pubkey)
+    sig = coincurve.PrivateKey(key.to_bytes()).sign_schnorr(v.sighash(), rng(32))
+    return replace(v, signature=bytes(sig))
+
+
+@dataclass(frozen=True)
+class _Checked:
+    channel: MerchantChannel
+    payment: Payment
+    voucher_id: bytes
+
+
+class Merchant:
+    """Serves Das–Tripathi channels; thread-safe.
+
+    ``key`` is pk_B, the key in every channel script and the voucher signer (Micropay 1). For a
+    point of sale of a Micropay 2 merchant give ``channel_key`` (pk_B, the merchant's script key,
+    whose secret the point of sale does not hold), ``key`` (pk_Bi, this point of sale's voucher
+    key), ``pos_keys`` (every point of sale's voucher key, in order) and ``pos_index``.
+    """
+
+    def __init__(self, chain: Chain, store: MerchantStore, key: PrivateKey, *, payout_spk: bytes | None = None,
+                 fee: int = DEFAULT_FEE, margin: int = DEFAULT_MARGIN, min_confirmations: int = 1,
+                 service: Service | None = None, rng: Rng = secrets.token_bytes,
+                 channel_key: bytes | None = None, pos_keys: Sequence[bytes] = (), pos_index: int = 0) -> None:
+        self.chain = chain
+        self.store = store
+        self.key = key
+        self.channel_key = channel_key or key.pubkey
+        self.payout_spk = payout_spk if payout_spk is not None else bytes(p2wpkh(self.channel_key))
+        self.fee = fee
+        self.margin = margin
+        self.min_confirmations = min_confirmations
+        self.service = service
+        self.rng = rng
+        self.pos_keys = tuple(pos_keys)
+        self.pos_index = pos_index
+        if self.pos_keys and self.pos_keys[pos_index] != key.pubkey:
+            raise PolicyError("pos_keys[pos_index] must be this point of sale's key")
+        self._nonces: set[bytes] = set()
+        self._lock = threading.RLock()
+
+    @property
+    def micropay2(self) -> bool:
+        return bool(self.pos_keys)
+
+    @property
+    def signers(self) -> tuple[bytes, ...]:
+        """The keys whose vouchers this merchant accepts."""
+        return (self.channel_key, *self.pos_keys) if self.pos_keys else (self.key.pubkey,)
+
+    def offer(self) -> Offer:
+        return Offer(self.channel_key, self.payout_spk, self.fee, self.margin)
+
+    def _voucher(self, terms: ChannelTerms, k: int, paid: int) -> Voucher:
+        v = Voucher(terms.escrow_txid, terms.escrow_vout, terms.escrow_key, terms.deposit, terms.expiry, k, paid,
+                    self.key.pubkey)
+        return sign_voucher(self.key, v, self.rng)
+
+    # --- open ----------------------------------------------------------------------------------
+
+    def open(self, data: bytes) -> Voucher:
+        """Check the payer's funded escrow on chain and answer with the first voucher (b = 0).
+
+        Re-sending the same Open returns the same voucher; nothing is stored unless every check passed."""
+        m = Open.decode(data)
+        terms = ChannelTerms.of(m, self.channel_key, self.payout_spk)
+        with self._lock:
+            known = self.store.channel(terms.escrow_id)
+            if known is not None:
+                if known.terms != terms:
+                    raise ProtocolError("ALREADY_OPEN", f"escrow {terms.escrow_id} is open with other terms")
+                if known.k == 0:
+                    return Voucher.decode(known.voucher)
+                raise ProtocolError("ALREADY_OPEN", f"escrow {terms.escrow_id} already has payments")
+            if m.fee != self.fee:
+                raise ProtocolError("BAD_TERMS", f"the close fee is {self.fee} sats, not {m.fee}")
+            if m.deposit <= 0:
+                raise ProtocolError("BAD_TERMS", "the deposit must be positive")
+            if self.micropay2 and not m.assertion_key:
+                raise ProtocolError("BAD_TERMS", "a Micropay 2 channel needs the payer's assertion key")
+            if m.assertion_key:
+                apk = public_key_from_bytes(m.assertion_key)
+                point = getattr(apk, "point", b"")
+                if point != m.escrow_key:
+                    raise ProtocolError("BAD_TERMS", "the assertion key's point must be pk_esc")
+            try:
+                terms.template  # noqa: B018 - builds the script: keys valid and distinct, expiry a height
+                payer_dust = dust_threshold(m.payer_spk)
+            except (TemplateError, ValueError) as e:
+                raise ProtocolError("BAD_TERMS", str(e)) from None
+            if payer_dust == 0 or len(m.payer_spk) > 64:
+                raise ProtocolError("BAD_TERMS", "the payer's script is not a standard payee")
+            if self.store.is_blacklisted(m.escrow_key):
+                raise ProtocolError("BLACKLISTED", "this escrow key is blacklisted")
+            height = self.chain.height()
+            if height + self.margin >= m.expiry:
+                raise ProtocolError("EXPIRED", f"expiry {m.expiry} is within {self.margin} blocks of the tip {height}")
+            utxo = self.chain.get_utxo(str(b2lx(m.escrow_txid)), m.escrow_vout)
+            if utxo is None or utxo.script_pubkey != terms.escrow_spk or utxo.value != terms.value:
+                raise ProtocolError("NO_ESCROW", f"no unspent output {terms.escrow_id} of {terms.value} sats "
+                                                 "paying the channel script")
+            if utxo.confirmations < self.min_confirmations:
+                raise ProtocolError("UNCONFIRMED", f"the escrow has {utxo.confirmations} confirmations, "
+                                                   f"{self.min_confirmations} needed")
+            voucher = self._voucher(terms, 0, 0)
+            self.store.add_channel(MerchantChannel(terms, voucher=voucher.encode()))
+            return voucher
+
+    def register(self, data: bytes) -> Voucher:
+        """Micropay 2: a point of sale learns a channel the merchant opened (same checks as open)."""
+        return self.open(data)
+
+    # --- payments ------------------------------------------------------------------------------
+
+    def nonce(self) -> bytes:
+        """Micropay 2: a fresh nonce r for the payer's next assertion at this point of sale."""
+        r = self.rng(32)
+        with self._lock:
+            self._nonces.add(r)
+        return r
+
+    def _check(self, m: Payment) -> _Checked:
+        v = m.voucher
+        # 1. the voucher and the transaction are valid
+        if v.signer not in self.signers:
+            raise ProtocolError("UNKNOWN_SIGNER", "the voucher is not signed by this merchant")
+        if not v.verify():
+            raise ProtocolError("BAD_VOUCHER", "the voucher's signature does not verify")
+        escrow_id = f"{b2lx(v.escrow_txid)}:{v.escrow_vout}"
+        channel = self.store.channel(escrow_id)
+        if channel is None:
+            raise ProtocolError("UNKNOWN_CHANNEL", f"no channel {escrow_id}")
+        t = channel.terms
+        if (v.escrow_key, v.deposit, v.expiry) != (t.escrow_key, t.deposit, t.expiry):
+            raise ProtocolError("BAD_VOUCHER", "the voucher's state is not this channel's")
+        if m.amount <= 0:
+            raise ProtocolError("BAD_AMOUNT", "a payment is at least 1 sat")
+        if self.micropay2:
+            self._check_assertion(channel, m)
+        return _Checked(channel, m, voucher_digest(v))
+
+    def _check_assertion(self, channel: MerchantChannel, m: Payment) -> None:
+        if m.nonce not in self._nonces:
+            raise ProtocolError("BAD_NONCE", "the nonce is not one this point of sale issued, or is used")
+        apk = public_key_from_bytes(channel.terms.assertion_key)
+        if m.voucher.k >= 1 << apk.context_bits:
+            raise ProtocolError("BAD_ASSERTION", "the counter k is beyond the assertion key's contexts")
+        if not apk.verify(Assertion(m.voucher.k, m.nonce, m.assertion)):
+            raise ProtocolError("BAD_ASSERTION", "the assertion does not verify on (k, nonce)")
+
+    def pay(self, data: bytes) -> Receipt:
+        """Take one payment (see the module docstring for the checks); the receipt."""
+        m = Payment.decode(data)
+        with self._lock:
+            c = self._check(m)
+            channel, t = c.channel, c.channel.terms
+            # 2. the voucher has not been used before
+            spent = self.store.spent_voucher(c.voucher_id)
+            if spent is not None:
+                if spent.payment_id == m.digest():
+                    return Receipt.decode(spent.receipt)  # an exact replay: the same answer, nothing changes
+                self._check_tx(t, m)
+                self._reuse(channel)
+                raise ProtocolError("VOUCHER_REUSED", "this voucher was used before: the escrow key is "
+                                                      "blacklisted and the channel closes")
+            if not self.micropay2 and c.voucher_id != voucher_digest(Voucher.decode(channel.voucher)):
+                raise ProtocolError("STALE_VOUCHER", "not the channel's latest voucher")
+            # 3. b + b_i <= d (then the transaction paying it is defined and its signature checked)
+            if m.total > t.deposit:
+                raise ProtocolError("OVER_DEPOSIT", f"b + b_i = {m.total} exceeds the deposit {t.deposit}")
+            self._check_tx(t, m)
+            # 4. not blacklisted
+            if self.store.is_blacklisted(t.escrow_key):
+                raise ProtocolError("BLACKLISTED", "this escrow key is blacklisted")
+            # 5. T < t (less the margin T_conf the close needs)
+            height = self.chain.height()
+            if height + self.margin >= t.expiry:
+                raise ProtocolError("EXPIRED", f"the channel closes at {t.expiry - self.margin}; the tip is {height}")
+            if channel.status is not MerchantStatus.OPEN:
+                raise ProtocolError("CHANNEL_CLOSED", f"the channel is {channel.status.value}")
+            MERCHANT_TRANSITIONS.step(channel.status, MerchantEvent.PAYMENT)
+            new_k = m.voucher.k + 1
+            best = m.total > channel.paid
+            after = replace(channel, k=max(channel.k, new_k), paid=m.total if best else channel.paid,
+                            escrow_sig=m.escrow_sig if best else channel.escrow_sig)
+            voucher = self._voucher(t, new_k, m.total)
+            after = replace(after, voucher=voucher.encode())
+            service = self.service(after, m.amount) if self.service is not None else b""
+            receipt = Receipt(voucher, service)
+            if self.micropay2:
+                self._nonces.discard(m.nonce)
+                self.store.add_assertion(AssertionRecord(t.escrow_id, m.voucher.k, m.nonce, m.assertion,
+                                                         self.pos_index))
+            if not self.store.record_payment(after, SpentVoucher(c.voucher_id, t.escrow_id, m.digest(),
+                                                                 receipt.encode())):
+                raise ProtocolError("VOUCHER_REUSED", "this voucher was used meanwhile")
+            if after.paid == t.deposit and not self.micropay2:
+                self._close(after)
+            return receipt
+
+    def _check_tx(self, t: ChannelTerms, m: Payment) -> None:
+        if m.total > t.deposit:
+            raise ProtocolError("OVER_DEPOSIT", f"b + b_i = {m.total} exceeds the deposit {t.deposit}")
+        if m.total < dust_threshold(t.merchant_spk):
+            raise ProtocolError("AMOUNT_TOO_SMALL", f"the merchant's output of {m.total} sats would be dust")
+        t.check_signature(t.escrow_key, m.escrow_sig, t.payment_tx(m.total), "payment")
+
+    def _reuse(self, channel: MerchantChannel) -> None:
+        self.store.blacklist(channel.terms.escrow_key, f"voucher reuse on {channel.escrow_id}")
+        if channel.status in (MerchantStatus.OPEN, MerchantStatus.CLOSING) and channel.paid > 0:
+            with contextlib.suppress(NodeError):  # stored as closing: tick() and close() send it again
+                self._close(channel)
+
+    # --- closing -------------------------------------------------------------------------------
+
+    def _close(self, channel: MerchantChannel) -> str:
+        status = MERCHANT_TRANSITIONS.step(channel.status, MerchantEvent.CLOSE)
+        if channel.paid <= 0:
+            raise PolicyError("nothing to close: no payment on this channel")
+        tx = channel.terms.close_tx(channel.paid, channel.escrow_sig, self._channel_secret())
+        txid = txid_of(tx)
+        self.store.update_channel(replace(channel, status=status, close_txid=txid))
+        self.chain.broadcast(tx.serialize().hex())
+        return txid
+
+    def _channel_secret(self) -> PrivateKey:
+        if self.key.pubkey != self.channel_key:
+            raise PolicyError("a point of sale does not hold pk_B's secret: the merchant closes")
+        return self.key
+
+    def close(self, escrow_id: str) -> str:
+        """Broadcast the best payment (branch 1); its txid. Stored before it is sent."""
+        with self._lock:
+            channel = self.store.channel(escrow_id)
+            if channel is None:
+                raise ProtocolError("UNKNOWN_CHANNEL", f"no channel {escrow_id}")
+            return self._close(channel)
+
+    def close_tx(self, escrow_id: str) -> CTransaction:
+        """The signed close of the best payment (for a test or an operator; nothing changes)."""
+        channel = self.store.channel(escrow_id)
+        if channel is None or channel.paid <= 0:
+            raise ProtocolError("UNKNOWN_CHANNEL", f"no payment on {escrow_id}")
+        return channel.terms.close_tx(channel.paid, channel.escrow_sig, self._channel_secret())
+
+    def tick(self) -> list[tuple[str, MerchantEvent]]:
+        """Follow the chain: close every open channel that reached t - T_conf, note confirmed
+        closes and the payer's refunds. What happened, per escrow."""
+        out: list[tuple[str, MerchantEvent]] = []
+        with self._lock:
+            height = self.chain.height()
+            for ch in self.store.channels((MerchantStatus.OPEN, MerchantStatus.CLOSING)):
+                t = ch.terms
+                txid = str(b2lx(t.escrow_txid))
+                if self.chain.get_utxo(txid, t.escrow_vout) is None:
+                    spend = self.chain.find_spend(txid, t.escrow_vout, from_height=_from_height(self.chain, txid))
+                    if spend is not None and spend.txid != ch.close_txid:
+                        tx = CTransaction.deserialize(bytes.fromhex(spend.hex)) if spend.hex else None
+                        if tx is not None and t.is_refund(tx):
+                            self.store.update_channel(replace(ch, status=MERCHANT_TRANSITIONS.step(
+                                ch.status, MerchantEvent.REFUND_SEEN)))
+                            out.append((ch.escrow_id, MerchantEvent.REFUND_SEEN))
+                            continue
+                    if spend is not None and spend.block_height is not None and ch.status is MerchantStatus.CLOSING:
+                        self.store.update_channel(replace(ch, status=MERCHANT_TRANSITIONS.step(
+                            ch.status, MerchantEvent.CONFIRMED)))
+                        out.append((ch.escrow_id, MerchantEvent.CONFIRMED))
+                    continue
+                if (ch.status is MerchantStatus.OPEN and ch.paid > 0 and height + self.margin >= t.expiry
+                        and self.key.pubkey == self.channel_key):
+                    self._close(ch)
+                    out.append((ch.escrow_id, MerchantEvent.CLOSE))
+        return out

@@ -1,0 +1,213 @@
+"""The Das–Tripathi payer A: funds the escrow, pays with half-signed cumulative transactions,
+checks every voucher, refunds after t.
+
+Keys [paper §4.1]: pk_esc (escrow, branch 1 with the merchant) and a separate pk_2 (refund after
+t), both fresh per channel and stored before the escrow is broadcast. In Micropay 2 the escrow key
+is also the accountable-assertion key (RKS's deliberate key reuse): the payer records each
+(context, statement) durably before an assertion leaves and never asserts twice in one context.
+
+Talks to :class:`~btcmicro.ports.Chain`, :class:`~btcmicro.ports.Wallet`,
+:class:`~btcmicro.ports.Rng` and its :class:`~.stores.PayerStore` only.
+"""
+from __future__ import annotations
+
+import secrets
+import threading
+from dataclasses import replace
+
+from bitcoin.core import CTransaction, b2lx, lx
+
+from btcmicro.channels.dastripathi.contract import ChannelTerms, txid_of
+from btcmicro.channels.dastripathi.contract import from_height as _from_height
+from btcmicro.channels.dastripathi.messages import Offer, Open, Payment, Receipt, Voucher
+from btcmicro.channels.dastripathi.states import PAYER_TRANSITIONS, PayerEvent, PayerStatus
+from btcmicro.channels.dastripathi.stores import PayerChannel, PayerStore
+from btcmicro.core.errors import PolicyError, ProtocolError
+from btcmicro.core.keys import SECP256K1_ORDER, PrivateKey
+from btcmicro.crypto.assertions import AssertionSecretKey, NonceSecretKey, TreeSecretKey
+from btcmicro.ports import Chain, Rng, Wallet
+from btcmicro.script.standard import address_to_script
+
+__all__ = ["Payer", "ASSERTION_SCHEMES"]
+
+#: Micropay 2's two accountable-assertion schemes (SCHEMES.md BB4): the RKS tree is the default.
+ASSERTION_SCHEMES = ("tree", "nonce")
+
+
+def _fresh_key(rng: Rng) -> PrivateKey:
+    while True:
+        s = rng(32)
+        if 0 < int.from_bytes(s, "big") < SECP256K1_ORDER:
+            return PrivateKey(s)
+
+
+def assertion_key(secret: bytes, scheme: str, context_bits: int) -> AssertionSecretKey:
+    x = int.from_bytes(secret, "big")
+    if scheme == "tree":
+        return TreeSecretKey(x, context_bits)
+    if scheme == "nonce":
+        return NonceSecretKey(x, context_bits)
+    raise PolicyError(f"assertion scheme {scheme!r}: use one of {', '.join(ASSERTION_SCHEMES)}")
+
+
+class Payer:
+    """Opens and pays Das–Tripathi channels; thread-safe."""
+
+    def __init__(self, chain: Chain, wallet: Wallet, store: PayerStore, *, rng: Rng = secrets.token_bytes) -> None:
+        self.chain = chain
+        self.wallet = wallet
+        self.store = store
+        self.rng = rng
+        self._lock = threading.RLock()
+        self._assertion_keys: dict[str, AssertionSecretKey] = {}
+
+    # --- set-up --------------------------------------------------------------------------------
+
+    def fund(self, offer: Offer, deposit: int, expiry: int, *, penalty: int = 0, assertions: str | None = None,
+             context_bits: int = 16, payout_spk: bytes | None = None) -> PayerChannel:
+        """Fund an escrow of d + p + fee for ``offer``'s merchant, locked until height ``expiry``.
+
+        ``assertions`` ("tree" or "nonce") makes it a Micropay 2 channel whose escrow key is also
+        the assertion key. Change and refund pay ``payout_spk`` (default: the wallet's address).
+        Stored before the broadcast; FUNDED once the node has it."""
+        if isinstance(deposit, bool) or not isinstance(deposit, int) or deposit <= 0 or penalty < 0:
+            raise PolicyError("the deposit is a positive int of sats, the penalty non-negative")
+        escrow, refund = _fresh_key(self.rng), _fresh_key(self.rng)
+        akey = b""
+        if assertions is not None:
+            akey = assertion_key(escrow.to_bytes(), assertions, context_bits).public_key.to_bytes()
+        payer_spk = payout_spk if payout_spk is not None else bytes(address_to_script(self.wallet.address()))
+        draft = ChannelTerms(b"\x00" * 32, 0, escrow.pubkey, offer.merchant_key, refund.pubkey, deposit, offer.fee,
+                             expiry, payer_spk, offer.merchant_spk, penalty, akey)
+        prepared = self.wallet.prepare([(draft.escrow_spk, draft.value)])
+        terms = replace(draft, escrow_txid=lx(prepared.txid), escrow_vout=prepared.vout_of(draft.escrow_spk))
+        channel = PayerChannel(terms, escrow.to_bytes(), refund.to_bytes(), funding_hex=prepared.hex)
+        with self._lock:
+            self.store.add_channel(channel)
+            try:
+                self.wallet.broadcast_prepared(prepared)
+            except Exception:
+                self.store.update_channel(channel)  # stays FUNDING; the node refused or did not answer
+                raise
+            channel = replace(channel, status=PAYER_TRANSITIONS.step(channel.status, PayerEvent.BROADCAST))
+            self.store.update_channel(channel)
+        return channel
+
+    def _channel(self, escrow_id: str) -> PayerChannel:
+        ch = self.store.channel(escrow_id)
+        if ch is None:
+            raise PolicyError(f"no channel {escrow_id}")
+        return ch
+
+    def open_message(self, escrow_id: str) -> Open:
+        return self._channel(escrow_id).terms.open_message()
+
+    def _check_voucher(self, ch: PayerChannel, data: bytes, k: int, paid: int) -> Voucher:
+        v = Voucher.decode(data)
+        t = ch.terms
+        if (v.escrow_txid, v.escrow_vout, v.escrow_key, v.deposit, v.expiry) != (
+                t.escrow_txid, t.escrow_vout, t.escrow_key, t.deposit, t.expiry):
+            raise ProtocolError("BAD_VOUCHER", "the voucher is not on this channel's state")
+        if (v.k, v.paid) != (k, paid):
+            raise ProtocolError("BAD_VOUCHER", f"the voucher says k={v.k}, b={v.paid}; expected k={k}, b={paid}")
+        if not t.assertion_key and v.signer != t.merchant_key:
+            raise ProtocolError("BAD_VOUCHER", "the voucher is not signed by pk_B")
+        if not v.verify():
+            raise ProtocolError("BAD_VOUCHER", "the voucher's signature does not verify")
+        return v
+
+    def on_voucher(self, escrow_id: str, data: bytes) -> PayerChannel:
+        """The merchant's first voucher (k = 0, b = 0): the channel opens."""
+        with self._lock:
+            ch = self._channel(escrow_id)
+            if ch.status is PayerStatus.OPEN and ch.voucher == data:
+                return ch
+            v = self._check_voucher(ch, data, 0, 0)
+            ch = replace(ch, status=PAYER_TRANSITIONS.step(ch.status, PayerEvent.VOUCHER), voucher=v.encode())
+            self.store.update_channel(ch)
+            return ch
+
+    # --- payments ------------------------------------------------------------------------------
+
+    def pay(self, escrow_id: str, amount: int, nonce: bytes = b"", *, voucher: bytes | None = None) -> Payment:
+        """The payment of ``amount`` more on the held voucher (Micropay 2: asserting ``nonce`` in
+        context k). Nothing changes until the receipt; ``voucher`` overrides the held one (tests of
+        a misbehaving payer only)."""
+        with self._lock:
+            ch = self._channel(escrow_id)
+            if not PAYER_TRANSITIONS.allowed(ch.status, PayerEvent.PAID):
+                raise PolicyError(f"the channel is {ch.status.value}")
+            if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+                raise PolicyError("a payment is a positive int of sats")
+            v = Voucher.decode(voucher if voucher is not None else ch.voucher)
+            total = v.paid + amount
+            if total > ch.terms.deposit:
+                raise PolicyError(f"b + b_i = {total} exceeds the deposit {ch.terms.deposit}")
+            t = ch.terms
+            sig = t.sign(PrivateKey(ch.escrow_secret), t.payment_tx(total))
+            token = b""
+            if t.assertion_key:
+                if len(nonce) != 32:
+                    raise PolicyError("a Micropay 2 payment asserts the point of sale's 32-byte nonce")
+                if voucher is None and not self.store.use_context(escrow_id, v.k, nonce):
+                    raise PolicyError(f"context k={v.k} already holds another statement: asserting again "
+                                      "would reveal the escrow key")
+                token = self._assertion_key(ch).assert_statement(v.k, nonce).token
+            return Payment(v, amount, sig, nonce, token)
+
+    def _assertion_key(self, ch: PayerChannel) -> AssertionSecretKey:
+        key = self._assertion_keys.get(ch.escrow_id)
+        if key is None:
+            apk = ch.terms.assertion_key
+            scheme = "tree" if apk[0] == 1 else "nonce"
+            key = assertion_key(ch.escrow_secret, scheme, int.from_bytes(apk[1:3], "big"))
+            self._assertion_keys[ch.escrow_id] = key
+        return key
+
+    def on_receipt(self, escrow_id: str, payment: Payment, data: bytes) -> bytes:
+        """Check the receipt of ``payment`` (the next voucher: k + 1, b + b_i); the service."""
+        with self._lock:
+            ch = self._channel(escrow_id)
+            r = Receipt.decode(data)
+            v = self._check_voucher(ch, r.voucher.encode(), payment.voucher.k + 1, payment.total)
+            if ch.voucher == v.encode():
+                return r.service
+            ch = replace(ch, status=PAYER_TRANSITIONS.step(ch.status, PayerEvent.PAID), voucher=v.encode(),
+                         paid=max(ch.paid, payment.total))
+            self.store.update_channel(ch)
+            return r.service
+
+    # --- refund and watching -------------------------------------------------------------------
+
+    def refund_tx(self, escrow_id: str) -> CTransaction:
+        ch = self._channel(escrow_id)
+        return ch.terms.refund_tx(PrivateKey(ch.refund_secret))
+
+    def refund(self, escrow_id: str) -> str:
+        """Broadcast the refund (branch 2, pk_2); the node refuses it before t. Its txid."""
+        with self._lock:
+            ch = self._channel(escrow_id)
+            status = PAYER_TRANSITIONS.step(ch.status, PayerEvent.REFUND)
+            tx = self.refund_tx(escrow_id)
+            self.chain.broadcast(tx.serialize().hex())  # a refusal raises and changes nothing
+            txid = txid_of(tx)
+            self.store.update_channel(replace(ch, status=status, refund_txid=txid))
+            return txid
+
+    def watch(self, escrow_id: str) -> PayerStatus:
+        """Follow the escrow on chain: spent by the merchant (CLOSED) or the refund confirmed."""
+        with self._lock:
+            ch = self._channel(escrow_id)
+            t = ch.terms
+            txid = str(b2lx(t.escrow_txid))
+            spend = self.chain.find_spend(txid, t.escrow_vout, from_height=_from_height(self.chain, txid))
+            if spend is None:
+                return ch.status
+            if spend.txid == ch.refund_txid:
+                if spend.block_height is not None and PAYER_TRANSITIONS.allowed(ch.status, PayerEvent.REFUND_CONFIRMED):
+                    ch = replace(ch, status=PAYER_TRANSITIONS.step(ch.status, PayerEvent.REFUND_CONFIRMED))
+                    self.store.update_channel(ch)
+            elif PAYER_TRANSITIONS.allowed(ch.status, PayerEvent.SPENT):
+                ch = replace(ch, status=PAYER_TRANSITIONS.step(ch.status, PayerEvent.SPENT))
+                self.store.update_channel(ch)
+            return ch.status

@@ -1,0 +1,158 @@
+"""SQLite adapters of the Das–Tripathi store protocols (the package's only ``sqlite3`` user)."""
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+from btcmicro.channels.dastripathi.contract import ChannelTerms
+from btcmicro.channels.dastripathi.messages import Open
+from btcmicro.channels.dastripathi.states import MerchantStatus, PayerStatus
+from btcmicro.channels.dastripathi.stores import AssertionRecord, MerchantChannel, PayerChannel, SpentVoucher
+from btcmicro.store.sqlite import SQLiteStore
+
+__all__ = ["SQLiteMerchantStore", "SQLitePayerStore"]
+
+_TERMS = "open BLOB NOT NULL, merchant_key BLOB NOT NULL, merchant_spk BLOB NOT NULL"
+
+
+def _terms_of(row: sqlite3.Row) -> ChannelTerms:
+    return ChannelTerms.of(Open.decode(bytes(row["open"])), bytes(row["merchant_key"]), bytes(row["merchant_spk"]))
+
+
+def _terms_cols(t: ChannelTerms) -> tuple[bytes, bytes, bytes]:
+    return t.open_message().encode(), t.merchant_key, t.merchant_spk
+
+
+_MERCHANT_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS channels (
+    escrow_id TEXT PRIMARY KEY, {_TERMS}, status TEXT NOT NULL, paid INTEGER NOT NULL, k INTEGER NOT NULL,
+    escrow_sig BLOB NOT NULL, voucher BLOB NOT NULL, close_txid TEXT);
+CREATE TABLE IF NOT EXISTS spent_vouchers (
+    voucher_id BLOB PRIMARY KEY, escrow_id TEXT NOT NULL, payment_id BLOB NOT NULL, receipt BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS blacklist (escrow_key BLOB PRIMARY KEY, reason TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS assertions (
+    escrow_id TEXT NOT NULL, k INTEGER NOT NULL, statement BLOB NOT NULL, token BLOB NOT NULL, pos INTEGER NOT NULL,
+    PRIMARY KEY (escrow_id, k, statement));
+"""
+
+
+class SQLiteMerchantStore(SQLiteStore):
+    """:class:`~.stores.MerchantStore` on SQLite."""
+
+    def __init__(self, path: str | Path = ":memory:") -> None:
+        super().__init__(path, _MERCHANT_SCHEMA)
+
+    @staticmethod
+    def _channel(row: sqlite3.Row) -> MerchantChannel:
+        return MerchantChannel(_terms_of(row), MerchantStatus(row["status"]), int(row["paid"]), int(row["k"]),
+                               bytes(row["escrow_sig"]), bytes(row["voucher"]), row["close_txid"])
+
+    def add_channel(self, channel: MerchantChannel) -> bool:
+        with self.transaction() as db:
+            if db.execute("SELECT 1 FROM channels WHERE escrow_id=?", (channel.escrow_id,)).fetchone():
+                return False
+            db.execute("INSERT INTO channels VALUES (?,?,?,?,?,?,?,?,?,?)",
+                       (channel.escrow_id, *_terms_cols(channel.terms), channel.status.value, channel.paid,
+                        channel.k, channel.escrow_sig, channel.voucher, channel.close_txid))
+        return True
+
+    def channel(self, escrow_id: str) -> MerchantChannel | None:
+        row = self.query_one("SELECT * FROM channels WHERE escrow_id=?", (escrow_id,))
+        return None if row is None else self._channel(row)
+
+    def channels(self, statuses: Sequence[MerchantStatus] = ()) -> list[MerchantChannel]:
+        rows = self.query("SELECT * FROM channels ORDER BY escrow_id")
+        out = [self._channel(r) for r in rows]
+        return [c for c in out if not statuses or c.status in statuses]
+
+    def _update(self, db: sqlite3.Connection, c: MerchantChannel) -> None:
+        db.execute("UPDATE channels SET status=?, paid=?, k=?, escrow_sig=?, voucher=?, close_txid=? "
+                   "WHERE escrow_id=?", (c.status.value, c.paid, c.k, c.escrow_sig, c.voucher, c.close_txid,
+                                         c.escrow_id))
+
+    def update_channel(self, channel: MerchantChannel) -> None:
+        with self.transaction() as db:
+            self._update(db, channel)
+
+    def spent_voucher(self, voucher_id: bytes) -> SpentVoucher | None:
+        row = self.query_one("SELECT * FROM spent_vouchers WHERE voucher_id=?", (voucher_id,))
+        if row is None:
+            return None
+        return SpentVoucher(bytes(row["voucher_id"]), row["escrow_id"], bytes(row["payment_id"]), bytes(row["receipt"]))
+
+    def record_payment(self, channel: MerchantChannel, spent: SpentVoucher) -> bool:
+        with self.transaction() as db:
+            if db.execute("SELECT 1 FROM spent_vouchers WHERE voucher_id=?", (spent.voucher_id,)).fetchone():
+                return False
+            db.execute("INSERT INTO spent_vouchers VALUES (?,?,?,?)",
+                       (spent.voucher_id, spent.escrow_id, spent.payment_id, spent.receipt))
+            self._update(db, channel)
+        return True
+
+    def blacklist(self, escrow_key: bytes, reason: str) -> None:
+        self.execute("INSERT OR IGNORE INTO blacklist VALUES (?,?)", (escrow_key, reason))
+
+    def is_blacklisted(self, escrow_key: bytes) -> bool:
+        return self.query_one("SELECT 1 FROM blacklist WHERE escrow_key=?", (escrow_key,)) is not None
+
+    def add_assertion(self, record: AssertionRecord) -> None:
+        self.execute("INSERT OR IGNORE INTO assertions VALUES (?,?,?,?,?)",
+                     (record.escrow_id, record.k, record.statement, record.token, record.pos))
+
+    def assertions(self, escrow_id: str) -> list[AssertionRecord]:
+        rows = self.query("SELECT * FROM assertions WHERE escrow_id=? ORDER BY k, statement", (escrow_id,))
+        return [AssertionRecord(r["escrow_id"], int(r["k"]), bytes(r["statement"]), bytes(r["token"]), int(r["pos"]))
+                for r in rows]
+
+
+_PAYER_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS channels (
+    escrow_id TEXT PRIMARY KEY, {_TERMS}, escrow_secret BLOB NOT NULL, refund_secret BLOB NOT NULL,
+    status TEXT NOT NULL, voucher BLOB NOT NULL, paid INTEGER NOT NULL, funding_hex TEXT NOT NULL, refund_txid TEXT);
+CREATE TABLE IF NOT EXISTS contexts (
+    escrow_id TEXT NOT NULL, k INTEGER NOT NULL, statement BLOB NOT NULL, PRIMARY KEY (escrow_id, k));
+"""
+
+
+class SQLitePayerStore(SQLiteStore):
+    """:class:`~.stores.PayerStore` on SQLite. The secrets are stored as they are: give the file
+    the protection of a wallet."""
+
+    def __init__(self, path: str | Path = ":memory:") -> None:
+        super().__init__(path, _PAYER_SCHEMA)
+
+    @staticmethod
+    def _channel(row: sqlite3.Row) -> PayerChannel:
+        return PayerChannel(_terms_of(row), bytes(row["escrow_secret"]), bytes(row["refund_secret"]),
+                            PayerStatus(row["status"]), bytes(row["voucher"]), int(row["paid"]), row["funding_hex"],
+                            row["refund_txid"])
+
+    def add_channel(self, channel: PayerChannel) -> None:
+        self.execute("INSERT INTO channels VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                     (channel.escrow_id, *_terms_cols(channel.terms), channel.escrow_secret, channel.refund_secret,
+                      channel.status.value, channel.voucher, channel.paid, channel.funding_hex, channel.refund_txid))
+
+    def channel(self, escrow_id: str) -> PayerChannel | None:
+        row = self.query_one("SELECT * FROM channels WHERE escrow_id=?", (escrow_id,))
+        return None if row is None else self._channel(row)
+
+    def channels(self) -> list[PayerChannel]:
+        return [self._channel(r) for r in self.query("SELECT * FROM channels ORDER BY escrow_id")]
+
+    def update_channel(self, channel: PayerChannel) -> None:
+        self.execute("UPDATE channels SET status=?, voucher=?, paid=?, funding_hex=?, refund_txid=? WHERE escrow_id=?",
+                     (channel.status.value, channel.voucher, channel.paid, channel.funding_hex, channel.refund_txid,
+                      channel.escrow_id))
+
+    def used_context(self, escrow_id: str, k: int) -> bytes | None:
+        row = self.query_one("SELECT statement FROM contexts WHERE escrow_id=? AND k=?", (escrow_id, k))
+        return None if row is None else bytes(row["statement"])
+
+    def use_context(self, escrow_id: str, k: int, statement: bytes) -> bool:
+        with self.transaction() as db:
+            row = db.execute("SELECT statement FROM contexts WHERE escrow_id=? AND k=?", (escrow_id, k)).fetchone()
+            if row is not None:
+                return bytes(row["statement"]) == statement
+            db.execute("INSERT INTO contexts VALUES (?,?,?)", (escrow_id, k, statement))
+        return True

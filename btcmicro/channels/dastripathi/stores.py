@@ -1,0 +1,123 @@
+"""What each Das–Tripathi party makes durable: one store protocol per party (no ``sqlite3`` here;
+the adapters are in :mod:`.sqlite`)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from btcmicro.channels.dastripathi.contract import ChannelTerms
+from btcmicro.channels.dastripathi.states import MerchantStatus, PayerStatus
+from btcmicro.ports import Store
+
+__all__ = ["MerchantChannel", "SpentVoucher", "MerchantStore", "PayerChannel", "PayerStore", "AssertionRecord"]
+
+
+@dataclass(frozen=True)
+class MerchantChannel:
+    """A channel as the merchant holds it: the terms, the best payment (``paid`` and the payer's
+    signature of it), the latest voucher issued (the only one not yet used) and its k."""
+
+    terms: ChannelTerms
+    status: MerchantStatus = MerchantStatus.OPEN
+    paid: int = 0
+    k: int = 0
+    escrow_sig: bytes = b""
+    voucher: bytes = b""
+    close_txid: str | None = None
+
+    @property
+    def escrow_id(self) -> str:
+        return self.terms.escrow_id
+
+
+@dataclass(frozen=True)
+class SpentVoucher:
+    """A voucher the payer has used: the payment that used it and the receipt it was answered with."""
+
+    voucher_id: bytes
+    escrow_id: str
+    payment_id: bytes
+    receipt: bytes
+
+
+@dataclass(frozen=True)
+class AssertionRecord:
+    """Micropay 2: an accountable assertion a point of sale accepted (context k, statement = nonce)."""
+
+    escrow_id: str
+    k: int
+    statement: bytes
+    token: bytes
+    pos: int
+
+
+class MerchantStore(Store, Protocol):
+    def add_channel(self, channel: MerchantChannel) -> bool:
+        """Store a new channel durably; False (and nothing changes) when its escrow is known."""
+        ...
+
+    def channel(self, escrow_id: str) -> MerchantChannel | None: ...
+
+    def channels(self, statuses: Sequence[MerchantStatus] = ()) -> list[MerchantChannel]: ...
+
+    def update_channel(self, channel: MerchantChannel) -> None:
+        """Replace the channel's mutable fields durably."""
+        ...
+
+    def spent_voucher(self, voucher_id: bytes) -> SpentVoucher | None: ...
+
+    def record_payment(self, channel: MerchantChannel, spent: SpentVoucher) -> bool:
+        """Atomically mark ``spent.voucher_id`` used and store the channel after the payment;
+        False (and nothing changes) when that voucher was already used."""
+        ...
+
+    def blacklist(self, escrow_key: bytes, reason: str) -> None: ...
+
+    def is_blacklisted(self, escrow_key: bytes) -> bool: ...
+
+    def add_assertion(self, record: AssertionRecord) -> None:
+        """Micropay 2: keep an accepted assertion for the collection (idempotent)."""
+        ...
+
+    def assertions(self, escrow_id: str) -> list[AssertionRecord]: ...
+
+
+@dataclass(frozen=True)
+class PayerChannel:
+    """A channel as the payer holds it: the terms, its two secrets (escrow and refund keys), the
+    latest voucher and what it has paid."""
+
+    terms: ChannelTerms
+    escrow_secret: bytes
+    refund_secret: bytes
+    status: PayerStatus = PayerStatus.FUNDING
+    voucher: bytes = b""
+    paid: int = 0
+    funding_hex: str = ""
+    refund_txid: str | None = None
+
+    @property
+    def escrow_id(self) -> str:
+        return self.terms.escrow_id
+
+
+class PayerStore(Store, Protocol):
+    def add_channel(self, channel: PayerChannel) -> None:
+        """Store a new channel (its secrets included) durably, before its escrow is broadcast."""
+        ...
+
+    def channel(self, escrow_id: str) -> PayerChannel | None: ...
+
+    def channels(self) -> list[PayerChannel]: ...
+
+    def update_channel(self, channel: PayerChannel) -> None: ...
+
+    def used_context(self, escrow_id: str, k: int) -> bytes | None:
+        """Micropay 2: the statement asserted in context k, or None."""
+        ...
+
+    def use_context(self, escrow_id: str, k: int, statement: bytes) -> bool:
+        """Micropay 2: record (k, statement) durably before the assertion leaves; False when k
+        already holds another statement."""
+        ...
