@@ -1,11 +1,11 @@
-"""``btcmicro bench engine|channel|micropay2``: the benchmarks (figures go to docs/benchmarks.md)."""
+"""``btcmicro bench engine|channel|micropay2|vuf``: the benchmarks (figures go to docs/benchmarks.md)."""
 from __future__ import annotations
 
 import click
 
 from btcmicro.cli._common import BITCOIND_OPT, JSON_OPT, emit, engine_option
 
-__all__ = ["bench", "bench_channel", "bench_engine", "bench_micropay2"]
+__all__ = ["bench", "bench_channel", "bench_engine", "bench_micropay2", "bench_vuf"]
 
 
 @click.group()
@@ -55,4 +55,18 @@ def bench_micropay2(ctx: click.Context, quick: bool, no_web: bool, json_out: boo
 
     report = run_micropay2_bench(quick=quick, web=not no_web,
                                  echo=None if json_out else lambda m: click.echo(m, err=True))
+    emit(ctx, report, format_report(report))
+
+
+@bench.command("vuf")
+@click.option("--tickets", type=click.IntRange(10, 100_000), default=400, show_default=True)
+@click.option("--rounds", type=click.IntRange(1, 50), default=5, show_default=True)
+@JSON_OPT
+@click.pass_context
+def bench_vuf(ctx: click.Context, tickets: int, rounds: int, json_out: bool) -> None:
+    """MICROPAY2-NI: merchant prove + ticket check and VTS check per core, next to the raw point
+    multiplications and verifies they contain (same rounds) and to MicroCash's Table 1; sizes."""
+    from btcmicro.bench.vuf import format_report, run_vuf_bench
+
+    report = run_vuf_bench(n=tickets, repeats=rounds, echo=None if json_out else lambda m: click.echo(m, err=True))
     emit(ctx, report, format_report(report))

@@ -56,14 +56,16 @@ class Merchant:
     """A merchant with VRF secret ``vrf_secret`` (an int in [1, n-1]) and the fixed address script ``a_m``.
 
     Tickets are accepted on escrows naming one of ``vts_keys``, with ``min_confirmations``, whose t's
-    minute is within ``max_skew_minutes`` of the clock. The chain is asked once per escrow per tip.
+    minute is within ``max_skew_minutes`` of the clock. The chain is asked once per escrow per tip; the
+    tip is re-read at most every ``tip_poll_seconds`` (0: on every ticket).
     ``sigma1="on_win"`` checks σ1 on winning tickets only (σ1 matters only for a claim; a payer who
     sends bad ones is caught at its first win, having been served until then).
     """
 
     def __init__(self, vrf_secret: int, a_m: bytes, chain: Chain, store: MerchantStore, vts_keys: list[bytes], *,
                  k: int, price: int, min_confirmations: int = 1, max_skew_minutes: int = 2,
-                 sigma1: Literal["always", "on_win"] = "always", clock: Clock = time.time) -> None:
+                 sigma1: Literal["always", "on_win"] = "always", tip_poll_seconds: float = 1.0,
+                 clock: Clock = time.time) -> None:
         check_k(k, "merchant")
         self.vrf_secret = vrf_secret
         self.prover = Prover(vrf_secret)
@@ -77,7 +79,9 @@ class Merchant:
         self.max_skew_minutes = max_skew_minutes
         self.clock = clock
         self._lock = threading.Lock()
+        self.tip_poll_seconds = tip_poll_seconds
         self._tip: int | None = None
+        self._polled = 0.0
         self._utxos: dict[tuple[str, int], UtxoInfo | None] = {}
 
     @property
@@ -90,11 +94,12 @@ class Merchant:
         with self._lock:
             if tip != self._tip:
                 self._utxos.clear()
-            self._tip = tip
+            self._tip, self._polled = tip, self.clock()
         return tip
 
     def _escrow_refusal(self, e: EscrowRef) -> tuple[str, str] | None:
-        self.refresh()
+        if self._tip is None or self.clock() - self._polled >= self.tip_poll_seconds:
+            self.refresh()
         if e.outpoint not in self._utxos:
             self._utxos[e.outpoint] = self.chain.get_utxo(e.txid, e.vout, include_mempool=True)
         u = self._utxos[e.outpoint]
