@@ -268,7 +268,8 @@ class Merchant:
 
     def _reuse(self, channel: MerchantChannel) -> None:
         self.store.blacklist(channel.terms.escrow_key, f"voucher reuse on {channel.escrow_id}")
-        if channel.status in (MerchantStatus.OPEN, MerchantStatus.CLOSING) and channel.paid > 0:
+        holds_pk_b = self.key.pubkey == self.channel_key  # a point of sale leaves the close to the merchant
+        if holds_pk_b and channel.status in (MerchantStatus.OPEN, MerchantStatus.CLOSING) and channel.paid > 0:
             with contextlib.suppress(NodeError):  # stored as closing: tick() and close() send it again
                 self._close(channel)
 
