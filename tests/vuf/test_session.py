@@ -36,7 +36,7 @@ VALUE = (PRICE << K) + 20_000
 
 def test_escrow_funded_tickets_paid_win_claimed_through_the_vts_and_mined(rpc, funded, tmp_path):
     chain = RPCChain(rpc)
-    vts = VTS(PrivateKey.generate(), SQLiteVufVTSStore(tmp_path / "vts.sqlite"))
+    vts = VTS(PrivateKey.generate(), SQLiteVufVTSStore(tmp_path / "vts.sqlite"), chain=chain)
     a_m_key = PrivateKey.generate()
     merchant = Merchant(secrets.randbelow(2**255) + 1, bytes(p2wpkh(a_m_key.pubkey)), chain,
                         SQLiteMerchantStore(tmp_path / "merchant.sqlite"), [vts.pubkey], k=K, price=PRICE)

@@ -352,6 +352,11 @@ class VufClaim(TaggedMessage):
         return self.escrow.template.vts_keys
 
     @property
+    def escrow_output(self) -> tuple[int, bytes]:
+        """(value, scriptPubKey) the escrow output must hold on chain (the VTS with a chain checks it)."""
+        return self.escrow.value, self.escrow.script_pubkey
+
+    @property
     def board_tag(self) -> bytes:
         return BOARD_TAG
 

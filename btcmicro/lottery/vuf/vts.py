@@ -3,8 +3,9 @@
 Before it co-signs, it decodes x strictly, checks that the escrow names its key, verifies σ (BIP340
 on (t, a_M, f_m, k, escrow)), σ1, the ECVRF proof π of f_m(σ) and the win rule on β
 (:meth:`~btcmicro.lottery.vuf.messages.VufClaim.problems`), and refuses a t it has signed for
-(``T_REUSED``, SCHEMES.md §4.4). It signs at most once per escrow and its board publishes
-(σ, y, π, t, a_M) with the escrow, in one store transaction.
+(``T_REUSED``, SCHEMES.md §4.4). Given a chain, it also checks the escrow output exists, unspent and
+confirmed, with the value and contract x names (the shared VTS's check). It signs at most once per
+escrow and its board publishes (σ, y, π, t, a_M) with the escrow, in one store transaction.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from btcmicro.core.keys import PrivateKey
 from btcmicro.lottery.vts.party import VTS as _SharedVTS
 from btcmicro.lottery.vuf.messages import CLAIMS, VufClaim
 from btcmicro.lottery.vuf.store import VufVTSStore
+from btcmicro.ports import Chain
 
 __all__ = ["VTS"]
 
@@ -22,8 +24,9 @@ class VTS(_SharedVTS[VufClaim]):
 
     store: VufVTSStore
 
-    def __init__(self, key: PrivateKey, store: VufVTSStore) -> None:
-        super().__init__(key, store, CLAIMS)
+    def __init__(self, key: PrivateKey, store: VufVTSStore, *, chain: Chain | None = None,
+                 min_confirmations: int = 1) -> None:
+        super().__init__(key, store, CLAIMS, chain=chain, min_confirmations=min_confirmations)
 
     def check(self, x: VufClaim | bytes) -> VufClaim:
         claim = super().check(x)
