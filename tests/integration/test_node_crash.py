@@ -221,6 +221,30 @@ def run_kills_during_tx_burst(engine: str, datadir: Path, rounds: int, rng: rand
           f"{sent} transactions sent, {len(returned)} blocks returned, all kept")
 
 
+def test_sigkill_after_invalidateblock_keeps_the_new_chain(engine: str, tmp_path: Path) -> None:
+    """invalidateblock, then a longer branch, then SIGKILL: the node restarts on the new branch
+    (the chain was built before a clean restart, so only the node's own files hold it)."""
+    node = Crasher(engine, tmp_path / "node")
+    try:
+        with node.rpc() as rpc:
+            address = Kit(rpc).address
+            old = rpc.generatetoaddress(20, address)
+        node.stop()
+        node.info = start_detached(engine, node.datadir)
+        with node.rpc() as rpc:
+            rpc.invalidateblock(old[14])  # heights 15..20 leave the active chain
+            assert rpc.getbestblockhash() == old[13]
+            new = rpc.generatetoaddress(8, Kit(rpc).address)  # another payee: not the invalidated blocks again
+            chain = active_chain(rpc)
+        node.kill("after invalidateblock and mining")
+        node.restart()
+        with node.rpc() as rpc:
+            assert active_chain(rpc) == chain and chain[-1] == new[-1]
+            assert_matches_clean_run(engine, rpc, [address])
+    finally:
+        node.stop()
+
+
 def seeded() -> random.Random:
     seed = int.from_bytes(os.urandom(4), "big")
     print(f"seed {seed}")

@@ -40,8 +40,11 @@ ChainChange = Callable[[list[bytes], list[bytes]], None]
 
 class _Chain(Protocol):
     blocks: dict[bytes, object]
+    by_height: list[bytes]
 
     def process_block(self, raw: bytes, on_change: ChainChange) -> str | None: ...
+
+    def read_block(self, block_hash: bytes) -> bytes | None: ...
 
 
 def read_record(path: Path) -> tuple[list[bytes], int]:
@@ -120,6 +123,18 @@ class BlockStore:
         self.replayed = len(keep)
         self._rewrite(keep)
         return self.replayed
+
+    def record_chain(self, chain: _Chain) -> None:
+        """The record becomes the whole active chain, fsync'd: for after the kernel's own files were
+        deleted and rebuilt in memory (the engine's ``invalidateblock``), when nothing of the chain
+        is durable in the kernel any more."""
+        blocks = [chain.read_block(h) for h in chain.by_height[1:]]
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+            self._rewrite([raw for raw in blocks if raw is not None])
+            self._dirty = False
 
     def _rewrite(self, blocks: list[bytes]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

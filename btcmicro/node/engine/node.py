@@ -1002,7 +1002,9 @@ class Engine:
         The kernel has no such call: the engine rebuilds its chainstate from the blocks it holds,
         without this block and its descendants (see docs/engine.md for the cost)."""
         h = self._known_block(blockhash)
+        self.blockstore.record_chain(self.chain)  # crash safety: the rebuild below deletes the kernel's files,
         self.chain.invalidate(h, self.blockstore.recording(self.mempool.on_chain_change))
+        self.blockstore.record_chain(self.chain)  # and what it rebuilds is in memory only
         return None
 
     @rpc("reconsiderblock", Param("blockhash", "str", True))
