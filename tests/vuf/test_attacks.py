@@ -260,3 +260,25 @@ def test_prover_matches_the_reference_ecvrf_byte_for_byte():
     for i in range(50):
         alpha = os.urandom(i)
         assert p.prove(alpha) == ecvrf.prove(VRF_SECRET, alpha)
+
+
+def test_lean_verifier_agrees_with_the_reference_on_every_secp256k1_vector():
+    import json
+    from pathlib import Path
+
+    from btcmicro.lottery.vuf.prover import verified_beta
+
+    path = Path(__file__).resolve().parents[3] / "shared" / "vectors" / "ecvrf-rfc9381.json"
+    vectors = [v for v in json.loads(path.read_text()) if v["curve"] == "secp256k1"]
+    assert len(vectors) == 66
+    for v in vectors:
+        pk, pi, alpha = bytes.fromhex(v["pk"]), bytes.fromhex(v["pi"]), bytes.fromhex(v["alpha"])
+        try:
+            ref = ecvrf.verified_hash(pk, pi, alpha)
+        except ProtocolError as e:
+            assert v["expect"] == "invalid", v["id"]
+            with pytest.raises(ProtocolError) as mine:
+                verified_beta(pk, pi, alpha)
+            assert mine.value.code == e.code, v["id"]
+        else:
+            assert v["expect"] == "valid" and ref.hex() == v["beta"] == verified_beta(pk, pi, alpha).hex(), v["id"]

@@ -48,6 +48,7 @@ from btcmicro.crypto.secp256k1 import point_from_bytes, tagged_hash
 from btcmicro.lottery.common import MAX_K, check_k, is_strict_der, verify_sig
 from btcmicro.lottery.micropay2.messages import EscrowRef, claim_sighash, claim_tx
 from btcmicro.lottery.vts.claims import register_checker
+from btcmicro.lottery.vuf.prover import verified_beta
 from btcmicro.script.standard import solve
 from btcmicro.wire.binary import Reader, TaggedMessage, message_tag, var
 
@@ -388,7 +389,7 @@ class VufClaim(TaggedMessage):
     def beta(self) -> bytes:
         """β of a valid proof (ProtocolError ``BAD_PROOF`` otherwise)."""
         try:
-            return ecvrf.verified_hash(self.vrf_key, self.proof, vrf_input(self.sigma))
+            return verified_beta(self.vrf_key, self.proof, vrf_input(self.sigma))
         except ProtocolError as exc:
             raise ProtocolError("BAD_PROOF", f"pi: {exc.detail}") from None
 
