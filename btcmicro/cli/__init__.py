@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from btcmicro.cli import analyze, bench, channel, demo, describe, micropay2, node
+from btcmicro.cli import analyze, bench, channel, dastripathi, demo, describe, micropay2, node
 from btcmicro.cli._common import DEFAULT_DATADIR, JSON_OPT, Context, emit, progress
 from btcmicro.core.errors import BtcmicroError
 
@@ -55,6 +55,7 @@ COMMANDS: tuple[click.Command, ...] = (
     micropay2.micropay2_group,
     micropay2.vts_group,
     micropay2.merchant_group,
+    dastripathi.dastripathi_group,
 )
 for _command in COMMANDS:
     main.add_command(_command)

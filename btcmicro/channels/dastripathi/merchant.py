@@ -51,6 +51,7 @@ __all__ = ["Merchant", "Service", "sign_voucher", "DEFAULT_FEE", "DEFAULT_MARGIN
 
 DEFAULT_FEE = 1_000  # sats: a 2-of-2 P2WSH close is ~230 vB, so ~4 sat/vB
 DEFAULT_MARGIN = 6  # blocks: T_conf, the merchant's close must confirm before t
+MAX_NONCES = 100_000  # a point of sale forgets its oldest unused nonces beyond this
 
 #: (channel after the payment, this payment's amount) -> the service returned with the receipt.
 Service = Callable[[MerchantChannel, int], bytes]
@@ -97,7 +98,7 @@ class Merchant:
         self.pos_index = pos_index
         if self.pos_keys and self.pos_keys[pos_index] != key.pubkey:
             raise PolicyError("pos_keys[pos_index] must be this point of sale's key")
-        self._nonces: set[bytes] = set()
+        self._nonces: dict[bytes, None] = {}  # issued and unused, oldest first (at most MAX_NONCES)
         self._lock = threading.RLock()
 
     @property
@@ -177,7 +178,9 @@ class Merchant:
         """Micropay 2: a fresh nonce r for the payer's next assertion at this point of sale."""
         r = self.rng(32)
         with self._lock:
-            self._nonces.add(r)
+            self._nonces[r] = None
+            while len(self._nonces) > MAX_NONCES:
+                del self._nonces[next(iter(self._nonces))]
         return r
 
     def _check(self, m: Payment) -> _Checked:
@@ -249,7 +252,7 @@ class Merchant:
             service = self.service(after, m.amount) if self.service is not None else b""
             receipt = Receipt(voucher, service)
             if self.micropay2:
-                self._nonces.discard(m.nonce)
+                self._nonces.pop(m.nonce, None)
                 self.store.add_assertion(AssertionRecord(t.escrow_id, m.voucher.k, m.nonce, m.assertion,
                                                          self.pos_index))
             if not self.store.record_payment(after, SpentVoucher(c.voucher_id, t.escrow_id, m.digest(),
