@@ -9,7 +9,9 @@
    (:mod:`btcmicro.tours.channel`);
 7. a MICROPAY2 session: escrows, 1,000 lottery tickets bought from a merchant's web server,
    winners claimed through the VTS on chain, revenue next to its expectation
-   (:mod:`btcmicro.tours.micropay2`).
+   (:mod:`btcmicro.tours.micropay2`);
+8. a Das–Tripathi voucher channel closed on chain, and an equivocating payer losing its deposit
+   to the key its two assertions reveal (:mod:`btcmicro.tours.dastripathi`).
 
 Every step is judged by the node; the report carries txids, sizes and fees.
 """
@@ -28,7 +30,7 @@ from btcmicro.core.errors import NodeError
 from btcmicro.core.keys import PrivateKey
 from btcmicro.node.launcher import start_node
 from btcmicro.script import standard
-from btcmicro.tours import channel, micropay2
+from btcmicro.tours import channel, dastripathi, micropay2
 from btcmicro.tx.build import TxBuilder
 from btcmicro.wallet import Wallet
 
@@ -108,7 +110,8 @@ def run_demo(engine: str = "auto", bitcoind: str | None = None,
             f"   {spend_txid}: {tx['vsize']} vB, fee {format_sats(fee)}\n"
             f"   Bob {format_sats(to_bob)}, Alice {format_sats(to_alice)}")
 
-        for step, (name, tour) in enumerate((("channel", channel.tour), ("micropay2", micropay2.tour)), start=6):
+        tours = (("channel", channel.tour), ("micropay2", micropay2.tour), ("dastripathi", dastripathi.tour))
+        for step, (name, tour) in enumerate(tours, start=6):
             say("")
             workdir = Path(tmp) / name
             workdir.mkdir()

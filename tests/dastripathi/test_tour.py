@@ -1,0 +1,19 @@
+"""The Das–Tripathi tour ``btcmicro demo`` runs: the channel closed on chain, the penalty mined."""
+from __future__ import annotations
+
+import pytest
+
+from btcmicro.tours.dastripathi import DEPOSIT, PAYMENTS, PENALTY, PRICE, tour
+
+pytestmark = [pytest.mark.integration, pytest.mark.both_engines]
+
+
+def test_tour_closes_the_channel_and_mines_the_penalty(rpc, bank, tmp_path):
+    bank.ensure_balance(4 * (DEPOSIT + PENALTY))
+    lines: list[str] = []
+    report = tour(rpc, bank, tmp_path, lines.append)
+    one = report["micropay1"]
+    assert (one["paid"], one["status"], one["confirmations"]) == (PAYMENTS * PRICE, "closed", 1)
+    two = report["micropay2"]
+    assert two["action"] == "penalty" and two["confirmations"] == 1 and two["to_merchant"] == DEPOSIT + PENALTY
+    assert any("reveal the payer's Bitcoin key" in line for line in lines)
