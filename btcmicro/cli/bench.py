@@ -5,7 +5,7 @@ import click
 
 from btcmicro.cli._common import BITCOIND_OPT, JSON_OPT, emit, engine_option
 
-__all__ = ["bench", "bench_channel", "bench_engine", "bench_micropay2", "bench_vuf"]
+__all__ = ["bench", "bench_channel", "bench_engine", "bench_micropay2", "bench_vuf", "bench_micropay3"]
 
 
 @click.group()
@@ -69,4 +69,17 @@ def bench_vuf(ctx: click.Context, tickets: int, rounds: int, json_out: bool) -> 
     from btcmicro.bench.vuf import format_report, run_vuf_bench
 
     report = run_vuf_bench(n=tickets, repeats=rounds, echo=None if json_out else lambda m: click.echo(m, err=True))
+    emit(ctx, report, format_report(report))
+
+
+@bench.command("micropay3")
+@click.option("--quick", is_flag=True, help="Fewer iterations (a smoke run).")
+@JSON_OPT
+@click.pass_context
+def bench_micropay3(ctx: click.Context, quick: bool, json_out: bool) -> None:
+    """Make/Check Ticket and the VTS check next to the raw signs/verifies of the same run, and the
+    on-chain cost of a win (tx_1 + tx_2) against MICROPAY2's single claim."""
+    from btcmicro.bench.micropay3 import format_report, run_micropay3_bench
+
+    report = run_micropay3_bench(quick=quick, echo=None if json_out else lambda m: click.echo(m, err=True))
     emit(ctx, report, format_report(report))

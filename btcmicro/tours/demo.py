@@ -11,7 +11,11 @@
    winners claimed through the VTS on chain, revenue next to its expectation
    (:mod:`btcmicro.tours.micropay2`);
 8. a Das–Tripathi voucher channel closed on chain, and an equivocating payer losing its deposit
-   to the key its two assertions reveal (:mod:`btcmicro.tours.dastripathi`).
+   to the key its two assertions reveal (:mod:`btcmicro.tours.dastripathi`);
+9. a MICROPAY3 session: the invisible VTS, winners released by the payer without it, one aborted
+   prize and one orphan resolved through it (:mod:`btcmicro.tours.micropay3`);
+10. a MICROPAY2-NI session: one fixed offer, tickets without a request round trip, a win
+   claimed through the VTS, which checks the VUF proof (:mod:`btcmicro.tours.vuf`).
 
 Every step is judged by the node; the report carries txids, sizes and fees.
 """
@@ -30,7 +34,7 @@ from btcmicro.core.errors import NodeError
 from btcmicro.core.keys import PrivateKey
 from btcmicro.node.launcher import start_node
 from btcmicro.script import standard
-from btcmicro.tours import channel, dastripathi, micropay2
+from btcmicro.tours import channel, dastripathi, micropay2, micropay3, vuf
 from btcmicro.tx.build import TxBuilder
 from btcmicro.wallet import Wallet
 
@@ -110,7 +114,8 @@ def run_demo(engine: str = "auto", bitcoind: str | None = None,
             f"   {spend_txid}: {tx['vsize']} vB, fee {format_sats(fee)}\n"
             f"   Bob {format_sats(to_bob)}, Alice {format_sats(to_alice)}")
 
-        tours = (("channel", channel.tour), ("micropay2", micropay2.tour), ("dastripathi", dastripathi.tour))
+        tours = (("channel", channel.tour), ("micropay2", micropay2.tour), ("dastripathi", dastripathi.tour),
+                 ("micropay3", micropay3.tour), ("vuf", vuf.tour))
         for step, (name, tour) in enumerate(tours, start=6):
             say("")
             workdir = Path(tmp) / name

@@ -43,19 +43,20 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, ClassVar
 
+import coincurve
 from bitcoin.core import CMutableTransaction, CMutableTxIn, CMutableTxOut, COutPoint, CScript, CTransaction, b2lx, lx
 
 from btcmicro.contracts import Spend, TemplateError
 from btcmicro.core.amounts import MAX_MONEY
 from btcmicro.core.encoding import compact_size
 from btcmicro.core.errors import ProtocolError
-from btcmicro.core.hashes import hash160, sha256
+from btcmicro.core.hashes import hash160, hash256, sha256
 from btcmicro.core.keys import PrivateKey
 from btcmicro.core.lazy import cached_property
 from btcmicro.lottery.common import R_SIZE, check_k, is_strict_der, verify_sig, wins
 from btcmicro.lottery.micropay3.templates import Micropay3Escrow
 from btcmicro.lottery.vts.claims import register_checker
-from btcmicro.script.standard import p2pkh, p2wpkh, p2wsh, solve
+from btcmicro.script.standard import p2wpkh, p2wsh
 from btcmicro.tx.sign import sighash
 from btcmicro.tx.size import fee_for
 from btcmicro.wire.binary import Reader, TaggedMessage, Writer, message_tag
@@ -93,14 +94,44 @@ _ADDRESS_KINDS = frozenset({"pubkeyhash", "scripthash", "witness_v0_keyhash", "w
 # --- reading -------------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=4096)
 def _is_address(spk: bytes) -> bool:
-    return solve(spk)[0] in _ADDRESS_KINDS
+    """A standard address scriptPubKey: P2WPKH, P2WSH, P2TR, P2PKH or P2SH (checked by shape)."""
+    n = len(spk)
+    if n == 22:
+        return spk[0] == 0x00 and spk[1] == 0x14
+    if n == 34:
+        return spk[0] in (0x00, 0x51) and spk[1] == 0x20
+    if n == 25:
+        return spk[:3] == b"\x76\xa9\x14" and spk[23:] == b"\x88\xac"
+    if n == 23:
+        return spk[:2] == b"\xa9\x14" and spk[22] == 0x87
+    return False
+
+
+_ESCROW2_SIZE = 105  # 2 <33> <33> <33> 3 CHECKMULTISIG
+
+
+@lru_cache(maxsize=4096)
+def _valid_point(pk: bytes) -> bool:
+    try:
+        coincurve.PublicKey(pk)
+    except Exception:
+        return False
+    return True
+
+
+def _escrow2_ok(script: bytes) -> bool:
+    """``2 <pk_2> <pk_M> <pk_T> 3 CHECKMULTISIG`` with three distinct valid compressed keys (by shape)."""
+    if (len(script) != _ESCROW2_SIZE or script[0] != 0x52 or script[1] != 0x21 or script[35] != 0x21
+            or script[69] != 0x21 or script[103] != 0x53 or script[104] != 0xAE):
+        return False
+    keys = (script[2:35], script[36:69], script[70:103])
+    return len(set(keys)) == 3 and all(k[0] in (2, 3) and _valid_point(k) for k in keys)
 
 
 @lru_cache(maxsize=4096)
 def _escrow2(script: bytes) -> Micropay3Escrow | None:
-    return Micropay3Escrow.from_script(script)
+    return Micropay3Escrow.from_script(script) if _escrow2_ok(script) else None
 
 
 class _Reader(Reader):
@@ -120,7 +151,7 @@ class _Reader(Reader):
 
     def escrow2(self) -> bytes:
         script = self.var("escrow2")
-        if _escrow2(script) is None:
+        if not _escrow2_ok(script):
             raise ProtocolError("ESCROW2_MALFORMED",
                                 f"{self.what}: escrow 2 is not 2 <pk_2> <pk_M> <pk_T> 3 CHECKMULTISIG with three keys")
         return script
@@ -167,14 +198,18 @@ class Escrow1Ref(TaggedMessage):
     def script_pubkey(self) -> bytes:
         return bytes(p2wpkh(self.pubkey))
 
+    @cached_property
+    def _bip143_input(self) -> bytes:
+        """outpoint, scriptCode (P2PKH of pk_1), amount and sequence: input 0's part of a BIP143 preimage."""
+        return (bytes(lx(self.txid)) + struct.pack("<I", self.vout) + b"\x19\x76\xa9\x14" + hash160(self.pubkey)
+                + b"\x88\xac" + struct.pack("<qI", self.value, TX_SEQUENCE))
+
     def encode(self) -> bytes:
         return bytes.fromhex(self.txid) + struct.pack(">IQ", self.vout, self.value) + self.pubkey
 
     @classmethod
     def read(cls, r: _Reader) -> Escrow1Ref:
-        txid = _txid_hex(r.take(32, "escrow txid"))
-        vout, value = r.u32("escrow vout"), r.amount("escrow value")
-        return cls(txid, vout, value, r.key("pk_1"))
+        return _escrow1(r.take(77, "escrow 1"))
 
     @classmethod
     def decode(cls, data: bytes) -> Escrow1Ref:
@@ -182,6 +217,17 @@ class Escrow1Ref(TaggedMessage):
         e = cls.read(r)
         r.end()
         return e
+
+
+@lru_cache(maxsize=8192)
+def _escrow1(b: bytes) -> Escrow1Ref:
+    """Parse escrow 1 once per distinct encoding (a merchant sees the same escrows many times)."""
+    vout, value = struct.unpack(">IQ", b[32:44])
+    if not 0 < value <= MAX_MONEY:
+        raise ProtocolError("MALFORMED", f"escrow 1: value {value} sats out of range")
+    if b[44] not in (2, 3):
+        raise ProtocolError("MALFORMED", "escrow 1: pk_1 must be a compressed key")
+    return Escrow1Ref(b[:32].hex(), vout, value, b[44:77])
 
 
 # --- transactions --------------------------------------------------------------------------------------
@@ -194,9 +240,14 @@ def tx1_template(escrow: Escrow1Ref, escrow2_script: bytes, escrow2_value: int) 
 
 
 def tx1_sighash(escrow: Escrow1Ref, escrow2_script: bytes, escrow2_value: int) -> bytes:
-    """The SIGHASH_SINGLE|ANYONECANPAY digest σ1 signs: it covers input 0 and output 0 only."""
-    return sighash(tx1_template(escrow, escrow2_script, escrow2_value), 0, bytes(p2pkh(hash160(escrow.pubkey))),
-                   escrow.value, SIGHASH_SINGLE_ACP, segwit=True)
+    """The BIP143 SIGHASH_SINGLE|ANYONECANPAY digest σ1 signs: it covers input 0 (escrow 1) and
+    output 0 (escrow 2) only, so added inputs and outputs leave it valid."""
+    out = struct.pack("<q", escrow2_value) + b"\x22\x00\x20" + sha256(escrow2_script)
+    return bytes(hash256(_TX1_HEAD + escrow._bip143_input + hash256(out) + _TX1_TAIL))
+
+
+_TX1_HEAD = struct.pack("<i", TX_VERSION) + bytes(64)  # version, hashPrevouts and hashSequence zero (ACP, SINGLE)
+_TX1_TAIL = struct.pack("<II", 0, SIGHASH_SINGLE_ACP)  # locktime 0, hashtype
 
 
 def tx1_vsize() -> int:
@@ -214,14 +265,11 @@ def release_tx(txid: str, vout: int, escrow2_value: int, dest: bytes, feerate: i
                                [CMutableTxOut(value, CScript(dest))], 0, TX_VERSION)
 
 
-@lru_cache(maxsize=1024)
 def release_vsize(script: bytes, dest: bytes) -> int:
     """vsize of a signed tx_2 (two 72-byte signatures, whichever path)."""
-    tpl = _escrow2(script)
-    assert tpl is not None
-    size = tpl.path_size("claim", "p2wsh")
     base = 4 + 1 + 36 + 1 + 4 + 1 + 8 + len(compact_size(len(dest))) + len(dest) + 4
-    return (4 * base + 2 + size.witness_bytes + 3) // 4
+    witness = 2 + 1 + 1 + 2 * (1 + 72) + len(compact_size(len(script))) + len(script)  # marker, flag, <> s s script
+    return (4 * base + witness + 3) // 4
 
 
 def release_fee(script: bytes, dest: bytes, feerate: int) -> int:

@@ -34,6 +34,7 @@ class does not do it; the adversarial test shows the node taking the payer's rep
 """
 from __future__ import annotations
 
+import hmac
 import secrets
 import threading
 import time
@@ -41,10 +42,11 @@ from collections.abc import Callable, Sequence
 from fractions import Fraction
 from typing import Any
 
+import coincurve
 from bitcoin.core import CMutableTransaction, CTransaction
 
 from btcmicro.core.errors import InsufficientFunds, PolicyError, ProtocolError
-from btcmicro.core.keys import PrivateKey
+from btcmicro.core.keys import SECP256K1_ORDER, PrivateKey
 from btcmicro.lottery.common import MAX_K, Transitions, derive_key, draw_r, rho, verify_sig
 from btcmicro.lottery.micropay3.messages import (
     REGTEST_GENESIS,
@@ -61,7 +63,6 @@ from btcmicro.lottery.micropay3.messages import (
 )
 from btcmicro.lottery.micropay3.states import EscrowStatus, PayerEvent
 from btcmicro.lottery.micropay3.store import EscrowRecord, PayerStore
-from btcmicro.lottery.micropay3.templates import Micropay3Escrow
 from btcmicro.lottery.micropay3.vts import Micropay3VTSClient
 from btcmicro.ports import Chain, Clock, Rng, Wallet
 from btcmicro.script.standard import p2wpkh
@@ -71,7 +72,20 @@ __all__ = ["Payer", "NoEscrow", "PAYER_TRANSITIONS", "DEFAULT_FEERATE", "DEFAULT
 
 _ESC_TAG = b"btcmicro/micropay3/escrow1-key/v1"
 _PK2_TAG = b"btcmicro/micropay3/escrow2-key/v1"
-_AU_TAG = b"btcmicro/micropay3/refund-key/v1"
+
+
+def derive_pubkey(secret: bytes, msg: bytes) -> bytes:
+    """The public key of :func:`~btcmicro.lottery.common.derive_key` ``(secret, msg)``, without the
+    private key object (one point multiplication)."""
+    d = hmac.digest(secret, msg, "sha256")
+    while not 0 < int.from_bytes(d, "big") < SECP256K1_ORDER:
+        d = hmac.digest(secret, d, "sha256")
+    return bytes(coincurve.PublicKey.from_secret(d).format())
+
+
+def _escrow2_script(pk2: bytes, pk_m: bytes, pk_t: bytes) -> bytes:
+    """``2 <pk_2> <pk_M> <pk_T> 3 CHECKMULTISIG`` (the bytes of :class:`Micropay3Escrow`'s script)."""
+    return b"\x52\x21" + pk2 + b"\x21" + pk_m + b"\x21" + pk_t + b"\x53\xae"
 DEFAULT_FEERATE = 2000
 """sat/kvB for tx_1 (paid from escrow 1) and tx_2 (paid from escrow 2)."""
 DEFAULT_MAX_OVERPAY = Fraction(1, 10)
@@ -109,22 +123,30 @@ class Payer:
         self.rng = rng
         self._lock = threading.RLock()
         self._tip: int | None = None
+        self._escrow_keys: dict[int, PrivateKey] = {}
 
     # ------------------------------------------------------------------ keys
     def escrow_key(self, index: int) -> PrivateKey:
         """sk_1 of escrow ``index``."""
-        return derive_key(self._secret, _ESC_TAG + index.to_bytes(8, "big"))
+        key = self._escrow_keys.get(index)
+        if key is None:
+            key = self._escrow_keys[index] = derive_key(self._secret, _ESC_TAG + index.to_bytes(8, "big"))
+        return key
+
+    def _ticket_msg(self, index: int, number: int) -> bytes:
+        return _PK2_TAG + index.to_bytes(8, "big") + number.to_bytes(8, "big")
 
     def ticket_key(self, index: int, number: int) -> PrivateKey:
-        """sk_2 of ticket ``number`` on escrow ``index``."""
-        return derive_key(self._secret, _PK2_TAG + index.to_bytes(8, "big") + number.to_bytes(8, "big"))
+        """sk_2 of ticket ``number`` on escrow ``index`` (also the key of its refund address a_U)."""
+        return derive_key(self._secret, self._ticket_msg(index, number))
 
-    def refund_key(self, index: int, number: int) -> PrivateKey:
-        """The key of a_U for ticket ``number`` on escrow ``index``."""
-        return derive_key(self._secret, _AU_TAG + index.to_bytes(8, "big") + number.to_bytes(8, "big"))
+    def ticket_pubkey(self, index: int, number: int) -> bytes:
+        """pk_2 of ticket ``number`` on escrow ``index`` (one point multiplication)."""
+        return derive_pubkey(self._secret, self._ticket_msg(index, number))
 
     def refund_address(self, index: int, number: int) -> bytes:
-        return bytes(p2wpkh(self.refund_key(index, number).pubkey))
+        """a_U of a ticket: P2WPKH(pk_2), fresh per ticket (escrow 2's spend reveals pk_2 anyway)."""
+        return bytes(p2wpkh(self.ticket_pubkey(index, number)))
 
     def escrow_ref(self, rec: EscrowRecord) -> Escrow1Ref:
         if rec.txid is None or rec.vout is None:
@@ -242,15 +264,15 @@ class Payer:
         raise NoEscrow(req.price << req.k, 0)
 
     def _dummy_script(self, req: PaymentRequest) -> bytes:
-        return Micropay3Escrow(self.ticket_key(0, 0).pubkey, req.pk_m, req.pk_t).script  # same size as any escrow 2
+        return _escrow2_script(req.pk_t, req.pk_m, req.pk_t)  # the size of any escrow 2
 
     def sign_ticket(self, escrow: Escrow1Ref, index: int, number: int, req: PaymentRequest, *,
                     escrow2: bytes | None = None) -> Ticket:
         """The ticket ``number`` on escrow 1 (no checks, no record: :meth:`pay` is step 3; tests play
         a cheating payer with ``escrow2``)."""
-        script = escrow2 if escrow2 is not None else Micropay3Escrow(self.ticket_key(index, number).pubkey, req.pk_m,
-                                                                      req.pk_t).script
-        a_u = self.refund_address(index, number)
+        pk2 = self.ticket_pubkey(index, number)
+        script = escrow2 if escrow2 is not None else _escrow2_script(pk2, req.pk_m, req.pk_t)
+        a_u = bytes(p2wpkh(pk2))
         value2 = escrow.value - fee_for(tx1_vsize(), self.feerate)
         key = self.escrow_key(index)
         r2 = draw_r(self.rng)
