@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from btcmicro.cli import analyze, bench, channel, dastripathi, demo, describe, micropay2, node
+from btcmicro.cli import analyze, bench, channel, dastripathi, demo, describe, micropay2, node, vuf
 from btcmicro.cli._common import DEFAULT_DATADIR, JSON_OPT, Context, emit, progress
 from btcmicro.core.errors import BtcmicroError
 
@@ -56,6 +56,7 @@ COMMANDS: tuple[click.Command, ...] = (
     micropay2.vts_group,
     micropay2.merchant_group,
     dastripathi.dastripathi_group,
+    vuf.vuf_group,
 )
 for _command in COMMANDS:
     main.add_command(_command)
