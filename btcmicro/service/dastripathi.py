@@ -22,7 +22,7 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic import BaseModel, Field
 
-from btcmicro.channels.dastripathi import Merchant, Offer, Receipt, Voucher
+from btcmicro.channels.dastripathi import AnyVoucher, Merchant, Offer, Receipt, decode_voucher
 from btcmicro.core.errors import ProtocolError
 from btcmicro.service.app import create_app
 from btcmicro.service.client import ServiceClient
@@ -55,7 +55,8 @@ def create_dastripathi_app(merchant: Merchant, *, title: str = "btcmicro Das-Tri
     def offer() -> dict[str, Any]:
         o = merchant.offer()
         return {"offer": o.to_b64(), "merchant_key": o.merchant_key.hex(), "payout_spk": o.merchant_spk.hex(),
-                "fee": o.fee, "margin": o.margin, "points_of_sale": [k.hex() for k in merchant.pos_keys]}
+                "fee": o.fee, "margin": o.margin, "points_of_sale": [k.hex() for k in merchant.pos_keys],
+                "ring": [k.hex() for k in merchant.ring]}
 
     @app.post("/open")
     def open_channel(body: OpenBody) -> dict[str, Any]:
@@ -99,8 +100,9 @@ class HTTPMerchant:
     def offer(self) -> Offer:
         return Offer.from_b64(self._client.get("/offer")["offer"])
 
-    def open(self, data: bytes) -> Voucher:
-        return Voucher.from_b64(self._client.post("/open", {"open": b64encode(data)}, idempotent=True)["voucher"])
+    def open(self, data: bytes) -> AnyVoucher:
+        answer = self._client.post("/open", {"open": b64encode(data)}, idempotent=True)
+        return decode_voucher(b64decode(answer["voucher"]))
 
     def nonce(self) -> bytes:
         return b64decode(self._client.get("/nonce")["nonce"])

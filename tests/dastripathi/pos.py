@@ -27,12 +27,16 @@ class Shop:
 
 def shop(chain: Chain, wallet: Wallet, *, n: int, deposit: int, penalty: int, expiry: int, scheme: str = "tree",
          context_bits: int = 16, margin: int = 1, keys: list[PrivateKey] | None = None,
-         payout_spk: bytes | None = None, confirm: object = None) -> Shop:
+         payout_spk: bytes | None = None, confirm: object = None, ring: bool = False, slot: int = 144,
+         service_per_slot: int | None = None) -> Shop:
     keys = keys or [PrivateKey.generate() for _ in range(n + 1)]
     sk_b, pos_keys = keys[0], keys[1:n + 1]
-    merchant = Merchant(chain, SQLiteMerchantStore(), sk_b, margin=margin)
+    r = tuple(p.pubkey for p in pos_keys) if ring else ()
+    merchant = Merchant(chain, SQLiteMerchantStore(), sk_b, margin=margin, ring=r, slot=slot,
+                        service_per_slot=service_per_slot)
     pos = [Merchant(chain, SQLiteMerchantStore(), k, channel_key=sk_b.pubkey, margin=margin,
-                    pos_keys=[p.pubkey for p in pos_keys], pos_index=i) for i, k in enumerate(pos_keys)]
+                    pos_keys=[p.pubkey for p in pos_keys], pos_index=i, ring=r, slot=slot)
+           for i, k in enumerate(pos_keys)]
     payer = Payer(chain, wallet, SQLitePayerStore())
     ch = payer.fund(merchant.offer(), deposit, expiry, penalty=penalty, assertions=scheme, context_bits=context_bits,
                     payout_spk=payout_spk)
@@ -41,6 +45,6 @@ def shop(chain: Chain, wallet: Wallet, *, n: int, deposit: int, penalty: int, ex
     opening = payer.open_message(ch.escrow_id).encode()
     v = merchant.open(opening)
     for p in pos:
-        p.register(opening)  # before the slot; the points of sale do not talk during it
-    payer.on_voucher(ch.escrow_id, v.encode())
+        first = p.register(opening)  # before the slot; the points of sale do not talk during it
+    payer.on_voucher(ch.escrow_id, (first if ring else v).encode())  # Micropay 3: cert0 is ring-signed
     return Shop(merchant, pos, payer, ch.escrow_id)

@@ -50,3 +50,19 @@ def test_honest_payer_is_closed_with_its_best_payment(chain, bank):
     bank.confirm(1)
     out = chain.rpc.call("getrawtransaction", c.txid, 1)["vout"]
     assert [round(o["value"] * 100_000_000) for o in out] == [3_000, DEPOSIT + PENALTY - 3_000]
+
+
+def test_micropay3_ring_vouchers_equivocation_penalty_on_chain(chain, bank):
+    """Micropay 3 [reconstructed]: ring-signed vouchers hide the serving point of sale; the same
+    voucher spent at two of three still reveals the key, and the penalty is mined."""
+    s = shop(chain, bank, n=3, deposit=DEPOSIT, penalty=PENALTY, expiry=chain.height() + 5, ring=True,
+             slot=1_000_000, confirm=lambda: bank.confirm(1))
+    s.pay_at(0, 1_000)
+    held = s.payer.store.channel(s.escrow_id).voucher
+    s.pay_at(1, 2_000)
+    s.pay_at(2, 2_000, voucher=held)
+    (c,) = collect(s.merchant, [p.store for p in s.pos])
+    assert c.action == "penalty" and c.broadcast_error is None
+    bank.confirm(1)
+    out = chain.rpc.call("getrawtransaction", c.txid, 1)["vout"]
+    assert [round(o["value"] * 100_000_000) for o in out] == [DEPOSIT + PENALTY]

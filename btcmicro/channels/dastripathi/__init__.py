@@ -1,5 +1,6 @@
 """Das–Tripathi micropayments (SCHEMES.md §6): the voucher channel (Micropay 1, §6.1) and points
-of sale with accountable assertions (Micropay 2, §6.2), on one P2WSH channel script.
+of sale with accountable assertions (Micropay 2, §6.2) and ring-signed vouchers that expire per
+collection slot (Micropay 3, §6.3, reconstructed), on one P2WSH channel script.
 
 - :mod:`.templates`: :class:`DasTripathiChannel`, ``IF 2 <pk_esc> <pk_B> 2 CHECKMULTISIG ELSE <t>
   CLTV DROP <pk_2> CHECKSIG ENDIF``;
@@ -11,8 +12,25 @@ of sale with accountable assertions (Micropay 2, §6.2), on one P2WSH channel sc
 """
 from btcmicro.channels.dastripathi.collector import Collection, collect
 from btcmicro.channels.dastripathi.contract import WRAPPING, ChannelTerms
-from btcmicro.channels.dastripathi.merchant import DEFAULT_FEE, DEFAULT_MARGIN, Merchant, sign_voucher
-from btcmicro.channels.dastripathi.messages import Offer, Open, Payment, Receipt, Voucher, voucher_digest
+from btcmicro.channels.dastripathi.merchant import (
+    DEFAULT_FEE,
+    DEFAULT_MARGIN,
+    DEFAULT_SLOT,
+    Merchant,
+    required_penalty,
+    sign_voucher,
+)
+from btcmicro.channels.dastripathi.messages import (
+    AnyVoucher,
+    Offer,
+    Open,
+    Payment,
+    Receipt,
+    RingVoucher,
+    Voucher,
+    decode_voucher,
+    voucher_digest,
+)
 from btcmicro.channels.dastripathi.payer import ASSERTION_SCHEMES, Payer
 from btcmicro.channels.dastripathi.sqlite import SQLiteMerchantStore, SQLitePayerStore
 from btcmicro.channels.dastripathi.states import (
@@ -40,6 +58,9 @@ __all__ = [
     "Offer",
     "Open",
     "Voucher",
+    "RingVoucher",
+    "AnyVoucher",
+    "decode_voucher",
     "Payment",
     "Receipt",
     "voucher_digest",
@@ -47,6 +68,8 @@ __all__ = [
     "sign_voucher",
     "DEFAULT_FEE",
     "DEFAULT_MARGIN",
+    "DEFAULT_SLOT",
+    "required_penalty",
     "Payer",
     "ASSERTION_SCHEMES",
     "Collection",

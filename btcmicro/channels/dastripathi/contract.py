@@ -60,15 +60,16 @@ class ChannelTerms:
     merchant_spk: bytes
     penalty: int = 0
     assertion_key: bytes = b""
+    ring: tuple[bytes, ...] = ()
 
     @classmethod
     def of(cls, m: Open, merchant_key: bytes, merchant_spk: bytes) -> ChannelTerms:
         return cls(m.escrow_txid, m.escrow_vout, m.escrow_key, merchant_key, m.refund_key, m.deposit, m.fee,
-                   m.expiry, m.payer_spk, merchant_spk, m.penalty, m.assertion_key)
+                   m.expiry, m.payer_spk, merchant_spk, m.penalty, m.assertion_key, m.ring)
 
     def open_message(self) -> Open:
         return Open(self.escrow_txid, self.escrow_vout, self.escrow_key, self.refund_key, self.deposit, self.fee,
-                    self.expiry, self.payer_spk, self.assertion_key, self.penalty)
+                    self.expiry, self.payer_spk, self.assertion_key, self.penalty, self.ring)
 
     @cached_property
     def template(self) -> DasTripathiChannel:

@@ -36,21 +36,33 @@ from bitcoin.core import CTransaction, b2lx
 
 from btcmicro.channels.dastripathi.contract import ChannelTerms, txid_of
 from btcmicro.channels.dastripathi.contract import from_height as _from_height
-from btcmicro.channels.dastripathi.messages import Offer, Open, Payment, Receipt, Voucher, voucher_digest
+from btcmicro.channels.dastripathi.messages import (
+    AnyVoucher,
+    Offer,
+    Open,
+    Payment,
+    Receipt,
+    RingVoucher,
+    Voucher,
+    decode_voucher,
+    voucher_digest,
+)
 from btcmicro.channels.dastripathi.states import MERCHANT_TRANSITIONS, MerchantEvent, MerchantStatus
 from btcmicro.channels.dastripathi.stores import AssertionRecord, MerchantChannel, MerchantStore, SpentVoucher
 from btcmicro.contracts import TemplateError
 from btcmicro.core.errors import NodeError, PolicyError, ProtocolError
 from btcmicro.core.keys import PrivateKey
+from btcmicro.crypto import ring as aos
 from btcmicro.crypto.assertions import Assertion, public_key_from_bytes
 from btcmicro.ports import Chain, Rng
 from btcmicro.script.standard import p2wpkh
 from btcmicro.tx.policy import dust_threshold
 
-__all__ = ["Merchant", "Service", "sign_voucher", "DEFAULT_FEE", "DEFAULT_MARGIN"]
+__all__ = ["Merchant", "Service", "sign_voucher", "required_penalty", "DEFAULT_FEE", "DEFAULT_MARGIN", "DEFAULT_SLOT"]
 
 DEFAULT_FEE = 1_000  # sats: a 2-of-2 P2WSH close is ~230 vB, so ~4 sat/vB
 DEFAULT_MARGIN = 6  # blocks: T_conf, the merchant's close must confirm before t
+DEFAULT_SLOT = 144  # blocks: the collection slot T̄ of Micropay 3 (ring vouchers expire at its end)
 MAX_NONCES = 100_000  # a point of sale forgets its oldest unused nonces beyond this
 
 #: (channel after the payment, this payment's amount) -> the service returned with the receipt.
@@ -62,6 +74,15 @@ def sign_voucher(key: PrivateKey, v: Voucher, rng: Rng = secrets.token_bytes) ->
     v = replace(v, signer=key.pubkey)
     sig = coincurve.PrivateKey(key.to_bytes()).sign_schnorr(v.sighash(), rng(32))
     return replace(v, signature=bytes(sig))
+
+
+def required_penalty(n: int, deposit: int, service_per_slot: int) -> int:
+    """Micropay 3's penalty bound [our reading, SCHEMES.md §6.3]: within one slot a point of sale
+    serves at most T̂/Ť payments of at most u₂, so a payer cheating at n points of sale gains at
+    most n·min(d, T̂/Ť·u₂) of service while losing d + p; no profit needs
+    ``p >= n·min(d, T̂/Ť·u₂) − d`` (``service_per_slot`` = T̂/Ť·u₂, in sats). For n = 2 and
+    d = T̂/Ť·u₂ it is the paper's figure p = T̂/Ť·u₂."""
+    return max(0, n * min(deposit, service_per_slot) - deposit)
 
 
 @dataclass(frozen=True)
@@ -78,12 +99,19 @@ class Merchant:
     point of sale of a Micropay 2 merchant give ``channel_key`` (pk_B, the merchant's script key,
     whose secret the point of sale does not hold), ``key`` (pk_Bi, this point of sale's voucher
     key), ``pos_keys`` (every point of sale's voucher key, in order) and ``pos_index``.
+
+    Micropay 3 [reconstructed]: give ``ring`` (the points of sale's keys) to every point of sale and
+    to the merchant. A point of sale then signs vouchers with an AOS ring signature over it, with no
+    signer field, expiring at the end of the current collection slot of ``slot`` blocks; with
+    ``service_per_slot`` (T̂/Ť·u₂, sats) the merchant refuses an escrow whose penalty is below
+    :func:`required_penalty` for n = len(ring).
     """
 
     def __init__(self, chain: Chain, store: MerchantStore, key: PrivateKey, *, payout_spk: bytes | None = None,
                  fee: int = DEFAULT_FEE, margin: int = DEFAULT_MARGIN, min_confirmations: int = 1,
                  service: Service | None = None, rng: Rng = secrets.token_bytes,
-                 channel_key: bytes | None = None, pos_keys: Sequence[bytes] = (), pos_index: int = 0) -> None:
+                 channel_key: bytes | None = None, pos_keys: Sequence[bytes] = (), pos_index: int = 0,
+                 ring: Sequence[bytes] = (), slot: int = DEFAULT_SLOT, service_per_slot: int | None = None) -> None:
         self.chain = chain
         self.store = store
         self.key = key
@@ -98,12 +126,17 @@ class Merchant:
         self.pos_index = pos_index
         if self.pos_keys and self.pos_keys[pos_index] != key.pubkey:
             raise PolicyError("pos_keys[pos_index] must be this point of sale's key")
+        self.ring = tuple(ring)
+        self.slot = slot
+        self.service_per_slot = service_per_slot
+        if self.ring and self.pos_keys and self.ring != self.pos_keys:
+            raise PolicyError("the ring is the points of sale's keys")
         self._nonces: dict[bytes, None] = {}  # issued and unused, oldest first (at most MAX_NONCES)
         self._lock = threading.RLock()
 
     @property
     def micropay2(self) -> bool:
-        return bool(self.pos_keys)
+        return bool(self.pos_keys or self.ring)
 
     @property
     def signers(self) -> tuple[bytes, ...]:
@@ -111,16 +144,25 @@ class Merchant:
         return (self.channel_key, *self.pos_keys) if self.pos_keys else (self.key.pubkey,)
 
     def offer(self) -> Offer:
-        return Offer(self.channel_key, self.payout_spk, self.fee, self.margin)
+        return Offer(self.channel_key, self.payout_spk, self.fee, self.margin, self.ring)
 
-    def _voucher(self, terms: ChannelTerms, k: int, paid: int) -> Voucher:
+    def slot_end(self, height: int) -> int:
+        """The last height of the collection slot holding ``height`` (Micropay 3 voucher expiry)."""
+        return (height // self.slot + 1) * self.slot - 1
+
+    def _voucher(self, terms: ChannelTerms, k: int, paid: int) -> AnyVoucher:
+        if self.ring and self.key.pubkey in self.ring:
+            rv = RingVoucher(terms.escrow_txid, terms.escrow_vout, terms.escrow_key, terms.deposit, terms.expiry, k,
+                             paid, self.slot_end(self.chain.height()))
+            secret = int.from_bytes(self.key.to_bytes(), "big")
+            return replace(rv, signature=aos.sign(rv.sighash(), self.ring, secret))
         v = Voucher(terms.escrow_txid, terms.escrow_vout, terms.escrow_key, terms.deposit, terms.expiry, k, paid,
                     self.key.pubkey)
         return sign_voucher(self.key, v, self.rng)
 
     # --- open ----------------------------------------------------------------------------------
 
-    def open(self, data: bytes) -> Voucher:
+    def open(self, data: bytes) -> AnyVoucher:
         """Check the payer's funded escrow on chain and answer with the first voucher (b = 0).
 
         Re-sending the same Open returns the same voucher; nothing is stored unless every check passed."""
@@ -132,12 +174,18 @@ class Merchant:
                 if known.terms != terms:
                     raise ProtocolError("ALREADY_OPEN", f"escrow {terms.escrow_id} is open with other terms")
                 if known.k == 0:
-                    return Voucher.decode(known.voucher)
+                    return decode_voucher(known.voucher)
                 raise ProtocolError("ALREADY_OPEN", f"escrow {terms.escrow_id} already has payments")
             if m.fee != self.fee:
                 raise ProtocolError("BAD_TERMS", f"the close fee is {self.fee} sats, not {m.fee}")
             if m.deposit <= 0:
                 raise ProtocolError("BAD_TERMS", "the deposit must be positive")
+            if m.ring != self.ring:
+                raise ProtocolError("BAD_TERMS", "the ring of points of sale is not this merchant's")
+            if self.ring and self.service_per_slot is not None:
+                need = required_penalty(len(self.ring), m.deposit, self.service_per_slot)
+                if m.penalty < need:
+                    raise ProtocolError("PENALTY_TOO_SMALL", f"p = {m.penalty} < n·min(d, T̂/Ť·u₂) − d = {need}")
             if self.micropay2 and not m.assertion_key:
                 raise ProtocolError("BAD_TERMS", "a Micropay 2 channel needs the payer's assertion key")
             if m.assertion_key:
@@ -168,7 +216,7 @@ class Merchant:
             self.store.add_channel(MerchantChannel(terms, voucher=voucher.encode()))
             return voucher
 
-    def register(self, data: bytes) -> Voucher:
+    def register(self, data: bytes) -> AnyVoucher:
         """Micropay 2: a point of sale learns a channel the merchant opened (same checks as open)."""
         return self.open(data)
 
@@ -186,10 +234,19 @@ class Merchant:
     def _check(self, m: Payment) -> _Checked:
         v = m.voucher
         # 1. the voucher and the transaction are valid
-        if v.signer not in self.signers:
-            raise ProtocolError("UNKNOWN_SIGNER", "the voucher is not signed by this merchant")
-        if not v.verify():
-            raise ProtocolError("BAD_VOUCHER", "the voucher's signature does not verify")
+        if self.ring:
+            if not isinstance(v, RingVoucher) or not v.verify(self.ring):
+                raise ProtocolError("BAD_VOUCHER", "the voucher is not ring-signed by a point of sale")
+            height = self.chain.height()
+            if height > v.voucher_expiry:
+                raise ProtocolError("VOUCHER_EXPIRED", f"the voucher expired at height {v.voucher_expiry}")
+        else:
+            if not isinstance(v, Voucher):
+                raise ProtocolError("BAD_VOUCHER", "a ring voucher to a merchant without a ring")
+            if v.signer not in self.signers:
+                raise ProtocolError("UNKNOWN_SIGNER", "the voucher is not signed by this merchant")
+            if not v.verify():
+                raise ProtocolError("BAD_VOUCHER", "the voucher's signature does not verify")
         escrow_id = f"{b2lx(v.escrow_txid)}:{v.escrow_vout}"
         channel = self.store.channel(escrow_id)
         if channel is None:
@@ -227,7 +284,7 @@ class Merchant:
                 self._reuse(channel)
                 raise ProtocolError("VOUCHER_REUSED", "this voucher was used before: the escrow key is "
                                                       "blacklisted and the channel closes")
-            if not self.micropay2 and c.voucher_id != voucher_digest(Voucher.decode(channel.voucher)):
+            if not self.micropay2 and c.voucher_id != voucher_digest(decode_voucher(channel.voucher)):
                 raise ProtocolError("STALE_VOUCHER", "not the channel's latest voucher")
             # 3. b + b_i <= d (then the transaction paying it is defined and its signature checked)
             if m.total > t.deposit:

@@ -19,7 +19,15 @@ from bitcoin.core import CTransaction, b2lx, lx
 
 from btcmicro.channels.dastripathi.contract import ChannelTerms, txid_of
 from btcmicro.channels.dastripathi.contract import from_height as _from_height
-from btcmicro.channels.dastripathi.messages import Offer, Open, Payment, Receipt, Voucher
+from btcmicro.channels.dastripathi.messages import (
+    AnyVoucher,
+    Offer,
+    Open,
+    Payment,
+    Receipt,
+    RingVoucher,
+    decode_voucher,
+)
 from btcmicro.channels.dastripathi.states import PAYER_TRANSITIONS, PayerEvent, PayerStatus
 from btcmicro.channels.dastripathi.stores import PayerChannel, PayerStore
 from btcmicro.core.errors import PolicyError, ProtocolError
@@ -78,7 +86,7 @@ class Payer:
             akey = assertion_key(escrow.to_bytes(), assertions, context_bits).public_key.to_bytes()
         payer_spk = payout_spk if payout_spk is not None else bytes(address_to_script(self.wallet.address()))
         draft = ChannelTerms(b"\x00" * 32, 0, escrow.pubkey, offer.merchant_key, refund.pubkey, deposit, offer.fee,
-                             expiry, payer_spk, offer.merchant_spk, penalty, akey)
+                             expiry, payer_spk, offer.merchant_spk, penalty, akey, offer.ring)
         prepared = self.wallet.prepare([(draft.escrow_spk, draft.value)])
         terms = replace(draft, escrow_txid=lx(prepared.txid), escrow_vout=prepared.vout_of(draft.escrow_spk))
         channel = PayerChannel(terms, escrow.to_bytes(), refund.to_bytes(), funding_hex=prepared.hex)
@@ -102,14 +110,20 @@ class Payer:
     def open_message(self, escrow_id: str) -> Open:
         return self._channel(escrow_id).terms.open_message()
 
-    def _check_voucher(self, ch: PayerChannel, data: bytes, k: int, paid: int) -> Voucher:
-        v = Voucher.decode(data)
+    def _check_voucher(self, ch: PayerChannel, data: bytes, k: int, paid: int) -> AnyVoucher:
+        v = decode_voucher(data)
         t = ch.terms
         if (v.escrow_txid, v.escrow_vout, v.escrow_key, v.deposit, v.expiry) != (
                 t.escrow_txid, t.escrow_vout, t.escrow_key, t.deposit, t.expiry):
             raise ProtocolError("BAD_VOUCHER", "the voucher is not on this channel's state")
         if (v.k, v.paid) != (k, paid):
             raise ProtocolError("BAD_VOUCHER", f"the voucher says k={v.k}, b={v.paid}; expected k={k}, b={paid}")
+        if t.ring:
+            if not isinstance(v, RingVoucher) or not v.verify(t.ring):
+                raise ProtocolError("BAD_VOUCHER", "the voucher is not ring-signed by a point of sale")
+            return v
+        if isinstance(v, RingVoucher):
+            raise ProtocolError("BAD_VOUCHER", "a ring voucher on a channel without a ring")
         if not t.assertion_key and v.signer != t.merchant_key:
             raise ProtocolError("BAD_VOUCHER", "the voucher is not signed by pk_B")
         if not v.verify():
@@ -139,7 +153,7 @@ class Payer:
                 raise PolicyError(f"the channel is {ch.status.value}")
             if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
                 raise PolicyError("a payment is a positive int of sats")
-            v = Voucher.decode(voucher if voucher is not None else ch.voucher)
+            v = decode_voucher(voucher if voucher is not None else ch.voucher)
             total = v.paid + amount
             if total > ch.terms.deposit:
                 raise PolicyError(f"b + b_i = {total} exceeds the deposit {ch.terms.deposit}")
