@@ -5,18 +5,28 @@ transactions judged as a package, and ``maxburnamount`` on ``sendrawtransaction`
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from bitcoin.core import CMutableTransaction, b2lx
 
 from btcmicro.core.errors import NodeError
+from btcmicro.node.launcher import start_node
 from btcmicro.node.rpc import RPCClient
 
 from .chainkit import Kit, Utxo, hexof, txid_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_engines]
+
+
+@pytest.fixture(scope="module")
+def rpc(regtest_engine: str) -> Iterator[RPCClient]:
+    """A node of this module's own: the amounts here assume early coinbases (50 or 25 BTC), which
+    the session's node, many regtest halvings (one per 150 blocks) later, no longer pays."""
+    node = start_node(regtest_engine)
+    yield node.rpc
+    node.stop()
 
 FEE = 2_000
 

@@ -3,15 +3,17 @@
 Checks run in the order of Core's ``MemPoolAccept`` (PreChecks, then policy and
 consensus script checks), so the first failure named is the one Core names.
 Scripts are judged only by Bitcoin Core's interpreter inside libbitcoinkernel.
-Replacement is full RBF with Core's fee rules (rules 3, 4, 5 and the feerate
-rule of BIP 125 as Core applies it since v28).
+Replacement is full RBF as Core v31.99 judges it (the replaced fees plus the incremental relay
+fee, then the feerate diagram of the affected clusters must improve); TRUC (version 3) topology.
 """
 from __future__ import annotations
 
 import contextlib
+import itertools
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import pbk
 from bitcoin.core import CBlock, CTransaction, b2lx
@@ -37,6 +39,10 @@ SEQUENCE_GRANULARITY = 9
 MAX_REPLACEMENT_CANDIDATES = 100
 MAX_BLOCK_WEIGHT = 4_000_000
 MAX_PACKAGE_COUNT = 25
+TRUC_VERSION = 3
+TRUC_MAX_VSIZE = 10_000
+TRUC_CHILD_MAX_VSIZE = 1_000
+TRUC_ANCESTOR_LIMIT = 2
 MAX_PACKAGE_WEIGHT = 404_000
 
 # The consensus flags the kernel exposes; Core's standard flags add policy-only
@@ -175,30 +181,9 @@ class Mempool:
         Core v31 linearizes each cluster; for the small clusters a scheme makes we take the
         ancestor set of highest feerate first (what Core's linearization finds for them), then
         merge each group into the one before while it pays a higher feerate (chunking)."""
-        remaining = self.cluster(txid)
-        order: list[list[bytes]] = []
-        while remaining:
-            left = set(remaining)
-            best: list[bytes] = []
-            best_rate = (-1, 1)
-            for t in remaining:
-                group = [a for a in remaining if a in (self.ancestors(t) & left) or a == t]
-                fee = sum(self.entries[a].fee for a in group)
-                weight = sum(self.entries[a].weight for a in group)
-                if fee * best_rate[1] > best_rate[0] * weight:
-                    best, best_rate = group, (fee, weight)
-            order.append(best)
-            remaining = [t for t in remaining if t not in best]
-        chunks: list[tuple[int, int, list[bytes]]] = []
-        for group in order:
-            fee = sum(self.entries[t].fee for t in group)
-            weight = sum(self.entries[t].weight for t in group)
-            chunk = (fee, weight, list(group))
-            while chunks and chunk[0] * chunks[-1][1] > chunks[-1][0] * chunk[1]:
-                prev = chunks.pop()
-                chunk = (prev[0] + chunk[0], prev[1] + chunk[1], prev[2] + chunk[2])
-            chunks.append(chunk)
-        return chunks
+        nodes = {t: (self.entries[t].fee, self.entries[t].weight, self.entries[t].parents)
+                 for t in self.cluster(txid)}
+        return chunk_cluster(nodes)
 
     # -- acceptance ----------------------------------------------------------
 
@@ -287,6 +272,11 @@ class Mempool:
         parents = {txin.prevout.hash for txin in tx.vin if txin.prevout.hash in self.entries}
         entry = MempoolEntry(tx, raw, txid, wtxid, fee, vsize, weight, self.clock(), chain.height,
                              [(i.prevout.hash, i.prevout.n) for i in tx.vin], parents)
+        sibling = self._truc_checks(entry, conflicts)
+        if sibling is not None:
+            if not allow_replacement:
+                raise Reject("TRUC-violation", sibling[1])
+            conflicts = conflicts | {sibling[0]}  # sibling eviction: judged as a replacement
         replaced: set[bytes] = set()
         if conflicts and not allow_replacement:
             raise Reject("bip125-replacement-disallowed")
@@ -430,7 +420,52 @@ class Mempool:
             results.setdefault(wtxid, PackageResult("error", error=alone.get(wtxid, "package-not-validated")))
         return results
 
+    def _truc_checks(self, entry: MempoolEntry, conflicts: set[bytes]) -> tuple[bytes, str] | None:
+        """Core's SingleTRUCChecks (version 3 topology). Raises ``TRUC-violation``; returns
+        (sibling txid, message) when the only way in is to evict the parent's other child."""
+        tx = entry.tx
+        ancestors = [t for t in self.entries if t in self._ancestors_of(entry.parents)]
+        me = f"{b2lx(entry.txid)} (wtxid={b2lx(entry.wtxid)})"
+        for t in ancestors:
+            anc = self.entries[t]
+            them = f"{b2lx(anc.txid)} (wtxid={b2lx(anc.wtxid)})"
+            if tx.nVersion != TRUC_VERSION and anc.tx.nVersion == TRUC_VERSION:
+                raise Reject("TRUC-violation", f"non-version=3 tx {me} cannot spend from version=3 tx {them}")
+            if tx.nVersion == TRUC_VERSION and anc.tx.nVersion != TRUC_VERSION:
+                raise Reject("TRUC-violation", f"version=3 tx {me} cannot spend from non-version=3 tx {them}")
+        if tx.nVersion != TRUC_VERSION:
+            return None
+        if entry.vsize > TRUC_MAX_VSIZE:
+            raise Reject("TRUC-violation",
+                         f"version=3 tx {me} is too big: {entry.vsize} > {TRUC_MAX_VSIZE} virtual bytes")
+        if len(ancestors) + 1 > TRUC_ANCESTOR_LIMIT:
+            raise Reject("TRUC-violation", f"tx {me} would have too many ancestors")
+        if not ancestors:
+            return None
+        if entry.vsize > TRUC_CHILD_MAX_VSIZE:
+            raise Reject("TRUC-violation", f"version=3 child tx {me} is too big: {entry.vsize} > "
+                                           f"{TRUC_CHILD_MAX_VSIZE} virtual bytes")
+        parent = self.entries[ancestors[0]]
+        others = [c for c in self.descendants([parent.txid]) if c != parent.txid and c not in conflicts]
+        if not others:
+            return None
+        message = f"tx {b2lx(parent.txid)} (wtxid={b2lx(parent.wtxid)}) would exceed descendant count limit"
+        if len(others) == 1 and not self.descendants(conflicts) & set(others):
+            return others[0], message
+        raise Reject("TRUC-violation", message)
+
+    def _ancestors_of(self, parents: set[bytes]) -> set[bytes]:
+        out: set[bytes] = set()
+        for p in parents:
+            if p in self.entries:
+                out.add(p)
+                out |= self.ancestors(p)
+        return out
+
     def _replacement_checks(self, entry: MempoolEntry, conflicts: set[bytes]) -> set[bytes]:
+        """Core v31.99's replacement rules (cluster mempool): at most 100 transactions replaced,
+        PaysForRBF (at least the replaced fees, plus the incremental relay fee for its own size),
+        then the feerate diagram of the affected clusters must improve."""
         all_conflicts = self.descendants(conflicts)
         txid_hex = b2lx(entry.txid)
         if len(all_conflicts) > MAX_REPLACEMENT_CANDIDATES:
@@ -439,22 +474,6 @@ class Mempool:
                 f"rejecting replacement {txid_hex}; too many potential replacements "
                 f"({len(all_conflicts)} > {MAX_REPLACEMENT_CANDIDATES})\n",
             )
-        original_inputs = {op for t in conflicts for op in self.entries[t].spends}
-        original_parents = {op[0] for op in original_inputs}
-        for idx, op in enumerate(entry.spends):
-            if op[0] in self.entries and op[0] not in original_parents:
-                raise Reject("replacement-adds-unconfirmed",
-                             f"replacement {txid_hex} adds unconfirmed input, idx {idx}")
-        for ctxid in conflicts:
-            old = self.entries[ctxid]
-            # Pre-cluster Core: the replacement must pay a higher feerate than each
-            # directly conflicting tx (compare fee*size cross-multiplied, exact ints).
-            if entry.fee * old.vsize <= old.fee * entry.vsize:
-                raise Reject(
-                    "insufficient fee",
-                    f"rejecting replacement {txid_hex}; new feerate "
-                    f"{_feerate(entry.fee, entry.vsize)} <= old feerate {_feerate(old.fee, old.vsize)}",
-                )
         conflicting_fees = sum(self.entries[t].fee for t in all_conflicts)
         if entry.fee < conflicting_fees:
             raise Reject(
@@ -470,6 +489,15 @@ class Mempool:
                 f"rejecting replacement {txid_hex}, not enough additional fees to relay; "
                 f"{_btc(additional)} < {_btc(needed)}",
             )
+        touched: set[bytes] = set()
+        for t in all_conflicts | entry.parents:
+            if t in self.entries and t not in touched:
+                touched |= set(self.cluster(t))
+        old: dict[bytes, Node] = {t: (e.fee, e.vsize, e.parents) for t, e in self.entries.items() if t in touched}
+        new = {t: node for t, node in old.items() if t not in all_conflicts}
+        new[entry.txid] = (entry.fee, entry.vsize, entry.parents)
+        if not improves_diagram(_diagram(old), _diagram(new)):
+            raise Reject("replacement-failed", "insufficient feerate: does not improve feerate diagram")
         return all_conflicts
 
     # -- bookkeeping ---------------------------------------------------------
@@ -539,6 +567,93 @@ class Mempool:
             taken.add(entry.txid)
             weight += entry.weight
         return chosen
+
+
+Node = tuple[int, int, set[bytes]]  # (fee, size, parents)
+
+
+def chunk_cluster(nodes: dict[bytes, Node]) -> list[tuple[int, int, list[bytes]]]:
+    """Linearize one cluster (``nodes`` in topological order) and chunk it: ``(fee, size, txids)``
+    in mining order. The highest-feerate ancestor set goes first, then chunks are merged while a
+    later one pays a higher feerate than the one before."""
+
+    def ancestors(t: bytes, left: set[bytes]) -> set[bytes]:
+        out: set[bytes] = set()
+        stack = [p for p in nodes[t][2] if p in left]
+        while stack:
+            a = stack.pop()
+            if a not in out:
+                out.add(a)
+                stack.extend(p for p in nodes[a][2] if p in left)
+        return out
+
+    remaining = list(nodes)
+    order: list[list[bytes]] = []
+    while remaining:
+        left = set(remaining)
+        best: list[bytes] = []
+        best_rate = (-1, 1)
+        for t in remaining:
+            group_set = ancestors(t, left) | {t}
+            group = [a for a in remaining if a in group_set]
+            fee = sum(nodes[a][0] for a in group)
+            size = sum(nodes[a][1] for a in group)
+            if fee * best_rate[1] > best_rate[0] * size:
+                best, best_rate = group, (fee, size)
+        order.append(best)
+        remaining = [t for t in remaining if t not in best]
+    chunks: list[tuple[int, int, list[bytes]]] = []
+    for group in order:
+        chunk = (sum(nodes[t][0] for t in group), sum(nodes[t][1] for t in group), list(group))
+        while chunks and chunk[0] * chunks[-1][1] > chunks[-1][0] * chunk[1]:
+            prev = chunks.pop()
+            chunk = (prev[0] + chunk[0], prev[1] + chunk[1], prev[2] + chunk[2])
+        chunks.append(chunk)
+    return chunks
+
+
+def _diagram(nodes: dict[bytes, Node]) -> list[tuple[int, int]]:
+    """The feerate diagram of several clusters: cumulative (size, fee) over all their chunks,
+    highest feerate first, from (0, 0)."""
+    left = dict(nodes)
+    chunks: list[tuple[int, int]] = []
+    while left:  # one connected component at a time
+        first = next(iter(left))
+        component = {first}
+        changed = True
+        while changed:
+            changed = False
+            for t, (_fee, _size, parents) in left.items():
+                if t not in component and (parents & component or any(c in left and t in left[c][2]
+                                                                        for c in component)):
+                    component.add(t)
+                    changed = True
+        cluster = {t: left.pop(t) for t in list(left) if t in component}
+        chunks.extend((fee, size) for fee, size, _ in chunk_cluster(cluster))
+    chunks.sort(key=lambda c: Fraction(c[0], c[1]), reverse=True)
+    points = [(0, 0)]
+    for fee, size in chunks:
+        points.append((points[-1][0] + size, points[-1][1] + fee))
+    return points
+
+
+def _fee_at(points: list[tuple[int, int]], x: int) -> Fraction:
+    for (x0, f0), (x1, f1) in itertools.pairwise(points):
+        if x0 <= x <= x1:
+            return Fraction(f0) + Fraction(f1 - f0, x1 - x0) * (x - x0) if x1 > x0 else Fraction(f1)
+    return Fraction(points[-1][1])  # past its end a diagram stays flat
+
+
+def improves_diagram(old: list[tuple[int, int]], new: list[tuple[int, int]]) -> bool:
+    """Core's CompareChunks(new, old) is greater: nowhere below, somewhere above."""
+    xs = sorted({x for x, _ in old} | {x for x, _ in new})
+    better = False
+    for x in xs:
+        a, b = _fee_at(old, x), _fee_at(new, x)
+        if b < a:
+            return False
+        better = better or b > a
+    return better
 
 
 class _KernelTx(pbk.Transaction):  # type: ignore[misc]
