@@ -11,13 +11,15 @@ list below, on the root group ``main``.
 """
 from __future__ import annotations
 
+import errno
+import os
 import signal
 import sys
 from pathlib import Path
 
 import click
 
-from btcmicro.cli import analyze, bench, channel, dastripathi, demo, describe, micropay2, node, vuf
+from btcmicro.cli import analyze, bench, channel, dastripathi, demo, describe, micropay2, micropay3, node, vuf, wallet
 from btcmicro.cli._common import DEFAULT_DATADIR, JSON_OPT, Context, emit, progress
 from btcmicro.core.errors import BtcmicroError
 
@@ -46,6 +48,7 @@ COMMANDS: tuple[click.Command, ...] = (
     node.mine,
     node.fund,
     node.rpc,
+    wallet.wallet_group,
     demo.demo,
     bench.bench,
     describe.script_group,
@@ -55,6 +58,7 @@ COMMANDS: tuple[click.Command, ...] = (
     micropay2.micropay2_group,
     micropay2.vts_group,
     micropay2.merchant_group,
+    micropay3.micropay3_group,
     dastripathi.dastripathi_group,
     vuf.vuf_group,
 )
@@ -79,5 +83,29 @@ def run() -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except BtcmicroError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {_one_line(exc)}", err=True)
         sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            _unexpected(exc)
+        click.echo(f"error: that address is in use ({exc.strerror}): pick another with --port "
+                   "(--port 0 takes any free one)", err=True)
+        sys.exit(1)
+    except Exception as exc:
+        _unexpected(exc)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _unexpected(exc: Exception) -> None:
+    """A bug of ours or an input no check caught: one line saying so, the traceback only on request."""
+    if os.environ.get("BTCMICRO_DEBUG"):
+        raise exc
+    click.echo(f"error: unexpected {type(exc).__name__}: {_one_line(exc)} (this is a bug in btcmicro: please "
+               "report it; BTCMICRO_DEBUG=1 shows the traceback)", err=True)
+    sys.exit(1)

@@ -13,11 +13,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import click
 
 from btcmicro.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from btcmicro.wallet.keystore import Keystore
 
 __all__ = [
     "BITCOIND_OPT",
@@ -32,6 +35,7 @@ __all__ = [
     "emit",
     "engine_option",
     "keystore_passphrase",
+    "open_keystore",
     "progress",
     "wants_json",
 ]
@@ -40,9 +44,9 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 DEFAULT_DATADIR = Path(os.environ.get("BTCMICRO_DATADIR", Path.home() / ".btcmicro"))
 
-#: The passphrase of every keystore the CLI opens (the wallet's, MICROPAY2's, the channel stores').
+#: The passphrase of every keystore the CLI opens: the wallet's, MICROPAY2's, the channel stores'.
 PASSPHRASE_ENV = "BTCMICRO_PASSPHRASE"
-#: Read before ``BTCMICRO_PASSPHRASE`` by the channel commands.
+#: Deprecated alias of ``BTCMICRO_PASSPHRASE``, still read by the channel commands when that is unset.
 CHANNEL_PASSPHRASE_ENV = "BTCMICRO_CHANNEL_PASSPHRASE"
 
 # -- the shared options, declared once ------------------------------------------------------------------
@@ -76,20 +80,71 @@ def keystore_passphrase(*, scope_env: str | None = None, prompt: None = None) ->
 def keystore_passphrase(*, scope_env: str | None = None, prompt: str | None = None) -> str | None:
     """The passphrase for a keystore a command opens: the one policy of the CLI.
 
-    ``scope_env`` (e.g. ``BTCMICRO_CHANNEL_PASSPHRASE``) is read first, then ``BTCMICRO_PASSPHRASE``.
+    ``BTCMICRO_PASSPHRASE`` serves every keystore; an empty value counts as unset. ``scope_env`` names
+    a deprecated alias (the channel commands pass ``BTCMICRO_CHANNEL_PASSPHRASE``): read only when
+    ``BTCMICRO_PASSPHRASE`` is unset, with a one-line notice; both set to different values is an error
+    (which one encrypted the stores cannot be guessed).
 
-    - With ``prompt`` (stores that always encrypt their keys: the channel stores), an empty variable
-      counts as unset, and when neither is set the passphrase is asked for on the terminal (hidden).
-    - Without ``prompt`` (the toolkit wallet, the MICROPAY2 keystore), ``BTCMICRO_PASSPHRASE`` is taken as
-      set, and when it is unset the answer is None: the keystore keeps its keys unencrypted.
+    - With ``prompt`` (stores that always encrypt their keys: the channel stores), the passphrase is
+      asked for on the terminal (hidden) when no variable gives one.
+    - Without ``prompt`` (the toolkit wallet, the MICROPAY2 keystore) the answer is then None; see
+      :func:`open_keystore` for what happens to a keystore opened with or without one.
     """
-    if scope_env and os.environ.get(scope_env):
-        return os.environ[scope_env]
-    if prompt is None:
-        return os.environ.get(PASSPHRASE_ENV)
-    if os.environ.get(PASSPHRASE_ENV):
-        return os.environ[PASSPHRASE_ENV]
+    general = os.environ.get(PASSPHRASE_ENV) or None
+    alias = (os.environ.get(scope_env) or None) if scope_env else None
+    if alias is not None:
+        if general is not None and general != alias:
+            raise ConfigError(f"{PASSPHRASE_ENV} and the deprecated {scope_env} are both set and differ: "
+                              f"unset {scope_env} (or set {PASSPHRASE_ENV} to its value)")
+        if general is None:
+            _notice(f"{scope_env} is deprecated: set {PASSPHRASE_ENV} instead (one passphrase for every keystore)")
+            return alias
+    if general is not None or prompt is None:
+        return general
     return str(click.prompt(prompt, hide_input=True))
+
+
+_noticed: set[str] = set()
+
+
+def _stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()
+
+
+def _notice(text: str) -> None:
+    """A one-line note for a person: on stderr when it is a terminal (so programs that read a command's
+    output, also CliRunner's mixed one, never see it), once per process."""
+    if text not in _noticed and _stderr_is_terminal():
+        _noticed.add(text)
+        click.echo(f"note: {text}", err=True)
+
+
+def open_keystore(directory: Path) -> Keystore:
+    """The :class:`~btcmicro.wallet.Keystore` in ``directory``, opened by the passphrase policy.
+
+    - absent: created, encrypted under ``BTCMICRO_PASSPHRASE`` when it is set, else in clear (said once);
+    - clear, with ``BTCMICRO_PASSPHRASE`` set: opened as it is, with a note that ``btcmicro wallet encrypt``
+      encrypts it (setting the variable after the first command is the README's own order);
+    - encrypted: opened with ``BTCMICRO_PASSPHRASE``; unset, the passphrase is asked for on a terminal,
+      else the error says which variable to set.
+    """
+    from btcmicro.wallet.keystore import KEYSTORE_FILE, Keystore, keystore_state
+
+    passphrase = keystore_passphrase()
+    state = keystore_state(directory)
+    path = directory / KEYSTORE_FILE
+    if state == "clear" and passphrase is not None:
+        _notice(f"the keys in {path} are not encrypted: `btcmicro wallet encrypt` encrypts them "
+                f"with {PASSPHRASE_ENV}")
+        passphrase = None
+    elif state == "encrypted" and passphrase is None:
+        if not sys.stdin.isatty():
+            raise ConfigError(f"the keys in {path} are encrypted: set {PASSPHRASE_ENV}")
+        passphrase = str(click.prompt(f"passphrase for {path}", hide_input=True))
+    elif state == "absent" and passphrase is None:
+        _notice(f"keeping new keys in {path} unencrypted: set {PASSPHRASE_ENV} to encrypt them "
+                "(`btcmicro wallet encrypt` does it later)")
+    return Keystore(directory, passphrase)
 
 
 # -- output ---------------------------------------------------------------------------------------------
@@ -170,4 +225,5 @@ class Context:
     def wallet(self, rpc: Any) -> Any:
         from btcmicro.wallet import Wallet
 
-        return Wallet(rpc, directory=self.datadir / "wallet", passphrase=keystore_passphrase())
+        directory = self.datadir / "wallet"
+        return Wallet(rpc, open_keystore(directory), directory=directory)

@@ -1,7 +1,8 @@
 """``btcmicro script describe HEX`` and ``btcmicro tx describe HEX``: the readable view from the CLI.
 
 Registered on the root command by :mod:`btcmicro.cli`.
-Both commands need no node. ``--json`` (here or on the root command) prints the JSON view.
+Both take hex and need no node; ``tx describe TXID`` looks the transaction and the outputs it spends up
+through the node (input values, fee, feerate). ``--json`` (here or on the root command) prints the JSON view.
 """
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sys
 
 import click
 
-from btcmicro.cli._common import JSON_OPT, wants_json
+from btcmicro.cli._common import JSON_OPT, Context, wants_json
 
 __all__ = ["script_group", "tx_group"]
 
@@ -65,8 +66,25 @@ def tx_group() -> None:
     """Inspect transactions: inputs with the contract and path they spend, outputs, sizes, fee."""
 
 
+def _from_node(ctx: click.Context, txid: str) -> tuple[str, list[str]]:
+    """The raw hex of ``txid`` and, per input, ``SPK:SATS`` of the output it spends (looked up through the
+    node: the mempool, or the chain with -txindex, which both engines run with when the toolkit starts them)."""
+    from btcmicro.node.rpc import sats
+
+    obj: Context = ctx.obj
+    rpc = obj.rpc()
+    tx = rpc.getrawtransaction(txid, 1)
+    spent: list[str] = []
+    for vin in tx["vin"]:
+        if "coinbase" in vin:
+            return str(tx["hex"]), []
+        prev = rpc.getrawtransaction(vin["txid"], 1)["vout"][int(vin["vout"])]
+        spent.append(f"{prev['scriptPubKey']['hex']}:{sats(prev['value'])}")
+    return str(tx["hex"]), spent
+
+
 @tx_group.command("describe")
-@click.argument("hexstr", metavar="HEX")
+@click.argument("hexstr", metavar="HEX|TXID")
 @click.option("--spent", multiple=True, metavar="[SPK:]SATS",
               help="Per input, in order: the amount it spends (and its scriptPubKey hex); gives fee and feerate.")
 @click.option("--script", "scripts", multiple=True, metavar="HEX",
@@ -75,11 +93,17 @@ def tx_group() -> None:
 @click.pass_context
 def tx_describe(ctx: click.Context, hexstr: str, spent: tuple[str, ...], scripts: tuple[str, ...],
                 json_out: bool) -> None:
-    """Describe a raw transaction given as HEX ("-" reads stdin)."""
+    """Describe a raw transaction given as HEX ("-" reads stdin), or the node's transaction TXID.
+
+    With a TXID the node gives the transaction and the outputs it spends, so the fee is filled in.
+    """
     from btcmicro.describe import describe_tx  # here: describe asks the registry, which loads every scheme
     from btcmicro.tx.decode import parse_tx
 
     raw = _hex_arg(hexstr)
+    if len(raw) == 64:  # a txid: no transaction is 32 bytes long
+        raw, looked_up = _from_node(ctx, raw.lower())
+        spent = spent or tuple(looked_up)
     try:
         tx = parse_tx(raw)
     except ValueError as e:

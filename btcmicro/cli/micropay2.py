@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 import click
 
-from btcmicro.cli._common import HOST_OPT, JSON_OPT, Context, emit, keystore_passphrase, progress
+from btcmicro.cli._common import HOST_OPT, JSON_OPT, Context, emit, open_keystore, progress
 from btcmicro.core.amounts import format_sats
 from btcmicro.core.errors import ConfigError
 from btcmicro.core.keys import PrivateKey
@@ -43,9 +43,7 @@ def _home(ctx: click.Context) -> Path:
 
 def _key(ctx: click.Context, label: str) -> PrivateKey:
     """The role's key from the micropay2 keystore, created on first use."""
-    from btcmicro.wallet.keystore import Keystore
-
-    ks = Keystore(_home(ctx) / "keys", keystore_passphrase())
+    ks = open_keystore(_home(ctx) / "keys")
     for k in ks:
         if ks.label(k.pubkey) == label:
             return k
@@ -299,7 +297,10 @@ def refund(ctx: click.Context, outpoint: str | None, json_out: bool) -> None:
     payer = _payer(ctx, _settings(ctx, "payer"))
     if outpoint:
         txid, _, vout = outpoint.partition(":")
-        txids = [payer.refund(txid, int(vout))]
+        if len(txid) != 64 or not vout.isdigit() or any(c not in "0123456789abcdefABCDEF" for c in txid):
+            raise click.BadParameter(f"{outpoint!r} is not an escrow outpoint TXID:VOUT",
+                                     param_hint="OUTPOINT")
+        txids = [payer.refund(txid.lower(), int(vout))]
     else:
         txids = payer.refund_expired()
     emit(ctx, {"refunds": txids}, "\n".join(txids) or "no expired escrows")

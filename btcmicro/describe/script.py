@@ -7,6 +7,7 @@ from typing import Any
 
 from btcmicro import registry
 from btcmicro.describe._common import as_bytes, bx_script, template_dict
+from btcmicro.interop import script_bytes
 from btcmicro.script.standard import p2sh, p2wsh, script_to_address, script_to_asm, solve
 
 __all__ = ["ScriptView", "describe_script"]
@@ -60,9 +61,10 @@ class ScriptView:
     __str__ = render
 
 
-def describe_script(data: bytes | bytearray | str) -> ScriptView:
-    """Describe a script (scriptPubKey, redeem script or witness script) from bytes or hex."""
-    script = as_bytes(data)
+def describe_script(data: object) -> ScriptView:
+    """Describe a script (scriptPubKey, redeem script or witness script) from bytes or hex, a ``CScript``,
+    a bitcoinutils ``Script``, or an address object of either library (its scriptPubKey)."""
+    script = as_bytes(data) if isinstance(data, str) else script_bytes(data)
     kind, _ = solve(script)
     templates = registry.recognise(script)
     wrapped: dict[str, str | None] = {}

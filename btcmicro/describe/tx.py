@@ -18,6 +18,7 @@ from bitcoin.core import CTransaction, b2lx
 from btcmicro import registry
 from btcmicro.contracts import LOCKTIME_THRESHOLD, SEGWIT_WRAPPINGS, WRAPPINGS, Expiry, Spend, Template, is_signature
 from btcmicro.describe._common import SIGHASH_NAMES, as_bytes, btc, bx_script, template_dict
+from btcmicro.interop import tx_bytes
 from btcmicro.script.standard import script_to_address, solve, stack_items
 from btcmicro.tx.decode import parse_tx
 from btcmicro.tx.size import stripped_size, total_size, weight
@@ -176,7 +177,7 @@ def _norm_spent(spent: Sequence[Any] | None, n: int) -> list[tuple[bytes | None,
     return out
 
 
-def describe_tx(data: bytes | bytearray | str | CTransaction, spent: Sequence[Any] | None = None,
+def describe_tx(data: object, spent: Sequence[Any] | None = None,
                 scripts: Sequence[bytes | Template] = ()) -> TxView:
     """Describe a transaction.
 
@@ -184,7 +185,9 @@ def describe_tx(data: bytes | bytearray | str | CTransaction, spent: Sequence[An
     known the fee and feerate are shown and segwit signatures are matched to their keys.
     ``scripts``: redeem/witness scripts (or templates) so outputs paying them are named.
     """
-    tx = data if isinstance(data, CTransaction) else parse_tx(as_bytes(data))
+    # a CMutableTransaction, a bitcoinutils Transaction, what TxBuilder.build() returned ... (btcmicro.interop)
+    tx = data if isinstance(data, CTransaction) else parse_tx(
+        as_bytes(data) if isinstance(data, str) else tx_bytes(data))
     prev = _norm_spent(spent, len(tx.vin))
     known: dict[bytes, tuple[Template, str]] = {}
     given: dict[bytes, Template] = {}

@@ -12,6 +12,8 @@ from __future__ import annotations
 from bitcoin.core import CTransaction, b2lx
 
 from btcmicro.core.errors import InvalidAddressOrKey, VerifyAlreadyInChain
+from btcmicro.interop import rpc_client
+from btcmicro.interop import tx_hex as as_tx_hex
 from btcmicro.node.rpc import RPCClient, sats
 from btcmicro.ports import Chain, SpendInfo, TxStatus, UtxoInfo
 
@@ -26,7 +28,7 @@ class RPCChain:
     """
 
     def __init__(self, rpc: RPCClient) -> None:
-        self.rpc = rpc
+        self.rpc = rpc_client(rpc)  # an AuthServiceProxy-style client works too (btcmicro.interop)
 
     def height(self) -> int:
         return int(self.rpc.call("getblockcount"))
@@ -43,6 +45,8 @@ class RPCChain:
         Re-broadcasting a transaction already in the mempool or chain returns its txid
         (as Core does for the mempool; -27 "already in utxo set" is mapped to success).
         """
+        if not isinstance(tx_hex, str):  # a CTransaction, a bitcoinutils Transaction, a BuiltTx ...
+            tx_hex = as_tx_hex(tx_hex)
         try:
             return str(self.rpc.call("sendrawtransaction", tx_hex))
         except VerifyAlreadyInChain:  # -27 RPC_VERIFY_ALREADY_IN_UTXO_SET: it is confirmed already

@@ -59,6 +59,7 @@ import httpx
 
 from btcmicro.core.amounts import btc_to_sats, sats_to_btc
 from btcmicro.core.errors import ConfigError, NodeError, NodeUnavailable
+from btcmicro.interop import rpc_param
 from btcmicro.node.rpc_codes import RPCErrorCode
 
 __all__ = [
@@ -119,7 +120,8 @@ def read_cookie(path: Path | str) -> tuple[str, str]:
 def encode_json(obj: Any) -> str:
     """JSON text with ``Decimal`` written exactly (``Decimal("0.1")`` -> ``0.1``).
 
-    ``bytes`` are written as hex strings (raw transactions, scripts); floats are refused.
+    ``bytes`` are written as hex strings (raw transactions, scripts); floats are refused. Objects of
+    python-bitcoinlib and bitcoinutils are written as :func:`btcmicro.interop.rpc_param` gives them.
     """
     parts: list[str] = []
     _encode(obj, parts)
@@ -143,7 +145,7 @@ def _encode(obj: Any, out: list[str]) -> None:
         raise TypeError("floats are not sent to a node: use Decimal (or int satoshis + btc())")
     elif isinstance(obj, str):
         out.append(json.dumps(obj))
-    elif isinstance(obj, (bytes, bytearray, memoryview)):
+    elif type(obj) in (bytes, bytearray, memoryview):
         out.append('"' + bytes(obj).hex() + '"')
     elif isinstance(obj, dict):
         out.append("{")
@@ -161,8 +163,8 @@ def _encode(obj: Any, out: list[str]) -> None:
                 out.append(",")
             _encode(v, out)
         out.append("]")
-    else:
-        raise TypeError(f"cannot encode {type(obj).__name__} in JSON-RPC parameters")
+    else:  # CScript, a bitcoinlib address (bytes of a hash!), CTransaction, bitcoinutils objects, BuiltTx
+        _encode(rpc_param(obj), out)
 
 
 class _Shared:

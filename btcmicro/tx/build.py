@@ -8,6 +8,7 @@ from bitcoin.core import CMutableTransaction, CMutableTxIn, CMutableTxOut, COutP
 from bitcoin.core.script import CScript, CScriptWitness
 
 from btcmicro.core.errors import PolicyError
+from btcmicro.interop import address_script
 from btcmicro.script.standard import address_to_script, solve
 from btcmicro.tx.policy import (
     DUST_RELAY_FEE,
@@ -129,11 +130,12 @@ class TxBuilder:
                                  tuple(witness_sizes) if witness_sizes is not None else None))
         return self
 
-    def add_output(self, dest: bytes | str, amount: int) -> TxBuilder:
-        """Pay ``amount`` sats to a scriptPubKey or a regtest address."""
+    def add_output(self, dest: object, amount: int) -> TxBuilder:
+        """Pay ``amount`` sats to a scriptPubKey or a regtest address (or an address or script object of
+        python-bitcoinlib or bitcoinutils: :func:`btcmicro.interop.address_script`)."""
         if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
             raise ValueError("output amount must be non-negative int sats")
-        spk = address_to_script(dest) if isinstance(dest, str) else bytes(dest)
+        spk = address_script(dest)
         self.outputs.append(Output(spk, amount))
         return self
 

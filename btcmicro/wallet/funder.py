@@ -24,10 +24,11 @@ from bitcoin.core import CTransaction, b2lx
 
 from btcmicro.core.errors import ConfigError, InsufficientFunds, NodeError, PolicyError
 from btcmicro.core.keys import PrivateKey
+from btcmicro.interop import address_script, rpc_client
 from btcmicro.node.rpc import RPCClient, sats
 from btcmicro.node.rpc_codes import RPCErrorCode
 from btcmicro.ports import PreparedFunding
-from btcmicro.script.standard import address_to_script, p2pkh, p2wpkh, script_to_address
+from btcmicro.script.standard import p2pkh, p2wpkh, script_to_address
 from btcmicro.tx.build import SEQUENCE_RBF, TxBuilder
 from btcmicro.tx.sign import sign_tx
 from btcmicro.wallet.keystore import Keystore, atomic_write_json
@@ -118,7 +119,7 @@ class Funder:
     def __init__(self, rpc: RPCClient, keystore: Keystore | None = None, *,
                  directory: Path | str | None = None, passphrase: str | None = None,
                  feerate: int = DEFAULT_FEERATE) -> None:
-        self.rpc = rpc
+        self.rpc = rpc_client(rpc)  # an AuthServiceProxy-style client works too (btcmicro.interop)
         if keystore is None:
             keystore = Keystore(directory, passphrase)
         self.keystore = keystore
@@ -319,10 +320,13 @@ class Funder:
             for c in coins:
                 self._reserved.discard(c.outpoint)
 
-    def send_many(self, outputs: Sequence[tuple[str | bytes, int]], *,
+    def send_many(self, outputs: Sequence[tuple[object, int]], *,
                   feerate: int | None = None, coins: Sequence[Coin] | None = None,
                   change: bytes | None = None, locktime: int = 0) -> str:
         """Pay every ``(address or scriptPubKey, sats)``; change returns to the wallet. The txid.
+
+        An address is a regtest string or an address object of python-bitcoinlib or bitcoinutils; a
+        scriptPubKey is bytes, a ``CScript`` or a bitcoinutils ``Script`` (:mod:`btcmicro.interop`).
 
         Raises :class:`InsufficientFunds` when the coins cannot cover outputs and fee,
         :class:`PolicyError` for what a node would refuse (dust, ...), and :class:`NodeError`
@@ -331,7 +335,7 @@ class Funder:
         prepared = self.prepare(outputs, feerate=feerate, coins=coins, change=change, locktime=locktime)
         return self.broadcast_prepared(prepared)
 
-    def prepare(self, outputs: Sequence[tuple[str | bytes, int]], *,
+    def prepare(self, outputs: Sequence[tuple[object, int]], *,
                 feerate: int | None = None, coins: Sequence[Coin] | None = None,
                 change: bytes | None = None, locktime: int = 0,
                 kinds: Sequence[str] | None = None) -> PreparedTx:
@@ -342,8 +346,7 @@ class Funder:
         coin left reserved.
         """
         feerate = self.feerate if feerate is None else feerate
-        outs = [(address_to_script(d) if isinstance(d, str) else bytes(d), int(a))
-                for d, a in outputs]
+        outs = [(address_script(d), int(a)) for d, a in outputs]
         if any(a <= 0 for _, a in outs):
             raise PolicyError("output amounts must be positive sats")
         target = sum(a for _, a in outs)
@@ -416,13 +419,13 @@ class Funder:
         """Give up a prepared transaction that was never broadcast: its coins are free again."""
         self._release(self._prepared(prepared).coins)
 
-    def send(self, dest: str | bytes, amount: int, *, feerate: int | None = None) -> str:
+    def send(self, dest: object, amount: int, *, feerate: int | None = None) -> str:
         """Pay ``amount`` sats to an address or scriptPubKey; the txid."""
         return self.send_many([(dest, amount)], feerate=feerate)
 
-    def fund(self, dest: str | bytes, amount: int, *, feerate: int | None = None) -> tuple[str, int]:
+    def fund(self, dest: object, amount: int, *, feerate: int | None = None) -> tuple[str, int]:
         """Pay ``amount`` sats to ``dest``; the ``(txid, vout)`` of the new output."""
-        spk = address_to_script(dest) if isinstance(dest, str) else bytes(dest)
+        spk = address_script(dest)
         txid = self.send_many([(spk, amount)], feerate=feerate)
         raw = self.rpc.getrawtransaction(txid, True)
         for out in raw["vout"]:

@@ -30,7 +30,7 @@ from btcmicro.core.errors import ConfigError
 from btcmicro.core.files import atomic_write_json
 from btcmicro.core.keys import PrivateKey
 
-__all__ = ["Keystore", "KEYSTORE_FILE", "atomic_write_json"]
+__all__ = ["Keystore", "KEYSTORE_FILE", "atomic_write_json", "keystore_state"]
 
 KEYSTORE_FILE = "keystore.json"
 _VERSION = 1
@@ -39,6 +39,20 @@ _AAD = b"btcmicro/keystore/v1/key:"
 SCRYPT_N = 2**15
 SCRYPT_R = 8
 SCRYPT_P = 1
+
+
+def keystore_state(directory: Path | str) -> str:
+    """``"absent"``, ``"clear"`` or ``"encrypted"``: what ``<directory>/keystore.json`` holds, read
+    without a passphrase (a file that does not parse counts as ``"encrypted"``, so opening it reports
+    what is wrong with it)."""
+    path = Path(directory) / KEYSTORE_FILE
+    if not path.exists():
+        return "absent"
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return "encrypted"
+    return "clear" if isinstance(data, dict) and data.get("kdf") is None else "encrypted"
 
 
 def _derive(passphrase: str, salt: bytes, n: int, r: int, p: int) -> AESGCM:
@@ -67,15 +81,32 @@ class Keystore:
             self._load(passphrase)
         else:
             if passphrase is not None:
-                salt = secrets.token_bytes(16)
-                self._kdf = {"name": "scrypt", "salt": salt.hex(), "n": SCRYPT_N, "r": SCRYPT_R,
-                             "p": SCRYPT_P}
-                self._aead = _derive(passphrase, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
-                nonce = secrets.token_bytes(12)
-                self._check = {"nonce": nonce.hex(),
-                               "ct": self._aead.encrypt(nonce, _CHECK, None).hex()}
+                self._seal_with(passphrase)
             if self.path is not None:
                 self._save()
+
+    def _seal_with(self, passphrase: str) -> None:
+        salt = secrets.token_bytes(16)
+        self._kdf = {"name": "scrypt", "salt": salt.hex(), "n": SCRYPT_N, "r": SCRYPT_R, "p": SCRYPT_P}
+        self._aead = _derive(passphrase, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
+        nonce = secrets.token_bytes(12)
+        self._check = {"nonce": nonce.hex(), "ct": self._aead.encrypt(nonce, _CHECK, None).hex()}
+
+    def encrypt(self, passphrase: str) -> None:
+        """Encrypt a clear keystore in place under ``passphrase`` (one atomic rewrite of the file:
+        a crash leaves either the clear file or the encrypted one). :class:`ConfigError` if it is
+        already encrypted or the passphrase is empty; nothing changes then."""
+        if not passphrase:
+            raise ConfigError("an empty passphrase encrypts nothing")
+        with self._lock:
+            if self.encrypted:
+                raise ConfigError(f"keystore {self.path or '(memory)'} is already encrypted")
+            try:
+                self._seal_with(passphrase)
+                self._save()
+            except BaseException:
+                self._aead = self._kdf = self._check = None
+                raise
 
     @property
     def path(self) -> Path | None:

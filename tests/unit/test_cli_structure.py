@@ -14,6 +14,7 @@ import pytest
 import btcmicro.cli
 from btcmicro.cli import _common
 from btcmicro.cli._common import CHANNEL_PASSPHRASE_ENV, PASSPHRASE_ENV, keystore_passphrase
+from btcmicro.core.errors import ConfigError
 
 CLI_DIR = Path(btcmicro.cli.__file__).parent
 COMMAND_MODULES = sorted(p for p in CLI_DIR.glob("*.py") if p.name not in ("__init__.py", "__main__.py", "_common.py"))
@@ -28,8 +29,8 @@ def _strings(path: Path) -> list[str]:
 
 
 def test_one_module_per_group():
-    assert [p.stem for p in COMMAND_MODULES] == ["analyze", "bench", "channel", "dastripathi", "demo", "describe", "micropay2",
-                                                 "node"]
+    assert [p.stem for p in COMMAND_MODULES] == ["analyze", "bench", "channel", "dastripathi", "demo", "describe",
+                                                 "micropay2", "node", "wallet"]
 
 
 def test_command_modules_import_common_never_the_package():
@@ -91,15 +92,23 @@ def test_passphrase_policy(monkeypatch):
     # Without a passphrase: the wallet and MICROPAY2 keystores stay unencrypted, the channel stores ask.
     assert keystore_passphrase() is None
     assert channel() == "typed" and prompts == ["channel key passphrase"]
-    # BTCMICRO_PASSPHRASE serves every keystore; BTCMICRO_CHANNEL_PASSPHRASE comes first for channels.
+    # BTCMICRO_PASSPHRASE serves every keystore.
     monkeypatch.setenv(PASSPHRASE_ENV, "general")
     assert keystore_passphrase() == "general" and channel() == "general"
+    # The deprecated alias: the same value is fine; a different one is refused, not guessed between.
+    monkeypatch.setenv(CHANNEL_PASSPHRASE_ENV, "general")
+    assert channel() == "general"
     monkeypatch.setenv(CHANNEL_PASSPHRASE_ENV, "channels")
-    assert keystore_passphrase() == "general" and channel() == "channels"
-    # An empty variable: the channel commands skip it (and ask); the others take it as given.
+    with pytest.raises(ConfigError, match="differ"):
+        channel()
+    assert keystore_passphrase() == "general"  # the wallet never reads the alias
+    # Alone, the alias still serves the channel stores.
+    monkeypatch.delenv(PASSPHRASE_ENV)
+    assert channel() == "channels" and keystore_passphrase() is None
+    # An empty variable counts as unset, everywhere.
     monkeypatch.setenv(CHANNEL_PASSPHRASE_ENV, "")
     monkeypatch.setenv(PASSPHRASE_ENV, "")
-    assert keystore_passphrase() == "" and channel() == "typed" and len(prompts) == 2
+    assert keystore_passphrase() is None and channel() == "typed" and len(prompts) == 2
 
 
 def test_importing_the_cli_loads_no_node_service_or_scheme_code():
