@@ -2,15 +2,27 @@
 (issue 12, item 2). The embedded engine rebuilds its chainstate for them (docs/engine.md)."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from btcmicro.core.errors import NodeError
+from btcmicro.node.launcher import start_node
 from btcmicro.node.reorg import force_reorg
 from btcmicro.node.rpc import RPCClient
 
 from .chainkit import Kit, hexof, txid_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_engines]
+
+
+@pytest.fixture(scope="module")
+def rpc(regtest_engine: str) -> Iterator[RPCClient]:
+    """A node of this module's own: the amounts here assume early coinbases, which the session's
+    node, many regtest halvings (one per 150 blocks) later, no longer pays."""
+    node = start_node(regtest_engine)
+    yield node.rpc
+    node.stop()
 
 FEE = 1_000
 

@@ -20,6 +20,15 @@ from .chainkit import Kit, Utxo, hexof, txid_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_engines]
 
+
+@pytest.fixture(scope="module")
+def rpc(regtest_engine: str) -> Iterator[RPCClient]:
+    """A node of this module's own: the amounts here assume early coinbases, which the session's
+    node, many regtest halvings (one per 150 blocks) later, no longer pays."""
+    node = start_node(regtest_engine)
+    yield node.rpc
+    node.stop()
+
 CORE_HELP_LINES = {
     "== Blockchain ==", "getbestblockhash", 'getblock "blockhash" ( verbosity )', "getblockchaininfo",
     "getblockcount", "getblockhash height", 'getblockheader "blockhash" ( verbose )', "getchaintips",

@@ -11,12 +11,22 @@ from bitcoin.core import CMutableTransaction, CScript, CScriptWitness, CTxInWitn
 from bitcoin.core.script import OP_CHECKLOCKTIMEVERIFY, OP_CHECKSEQUENCEVERIFY, OP_DROP, OP_TRUE
 
 from btcmicro.core.errors import NodeError
+from btcmicro.node.launcher import start_node
 from btcmicro.node.rpc import RPCClient
 from btcmicro.script import standard
 
 from .chainkit import Kit, Utxo, hexof, txid_of, witness_spend
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_engines]
+
+
+@pytest.fixture(scope="module")
+def rpc(regtest_engine: str) -> Iterator[RPCClient]:
+    """A node of this module's own: the amounts here assume early coinbases, which the session's
+    node, many regtest halvings (one per 150 blocks) later, no longer pays."""
+    node = start_node(regtest_engine)
+    yield node.rpc
+    node.stop()
 
 FEE = 2_000
 SEQUENCE_TYPE_FLAG = 1 << 22
