@@ -5,6 +5,7 @@ import json
 import signal
 import threading
 import time
+from contextlib import ExitStack
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ def regtest() -> None:
 @click.option("--port", "p2p_port", type=click.IntRange(1, 65535), default=None,
               help="bitcoind only: accept P2P connections on 127.0.0.1:PORT (default: no P2P listening).")
 @click.option("--nodes", type=click.IntRange(1, 32), default=1, show_default=True,
-              help="bitcoind only, with --detach: N nodes connected over P2P on loopback; commands talk to the first.")
+              help="bitcoind only: N nodes connected over P2P on loopback; commands talk to the first.")
 @JSON_OPT
 @click.pass_context
 def regtest_start(ctx: click.Context, engine: str, bitcoind_path: str | None, detach: bool,
@@ -42,7 +43,9 @@ def regtest_start(ctx: click.Context, engine: str, bitcoind_path: str | None, de
     After a crash (the node was killed, the machine rebooted) this recovers by itself: the stale
     record is replaced and the node comes back on the same chain.
     """
+    from btcmicro.node.bitcoind import free_port, port_free
     from btcmicro.node.launcher import (
+        DEFAULT_P2P_PORT,
         choose_ports,
         node_state,
         remember_ports,
@@ -63,9 +66,7 @@ def regtest_start(ctx: click.Context, engine: str, bitcoind_path: str | None, de
                           f"(pid {existing['pid']}): `btcmicro regtest stop` first")
     if (p2p_port is not None or nodes > 1) and resolve_engine(engine, bitcoind_path)[0] != "bitcoind":
         raise ConfigError("--port and --nodes need bitcoind: the embedded engine has no P2P")
-    if nodes > 1:
-        if not detach:
-            raise ConfigError("--nodes needs --detach (or use btcmicro.node.network.Network from Python)")
+    if nodes > 1 and detach:
         with progress(f"starting {nodes} connected regtest nodes"):
             info = start_detached_network(chaindir, nodes, bitcoind_path, rpc_port=rpcport, p2p_port=p2p_port)
         if info.get("message"):
@@ -91,15 +92,21 @@ def regtest_start(ctx: click.Context, engine: str, bitcoind_path: str | None, de
                    "cleanly; starting it again on the same chain", err=True)
         remove_node_record(chaindir, int(existing.get("pid", -1)))
     port, p2p, _why = choose_ports(chaindir, rpcport, p2p_port)
+    if nodes > 1 and not p2p:
+        p2p = DEFAULT_P2P_PORT if port_free(DEFAULT_P2P_PORT) else free_port()
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())  # `regtest stop` may SIGTERM us
     try:
-        with start_node(engine=engine, datadir=chaindir, bitcoind=bitcoind_path, rpc_port=port,
-                        p2p_port=p2p or 0) as node:
+        with ExitStack() as stack:
+            node = stack.enter_context(start_node(engine=engine, datadir=chaindir, bitcoind=bitcoind_path,
+                                                  rpc_port=port, p2p_port=p2p or 0))
             info = {"engine": node.engine, "url": node.url, "cookie_file": str(node.cookie_path),
                     "pid": node.pid, "rpcport": node.rpc_port, "started": int(time.time()),
                     "foreground": True}
             remember_ports(chaindir, node.rpc_port, p2p)
+            if nodes > 1:
+                info["port"] = p2p
+                info["peers"] = _foreground_peers(stack, chaindir, nodes, bitcoind_path, node, p2p)
             write_node_record(chaindir, info)
             try:
                 emit(ctx, info, f"{node.engine} regtest node at {node.url} (cookie {node.cookie_path}); "
@@ -113,6 +120,40 @@ def regtest_start(ctx: click.Context, engine: str, bitcoind_path: str | None, de
                 remove_node_record(chaindir, node.pid)
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _foreground_peers(stack: ExitStack, chaindir: Path, nodes: int, bitcoind_path: str | None, first: Any,
+                      first_p2p: int | None) -> list[dict[str, Any]]:
+    """Start nodes 1..N-1 of a foreground network (stopped with ``stack``), connect every pair."""
+    from btcmicro.node.bitcoind import free_port
+    from btcmicro.node.launcher import read_ports, remember_ports, remove_node_record, start_node, write_node_record
+
+    peers: list[dict[str, Any]] = []
+    running = [first]
+    p2p_ports = [first_p2p]
+    for i in range(1, nodes):
+        peer_dir = chaindir / "peers" / f"node{i}"
+        ports = read_ports(peer_dir)
+        p2p = ports.get("port") or free_port()
+        peer = stack.enter_context(start_node("bitcoind", peer_dir, bitcoind_path, rpc_port=ports.get("rpcport", 0),
+                                              p2p_port=p2p))
+        remember_ports(peer_dir, peer.rpc_port, p2p)
+        record = {"engine": "bitcoind", "url": peer.url, "cookie_file": str(peer.cookie_path), "pid": peer.pid,
+                  "rpcport": peer.rpc_port, "port": p2p, "foreground": True}
+        write_node_record(peer_dir, record)
+        stack.callback(remove_node_record, peer_dir, peer.pid)
+        peers.append({**record, "datadir": str(peer_dir.resolve())})
+        running.append(peer)
+        p2p_ports.append(p2p)
+    for i, node in enumerate(running):
+        for j in range(i + 1, len(running)):
+            node.rpc.addnode(f"127.0.0.1:{p2p_ports[j]}", "add")
+    deadline = time.monotonic() + 60
+    while any(len(node.rpc.getpeerinfo()) < nodes - 1 for node in running):
+        if time.monotonic() > deadline:
+            raise ConfigError(f"the {nodes} bitcoinds did not connect to each other within 60 s")
+        time.sleep(0.05)
+    return peers
 
 
 @regtest.command("stop")

@@ -133,3 +133,30 @@ def test_regtest_start_nodes(tmp_path: Path) -> None:
                        capture_output=True, timeout=180)
     for peer in info["peers"]:  # type: ignore[union-attr]
         assert not Path(peer["datadir"], "btcmicro-node.json").exists()
+
+
+def test_regtest_start_nodes_in_the_foreground(tmp_path: Path) -> None:
+    datadir = tmp_path / "dd"
+    cmd = [sys.executable, "-m", "btcmicro.cli", "--datadir", str(datadir)]
+    fg = subprocess.Popen([*cmd, "regtest", "start", "--engine", "bitcoind", "--nodes", "2",
+                           "--rpcport", str(free_port()), "--json"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    record = datadir / "node" / "btcmicro-node.json"
+    try:
+        deadline = time.monotonic() + 120
+        while not record.exists():
+            assert fg.poll() is None and time.monotonic() < deadline, "the foreground network did not start"
+            time.sleep(0.05)
+        info = json.loads(record.read_text())
+        (peer,) = info["peers"]
+        with RPCClient(peer["url"], cookie_file=peer["cookie_file"]) as rpc:
+            assert len(rpc.getpeerinfo()) == 1
+        stopped = subprocess.run([*cmd, "regtest", "stop", "--json"], capture_output=True, text=True, timeout=180)
+        assert json.loads(stopped.stdout) == {"stopped": True}, stopped.stderr
+        assert fg.wait(60) == 0
+        assert not record.exists() and not Path(peer["datadir"], "btcmicro-node.json").exists()
+    finally:
+        if fg.poll() is None:
+            fg.terminate()
+            fg.wait(60)
+        fg.communicate()
