@@ -118,8 +118,9 @@ def test_a_receipted_claim_blocks_the_refund_and_a_refund_blocks_a_later_claim()
     c = _won(w)
     w.merchant.resolve_aborted(c, w.vts)
     w.chain.mine(3)
-    ((rec, _),) = w.payer.orphaned()
-    with pytest.raises(AlreadyClaimed):
+    assert w.payer.orphaned() == []  # escrow 2 is spent: not an orphan
+    (rec,) = w.payer.escrows(EscrowStatus.SPENT)
+    with pytest.raises(AlreadyClaimed):  # and a payer asking anyway is refused by T
         w.payer.resolve_orphan(rec.index, w.vts)
 
     w2 = World(window=2)

@@ -20,6 +20,9 @@ status       event                 next         handler
 ``live``     ``ticket``            ``live``     the ticket number is reserved
 ``live``     ``confirmed``         ``live``     record the funding height
 ``live``     ``spent``             ``spent``    record the spending txid (a tx_1, or another)
+``live``     ``win_reported``      ``retired``  back no more tickets (the winner's tx_1 is coming)
+``retired``  ``confirmed``         ``retired``  as for ``live``
+``retired``  ``spent``             ``spent``    as for ``live``
 ``spent``    ``prize_signed``      ``released`` σ2 given for a winning x
 ``spent``    ``orphan_refund``     ``refunding`` refund broadcast (T co-signed)
 ``released`` ``prize_signed``      ``released`` σ2 again for the same x (a retry)
@@ -197,7 +200,7 @@ class Payer:
     def refresh(self) -> int:
         """Follow every live or spent escrow on chain (confirmed, spent by what, refund confirmed); the tip."""
         tip = self.chain.height()
-        for rec in self.store.escrows(EscrowStatus.LIVE):
+        for rec in self.store.escrows(EscrowStatus.LIVE) + self.store.escrows(EscrowStatus.RETIRED):
             assert rec.txid is not None and rec.vout is not None
             u = self.chain.get_utxo(rec.txid, rec.vout, include_mempool=True)
             if u is not None:
@@ -222,6 +225,13 @@ class Payer:
 
     def escrows(self, status: EscrowStatus | None = None) -> list[EscrowRecord]:
         return self.store.escrows(status)
+
+    def answered(self, ticket: Ticket, *, won: bool) -> None:
+        """What the merchant said of ``ticket``: an escrow 1 that won backs no more tickets (its
+        merchant will spend it with tx_1)."""
+        rec = self.store.find(*ticket.escrow.outpoint)
+        if won and rec is not None and rec.status == EscrowStatus.LIVE:
+            self._move(rec, PayerEvent.WIN_REPORTED)
 
     # ------------------------------------------------------------------ payment issuance
     def check_request(self, request: PaymentRequest | bytes) -> PaymentRequest:
@@ -319,8 +329,8 @@ class Payer:
         self.refresh()
         for rec in self.store.escrows(EscrowStatus.SPENT):
             t = self._ticket_of_spend(rec)
-            if t is not None:
-                out.append((rec, t[1]))
+            if t is not None and rec.spent_txid is not None and self.chain.get_utxo(rec.spent_txid, 0) is not None:
+                out.append((rec, t[1]))  # escrow 2 exists and is unspent (a released one is not an orphan)
         return out
 
     def _ticket_of_spend(self, rec: EscrowRecord) -> tuple[int, Ticket] | None:
@@ -376,6 +386,11 @@ PAYER_TRANSITIONS: Transitions[EscrowStatus, PayerEvent, _Handler] = Transitions
     EscrowStatus.LIVE: {
         PayerEvent.TICKET: (Payer._ticket, EscrowStatus.LIVE),
         PayerEvent.CONFIRMED: (Payer._to, EscrowStatus.LIVE),
+        PayerEvent.SPENT: (Payer._to, EscrowStatus.SPENT),
+        PayerEvent.WIN_REPORTED: (Payer._to, EscrowStatus.RETIRED),
+    },
+    EscrowStatus.RETIRED: {
+        PayerEvent.CONFIRMED: (Payer._to, EscrowStatus.RETIRED),
         PayerEvent.SPENT: (Payer._to, EscrowStatus.SPENT),
     },
     EscrowStatus.SPENT: {
