@@ -294,15 +294,11 @@ def claim(ctx: click.Context, json_out: bool) -> None:
 @click.pass_context
 def refund(ctx: click.Context, outpoint: str | None, json_out: bool) -> None:
     """Payer: refund OUTPOINT (txid:vout), or every expired unspent escrow, to the toolkit's wallet."""
+    txid, _, vout = (outpoint or "").partition(":")
+    if outpoint and (len(txid) != 64 or not vout.isdigit() or any(c not in "0123456789abcdefABCDEF" for c in txid)):
+        raise click.BadParameter(f"{outpoint!r} is not an escrow outpoint TXID:VOUT", param_hint="OUTPOINT")
     payer = _payer(ctx, _settings(ctx, "payer"))
-    if outpoint:
-        txid, _, vout = outpoint.partition(":")
-        if len(txid) != 64 or not vout.isdigit() or any(c not in "0123456789abcdefABCDEF" for c in txid):
-            raise click.BadParameter(f"{outpoint!r} is not an escrow outpoint TXID:VOUT",
-                                     param_hint="OUTPOINT")
-        txids = [payer.refund(txid.lower(), int(vout))]
-    else:
-        txids = payer.refund_expired()
+    txids = [payer.refund(txid.lower(), int(vout))] if outpoint else payer.refund_expired()
     emit(ctx, {"refunds": txids}, "\n".join(txids) or "no expired escrows")
 
 
