@@ -22,6 +22,7 @@ the per-round ratios.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import statistics
@@ -124,7 +125,7 @@ def run_vuf_bench(*, n: int = 400, repeats: int = 5, echo: Callable[[str], None]
     on_win = _world(n, "on_win")[0]
     key = coincurve.PrivateKey(b"\x01" * 32)
     point = coincurve.PublicKey.from_secret(b"\x02" * 32)
-    scalars = [(i * 0x9E3779B97F4A7C15 + 12345).to_bytes(32, "big") for i in range(n)]
+    scalars = [hashlib.sha256(i.to_bytes(8, "big")).digest() for i in range(n)]  # full-size: multiply is variable-time
     msg = [bytes([i % 256]) * 32 for i in range(n)]
     big = [int.from_bytes(s, "big") for s in scalars]
     xonly = coincurve.PublicKeyXOnly(key.public_key.format()[1:])
