@@ -1,6 +1,7 @@
 """Das–Tripathi micropayments (SCHEMES.md §6): the voucher channel (Micropay 1, §6.1) and points
 of sale with accountable assertions (Micropay 2, §6.2) and ring-signed vouchers that expire per
-collection slot (Micropay 3, §6.3, reconstructed), on one P2WSH channel script.
+collection slot (Micropay 3, §6.3, reconstructed), on one P2WSH channel script; and chameleon-hash
+microcoins settled through that channel (§6.4, reconstructed; :mod:`.microcoins`).
 
 - :mod:`.templates`: :class:`DasTripathiChannel`, ``IF 2 <pk_esc> <pk_B> 2 CHECKMULTISIG ELSE <t>
   CLTV DROP <pk_2> CHECKSIG ENDIF``;
@@ -30,6 +31,14 @@ from btcmicro.channels.dastripathi.messages import (
     Voucher,
     decode_voucher,
     voucher_digest,
+)
+from btcmicro.channels.dastripathi.microcoins import (
+    Microcoin,
+    MicrocoinIssuer,
+    MicrocoinParams,
+    MicrocoinReceiver,
+    commit_key,
+    commit_secret,
 )
 from btcmicro.channels.dastripathi.payer import ASSERTION_SCHEMES, Payer
 from btcmicro.channels.dastripathi.sqlite import SQLiteMerchantStore, SQLitePayerStore
@@ -72,6 +81,12 @@ __all__ = [
     "required_penalty",
     "Payer",
     "ASSERTION_SCHEMES",
+    "Microcoin",
+    "MicrocoinIssuer",
+    "MicrocoinParams",
+    "MicrocoinReceiver",
+    "commit_key",
+    "commit_secret",
     "Collection",
     "collect",
     "PayerStatus",

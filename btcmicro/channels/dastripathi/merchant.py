@@ -358,6 +358,25 @@ class Merchant:
                 raise ProtocolError("UNKNOWN_CHANNEL", f"no channel {escrow_id}")
             return self._close(channel)
 
+    def sweep(self, escrow_id: str, secret: int) -> str:
+        """Spend the whole escrow (d + p) to the merchant with the payer's exposed escrow key
+        (a double-spent microcoin, or an equivocation found outside :func:`collect`); its txid.
+        The key is checked against pk_esc; the channel is blacklisted and stored before the broadcast."""
+        with self._lock:
+            channel = self.store.channel(escrow_id)
+            if channel is None:
+                raise ProtocolError("UNKNOWN_CHANNEL", f"no channel {escrow_id}")
+            key = PrivateKey(secret.to_bytes(32, "big"))
+            if key.pubkey != channel.terms.escrow_key:
+                raise PolicyError("that secret is not the channel's escrow key")
+            status = MERCHANT_TRANSITIONS.step(channel.status, MerchantEvent.PENALTY)
+            tx = channel.terms.penalty_tx(key, self._channel_secret())
+            txid = txid_of(tx)
+            self.store.blacklist(channel.terms.escrow_key, f"exposed key on {escrow_id}")
+            self.store.update_channel(replace(channel, status=status, close_txid=txid))
+            self.chain.broadcast(tx.serialize().hex())
+            return txid
+
     def close_tx(self, escrow_id: str) -> CTransaction:
         """The signed close of the best payment (for a test or an operator; nothing changes)."""
         channel = self.store.channel(escrow_id)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+from collections.abc import Sequence
 from dataclasses import replace
 
 from bitcoin.core import CTransaction, b2lx, lx
@@ -72,22 +73,26 @@ class Payer:
     # --- set-up --------------------------------------------------------------------------------
 
     def fund(self, offer: Offer, deposit: int, expiry: int, *, penalty: int = 0, assertions: str | None = None,
-             context_bits: int = 16, payout_spk: bytes | None = None) -> PayerChannel:
+             context_bits: int = 16, payout_spk: bytes | None = None, escrow_secret: bytes | None = None,
+             refund_secret: bytes | None = None, extra_outputs: Sequence[tuple[bytes, int]] = ()) -> PayerChannel:
         """Fund an escrow of d + p + fee for ``offer``'s merchant, locked until height ``expiry``.
 
         ``assertions`` ("tree" or "nonce") makes it a Micropay 2 channel whose escrow key is also
         the assertion key. Change and refund pay ``payout_spk`` (default: the wallet's address).
-        Stored before the broadcast; FUNDED once the node has it."""
+        ``escrow_secret`` and ``refund_secret`` give the keys instead of fresh ones (microcoins: the
+        issuer's key x, and a refund key committing the root); ``extra_outputs`` (script, sats) go
+        in the funding transaction too. Stored before the broadcast; FUNDED once the node has it."""
         if isinstance(deposit, bool) or not isinstance(deposit, int) or deposit <= 0 or penalty < 0:
             raise PolicyError("the deposit is a positive int of sats, the penalty non-negative")
-        escrow, refund = _fresh_key(self.rng), _fresh_key(self.rng)
+        escrow = PrivateKey(escrow_secret) if escrow_secret is not None else _fresh_key(self.rng)
+        refund = PrivateKey(refund_secret) if refund_secret is not None else _fresh_key(self.rng)
         akey = b""
         if assertions is not None:
             akey = assertion_key(escrow.to_bytes(), assertions, context_bits).public_key.to_bytes()
         payer_spk = payout_spk if payout_spk is not None else bytes(address_to_script(self.wallet.address()))
         draft = ChannelTerms(b"\x00" * 32, 0, escrow.pubkey, offer.merchant_key, refund.pubkey, deposit, offer.fee,
                              expiry, payer_spk, offer.merchant_spk, penalty, akey, offer.ring)
-        prepared = self.wallet.prepare([(draft.escrow_spk, draft.value)])
+        prepared = self.wallet.prepare([(draft.escrow_spk, draft.value), *extra_outputs])
         terms = replace(draft, escrow_txid=lx(prepared.txid), escrow_vout=prepared.vout_of(draft.escrow_spk))
         channel = PayerChannel(terms, escrow.to_bytes(), refund.to_bytes(), funding_hex=prepared.hex)
         with self._lock:

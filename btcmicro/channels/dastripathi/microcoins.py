@@ -1,0 +1,207 @@
+"""Das–Tripathi microcoins [reconstructed, SCHEMES.md §6.4; paper §5–7]: a forward chain of
+discrete-log chameleon hashes keyed by the payer U's Bitcoin key x (BB3), committed on chain.
+
+**MicroCoinGen** (once): for i = 0..n the blank node h_i = CH(a_i, ρ_i), with (a_i, ρ_i) =
+HMAC(SHA256(x), "node" ‖ i) as in RKS's PRF; the root
+
+    root = SHA256("btcmicro/das/root/v1" ‖ h_0 ‖ P ‖ pk_R ‖ n ‖ unit ‖ expiry)
+
+goes on chain in the channel's funding output as a pay-to-contract tweak of the payer's refund key,
+pk_2 = Q + H(Q ‖ root)·G (:func:`commit_key`): the receiver, given Q, checks that the channel
+script it verified on chain carries that pk_2. (SCHEMES.md suggests an ``OP_RETURN`` output or a
+pay-to-contract tweak; the toolkit wallet pays no zero-value output and the node burns no
+non-zero one by default, so the tweak is used.)
+
+**Coin i** (1 ≤ i ≤ n) is c_i = (i, h_i, r_i) with m_i = digest(i ‖ h_i ‖ pk_R) and
+CH(m_i, r_i) = h_{i−1}: the issuer opens the previous blank with its trapdoor (field operations
+only); the receiver verifies with one double multiplication against the h_{i−1} it stored, and
+keeps only the latest (i, h_i). No signature per coin.
+
+- **Type I** (a coin beyond n) is refused because the root commits n — not because of the hash:
+  the trapdoor holder can always find collisions.
+- **Type II** (a coin the receiver was not given) rests on collision resistance without x.
+- **Double spending** (two different coins at one index) gives two openings of h_{i−1}: BB3
+  reveals x, **U's Bitcoin key**, which is the channel's escrow key, and the receiver sweeps the
+  channel (the Micropay 2 penalty, branch 1 with x and sk_B).
+- The issuer refuses to open one node twice (:class:`MicrocoinIssuer` remembers what it issued):
+  a second collision for a node is a key leak.
+
+Settlement [SCHEMES.md §9 item 16]: microcoins are off-chain receipts on top of the §6.1 channel;
+the receiver is paid by a Micropay 1 payment the payer signs for k·unit (at the end of a session,
+or every K coins), or by the penalty sweep if the payer double-spends.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+from btcmicro.core.errors import PolicyError, ProtocolError
+from btcmicro.crypto import chameleon
+from btcmicro.crypto import secp256k1 as k1
+from btcmicro.wire import Reader, TaggedMessage, Writer, message_tag
+
+__all__ = ["Microcoin", "MicrocoinIssuer", "MicrocoinReceiver", "MicrocoinParams", "root_of", "commit_key",
+           "commit_secret"]
+
+_ROOT_TAG = b"btcmicro/das/root/v1"
+
+
+def root_of(h0: bytes, payer: bytes, receiver: bytes, n: int, unit: int, expiry: int) -> bytes:
+    """The commitment: SHA256(tag ‖ h_0 ‖ P ‖ pk_R ‖ n ‖ unit ‖ expiry)."""
+    numbers = n.to_bytes(4, "big") + unit.to_bytes(8, "big") + expiry.to_bytes(4, "big")
+    return hashlib.sha256(_ROOT_TAG + h0 + payer + receiver + numbers).digest()
+
+
+def _tweak(base: bytes, root: bytes) -> int:
+    return int.from_bytes(k1.tagged_hash("btcmicro/dastripathi/root-commit/v1", base + root), "big") % k1.ORDER
+
+
+def commit_key(base: bytes, root: bytes) -> bytes:
+    """Pay-to-contract: ``Q + H(Q ‖ root)·G``, the refund key pk_2 that commits the root on chain."""
+    point = k1.mul_add(_tweak(base, root), None, 1, k1.point_from_bytes(base, "refund key"))
+    if point is None:  # pragma: no cover - probability 2^-256
+        raise PolicyError("the tweaked key is the point at infinity")
+    return k1.point_to_bytes(point)
+
+
+def commit_secret(base_secret: bytes, root: bytes) -> bytes:
+    """The secret of :func:`commit_key` (the payer signs its refund with it)."""
+    q = int.from_bytes(base_secret, "big")
+    base = k1.base_mul(q)
+    assert base is not None
+    return ((q + _tweak(k1.point_to_bytes(base), root)) % k1.ORDER).to_bytes(32, "big")
+
+
+def _digest(index: int, node: bytes, receiver: bytes) -> int:
+    return chameleon.message_digest(b"btcmicro/das/coin/v1" + index.to_bytes(4, "big") + node + receiver)
+
+
+@dataclass(frozen=True)
+class MicrocoinParams:
+    """What the receiver learns at set-up and checks against the root on chain."""
+
+    payer: bytes  # P = x·G, the payer's escrow key
+    receiver: bytes  # pk_R
+    n: int
+    unit: int  # sats per coin
+    expiry: int
+    h0: bytes
+
+    @property
+    def root(self) -> bytes:
+        return root_of(self.h0, self.payer, self.receiver, self.n, self.unit, self.expiry)
+
+
+@dataclass(frozen=True)
+class Microcoin(TaggedMessage):
+    """c_i = (i, h_i, r_i)."""
+
+    TAG = message_tag("dastripathi", "microcoin", 1)
+    WHAT = "microcoin"
+
+    index: int
+    node: bytes
+    randomness: int
+
+    def encode(self) -> bytes:
+        return Writer(self.TAG).u32(self.index).raw(self.node).raw(self.randomness.to_bytes(32, "big")).getvalue()
+
+    @classmethod
+    def decode(cls, data: bytes) -> Microcoin:
+        r: Reader = cls.reader(data)
+        out = cls(r.u32("index"), r.take(chameleon.HASH_SIZE, "node"), int.from_bytes(r.take(32, "randomness"), "big"))
+        r.end()
+        return out
+
+
+class MicrocoinIssuer:
+    """U's side: MicroCoinGen and the coins, each node opened at most once."""
+
+    def __init__(self, secret: int, receiver: bytes, n: int, unit: int, expiry: int) -> None:
+        if not 0 < secret < k1.ORDER:
+            raise PolicyError("the issuer's key must be an int in [1, n-1]")
+        if not 1 <= n < 2**32 or unit <= 0:
+            raise PolicyError("n is 1..2^32-1 coins and the unit a positive number of sats")
+        self._x = secret
+        self._prf = hashlib.sha256(secret.to_bytes(32, "big")).digest()
+        point = k1.base_mul(secret)
+        assert point is not None
+        self.params = MicrocoinParams(k1.point_to_bytes(point), bytes(receiver), n, unit, expiry, self.node(0))
+        self._opened: dict[int, tuple[Microcoin, bytes]] = {}
+
+    def _blank(self, i: int) -> tuple[int, int]:
+        a = hmac.new(self._prf, b"node-a" + i.to_bytes(4, "big"), hashlib.sha256).digest()
+        r = hmac.new(self._prf, b"node-r" + i.to_bytes(4, "big"), hashlib.sha256).digest()
+        return int.from_bytes(a, "big") % k1.ORDER, int.from_bytes(r, "big") % k1.ORDER
+
+    def node(self, i: int) -> bytes:
+        """The blank node h_i = CH(a_i, ρ_i) (with the trapdoor: one base multiplication)."""
+        return chameleon.chameleon_hash_with_secret(self._x, *self._blank(i))
+
+    def coin(self, i: int, receiver: bytes | None = None) -> Microcoin:
+        """Coin i (1..n) for the receiver (default: the committed pk_R); the same coin again if
+        asked twice. Nothing past n (Type I), and never a second, different opening of one node:
+        that collision would reveal the key."""
+        if not 1 <= i <= self.params.n:
+            raise PolicyError(f"coin {i} is outside 1..{self.params.n}: the root commits n")
+        to = self.params.receiver if receiver is None else bytes(receiver)
+        made = self._opened.get(i)
+        if made is not None:
+            if made[1] != to:
+                raise PolicyError(f"node {i - 1} is already opened: a second collision would reveal the key")
+            return made[0]
+        node = self.node(i)
+        a, rho = self._blank(i - 1)
+        r = chameleon.find_collision(self._x, a, rho, _digest(i, node, to))
+        coin = Microcoin(i, node, r)
+        self._opened[i] = (coin, to)
+        return coin
+
+
+class MicrocoinReceiver:
+    """R's side: keeps the latest (i, h_i) and the opening that reached it; detects double spends."""
+
+    def __init__(self, params: MicrocoinParams, refund_key: bytes, refund_base: bytes) -> None:
+        """``refund_key`` is pk_2 of the channel (checked on chain at open), ``refund_base`` the
+        payer's untweaked Q: the parameters must hash to the root pk_2 commits."""
+        try:
+            committed = commit_key(refund_base, params.root) == refund_key
+        except ProtocolError:
+            committed = False
+        if not committed:
+            raise ProtocolError("BAD_ROOT", "the channel's refund key does not commit these parameters")
+        self.params = params
+        self.index = 0
+        self.node = params.h0
+        self._seen: dict[int, Microcoin] = {}
+        self._nodes: dict[int, bytes] = {0: params.h0}
+        self.exposed_key: int | None = None
+
+    def accept(self, data: bytes) -> int:
+        """Verify and take the next coin; the sats now owed (index · unit). A coin already taken
+        is accepted again without change; a different valid coin at a taken index is a double
+        spend: the payer's key is kept in :attr:`exposed_key` and ``ProtocolError("DOUBLE_SPEND")``
+        raised. The receiver keeps every coin it took (not only the latest): it needs the first
+        opening of a node to extract the key from a second one."""
+        coin = Microcoin.decode(data)
+        i = coin.index
+        if not 1 <= i <= self.params.n:
+            raise ProtocolError("BEYOND_N", f"coin {i} is outside 1..{self.params.n} the root commits")
+        previous = self._nodes.get(i - 1)
+        if previous is None:
+            raise ProtocolError("OUT_OF_ORDER", f"coin {i} before coin {i - 1}")
+        m = _digest(i, coin.node, self.params.receiver)
+        if not chameleon.verify_opening(self.params.payer, previous, m, coin.randomness):
+            raise ProtocolError("BAD_COIN", f"coin {i} does not open node {i - 1}")
+        seen = self._seen.get(i)
+        if seen is not None:
+            if seen == coin:
+                return self.index * self.params.unit
+            first = (_digest(i, seen.node, self.params.receiver), seen.randomness)
+            self.exposed_key = chameleon.extract_key(self.params.payer, first, (m, coin.randomness))
+            raise ProtocolError("DOUBLE_SPEND", f"two different coins at index {i}: the payer's key is exposed")
+        self._seen[i] = coin
+        self._nodes[i] = coin.node
+        self.index, self.node = i, coin.node
+        return self.index * self.params.unit
