@@ -282,3 +282,18 @@ def test_lean_verifier_agrees_with_the_reference_on_every_secp256k1_vector():
             assert mine.value.code == e.code, v["id"]
         else:
             assert v["expect"] == "valid" and ref.hex() == v["beta"] == verified_beta(pk, pi, alpha).hex(), v["id"]
+
+
+def test_grinding_t_does_not_help_the_merchant():
+    """Even a merchant that controlled t (say t were the minute alone) gets one draw per payer signature: the VUF
+    input is sigma, and any t the merchant picks has no sigma from the payer."""
+    w = World(n=4, k=1)
+    tk = w.ticket()
+    for minute in range(tk.t.minute - 2, tk.t.minute + 3):
+        if minute == tk.t.minute:
+            continue
+        ground = Ticket(tk.escrow, T(tk.t.nonce, tk.t.merchant, minute), tk.k, tk.claim_value, tk.sigma, tk.sigma1)
+        with pytest.raises(ProtocolError) as e:
+            w.merchant.check(ground)
+        assert e.value.code == "BAD_SIGMA"
+    assert w.merchant.store.count() == (0, 0)
