@@ -13,6 +13,7 @@ terminals)::
     btcmicro vuf escrow --vts http://127.0.0.1:8412 --count 4 --value 200000
     btcmicro vuf pay http://127.0.0.1:8411 --count 100
     btcmicro vuf claim --vts http://127.0.0.1:8412      # the merchant's wins, through the VTS
+    btcmicro vuf refund TXID:VOUT                       # an escrow after its expiry
     btcmicro vuf decode <base64url>                     # any MICROPAY2-NI message, as JSON
 """
 from __future__ import annotations
@@ -206,6 +207,21 @@ def claim_cmd(ctx: click.Context, vts_url: str, json_out: bool) -> None:
         for rec in merchant.winners(WinStatus.WON) + merchant.winners(WinStatus.SIGNED):
             out.append({"t": rec.t.hex(), "txid": merchant.claim(rec.t, client).txid})
     emit(ctx, {"claims": out}, "\n".join(f"{c['t'][:16]}… {c['txid']}" for c in out) or "nothing to claim")
+
+
+@vuf_group.command("refund")
+@click.argument("outpoint")
+@JSON_OPT
+@click.pass_context
+def refund_cmd(ctx: click.Context, outpoint: str, json_out: bool) -> None:
+    """Refund an escrow (TXID:VOUT) to the toolkit's wallet after its expiry (the node refuses it before)."""
+    txid, _, vout = outpoint.partition(":")
+    if len(txid) != 64 or not vout.isdigit():
+        raise ConfigError("give the escrow as TXID:VOUT")
+    payer = _payer(ctx, _settings(ctx, "payer"))
+    payer.refresh()
+    rtxid = payer.refund(txid, int(vout))
+    emit(ctx, {"refund_txid": rtxid}, rtxid)
 
 
 @vuf_group.command("decode")

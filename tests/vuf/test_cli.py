@@ -16,7 +16,7 @@ from .world import World
 def test_group_registered_with_its_commands():
     out = CliRunner().invoke(main, ["vuf", "--help"])
     assert out.exit_code == 0
-    for cmd in ("vts-serve", "merchant-serve", "offer", "escrow", "pay", "claim", "decode"):
+    for cmd in ("vts-serve", "merchant-serve", "offer", "escrow", "pay", "claim", "refund", "decode"):
         assert cmd in out.output
 
 

@@ -102,3 +102,28 @@ def test_claim_without_the_vts_signature_is_refused_by_the_node(rpc, funded, tmp
     tx = Merchant.claim_transaction(x, forged)
     with pytest.raises(NodeError):
         chain.broadcast(tx.serialize().hex())
+
+
+def test_refund_refused_before_the_expiry_and_mined_after_it(rpc, funded, tmp_path):
+    """The escrow's CLTV path: the payer's refund is judged by the node, too early and on time."""
+    chain = RPCChain(rpc)
+    vts = VTS(PrivateKey.generate(), SQLiteVufVTSStore(":memory:"))
+    payer = Payer(secrets.token_bytes(32), chain, SQLitePayerStore(tmp_path / "payer.sqlite"), vts.pubkey,
+                  funder=funded, max_price=PRICE)
+    expiry = chain.height() + 4
+    (e,) = payer.fund_escrows([VALUE], expiry)
+    funded.confirm(1)
+    payer.refresh()
+    dest = funded.address()
+    with pytest.raises(NodeError):
+        chain.broadcast(payer.refund_tx(e.txid, e.vout, dest).serialize().hex())  # non-final: too early
+    with pytest.raises(NodeError):
+        payer.refund(e.txid, e.vout)
+    assert payer.store.find(e.txid, e.vout).status == EscrowStatus.LIVE  # a refused refund changes nothing
+    funded.confirm(expiry - chain.height())
+    rtxid = payer.refund(e.txid, e.vout)
+    assert payer.store.find(e.txid, e.vout).status == EscrowStatus.REFUNDING
+    funded.confirm(1)
+    payer.refresh()
+    assert payer.store.find(e.txid, e.vout).status == EscrowStatus.REFUNDED
+    assert rpc.call("getrawtransaction", rtxid, 1)["confirmations"] == 1

@@ -18,10 +18,12 @@ status          event             next         handler
 ``live``        ``spent``         ``claimed``
 ``retired``     ``confirmed``     ``retired``
 ``retired``     ``spent``         ``claimed``
+``live``,       ``refund``        ``refunding`` the refund (the escrow's CLTV path) is broadcast
+``retired``
+``refunding``   ``refund_confirmed`` ``refunded``
 =============== ================= ============ ===================================================
 
-Any other pair raises ``ProtocolError("UNEXPECTED_EVENT")`` and changes nothing. (The CLTV refund
-after expiry is MICROPAY2's path of the same escrow; this payer does not drive it yet.)
+Any other pair raises ``ProtocolError("UNEXPECTED_EVENT")`` and changes nothing.
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import coincurve
+from bitcoin.core import CMutableTransaction
 
 from btcmicro.contracts import Expiry
 from btcmicro.core.errors import InsufficientFunds, PolicyError, ProtocolError
@@ -43,6 +46,7 @@ from btcmicro.lottery.vuf.messages import NONCE_SIZE, Offer, T, Ticket, sigma_di
 from btcmicro.lottery.vuf.states import EscrowStatus, PayerEvent
 from btcmicro.lottery.vuf.store import EscrowRecord, PayerStore
 from btcmicro.ports import Chain, Clock, Rng, Wallet
+from btcmicro.tx.build import SEQUENCE_LOCKTIME_ONLY, TxBuilder
 from btcmicro.tx.policy import dust_threshold
 
 __all__ = ["Payer", "NoEscrow", "PAYER_TRANSITIONS"]
@@ -156,6 +160,10 @@ class Payer:
     def refresh(self) -> int:
         """Update every live or retired escrow from the chain (confirmed, spent); the tip."""
         tip = self.chain.height()
+        for rec in self.store.escrows(EscrowStatus.REFUNDING):
+            st = self.chain.get_tx(rec.spent_txid) if rec.spent_txid else None
+            if st is not None and st.confirmations >= 1:
+                self._move(rec, PayerEvent.REFUND_CONFIRMED)
         for rec in self.store.escrows(EscrowStatus.LIVE) + self.store.escrows(EscrowStatus.RETIRED):
             assert rec.txid is not None and rec.vout is not None
             u = self.chain.get_utxo(rec.txid, rec.vout, include_mempool=True)
@@ -171,6 +179,39 @@ class Payer:
 
     def escrows(self, status: EscrowStatus | None = None) -> list[EscrowRecord]:
         return self.store.escrows(status)
+
+    # ---------------------------------------------------------------- refunds
+    def refund_tx(self, txid: str, vout: int, dest: bytes | str, *, feerate: int | None = None) -> CMutableTransaction:
+        """The signed refund of an escrow to ``dest`` (nLockTime = the expiry), built whether or not the
+        expiry has passed: the node is the judge."""
+        rec = self.store.find(txid, vout)
+        if rec is None:
+            raise KeyError(f"no escrow {txid}:{vout}")
+        ref = self.escrow_ref(rec)
+        exp = ref.expiry
+        if exp is None:
+            raise PolicyError("this escrow has no expiry, hence no refund path")
+        size = ref.template.path_size("refund", ref.wrapping)
+        b = TxBuilder(locktime=exp.value)
+        b.add_input(txid, vout, ref.value, ref.script_pubkey, SEQUENCE_LOCKTIME_ONLY, size.script_sig,
+                    size.witness or None)
+        built = b.build(dest, self.claim_feerate if feerate is None else feerate)
+        sig = ref.template.sign(self.escrow_key(rec.index), built.tx, 0, ref.value, ref.wrapping)
+        return ref.template.refund(sig, wrapping=ref.wrapping).apply(built.tx, 0)
+
+    def refund(self, txid: str, vout: int, dest: bytes | str | None = None) -> str:
+        """Broadcast the refund of a live or retired escrow (NodeError before its expiry); the txid."""
+        rec = self.store.find(txid, vout)
+        if rec is None:
+            raise KeyError(f"no escrow {txid}:{vout}")
+        PAYER_TRANSITIONS.step(rec.status, PayerEvent.REFUND)  # refuses before anything is built or sent
+        if dest is None:
+            if self.funder is None:
+                raise PolicyError("give dest: this payer has no funder")
+            dest = self.funder.address()
+        rtxid = self.chain.broadcast(self.refund_tx(txid, vout, dest).serialize().hex())
+        self._move(rec, PayerEvent.REFUND, spent_txid=rtxid)
+        return rtxid
 
     def retire(self, txid: str, vout: int) -> None:
         """Back no more tickets with an escrow a merchant reported a win on."""
@@ -253,10 +294,15 @@ PAYER_TRANSITIONS: Transitions[EscrowStatus, PayerEvent, _PayerHandler] = Transi
             PayerEvent.CONFIRMED: (Payer._to, EscrowStatus.LIVE),
             PayerEvent.WIN_REPORTED: (Payer._to, EscrowStatus.RETIRED),
             PayerEvent.SPENT: (Payer._to, EscrowStatus.CLAIMED),
+            PayerEvent.REFUND: (Payer._to, EscrowStatus.REFUNDING),
         },
         EscrowStatus.RETIRED: {
             PayerEvent.CONFIRMED: (Payer._to, EscrowStatus.RETIRED),
             PayerEvent.SPENT: (Payer._to, EscrowStatus.CLAIMED),
+            PayerEvent.REFUND: (Payer._to, EscrowStatus.REFUNDING),
+        },
+        EscrowStatus.REFUNDING: {
+            PayerEvent.REFUND_CONFIRMED: (Payer._to, EscrowStatus.REFUNDED),
         },
     })
 """The payer's whole state machine per escrow (see the module docstring)."""

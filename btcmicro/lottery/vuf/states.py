@@ -24,7 +24,11 @@ class EscrowStatus(StrEnum):
     RETIRED = "retired"
     """Unspent, but backs no more tickets (a merchant reported a win on it)."""
     CLAIMED = "claimed"
-    """Spent (by a claim)."""
+    """Spent (by a claim, or anything but the payer's refund)."""
+    REFUNDING = "refunding"
+    """The payer's refund (after the expiry) is broadcast."""
+    REFUNDED = "refunded"
+    """The refund is confirmed."""
     FAILED = "failed"
     """The funding never reached the chain."""
 
@@ -38,6 +42,8 @@ class PayerEvent(StrEnum):
     TICKET = "ticket"
     WIN_REPORTED = "win_reported"
     SPENT = "spent"
+    REFUND = "refund"
+    REFUND_CONFIRMED = "refund_confirmed"
 
 
 class WinStatus(StrEnum):
