@@ -71,14 +71,18 @@ def _vts_key(url: str | None, key: str | None) -> bytes:
 
 
 def _merchant(ctx: click.Context, settings: dict[str, Any]) -> Any:
+    from btcmicro.lottery.vts import BoardFollower
     from btcmicro.lottery.vuf import Merchant, SQLiteMerchantStore
     from btcmicro.node.chain import RPCChain
     from btcmicro.script.standard import p2wpkh
+    from btcmicro.service.vuf import vuf_vts_client
 
     vrf_secret = int.from_bytes(_key(ctx, "vrf").to_bytes(), "big") % SECP256K1_ORDER
     a_m = bytes(p2wpkh(_key(ctx, "a_m").pubkey))
+    vts_key = bytes.fromhex(settings["vts_key"])
+    boards = [BoardFollower(vuf_vts_client(settings["vts_url"], vts_key), vts_key)] if settings.get("vts_url") else []
     return Merchant(vrf_secret, a_m, RPCChain(ctx.obj.rpc()), SQLiteMerchantStore(_home(ctx) / "merchant.sqlite"),
-                    [bytes.fromhex(settings["vts_key"])], k=settings["k"], price=settings["price"])
+                    [vts_key], k=settings["k"], price=settings["price"], boards=boards)
 
 
 def _payer(ctx: click.Context, settings: dict[str, Any]) -> Any:
@@ -121,7 +125,8 @@ def vts_serve(ctx: click.Context, host: str, port: int) -> None:
 @click.pass_context
 def merchant_serve(ctx: click.Context, vts_url: str | None, vts_key: str | None, price: int, k: int, host: str,
                    port: int) -> None:
-    """Serve the merchant: /offer, /ticket, /wins."""
+    """Serve the merchant: /offer, /ticket, /wins (with --vts, the VTS's board is followed: tickets on an
+    escrow it published a claim for are refused)."""
     from btcmicro.service import serve
     from btcmicro.service.vuf import create_vuf_merchant_app
 

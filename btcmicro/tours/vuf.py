@@ -15,6 +15,7 @@ from typing import Any
 
 from btcmicro.core.amounts import format_sats
 from btcmicro.core.keys import PrivateKey
+from btcmicro.lottery.vts import BoardFollower
 from btcmicro.lottery.vuf import (
     VTS,
     Merchant,
@@ -49,8 +50,10 @@ def tour(rpc: Any, wallet: Any, workdir: Path | str, say: Callable[[str], None])
         vts = VTS(PrivateKey.generate(), SQLiteVufVTSStore(workdir / "vts.sqlite"), chain=chain)
         vts_url = stack.enter_context(ServiceThread(create_vuf_vts_app(vts))).url
         a_m_key = PrivateKey.generate()
+        board = BoardFollower(stack.enter_context(vuf_vts_client(vts_url, vts.pubkey)), vts.pubkey)
         merchant = Merchant(secrets.randbelow(2**255) + 1, bytes(p2wpkh(a_m_key.pubkey)), chain,
-                            SQLiteMerchantStore(workdir / "merchant.sqlite"), [vts.pubkey], k=K, price=PRICE)
+                            SQLiteMerchantStore(workdir / "merchant.sqlite"), [vts.pubkey], k=K, price=PRICE,
+                            boards=[board])  # follows the VTS's board: no ticket on an escrow claimed there
         merchant_url = stack.enter_context(ServiceThread(create_vuf_merchant_app(merchant))).url
         web = stack.enter_context(ServiceClient(merchant_url))
         offer = Offer.from_b64(web.get("/offer")["offer"])

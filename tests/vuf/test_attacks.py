@@ -297,3 +297,38 @@ def test_grinding_t_does_not_help_the_merchant():
             w.merchant.check(ground)
         assert e.value.code == "BAD_SIGMA"
     assert w.merchant.store.count() == (0, 0)
+
+
+# --- the pre-claim attack ----------------------------------------------------------------------------------
+
+
+def test_pre_claim_attack_refused_by_a_merchant_following_the_board():
+    """A payer acting as its own merchant (its own VRF key: it can grind t until it wins) has the VTS sign a
+    claim on its escrow, keeps it off the chain, then buys from an honest merchant with that escrow: the
+    honest merchant could never be paid. A merchant following the VTS's board refuses the ticket."""
+    from btcmicro.lottery.vts import BoardFollower
+    from btcmicro.lottery.vuf import Merchant, SQLiteMerchantStore
+
+    w = World(n=2, k=1)
+    escrow = w.payer.escrow_ref(w.escrows[0])
+    own = Merchant(424242, w.a_m, w.chain, SQLiteMerchantStore(":memory:"), [w.vts.pubkey], k=1, price=1_000,
+                   clock=w.clock)
+    for _ in range(100):
+        tk = w.payer.sign_ticket(escrow, own.offer, escrow.value - 1_000)
+        _, acc, proof = own.verify(tk)
+        if acc.won:
+            break
+    w.vts.claim(tk.claim(own.offer, proof))  # signed and published, never broadcast
+    victim_ticket = w.payer.sign_ticket(escrow, w.merchant.offer, escrow.value - 1_000)
+    naive = w.merchant.verify(victim_ticket)  # a merchant not following the board would accept it
+    assert naive[0].escrow.outpoint == escrow.outpoint
+    follower = BoardFollower(w.vts.board, w.vts.pubkey)
+    careful = Merchant(0x777, w.a_m, w.chain, SQLiteMerchantStore(":memory:"), [w.vts.pubkey], k=1, price=1_000,
+                       boards=[follower], clock=w.clock)
+    ticket = w.payer.sign_ticket(escrow, careful.offer, escrow.value - 1_000)
+    with pytest.raises(ProtocolError) as e:
+        careful.check(ticket)
+    assert e.value.code == "ESCROW_CLAIMED"
+    assert careful.store.count() == (0, 0)
+    other = w.payer.sign_ticket(w.payer.escrow_ref(w.escrows[1]), careful.offer, escrow.value - 1_000)
+    careful.check(other)  # an escrow with no published claim is accepted

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -32,6 +32,7 @@ from bitcoin.core import CMutableTransaction
 from btcmicro.core.errors import ProtocolError
 from btcmicro.lottery.common import Transitions, check_k, verify_sig
 from btcmicro.lottery.micropay2.messages import EscrowRef, claim_tx
+from btcmicro.lottery.vts.follower import BoardFollower
 from btcmicro.lottery.vts.party import AlreadyClaimed, VTSClient
 from btcmicro.lottery.vuf.messages import Offer, Ticket, VufClaim, verify_sigma, vrf_input, wins_beta
 from btcmicro.lottery.vuf.prover import Prover
@@ -58,6 +59,9 @@ class Merchant:
     Tickets are accepted on escrows naming one of ``vts_keys``, with ``min_confirmations``, whose t's
     minute is within ``max_skew_minutes`` of the clock. The chain is asked once per escrow per tip; the
     tip is re-read at most every ``tip_poll_seconds`` (0: on every ticket).
+    ``boards`` are the trusted VTSs' boards, followed (:class:`~btcmicro.lottery.vts.BoardFollower`): a
+    ticket on an escrow one of them published a claim for is refused (``ESCROW_CLAIMED``), so a payer
+    who had the VTS sign a claim on its own escrow, kept off the chain, cannot buy with it.
     ``sigma1="on_win"`` checks σ1 on winning tickets only (σ1 matters only for a claim; a payer who
     sends bad ones is caught at its first win, having been served until then).
     """
@@ -65,7 +69,7 @@ class Merchant:
     def __init__(self, vrf_secret: int, a_m: bytes, chain: Chain, store: MerchantStore, vts_keys: list[bytes], *,
                  k: int, price: int, min_confirmations: int = 1, max_skew_minutes: int = 2,
                  sigma1: Literal["always", "on_win"] = "always", tip_poll_seconds: float = 1.0,
-                 clock: Clock = time.time) -> None:
+                 boards: Sequence[BoardFollower] = (), clock: Clock = time.time) -> None:
         check_k(k, "merchant")
         self.vrf_secret = vrf_secret
         self.prover = Prover(vrf_secret)
@@ -80,6 +84,7 @@ class Merchant:
         self.clock = clock
         self._lock = threading.Lock()
         self.tip_poll_seconds = tip_poll_seconds
+        self.boards = list(boards)
         self._tip: int | None = None
         self._polled = 0.0
         self._utxos: dict[tuple[str, int], UtxoInfo | None] = {}
@@ -133,6 +138,12 @@ class Merchant:
         refusal = self._escrow_refusal(e)
         if refusal is not None:
             raise ProtocolError(*refusal)
+        for board in self.boards:  # the pre-claim attack: a claim the VTS signed but nobody broadcast
+            board.sync_if_stale()  # ServiceUnavailable when unreadable: fail closed
+            seq = board.claimed(e.txid, e.vout)
+            if seq is not None:
+                raise ProtocolError("ESCROW_CLAIMED", f"VTS {board.vts_pubkey.hex()[:16]} published a claim on "
+                                    f"{e.txid}:{e.vout} (board entry {seq})")
         if not verify_sigma(e.payer, tk.sigma_digest(o.a_m, o.vrf_key), tk.sigma):
             raise ProtocolError("BAD_SIGMA", "sigma is not pk_esc's BIP340 signature on (t, a_M, vrf_key, k, escrow)")
         beta, proof = self.prover.evaluate(vrf_input(tk.sigma))
