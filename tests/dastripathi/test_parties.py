@@ -198,3 +198,17 @@ def test_parties_resume_from_their_files(tmp_path):
     m = payer.pay(w.escrow_id, 500)
     payer.on_receipt(w.escrow_id, m, merchant.pay(m.encode()).encode())
     assert payer.store.channel(w.escrow_id).paid == merchant.store.channel(w.escrow_id).paid == 1_500
+
+
+def test_a_refused_close_is_sent_again_at_the_next_tick():
+    w = world()
+    w.pay(2_000)
+    w.chain.tip = EXPIRY - w.merchant.margin
+    w.chain.reject_next("mempool full")
+    assert [e for _, e in w.merchant.tick()] == ["close"]
+    ch = w.merchant.store.channel(w.escrow_id)
+    assert ch.status is MerchantStatus.CLOSING and w.chain.get_tx(ch.close_txid) is None
+    assert w.merchant.tick() == []
+    assert w.chain.get_tx(ch.close_txid) is not None
+    w.chain.mine(1)
+    assert [e for _, e in w.merchant.tick()] == ["confirmed"]

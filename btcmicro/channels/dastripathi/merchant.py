@@ -385,8 +385,9 @@ class Merchant:
         return channel.terms.close_tx(channel.paid, channel.escrow_sig, self._channel_secret())
 
     def tick(self) -> list[tuple[str, MerchantEvent]]:
-        """Follow the chain: close every open channel that reached t - T_conf, note confirmed
-        closes and the payer's refunds. What happened, per escrow."""
+        """Follow the chain: close every open channel that reached t - T_conf, send again a close
+        the node does not hold (refused or evicted), note confirmed closes and the payer's refunds.
+        What happened, per escrow."""
         out: list[tuple[str, MerchantEvent]] = []
         with self._lock:
             height = self.chain.height()
@@ -407,8 +408,15 @@ class Merchant:
                             ch.status, MerchantEvent.CONFIRMED)))
                         out.append((ch.escrow_id, MerchantEvent.CONFIRMED))
                     continue
-                if (ch.status is MerchantStatus.OPEN and ch.paid > 0 and height + self.margin >= t.expiry
-                        and self.key.pubkey == self.channel_key):
-                    self._close(ch)
+                if ch.paid <= 0 or self.key.pubkey != self.channel_key:
+                    continue
+                if ch.status is MerchantStatus.OPEN and height + self.margin >= t.expiry:
+                    with contextlib.suppress(NodeError):  # stored as closing: sent again at the next tick
+                        self._close(ch)
                     out.append((ch.escrow_id, MerchantEvent.CLOSE))
+                elif ch.status is MerchantStatus.CLOSING:
+                    tx = t.close_tx(ch.paid, ch.escrow_sig, self.key)  # deterministic: the same close again
+                    if txid_of(tx) == ch.close_txid:
+                        with contextlib.suppress(NodeError):
+                            self.chain.broadcast(tx.serialize().hex())
         return out
