@@ -37,6 +37,8 @@ __all__ = [
     "keystore_passphrase",
     "open_keystore",
     "progress",
+    "progress_bar",
+    "Steps",
     "wants_json",
 ]
 
@@ -175,6 +177,31 @@ def emit(ctx: click.Context, data: Any, text: str | None = None) -> None:
         click.echo(json.dumps(data, default=_default, indent=2))
     else:
         click.echo(data)
+
+
+class Steps:
+    """What a long command has done so far: ``done`` of ``total``; :meth:`advance` moves its bar."""
+
+    def __init__(self, total: int, bar: Any = None) -> None:
+        self.total = total
+        self.done = 0
+        self._bar = bar
+
+    def advance(self, n: int = 1) -> None:
+        self.done += n
+        if self._bar is not None:
+            self._bar.update(n)
+
+
+@contextmanager
+def progress_bar(total: int, label: str) -> Iterator[Steps]:
+    """A progress bar on stderr, on a terminal only (click's own), for ``total`` steps. The command prints
+    its summary itself, from :attr:`Steps.done`, whether it finished, failed or was interrupted."""
+    if not sys.stderr.isatty():
+        yield Steps(total)
+        return
+    with click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True, show_eta=True) as bar:
+        yield Steps(total, bar)
 
 
 @contextmanager

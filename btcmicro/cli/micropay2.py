@@ -24,9 +24,9 @@ from typing import Any, Literal
 
 import click
 
-from btcmicro.cli._common import HOST_OPT, JSON_OPT, Context, emit, open_keystore, progress
+from btcmicro.cli._common import HOST_OPT, JSON_OPT, Context, emit, open_keystore, progress, progress_bar
 from btcmicro.core.amounts import format_sats
-from btcmicro.core.errors import ConfigError
+from btcmicro.core.errors import BtcmicroError, ConfigError
 from btcmicro.core.keys import PrivateKey
 
 __all__ = ["merchant_group", "micropay2_group", "vts_group"]
@@ -194,9 +194,18 @@ def _payer(ctx: click.Context, settings: dict[str, Any], with_wallet: bool = Tru
                  max_overpay=Fraction(settings.get("max_overpay_percent", 10), 100))
 
 
-def _escrow_view(rec: Any) -> dict[str, Any]:
-    return {"outpoint": f"{rec.txid}:{rec.vout}", "value": rec.value, "status": rec.status, "tickets": rec.tickets,
-            "merchant": rec.merchant.hex() if rec.merchant else None, "spent_txid": rec.spent_txid}
+def _escrow_views(payer: Any) -> list[dict[str, Any]]:
+    """The payer's escrows for display: an unspent one past its expiry shows as ``expired`` (refundable with
+    ``micropay2 refund``), not ``live``."""
+    expired = {(r.txid, r.vout) for r in payer.refundable()}
+    views = []
+    for rec in payer.escrows():
+        expiry = payer.escrow_ref(rec).expiry if rec.txid is not None else None
+        views.append({"outpoint": f"{rec.txid}:{rec.vout}", "value": rec.value,
+                      "status": "expired" if (rec.txid, rec.vout) in expired else str(rec.status),
+                      "tickets": rec.tickets, "expiry": expiry.value if expiry is not None else None,
+                      "merchant": rec.merchant.hex() if rec.merchant else None, "spent_txid": rec.spent_txid})
+    return views
 
 
 @micropay2_group.command("escrow")
@@ -243,7 +252,7 @@ def escrow(ctx: click.Context, vts_urls: tuple[str, ...], vts_keys: tuple[str, .
             if confirm:
                 payer.funder.confirm(1)
     payer.refresh()
-    escrows = [_escrow_view(r) for r in payer.escrows()]
+    escrows = _escrow_views(payer)
     data = {"funded": [f"{e.txid}:{e.vout}" for e in funded], "escrows": escrows}
     lines = [f"funded {len(funded)} escrows of {format_sats(value or 0)} in {funded[0].txid}" if funded else ""]
     lines += [f"  {e['outpoint']}  {e['value']:>12,} sats  {e['status']:<9} {e['tickets']} tickets" for e in escrows]
@@ -262,14 +271,51 @@ def pay(ctx: click.Context, merchant_url: str, count: int, json_out: bool) -> No
     payer = _payer(ctx, _settings(ctx, "payer"), with_wallet=False)
     payer.refresh()
     wins: list[dict[str, Any]] = []
-    with PayerClient(payer, merchant_url) as client, progress(f"buying {count} pages"):
-        for _ in range(count):
-            p = client.purchase()
-            if p.won:
-                wins.append({"c": p.ticket.c.hex(), "escrow": f"{p.ticket.escrow.txid}:{p.ticket.escrow.vout}",
-                             "claim_value": p.ticket.claim_value})
-    data = {"tickets": count, "wins": wins, "paid": sum(w["claim_value"] for w in wins)}
-    emit(ctx, data, f"bought {count} pages; {len(wins)} tickets won, paying {format_sats(data['paid'])} in claims")
+    stopped: BaseException | None = None
+    with progress_bar(count, "buying pages") as steps:
+        try:
+            with PayerClient(payer, merchant_url) as client:
+                for _ in range(count):
+                    p = client.purchase()
+                    steps.advance()
+                    if p.won:
+                        wins.append({"c": p.ticket.c.hex(), "claim_value": p.ticket.claim_value,
+                                     "escrow": f"{p.ticket.escrow.txid}:{p.ticket.escrow.vout}"})
+        except (BtcmicroError, KeyboardInterrupt) as exc:  # say what was done before saying what went wrong
+            stopped = exc
+    data: dict[str, Any] = {"tickets": steps.done, "requested": count, "wins": wins,
+                            "paid": sum(w["claim_value"] for w in wins)}
+    text = (f"bought {steps.done:,}{'' if steps.done == count else f' of {count:,}'} pages; {len(wins)} tickets won, "
+            f"paying {format_sats(data['paid'])} in claims")
+    if stopped is None:
+        emit(ctx, data, text)
+        return
+    data["stopped"] = "interrupted" if isinstance(stopped, KeyboardInterrupt) else str(stopped)
+    data["next"] = _pay_next_step(payer, stopped, count - steps.done)
+    emit(ctx, data, text)
+    click.echo(f"error: stopped after {steps.done:,} of {count:,} pages ({data['stopped']}): {data['next']}", err=True)
+    ctx.exit(130 if isinstance(stopped, KeyboardInterrupt) else 1)
+
+
+def _pay_next_step(payer: Any, stopped: BaseException, left: int) -> str:
+    """What to do after ``micropay2 pay`` stopped early, from the escrows' state."""
+    from btcmicro.lottery.micropay2.payer import NoEscrow
+
+    if isinstance(stopped, KeyboardInterrupt):
+        return f"`btcmicro micropay2 pay` again buys the {left:,} pages left"
+    if not isinstance(stopped, NoEscrow):
+        return f"`btcmicro micropay2 pay` again buys the {left:,} pages left once that is fixed"
+    payer.refresh()
+    views = _escrow_views(payer)
+    by_status: dict[str, int] = {}
+    for v in views:
+        by_status[v["status"]] = by_status.get(v["status"], 0) + 1
+    usable = by_status.get("live", 0)
+    spent = ", ".join(f"{n} {s}" for s, n in sorted(by_status.items()) if s != "live")
+    value = max((v["value"] for v in views), default=0)
+    what = (f"all {len(views)} escrows used ({spent})" if not usable else
+            f"{usable} live escrows cannot back this merchant's tickets ({stopped})")
+    return f"{what}; fund more with `btcmicro micropay2 escrow --count 20 --value {value or 'SATS'}`"
 
 
 @micropay2_group.command("claim")
