@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from btcmicro.channels.dastripathi import MerchantEvent, PayerStatus, collect
+from btcmicro.core.errors import NodeError
 from btcmicro.node.chain import RPCChain
 
 from .pos import shop
@@ -66,3 +67,28 @@ def test_micropay3_ring_vouchers_equivocation_penalty_on_chain(chain, bank):
     bank.confirm(1)
     out = chain.rpc.call("getrawtransaction", c.txid, 1)["vout"]
     assert [round(o["value"] * 100_000_000) for o in out] == [DEPOSIT + PENALTY]
+
+
+@pytest.mark.parametrize("first", ["refund", "penalty"])
+def test_late_penalty_races_the_refund(chain, bank, first):
+    """§6.6 item 5: collecting after t, the merchant's penalty and the payer's refund are both valid;
+    whichever reaches the node first wins (same fee: no replacement) — why B collects by t - T_conf."""
+    s = shop(chain, bank, n=2, deposit=DEPOSIT, penalty=PENALTY, expiry=chain.height() + 3,
+             confirm=lambda: bank.confirm(1))
+    held = s.payer.store.channel(s.escrow_id).voucher
+    s.pay_at(0, 1_000, voucher=held)
+    s.pay_at(1, 1_000, voucher=held)
+    bank.confirm(s.merchant.store.channel(s.escrow_id).terms.expiry - chain.height())  # t reached
+    if first == "refund":
+        s.payer.refund(s.escrow_id)
+        (c,) = collect(s.merchant, [p.store for p in s.pos])
+        assert c.action == "penalty" and c.broadcast_error is not None  # the node keeps the refund
+        bank.confirm(1)
+        assert s.payer.watch(s.escrow_id) is PayerStatus.REFUNDED
+    else:
+        (c,) = collect(s.merchant, [p.store for p in s.pos])
+        assert c.broadcast_error is None
+        with pytest.raises(NodeError):
+            s.payer.refund(s.escrow_id)
+        bank.confirm(1)
+        assert s.payer.watch(s.escrow_id) is PayerStatus.CLOSED
