@@ -20,8 +20,9 @@ from bitcoin.core import CTransaction, b2lx
 from btcmicro.lottery.common import verify_sig
 from btcmicro.lottery.micropay3.messages import ORPHAN, Receipt, Release
 from btcmicro.lottery.micropay3.templates import Micropay3Escrow
-from btcmicro.lottery.vts import AuditReport, BoardEntry, Finding, SignedClaim, spent_output
-from btcmicro.lottery.vts import audit as _audit
+from btcmicro.lottery.vts.audit import AuditReport, Finding, SignedClaim, spent_output
+from btcmicro.lottery.vts.audit import audit as _audit
+from btcmicro.lottery.vts.board import BoardEntry
 from btcmicro.ports import Chain
 from btcmicro.tx.sign import sighash
 

@@ -365,7 +365,7 @@ class Ticket(TaggedMessage):
     def escrow2_spk(self) -> bytes:
         return bytes(p2wsh(self.escrow2))
 
-    @property
+    @cached_property
     def prize_value(self) -> int:
         """What tx_2 pays a_M."""
         return self.escrow2_value - release_fee(self.escrow2, self.a_m, self.feerate)
@@ -403,10 +403,12 @@ class Ticket(TaggedMessage):
         check_k(k, cls.WHAT)
         if value >= escrow.value:
             raise ProtocolError("MALFORMED", "ticket: escrow 2 must receive less than escrow 1 holds (tx_1's fee)")
-        if feerate == 0 or value <= release_fee(escrow2, a_m, feerate):
+        prize = value - release_fee(escrow2, a_m, feerate)
+        if feerate == 0 or prize <= 0:
             raise ProtocolError("MALFORMED", "ticket: the release fee must be positive and below escrow 2's value")
         t = cls(escrow, nonce, k, price, c, a_m, escrow2, a_u, value, feerate, r2, sigma, sigma1)
         t.__dict__["_encoded"] = r.data
+        t.__dict__["prize_value"] = prize
         return t
 
 
