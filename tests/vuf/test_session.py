@@ -19,6 +19,7 @@ from btcmicro.lottery.vuf import (
     SQLitePayerStore,
     SQLiteVufVTSStore,
     WinStatus,
+    audit,
     verify_log,
 )
 from btcmicro.node.chain import RPCChain
@@ -82,6 +83,22 @@ def test_escrow_funded_tickets_paid_win_claimed_through_the_vts_and_mined(rpc, f
 
     payer.refresh()
     assert payer.store.find(*ticket.escrow.outpoint).status == EscrowStatus.CLAIMED
+
+    # the audit: the board against the chain, clean for an honest VTS ...
+    start = chain.height() - 3
+    assert audit(vts.pubkey, vts.board.entries(), chain, from_height=start).ok
+    # ... and a VTS that co-signs a losing ticket's claim off the board is caught from the chain alone
+    for _ in range(40):
+        tk, acc, proof = merchant.verify(payer.pay(merchant.offer))
+        if not acc.won:
+            break
+    x = tk.claim(merchant.offer, proof)
+    assert x.problems() and x.problems()[0][0] == "LOSING_TICKET"
+    cheat = Merchant.claim_transaction(x, vts.key.sign(x.claim_sighash()))
+    chain.broadcast(cheat.serialize().hex())
+    funded.confirm(1)
+    report = audit(vts.pubkey, vts.board.entries(), chain, from_height=start)
+    assert "UNPUBLISHED_CLAIM" in report.kinds()
 
 
 def test_claim_without_the_vts_signature_is_refused_by_the_node(rpc, funded, tmp_path):

@@ -20,7 +20,7 @@ def test_party_imports_no_adapter(party: str) -> None:
 
 def test_public_surface_is_pinned() -> None:
     assert sorted(vuf.__all__) == sorted([
-        "Payer", "Merchant", "VTS", "NoEscrow", "ClaimResult", "AlreadyClaimed", "BoardEntry", "verify_log",
+        "Payer", "Merchant", "VTS", "audit", "NoEscrow", "ClaimResult", "AlreadyClaimed", "BoardEntry", "verify_log",
         "Offer", "T", "Ticket", "VufClaim", "VufClaims", "CLAIMS",
         "OFFER_TAG", "TICKET_TAG", "CLAIM_TAG", "BOARD_TAG", "PROOF_SIZE",
         "merchant_id", "sigma_digest", "vrf_input", "wins_beta",

@@ -8,9 +8,11 @@ the merchant proves (β, π) = ECVRF(sk, σ) and wins when int(β) < ρ·2^256; 
 (σ, y, π, t, a_M). No request round trip.
 
 Layout: ``messages`` (wire forms and the VTS's claim checker), ``payer``, ``merchant``, ``vts``
-(the parties), ``states``, ``store`` (ports), ``sqlite`` (adapters).
+(the parties), ``prover`` (the merchant's ECVRF prover and the VTS's verifier), ``audit``, ``states``,
+``store`` (ports), ``sqlite`` (adapters).
 """
 from btcmicro.lottery.vts import VTS_TRANSITIONS, AlreadyClaimed, BoardEntry, VTSEvent, VTSState, verify_log
+from btcmicro.lottery.vuf.audit import audit
 from btcmicro.lottery.vuf.merchant import MERCHANT_TRANSITIONS, ClaimResult, Merchant
 from btcmicro.lottery.vuf.messages import (
     BOARD_TAG,
@@ -36,7 +38,7 @@ from btcmicro.lottery.vuf.store import Acceptance, EscrowRecord, MerchantStore, 
 from btcmicro.lottery.vuf.vts import VTS
 
 __all__ = [
-    "Payer", "Merchant", "VTS", "NoEscrow", "ClaimResult", "AlreadyClaimed", "BoardEntry", "verify_log",
+    "Payer", "Merchant", "VTS", "audit", "NoEscrow", "ClaimResult", "AlreadyClaimed", "BoardEntry", "verify_log",
     "Offer", "T", "Ticket", "VufClaim", "VufClaims", "CLAIMS",
     "OFFER_TAG", "TICKET_TAG", "CLAIM_TAG", "BOARD_TAG", "PROOF_SIZE",
     "merchant_id", "sigma_digest", "vrf_input", "wins_beta",
