@@ -148,7 +148,9 @@ def test_open_checks_the_escrow_on_chain():
     before = snapshot(w.merchant)
     for bad, code in ((replace(msg, deposit=msg.deposit + 1), "NO_ESCROW"), (replace(msg, fee=1), "BAD_TERMS"),
                       (replace(msg, expiry=w.chain.tip + w.merchant.margin), "EXPIRED"),
-                      (replace(msg, refund_key=msg.escrow_key), "BAD_TERMS")):
+                      (replace(msg, refund_key=msg.escrow_key), "BAD_TERMS"),
+                      (replace(msg, payer_spk=b"\x51"), "BAD_TERMS"),  # non-standard change: no close
+                      (replace(msg, payer_spk=b"\x6a\x01\x00"), "BAD_TERMS")):
         with pytest.raises(ProtocolError) as e:
             w.merchant.open(bad.encode())
         assert e.value.code == code

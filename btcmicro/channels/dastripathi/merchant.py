@@ -56,7 +56,7 @@ from btcmicro.crypto import ring as aos
 from btcmicro.crypto.assertions import Assertion, public_key_from_bytes
 from btcmicro.ports import Chain, Rng
 from btcmicro.script.standard import p2wpkh
-from btcmicro.tx.policy import dust_threshold
+from btcmicro.tx.policy import dust_threshold, is_standard_script
 
 __all__ = ["Merchant", "Service", "sign_voucher", "required_penalty", "DEFAULT_FEE", "DEFAULT_MARGIN", "DEFAULT_SLOT"]
 
@@ -198,7 +198,10 @@ class Merchant:
                 payer_dust = dust_threshold(m.payer_spk)
             except (TemplateError, ValueError) as e:
                 raise ProtocolError("BAD_TERMS", str(e)) from None
-            if payer_dust == 0 or len(m.payer_spk) > 64:
+            standard, kind = is_standard_script(m.payer_spk)
+            if payer_dust == 0 or not standard or kind in ("nulldata", "multisig"):
+                # a non-standard change output would make every payment transaction non-standard:
+                # the merchant could not close, and the payer would refund after t
                 raise ProtocolError("BAD_TERMS", "the payer's script is not a standard payee")
             if self.store.is_blacklisted(m.escrow_key):
                 raise ProtocolError("BLACKLISTED", "this escrow key is blacklisted")
