@@ -17,7 +17,7 @@ VTS endpoints:
 ``POST /claim`` ``{"x": b64}``       check x (σ, σ1, the ECVRF proof, the win, t not signed for)
                                      and sign its claim once per escrow: the board entry with
                                      σ_T; 409 ``ALREADY_CLAIMED`` (the published claim under
-                                     ``entry``) or ``T_REUSED``
+                                     ``entry``) or ``T_REUSED``; 429 over a client's quota
 ``GET  /board?start=&stop=``         entries ``start <= seq < stop`` (at most 500 per call)
 ``GET  /board/head``                 number of entries and the last one's hash
 ``GET  /board/escrow/{txid}/{vout}`` the claim published for one escrow (404 if none)
@@ -39,13 +39,14 @@ from pydantic import BaseModel, Field
 from btcmicro.core.errors import ProtocolError
 from btcmicro.lottery.vts import AlreadyClaimed, BoardEntry
 from btcmicro.lottery.vuf import CLAIMS, VTS, Merchant
-from btcmicro.service.app import create_app, error_response
+from btcmicro.service.app import ClientQuota, client_id, create_app, error_response
 from btcmicro.service.vts import HTTPVTS
 from btcmicro.wire.base64url import b64decode
 
 __all__ = ["create_vuf_merchant_app", "create_vuf_vts_app", "vuf_vts_client", "STATUS", "MAX_BOARD_RANGE"]
 
-STATUS = {"ALREADY_CLAIMED": 409, "T_REUSED": 409, "ESCROW_CLAIMED": 409, "NOT_FOUND": 404}
+STATUS = {"ALREADY_CLAIMED": 409, "T_REUSED": 409, "ESCROW_CLAIMED": 409, "NOT_FOUND": 404,
+          "TOO_MANY_CLAIMS": 429, "TOO_MANY_REQUESTS": 429}
 """HTTP statuses of the error codes other than 400."""
 MAX_BOARD_RANGE = 500
 _B64 = r"^[A-Za-z0-9_-]*$"
@@ -89,9 +90,14 @@ def _entry_view(e: BoardEntry[Any]) -> dict[str, Any]:
     return {**e.to_dict(), "sigma_t": e.sigma_t.hex()}
 
 
-def create_vuf_vts_app(vts: VTS, *, title: str = "btcmicro MICROPAY2-NI VTS") -> FastAPI:
-    """The VTS's HTTP face: claims and the board."""
+def create_vuf_vts_app(vts: VTS, *, title: str = "btcmicro MICROPAY2-NI VTS", max_new_claims: int = 60,
+                       max_claim_requests: int = 600, quota_window: float = 60.0) -> FastAPI:
+    """The VTS's HTTP face: claims and the board. Per client (address): at most ``max_new_claims`` new
+    board entries and ``max_claim_requests`` claim requests per ``quota_window`` seconds (429 beyond,
+    nothing written); the same x again is always answered."""
     app = create_app(title, description=__doc__ or "", status_for_code=STATUS)
+    new_claims = ClientQuota(max_new_claims, quota_window)
+    claim_requests = ClientQuota(max_claim_requests, quota_window)
 
     @app.exception_handler(AlreadyClaimed)
     async def _already(request: Request, exc: AlreadyClaimed) -> JSONResponse:
@@ -103,8 +109,20 @@ def create_vuf_vts_app(vts: VTS, *, title: str = "btcmicro MICROPAY2-NI VTS") ->
         return {"pubkey": vts.pubkey.hex(), "entries": n, "head": head.hex()}
 
     @app.post("/claim")
-    def claim(body: ClaimBody) -> dict[str, Any]:
-        return _entry_view(vts.claim(b64decode(body.x)))
+    def claim(body: ClaimBody, request: Request) -> dict[str, Any]:
+        who = client_id(request)
+        if not claim_requests.take(who):
+            raise ProtocolError("TOO_MANY_REQUESTS", f"over {max_claim_requests} claims per {quota_window:g} s "
+                                f"from {who}; retry in {claim_requests.retry_after(who):.0f} s")
+        x = vts.check(b64decode(body.x))  # decoded and checked: nothing written yet
+        new = vts.is_new(x)
+        if new and not new_claims.available(who):
+            raise ProtocolError("TOO_MANY_CLAIMS", f"over {max_new_claims} new claims per {quota_window:g} s "
+                                f"from {who}; retry in {new_claims.retry_after(who):.0f} s")
+        entry = vts.claim(x)
+        if new:
+            new_claims.take(who)
+        return _entry_view(entry)
 
     @app.get("/board/head")
     def head() -> dict[str, Any]:

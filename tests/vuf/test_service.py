@@ -92,3 +92,16 @@ def test_vts_service_bad_input_is_4xx_json_and_changes_nothing(world):
     assert app.post("/claim", json={"x": x.to_b64()}).status_code == 200  # a retry: the same entry
     assert app.get("/board/head").json()["entries"] == 1
     assert app.get("/board", params={"start": -1}).status_code == 400
+
+
+def test_vts_service_quota_on_new_claims_per_client(world):
+    app = TestClient(create_vuf_vts_app(world.vts, max_new_claims=1), raise_server_exceptions=False)
+    xs = []
+    while len(xs) < 2:
+        _, t = world.winning()
+        xs.append(world.merchant.claim_witness(t)[1])
+    assert app.post("/claim", json={"x": xs[0].to_b64()}).status_code == 200
+    r = app.post("/claim", json={"x": xs[1].to_b64()})
+    assert r.status_code == 429 and r.json()["error"]["code"] == "TOO_MANY_CLAIMS"
+    assert app.post("/claim", json={"x": xs[0].to_b64()}).status_code == 200  # a retry is always answered
+    assert app.get("/board/head").json()["entries"] == 1

@@ -56,5 +56,6 @@ class World:
             tk = self.ticket()
             acc = self.merchant.check(tk.encode())
             if acc.won:
+                self.payer.retire(*tk.escrow.outpoint)  # the merchant said so: the escrow backs no more tickets
                 return tk, acc.t
         raise AssertionError("no win")
