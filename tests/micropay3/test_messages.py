@@ -1,22 +1,31 @@
 """MICROPAY3 messages: one encoding each, strict decoding (a malformed message changes no state)."""
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from bitcoin.core.script import OP_CHECKMULTISIG, CScript
 
 from btcmicro.core.errors import ProtocolError
+from btcmicro.core.hashes import hash160
 from btcmicro.core.keys import PrivateKey
 from btcmicro.lottery.micropay3 import (
     BOARD_TAG,
+    SIGHASH_SINGLE_ACP,
     OrphanRequest,
     PaymentRequest,
     Prize,
     Receipt,
     Release,
     Ticket,
+    release_sighash,
+    release_tx,
+    tx1_sighash,
 )
-from btcmicro.lottery.micropay3.messages import ABORT, ORPHAN
+from btcmicro.lottery.micropay3.messages import ABORT, ORPHAN, tx1_template
 from btcmicro.lottery.vts import checker_for
+from btcmicro.script.standard import p2pkh
+from btcmicro.tx.sign import sighash
 
 from .fakes import World
 
@@ -75,3 +84,29 @@ def test_malformed_escrow2_is_refused_at_decoding(world: World, shape: str) -> N
                  t.sigma, t.sigma1)
     with pytest.raises(ProtocolError, match="ESCROW2_MALFORMED"):
         Ticket.decode(bad.encode())
+
+
+def test_direct_digests_equal_the_generic_bip143_ones(world: World) -> None:
+    """tx_1's SINGLE|ANYONECANPAY and tx_2's ALL digests are built without python-bitcoinlib: they
+    must equal the generic BIP143 sighash of the transactions they describe."""
+    for _ in range(3):
+        t = world.ticket()
+        tx1 = tx1_template(t.escrow, t.escrow2, t.escrow2_value)
+        code = bytes(p2pkh(hash160(t.escrow.pubkey)))
+        assert tx1_sighash(t.escrow, t.escrow2, t.escrow2_value) == sighash(tx1, 0, code, t.escrow.value,
+                                                                            SIGHASH_SINGLE_ACP, segwit=True)
+        for dest in (t.a_m, t.a_u):
+            tx2 = release_tx("cd" * 32, 1, t.escrow2_value, dest, t.feerate, t.escrow2)
+            assert release_sighash("cd" * 32, 1, t.escrow2_value, dest, t.feerate, t.escrow2) == sighash(
+                tx2, 0, t.escrow2, t.escrow2_value, 0x01, segwit=True)
+
+
+def test_every_truncation_and_byte_flip_of_a_ticket_is_a_protocol_error_or_another_valid_ticket(world: World) -> None:
+    data = world.ticket().encode()
+    for cut in range(len(data)):
+        with pytest.raises(ProtocolError):
+            Ticket.decode(data[:cut])
+    for i in range(0, len(data), 7):
+        flipped = data[:i] + bytes([data[i] ^ 0x5A]) + data[i + 1:]
+        with contextlib.suppress(ProtocolError):
+            assert Ticket.decode(flipped).encode() == flipped  # still canonical if it decodes

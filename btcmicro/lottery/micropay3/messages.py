@@ -57,7 +57,6 @@ from btcmicro.lottery.common import R_SIZE, check_k, is_strict_der, verify_sig, 
 from btcmicro.lottery.micropay3.templates import Micropay3Escrow
 from btcmicro.lottery.vts.claims import register_checker
 from btcmicro.script.standard import p2wpkh, p2wsh
-from btcmicro.tx.sign import sighash
 from btcmicro.tx.size import fee_for
 from btcmicro.wire.binary import Reader, TaggedMessage, Writer, message_tag
 
@@ -204,8 +203,12 @@ class Escrow1Ref(TaggedMessage):
         return (bytes(lx(self.txid)) + struct.pack("<I", self.vout) + b"\x19\x76\xa9\x14" + hash160(self.pubkey)
                 + b"\x88\xac" + struct.pack("<qI", self.value, TX_SEQUENCE))
 
-    def encode(self) -> bytes:
+    @cached_property
+    def _encoded(self) -> bytes:
         return bytes.fromhex(self.txid) + struct.pack(">IQ", self.vout, self.value) + self.pubkey
+
+    def encode(self) -> bytes:
+        return self._encoded
 
     @classmethod
     def read(cls, r: _Reader) -> Escrow1Ref:
@@ -227,7 +230,9 @@ def _escrow1(b: bytes) -> Escrow1Ref:
         raise ProtocolError("MALFORMED", f"escrow 1: value {value} sats out of range")
     if b[44] not in (2, 3):
         raise ProtocolError("MALFORMED", "escrow 1: pk_1 must be a compressed key")
-    return Escrow1Ref(b[:32].hex(), vout, value, b[44:77])
+    e = Escrow1Ref(b[:32].hex(), vout, value, b[44:77])
+    e.__dict__["_encoded"] = b  # canonical by construction
+    return e
 
 
 # --- transactions --------------------------------------------------------------------------------------
@@ -278,16 +283,27 @@ def release_fee(script: bytes, dest: bytes, feerate: int) -> int:
 
 
 def release_sighash(txid: str, vout: int, escrow2_value: int, dest: bytes, feerate: int, script: bytes) -> bytes:
-    """The SIGHASH_ALL digest every signature on tx_2 signs (BIP143 over escrow 2's script)."""
-    return sighash(release_tx(txid, vout, escrow2_value, dest, feerate, script), 0, script, escrow2_value, 0x01,
-                   segwit=True)
+    """The BIP143 SIGHASH_ALL digest every signature on tx_2 (:func:`release_tx`) signs, built directly."""
+    outpoint = bytes(lx(txid)) + struct.pack("<I", vout)
+    value = escrow2_value - release_fee(script, dest, feerate)
+    outputs = struct.pack("<q", value) + compact_size(len(dest)) + dest
+    return bytes(hash256(_TX2_VERSION + hash256(outpoint) + _TX2_HASH_SEQUENCE + outpoint
+                         + compact_size(len(script)) + script + struct.pack("<q", escrow2_value) + _TX2_SEQUENCE
+                         + hash256(outputs) + _TX2_TAIL))
+
+
+_TX2_VERSION = struct.pack("<i", TX_VERSION)
+_TX2_SEQUENCE = struct.pack("<I", TX_SEQUENCE)
+_TX2_HASH_SEQUENCE = hash256(_TX2_SEQUENCE)
+_TX2_TAIL = struct.pack("<II", 0, 1)  # locktime 0, SIGHASH_ALL
 
 
 def sigma_digest(genesis: bytes, escrow: Escrow1Ref, c: bytes, r2: bytes, k: int, a_m: bytes, escrow2: bytes,
                  a_u: bytes, escrow2_value: int, feerate: int) -> bytes:
-    """What σ signs: (c, r2, a_M) and ρ, bound to the chain, escrow 1 and escrow 2 (SCHEMES.md §1.2)."""
-    return sha256(Writer(SIGMA_TAG).raw(genesis).raw(escrow.encode()).raw(c).raw(r2).u8(k).var(a_m)
-                  .raw(sha256(escrow2)).var(a_u).u64(escrow2_value).u32(feerate).getvalue())
+    """What σ signs: (c, r2, a_M) and ρ, bound to the chain, escrow 1 and escrow 2 (SCHEMES.md §1.2):
+    SHA256(SIGMA_TAG ‖ genesis ‖ E1 ‖ c ‖ r2 ‖ k ‖ var(a_M) ‖ SHA256(escrow2) ‖ var(a_U) ‖ value 8 ‖ feerate 4)."""
+    return sha256(b"".join((SIGMA_TAG, genesis, escrow.encode(), c, r2, bytes((k, len(a_m))), a_m, sha256(escrow2),
+                            bytes((len(a_u),)), a_u, struct.pack(">QI", escrow2_value, feerate))))
 
 
 # --- request and ticket ----------------------------------------------------------------------------------
@@ -393,13 +409,52 @@ class Ticket(TaggedMessage):
 
     @classmethod
     def decode(cls, data: bytes) -> Ticket:
-        r = _Reader(data, TICKET_TAG, cls.WHAT)
-        escrow = Escrow1Ref.read(r)
-        nonce, k, price, c = r.take(NONCE_SIZE, "nonce"), r.u8("k"), r.amount("price"), r.take(32, "c")
-        a_m, escrow2, a_u = r.address("a_M"), r.escrow2(), r.address("a_U")
-        value, feerate, r2 = r.amount("escrow2_value"), r.u32("feerate"), r.take(R_SIZE, "r2")
-        sigma, sigma1 = r.sig("sigma"), r.sig("sigma1", SIGHASH_SINGLE_ACP)
-        r.end()
+        """Strict decoding in one pass over the bytes (the merchant's hot path)."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise ProtocolError("MALFORMED", f"ticket: expected bytes, got {type(data).__name__}")
+        d = bytes(data)
+        if not d.startswith(TICKET_TAG):
+            raise ProtocolError("BAD_TAG", f"ticket: does not start with {TICKET_TAG.decode()}")
+        n, p = len(d), _TICKET_HEAD
+        if p + 1 > n:
+            raise ProtocolError("MALFORMED", "ticket: truncated in escrow 1, nonce, k, price or c")
+        escrow = _escrow1(d[_TAG_END:_TAG_END + 77])
+        nonce, k = d[_TAG_END + 77:_TAG_END + 93], d[_TAG_END + 93]
+        price = int.from_bytes(d[_TAG_END + 94:_TAG_END + 102], "big")
+        c = d[_TAG_END + 102:p]
+        fields = []
+        for name in ("a_M", "escrow2", "a_U"):
+            if p >= n or p + 1 + d[p] > n:
+                raise ProtocolError("MALFORMED", f"ticket: truncated in {name}")
+            fields.append(d[p + 1:p + 1 + d[p]])
+            p += 1 + d[p]
+        a_m, escrow2, a_u = fields
+        if p + 28 > n:
+            raise ProtocolError("MALFORMED", "ticket: truncated in escrow2_value, feerate or r2")
+        value = int.from_bytes(d[p:p + 8], "big")
+        feerate = int.from_bytes(d[p + 8:p + 12], "big")
+        r2 = d[p + 12:p + 28]
+        p += 28
+        sigs = []
+        for name in ("sigma", "sigma1"):
+            if p >= n or p + 1 + d[p] > n:
+                raise ProtocolError("MALFORMED", f"ticket: truncated in {name}")
+            sigs.append(d[p + 1:p + 1 + d[p]])
+            p += 1 + d[p]
+        if p != n:
+            raise ProtocolError("TRAILING_BYTES", f"ticket: {n - p} bytes after the end")
+        sigma, sigma1 = sigs
+        if not 0 < price <= MAX_MONEY or not 0 < value <= MAX_MONEY:
+            raise ProtocolError("MALFORMED", "ticket: an amount is out of range")
+        if not _is_address(a_m) or not _is_address(a_u):
+            raise ProtocolError("BAD_ADDRESS", "ticket: a_M or a_U is not a standard address script")
+        if not _escrow2_ok(escrow2):
+            raise ProtocolError("ESCROW2_MALFORMED",
+                                "ticket: escrow 2 is not 2 <pk_2> <pk_M> <pk_T> 3 CHECKMULTISIG with three keys")
+        if not sigma1 or sigma1[-1] != SIGHASH_SINGLE_ACP:
+            raise ProtocolError("BAD_HASHTYPE", f"ticket: sigma1 must end with hashtype {SIGHASH_SINGLE_ACP:#x}")
+        if not is_strict_der(sigma) or not is_strict_der(sigma1[:-1]):
+            raise ProtocolError("NON_CANONICAL_SIGNATURE", "ticket: sigma or sigma1 is not strict low-S DER")
         check_k(k, cls.WHAT)
         if value >= escrow.value:
             raise ProtocolError("MALFORMED", "ticket: escrow 2 must receive less than escrow 1 holds (tx_1's fee)")
@@ -407,9 +462,13 @@ class Ticket(TaggedMessage):
         if feerate == 0 or prize <= 0:
             raise ProtocolError("MALFORMED", "ticket: the release fee must be positive and below escrow 2's value")
         t = cls(escrow, nonce, k, price, c, a_m, escrow2, a_u, value, feerate, r2, sigma, sigma1)
-        t.__dict__["_encoded"] = r.data
+        t.__dict__["_encoded"] = d
         t.__dict__["prize_value"] = prize
         return t
+
+
+_TAG_END = len(TICKET_TAG)
+_TICKET_HEAD = _TAG_END + 77 + NONCE_SIZE + 1 + 8 + 32  # escrow 1, nonce, k, price, c
 
 
 def _read_tx(raw: bytes, what: str) -> CTransaction:
