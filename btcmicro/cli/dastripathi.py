@@ -9,8 +9,9 @@
 - ``dastripathi open ESCROW``: once the escrow is confirmed, the merchant's first voucher;
 - ``dastripathi pay ESCROW SATS``, ``refund ESCROW`` (after t), ``status [ESCROW]``.
 
-The payer's store (with its channel keys) is ``<datadir>/dastripathi/payer.db``; it remembers
-each channel's merchant URL.
+The payer's store is ``<datadir>/dastripathi/payer.db``, its channel keys in the keystore
+``<datadir>/dastripathi/keys`` (the passphrase policy of every keystore); it remembers each
+channel's merchant URL.
 """
 from __future__ import annotations
 
@@ -41,7 +42,8 @@ class _Payer:
         rpc = ctx.obj.rpc()
         self.chain = RPCChain(rpc)
         self.dir = _payer_dir(ctx)
-        self.payer = Payer(self.chain, ctx.obj.wallet(rpc), SQLitePayerStore(self.dir / "payer.db"))
+        store = SQLitePayerStore(self.dir / "payer.db", keystore=open_keystore(self.dir / "keys"))
+        self.payer = Payer(self.chain, ctx.obj.wallet(rpc), store)
         self.urls_path = self.dir / "merchants.json"
 
     def urls(self) -> dict[str, str]:

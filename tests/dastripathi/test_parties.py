@@ -214,3 +214,19 @@ def test_a_refused_close_is_sent_again_at_the_next_tick():
     assert w.chain.get_tx(ch.close_txid) is not None
     w.chain.mine(1)
     assert [e for _, e in w.merchant.tick()] == ["confirmed"]
+
+
+def test_payer_secrets_stay_out_of_sqlite_and_are_encrypted(tmp_path):
+    w = world()
+    store = SQLitePayerStore(tmp_path / "p.db", passphrase="correct horse")
+    ch = w.payer.store.channel(w.escrow_id)
+    store.add_channel(ch)
+    rows = store.query("SELECT escrow_secret, refund_secret FROM channels")
+    assert [(bytes(r[0]), bytes(r[1])) for r in rows] == [(b"", b"")]
+    keys = "".join(p.read_text() for p in (tmp_path / "p.db.keys").iterdir())
+    assert ch.escrow_secret.hex() not in keys and ch.refund_secret.hex() not in keys and store.keystore.encrypted
+    store.close()
+    assert SQLitePayerStore(tmp_path / "p.db", passphrase="correct horse").channel(w.escrow_id) == ch
+    from btcmicro.core.errors import ConfigError
+    with pytest.raises(ConfigError):
+        SQLitePayerStore(tmp_path / "p.db", passphrase="wrong")

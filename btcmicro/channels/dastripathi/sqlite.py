@@ -1,4 +1,8 @@
-"""SQLite adapters of the Das–Tripathi store protocols (the package's only ``sqlite3`` user)."""
+"""SQLite adapters of the Das–Tripathi store protocols (the package's only ``sqlite3`` user).
+
+The payer's channel secrets (escrow and refund keys) never enter SQLite: they live in a
+:class:`~btcmicro.wallet.Keystore` (scrypt + AES-256-GCM when it has a passphrase), written before
+the row that needs them, and are found again by the public keys in the channel's terms."""
 from __future__ import annotations
 
 import sqlite3
@@ -9,7 +13,10 @@ from btcmicro.channels.dastripathi.contract import ChannelTerms
 from btcmicro.channels.dastripathi.messages import Open
 from btcmicro.channels.dastripathi.states import MerchantStatus, PayerStatus
 from btcmicro.channels.dastripathi.stores import AssertionRecord, MerchantChannel, PayerChannel, SpentVoucher
+from btcmicro.core.errors import ConfigError
+from btcmicro.core.keys import PrivateKey
 from btcmicro.store.sqlite import SQLiteStore
+from btcmicro.wallet.keystore import Keystore
 
 __all__ = ["SQLiteMerchantStore", "SQLitePayerStore"]
 
@@ -116,21 +123,34 @@ CREATE TABLE IF NOT EXISTS contexts (
 
 
 class SQLitePayerStore(SQLiteStore):
-    """:class:`~.stores.PayerStore` on SQLite. The secrets are stored as they are: give the file
-    the protection of a wallet."""
+    """:class:`~.stores.PayerStore` on SQLite, the secrets in ``keystore`` (default: a keystore in
+    memory for ``":memory:"``, else the folder ``<db>.keys``, encrypted under ``passphrase``)."""
 
-    def __init__(self, path: str | Path = ":memory:") -> None:
+    def __init__(self, path: str | Path = ":memory:", *, keystore: Keystore | None = None,
+                 passphrase: str | None = None) -> None:
         super().__init__(path, _PAYER_SCHEMA)
+        if keystore is None:
+            keystore = Keystore(None if self.path == ":memory:" else f"{self.path}.keys", passphrase)
+        self.keystore = keystore
 
-    @staticmethod
-    def _channel(row: sqlite3.Row) -> PayerChannel:
-        return PayerChannel(_terms_of(row), bytes(row["escrow_secret"]), bytes(row["refund_secret"]),
+    def _secret(self, pubkey: bytes) -> bytes:
+        key = self.keystore.get(pubkey)
+        if key is None:
+            raise ConfigError(f"the keystore holds no key {pubkey.hex()} of this payer's channels")
+        return key.to_bytes()
+
+    def _channel(self, row: sqlite3.Row) -> PayerChannel:
+        terms = _terms_of(row)
+        return PayerChannel(terms, self._secret(terms.escrow_key), self._secret(terms.refund_key),
                             PayerStatus(row["status"]), bytes(row["voucher"]), int(row["paid"]), row["funding_hex"],
                             row["refund_txid"])
 
     def add_channel(self, channel: PayerChannel) -> None:
+        for secret, what in ((channel.escrow_secret, "escrow"), (channel.refund_secret, "refund")):
+            if self.keystore.get(PrivateKey(secret).pubkey) is None:
+                self.keystore.add(PrivateKey(secret), f"dastripathi {what} {channel.escrow_id}")
         self.execute("INSERT INTO channels VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                     (channel.escrow_id, *_terms_cols(channel.terms), channel.escrow_secret, channel.refund_secret,
+                     (channel.escrow_id, *_terms_cols(channel.terms), b"", b"",
                       channel.status.value, channel.voucher, channel.paid, channel.funding_hex, channel.refund_txid))
 
     def channel(self, escrow_id: str) -> PayerChannel | None:
