@@ -424,7 +424,8 @@ class Mempool:
         """Core's SingleTRUCChecks (version 3 topology). Raises ``TRUC-violation``; returns
         (sibling txid, message) when the only way in is to evict the parent's other child."""
         tx = entry.tx
-        ancestors = [t for t in self.entries if t in self._ancestors_of(entry.parents)]
+        found = self._ancestors_of(entry.parents)
+        ancestors = [t for t in self.entries if t in found] if found else []
         me = f"{b2lx(entry.txid)} (wtxid={b2lx(entry.wtxid)})"
         for t in ancestors:
             anc = self.entries[t]
