@@ -13,6 +13,7 @@ from btcmicro.lottery.micropay3 import (
     Micropay3Escrow,
     Prize,
     PrizeRefused,
+    PrizeSigner,
     WinRecord,
     WinStatus,
 )
@@ -162,3 +163,30 @@ def test_merchant_refuses_replays_and_wrong_keys() -> None:
 
 def _swap(pk2: bytes, pk_m: bytes, pk_t: bytes) -> bytes:
     return Micropay3Escrow(pk_m, pk2, pk_t).script
+
+
+class _Silent:
+    """A payer that withholds σ2."""
+
+    def release(self, x: Prize | bytes) -> bytes:
+        raise TimeoutError("no answer")
+
+
+class _Liar:
+    """A payer that answers with a signature on something else."""
+
+    def release(self, x: Prize | bytes) -> bytes:
+        return bytes.fromhex("3006020101020101") + b"\x01"
+
+
+@pytest.mark.parametrize("payer", ["honest", "silent", "liar"])
+def test_release_policy_asks_the_payer_first_then_the_vts(payer: str) -> None:
+    w = World()
+    c = _won(w)
+    signers: dict[str, PrizeSigner] = {"honest": w.payer, "silent": _Silent(), "liar": _Liar()}
+    signer = signers[payer]
+    w.merchant.release_prize(c, signer, w.vts)
+    rec = _win(w, c)
+    assert rec.status == WinStatus.BROADCAST
+    assert rec.path == ("claim" if payer == "honest" else "resolve_aborted_prize")
+    assert w.vts.calls == (0 if payer == "honest" else 1)

@@ -34,7 +34,7 @@ from typing import Any, Protocol
 
 from bitcoin.core import CMutableTransaction, CMutableTxIn, CMutableTxOut, COutPoint, CScript, lx
 
-from btcmicro.core.errors import NodeError, ProtocolError
+from btcmicro.core.errors import NodeError, ProtocolError, ServiceUnavailable
 from btcmicro.core.hashes import sha256
 from btcmicro.core.keys import PrivateKey
 from btcmicro.lottery.common import MAX_K, Transitions, derive_key, verify_sig, wins
@@ -266,6 +266,17 @@ class Merchant:
         rec = self._move(rec, MerchantEvent.VTS_SIGNED, path="resolve_aborted_prize", cosig=entry.sigma_t + b"\x01",
                          receipt=receipt)
         return self._broadcast(rec)
+
+    def release_prize(self, c: bytes, payer: PrizeSigner | None, vts: Micropay3VTSClient) -> str:
+        """The claim policy: ask the payer for σ2 (the happy path); if it refuses, cannot be reached
+        or answers wrong (its client's timeout is the paper's "certain timeout"), Resolve Aborted
+        Prize through the VTS. tx_1 must be confirmed; tx_2's txid."""
+        if payer is not None:
+            try:
+                return self.claim_with_payer(c, payer)
+            except (ProtocolError, ServiceUnavailable, TimeoutError, OSError):
+                pass  # the payer withholds σ2: the VTS is invoked
+        return self.resolve_aborted(c, vts)
 
     @staticmethod
     def _check_receipt(receipt: Receipt, x: Prize, pk: bytes) -> None:
