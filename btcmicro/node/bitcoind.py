@@ -22,6 +22,7 @@ own schedule.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -35,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from btcmicro.core.errors import ConfigError, InWarmup, NodeError, NodeUnavailable
-from btcmicro.node.rpc import RPCClient
+from btcmicro.node.rpc import RPCClient, is_idempotent
 
 __all__ = ["BitcoindNode", "BitcoindExited", "find_bitcoind", "free_port", "port_free", "bitcoind_args",
            "terminate_pid", "BITCOIND_ENV", "MINING_METHODS", "NodeRPC", "flush_chainstate"]
@@ -53,36 +54,90 @@ def flush_chainstate(rpc: RPCClient) -> None:
 
 
 class NodeRPC(RPCClient):
-    """An :class:`RPCClient` that makes the blocks it mines survive a SIGKILL of the node.
+    """An :class:`RPCClient` that makes the blocks it mines survive a SIGKILL of the node, and
+    follows the node to a new address.
 
     After a call in :data:`MINING_METHODS` succeeds on bitcoind, it calls
     :func:`flush_chainstate` before returning (about 4 ms on regtest).  The embedded engine makes
     every connected block durable by itself, so nothing is added there.  ``bitcoind=None`` asks
     the node once (``getnetworkinfo``) which one it is.
+
+    ``record``: the node record (``btcmicro-node.json``) this client was made from.  When a call
+    finds no node (:class:`NodeUnavailable`) and the record now names another URL (the node was
+    started again on another port), the client moves there; the call is sent again at the new
+    address when it is idempotent (:func:`~btcmicro.node.rpc.is_idempotent`), else the error is
+    raised and the next call goes to the new address.
     """
 
-    def __init__(self, url: str, *, bitcoind: bool | None = None, **kw: Any) -> None:
+    def __init__(self, url: str, *, bitcoind: bool | None = None, record: Path | str | None = None,
+                 **kw: Any) -> None:
         super().__init__(url, **kw)
         self._is_bitcoind = bitcoind
+        self._record = Path(record) if record is not None else None
+        self._timeout_s = float(kw.get("timeout", 30.0))
+        self._moved: RPCClient | None = None
 
     def _view(self, wallet: str | None, timeout: float | None) -> RPCClient:
         view = super()._view(wallet, timeout)
         clone = object.__new__(NodeRPC)
         clone.__dict__.update(view.__dict__)
         clone._is_bitcoind = self._is_bitcoind
+        clone._record = None  # a view follows nothing: it shares this client's connections
+        clone._timeout_s = self._timeout_s
+        clone._moved = None
         return clone
 
     def is_bitcoind(self) -> bool:
         if self._is_bitcoind is None:
-            subversion = str(super().call("getnetworkinfo").get("subversion", ""))
+            subversion = str(self._send("getnetworkinfo").get("subversion", ""))
             self._is_bitcoind = subversion.startswith("/Satoshi:")
         return self._is_bitcoind
 
+    def _send(self, method: str, *args: Any, **named: Any) -> Any:
+        if self._moved is not None:
+            return self._moved.call(method, *args, **named)
+        return super().call(method, *args, **named)
+
+    def _follow(self) -> bool:
+        """Whether the record names another address than the one calls go to (they go there now)."""
+        if self._record is None:
+            return False
+        try:
+            record = json.loads(self._record.read_text())
+            url = str(record["url"]).rstrip("/") + "/"
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+        current = (self._moved or self).url
+        if url == current:
+            return False
+        old, self._moved = self._moved, RPCClient(url, cookie_file=record.get("cookie_file"),
+                                                  timeout=self._timeout_s)
+        self._is_bitcoind = None if record.get("engine") is None else record.get("engine") == "bitcoind"
+        if old is not None:
+            old.close()
+        return True
+
     def call(self, method: str, *args: Any, **named: Any) -> Any:
-        result = super().call(method, *args, **named)
+        try:
+            result = self._send(method, *args, **named)
+        except NodeUnavailable:
+            if not self._follow() or not is_idempotent(method):
+                raise
+            result = self._send(method, *args, **named)
         if method in MINING_METHODS and self.is_bitcoind():
-            flush_chainstate(self)
+            self._send("gettxoutsetinfo", "none")  # flush_chainstate, at the address the call went to
         return result
+
+    def batch(self, calls: Any, *, raise_errors: bool = False) -> list[Any]:
+        if self._moved is not None:
+            return self._moved.batch(calls, raise_errors=raise_errors)
+        return super().batch(calls, raise_errors=raise_errors)
+
+    def close(self) -> None:
+        moved, self._moved = self._moved, None
+        if moved is not None:
+            moved.close()
+        super().close()
 
 
 def _executable(candidate: str) -> str | None:

@@ -199,11 +199,14 @@ def attach(url: str, user: str | None = None, password: str | None = None,
     """An :class:`RPCClient` for a node that is already running (yours, or a detached one).
 
     With ``check`` the node is asked ``getblockchaininfo`` and must be on regtest.  The client is
-    a :class:`NodeRPC`: blocks mined through it survive a SIGKILL of bitcoind too.
+    a :class:`NodeRPC`: blocks mined through it survive a SIGKILL of bitcoind too, and when the
+    cookie file lies in a datadir with a node record, the client follows that record to the node's
+    new address should it be started again on another port.
     """
-    rpc = NodeRPC(url, user=user, password=password,
-                    cookie_file=Path(cookie_file).expanduser() if cookie_file else None,
-                    timeout=timeout)
+    cookie = Path(cookie_file).expanduser() if cookie_file else None
+    record = cookie.parent.parent / NODE_RECORD if cookie is not None else None  # <datadir>/regtest/.cookie
+    rpc = NodeRPC(url, user=user, password=password, cookie_file=cookie, timeout=timeout,
+                  record=record if record is not None and record.exists() else None)
     if check:
         try:
             chain = rpc.getblockchaininfo()["chain"]

@@ -139,3 +139,23 @@ def test_foreground_start_writes_the_record_and_removes_it(engine: str, tmp_path
             fg.terminate()
             fg.wait(60)
         fg.communicate()
+
+
+def test_a_client_made_from_the_record_follows_the_node_to_a_new_port(tmp_path: Path) -> None:
+    from btcmicro.core.errors import NodeUnavailable
+    from btcmicro.node.launcher import attach_record, start_detached, stop_detached
+
+    nodedir = tmp_path / "node"
+    first = start_detached("embedded", nodedir, rpc_port=free_port())
+    try:
+        with attach_record(nodedir) as rpc:  # as a service started from the record holds it
+            rpc.generatetodescriptor(3, "raw(51)")
+            stop_detached(nodedir)
+            with pytest.raises(NodeUnavailable):
+                rpc.getblockcount()  # the node is away: the record names no other address yet
+            second = start_detached("embedded", nodedir, rpc_port=free_port())  # told to use another port
+            assert second["url"] != first["url"]
+            assert rpc.getblockcount() == 3  # re-read the record, moved, asked again
+            assert len(rpc.generatetodescriptor(1, "raw(51)")) == 1
+    finally:
+        stop_detached(nodedir)
