@@ -42,6 +42,10 @@ def test_invalidate_and_reconsider(rpc: RPCClient) -> None:
     assert rpc.invalidateblock(first) is None
     assert (rpc.getblockcount(), rpc.getbestblockhash()) == (base, fork_point)
     assert rpc.getrawmempool() == [txid_of(tx)]  # the block's transaction is back in the mempool
+    gone = rpc.getblock(first)  # still known, no longer on the chain
+    assert (gone["confirmations"], gone["height"], gone["tx"][1]) == (-1, base + 1, txid_of(tx))
+    assert rpc.getblockheader(second)["confirmations"] == -1
+    assert rpc.getblock(second, 0) == second_hex
     tips = rpc.getchaintips()
     assert tips[0] == {"height": base + 2, "hash": second, "branchlen": 2, "status": "invalid"}
     assert tips[1] == {"height": base, "hash": fork_point, "branchlen": 0, "status": "active"}

@@ -254,6 +254,30 @@ class Chainstate:
         times.sort()
         return times[len(times) // 2]
 
+    def median_time_past_known(self, block_hash: bytes) -> int:
+        """Median-time-past at a block off the active chain: one the kernel holds, or one set aside
+        by invalidateblock (its ancestors read from the set-aside blocks and the active chain)."""
+        entry = self.entry(block_hash)
+        if entry is not None:
+            return self.median_time_past_of(entry)
+        times = []
+        cursor = block_hash
+        for _ in range(11):
+            if cursor in self.blocks:
+                info = self.blocks[cursor]
+                times.append(info.time)
+                if info.height == 0:
+                    break
+                cursor = self.by_height[info.height - 1]
+            elif cursor in self.set_aside:
+                raw = self.set_aside[cursor]
+                times.append(int.from_bytes(raw[68:72], "little"))
+                cursor = raw[4:36]
+            else:
+                break
+        times.sort()
+        return times[len(times) // 2]
+
     def entry(self, block_hash: bytes) -> pbk.BlockTreeEntry | None:
         """The kernel's block-index entry for any known block (active or not)."""
         key = pbk.BlockHash(block_hash)

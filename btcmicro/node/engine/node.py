@@ -469,9 +469,12 @@ class Engine:
             header, height, confirmations = info.header, info.height, chain.height - info.height + 1
         else:
             entry = chain.entry(block_hash)
-            if entry is None:
+            if entry is not None:
+                header, height, confirmations = bytes(entry.block_header), entry.height, -1
+            elif block_hash in chain.set_aside:  # invalidated: out of the rebuilt kernel, still known
+                header, height, confirmations = chain.set_aside[block_hash][:80], chain.known[block_hash][1], -1
+            else:
                 raise NodeError(RPCErrorCode.RPC_INVALID_ADDRESS_OR_KEY, "Block not found")
-            header, height, confirmations = bytes(entry.block_header), entry.height, -1
         version = int.from_bytes(header[0:4], "little", signed=True)
         bits = int.from_bytes(header[72:76], "little")
         out: dict[str, Any] = {
@@ -483,7 +486,7 @@ class Engine:
             "merkleroot": b2lx(header[36:68]),
             "time": int.from_bytes(header[68:72], "little"),
             "mediantime": (chain.median_time_past(height) if info is not None
-                           else chain.median_time_past_of(chain.entry(block_hash))),
+                           else chain.median_time_past_known(block_hash)),
             "nonce": int.from_bytes(header[76:80], "little"),
             "bits": f"{bits:08x}",
             "target": _target_hex(bits),
