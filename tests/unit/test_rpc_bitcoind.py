@@ -224,3 +224,11 @@ def test_detached_node_survives_and_stops_by_pid(standin: Path, tmp_path: Path):
     assert _alive(info["pid"])
     assert terminate_pid(info["pid"], timeout=10)
     assert not _alive(info["pid"])
+
+
+def test_bitcoind_args_listen_for_a_network():
+    alone = bitcoind_args("/x/bitcoind", Path("/d"), 1234, 5678)
+    assert "-listen=0" in alone and not any(a.startswith("-bind=") for a in alone)
+    peer = bitcoind_args("/x/bitcoind", Path("/d"), 1234, 5678, listen=True)
+    assert {"-listen=1", "-bind=127.0.0.1:5678", "-connect=0", "-port=5678"} <= set(peer)  # loopback, no auto peers
+    assert "-listen=0" not in peer
