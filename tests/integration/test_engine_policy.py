@@ -69,6 +69,19 @@ def test_op_return_outputs(rpc: RPCClient, kit: Kit) -> None:
     kit.mine(1)
 
 
+def test_op_return_data_up_to_the_standard_size(rpc: RPCClient, kit: Kit) -> None:
+    """-datacarriersize (100,000 bytes over all OP_RETURN outputs) meets the standard transaction
+    weight (400,000) first: 99,000 bytes of data pass, 100,000 make the transaction too big."""
+    coins = kit.mature_coins(2)
+    fee = 20_000
+    near = kit.spend([coins[0]], [(kit.spk, coins[0].value - fee), (op_return(*[b"\x55" * 500] * 198), 0)])
+    assert verdict(rpc, near) == txid_of(near)
+    over = kit.spend([coins[1]], [(kit.spk, coins[1].value - fee), (op_return(*[b"\x66" * 500] * 100), 0),
+                                  (op_return(*[b"\x77" * 500] * 100), 0)])
+    assert verdict(rpc, over) == (-26, "tx-size")
+    kit.mine(1)
+
+
 def p2wsh_coin(rpc: RPCClient, kit: Kit, coin: Utxo, witness_script: bytes) -> Utxo:
     """Pay ``coin`` to a P2WSH of ``witness_script`` (in the mempool); returns the new coin."""
     spk = bytes(standard.p2wsh(witness_script))
