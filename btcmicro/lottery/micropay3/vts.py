@@ -5,7 +5,8 @@ board entry before it is returned) with MICROPAY3's checker, plus a chain view a
 
 - :meth:`Micropay3VTS.resolve_aborted_prize` (M → T, the payer withheld σ2): T decodes x, checks it
   (c = SHA256(r1), σ under pk_1, the win, tx_1 moving escrow 1 to this escrow 2 naming T), gives
-  M a signed, height-stamped :class:`Receipt`, and signs tx_2 → a_M (the release is published);
+  M a signed, height-stamped :class:`Receipt` (the same one again for a replayed x), and signs
+  tx_2 → a_M (the release is published);
 - :meth:`Micropay3VTS.resolve_orphaned` (U → T, a losing M broadcast tx_1): T signs tx_2 → a_U
   only when escrow 2 is on chain with at least ``window`` (W) confirmations and no valid claim
   was receipted before W (SCHEMES.md §9 decision 3).
@@ -124,10 +125,15 @@ class Micropay3VTS:
         prize = self.check_prize(x)
         txid, vout = prize.outpoint
         body = prize.encode()
+        x_hash = sha256(body)
         with self._lock:
-            height, confs = self._stamp(txid, vout)
-            receipt = self.store.add_receipt(self.pubkey, lambda seq, prev: Receipt.make(
-                self.key, seq, prev, txid, vout, sha256(body), height, confs))
+            receipt = next((r for r in self.store.receipts_for(self.pubkey, txid, vout) if r.x_hash == x_hash), None)
+            if receipt is None:  # a replayed claim keeps its first receipt (and its height): nothing new is written
+                height, confs = self._stamp(txid, vout)
+                receipt = self.store.add_receipt(self.pubkey, lambda seq, prev: Receipt.make(
+                    self.key, seq, prev, txid, vout, x_hash, height, confs))
+            else:
+                height, confs = receipt.height, receipt.confirmations
             try:
                 entry = self._existing(txid, vout, ABORT, body)
             except AlreadyClaimed as e:
