@@ -48,6 +48,11 @@ def wait_for(condition: Callable[[], bool], timeout: float = 30.0, what: str = "
         time.sleep(0.01)
 
 
+def grown(items: list[str], size: int, worker: threading.Thread | None = None) -> Callable[[], bool]:
+    """A condition: ``items`` holds more than ``size`` entries (or ``worker`` has ended)."""
+    return lambda: len(items) > size or (worker is not None and not worker.is_alive())
+
+
 class Crasher:
     """A detached node on ``datadir`` that the test kills with SIGKILL and starts again."""
 
@@ -110,7 +115,7 @@ def assert_matches_clean_run(engine: str, rpc: Any, addresses: list[str]) -> Non
 
 def run_kills_during_mining(engine: str, datadir: Path, rounds: int, rng: random.Random) -> None:
     node = Crasher(engine, datadir)
-    address = Kit(node.rpc()).address
+    address = str(Kit(node.rpc()).address)
     returned: list[str] = []
     try:
         for _ in range(rounds):
@@ -130,7 +135,7 @@ def run_kills_during_mining(engine: str, datadir: Path, rounds: int, rng: random
 
             worker = threading.Thread(target=miner)
             worker.start()
-            wait_for(lambda before=before: len(returned) > before, what="a mining call to return")
+            wait_for(grown(returned, before), what="a mining call to return")
             threading.Event().wait(rng.uniform(0, 0.15))  # the kill lands at a random moment
             node.kill("during a mining call" if in_call.is_set() else "between mining calls")
             worker.join(30)
@@ -196,8 +201,7 @@ def run_kills_during_tx_burst(engine: str, datadir: Path, rounds: int, rng: rand
 
             worker = threading.Thread(target=burst)
             worker.start()
-            wait_for(lambda before=before, worker=worker: len(returned) > before or not worker.is_alive(),
-                     what="a block of the burst")
+            wait_for(grown(returned, before, worker), what="a block of the burst")
             threading.Event().wait(rng.uniform(0, 0.1))  # the kill lands at a random moment
             node.kill("during a sendrawtransaction burst" if in_call.is_set() else "after a burst")
             worker.join(30)
@@ -214,7 +218,7 @@ def run_kills_during_tx_burst(engine: str, datadir: Path, rounds: int, rng: rand
             rpc.sendrawtransaction(hexof(tx))
             block = rpc.generatetoaddress(1, kit.address)[0]
             assert len(rpc.getblock(block)["tx"]) == 2
-            assert_matches_clean_run(engine, rpc, [kit.address])
+            assert_matches_clean_run(engine, rpc, [str(kit.address)])
     finally:
         node.stop()
     print(f"{engine}: {len(node.kills)} kills ({', '.join(sorted(set(node.kills)))}); "
@@ -227,7 +231,7 @@ def test_sigkill_after_invalidateblock_keeps_the_new_chain(engine: str, tmp_path
     node = Crasher(engine, tmp_path / "node")
     try:
         with node.rpc() as rpc:
-            address = Kit(rpc).address
+            address = str(Kit(rpc).address)
             old = rpc.generatetoaddress(20, address)
         node.stop()
         node.info = start_detached(engine, node.datadir)

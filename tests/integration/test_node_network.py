@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -105,11 +106,11 @@ def test_double_spend_sent_to_two_merchants_nodes_at_once() -> None:
 def test_regtest_start_nodes(tmp_path: Path) -> None:
     datadir = tmp_path / "dd"
 
-    def btcmicro(*args: str) -> dict[str, object]:
+    def btcmicro(*args: str) -> Any:
         proc = subprocess.run([sys.executable, "-m", "btcmicro.cli", "--datadir", str(datadir), *args],
                               capture_output=True, text=True, timeout=180)
         assert proc.returncode == 0, proc.stderr
-        return dict(json.loads(proc.stdout))
+        return json.loads(proc.stdout)
 
     port = free_port()
     info = btcmicro("regtest", "start", "--engine", "bitcoind", "--nodes", "3", "--detach",
@@ -118,7 +119,7 @@ def test_regtest_start_nodes(tmp_path: Path) -> None:
         peers = info["peers"]
         assert isinstance(peers, list) and len(peers) == 2
         mined = btcmicro("mine", "5", "--json")
-        tip = mined["blocks"][-1]  # type: ignore[index]
+        tip = mined["blocks"][-1]
         for peer in peers:
             with RPCClient(peer["url"], cookie_file=peer["cookie_file"]) as rpc:
                 assert len(rpc.getpeerinfo()) == 2
@@ -127,11 +128,11 @@ def test_regtest_start_nodes(tmp_path: Path) -> None:
                     assert time.monotonic() < deadline, "the peer never got the mined blocks"
                     time.sleep(0.05)
         status = btcmicro("regtest", "status", "--json")
-        assert status["blocks"] == 5 and len(status["peers"]) == 2  # type: ignore[arg-type]
+        assert status["blocks"] == 5 and len(status["peers"]) == 2
     finally:
         subprocess.run([sys.executable, "-m", "btcmicro.cli", "--datadir", str(datadir), "regtest", "stop"],
                        capture_output=True, timeout=180)
-    for peer in info["peers"]:  # type: ignore[union-attr]
+    for peer in info["peers"]:
         assert not Path(peer["datadir"], "btcmicro-node.json").exists()
 
 
@@ -160,3 +161,61 @@ def test_regtest_start_nodes_in_the_foreground(tmp_path: Path) -> None:
             fg.terminate()
             fg.wait(60)
         fg.communicate()
+
+
+def test_channel_watcher_follows_the_reorg_when_a_partition_heals(tmp_path: Path) -> None:
+    """A payment channel's server on node 0 settles while node 0 is cut off; its settlement confirms
+    on node 0's side only. When the partition heals the longer chain (without it) wins: the server's
+    watcher sees the settlement leave the chain, rebroadcasts it, and forgets the channel only once
+    the settlement is deep in the winning chain."""
+    from btcmicro.channels.bitcoinj import (
+        ClientConfig,
+        InProcessTransport,
+        PaymentChannelClient,
+        PaymentChannelServer,
+        ServerConfig,
+        ServerWatcher,
+        SQLiteClientStore,
+        SQLiteServerStore,
+    )
+    from btcmicro.wallet import Funder
+
+    with Network(3) as net:
+        chain = RPCChain(net.rpc(0))
+        wallet = Funder(net.rpc(0))
+        wallet.ensure_balance(2_000_000)
+        server = PaymentChannelServer(chain, SQLiteServerStore(tmp_path / "server.db", passphrase="s"),
+                                      config=ServerConfig(expiry_by_height=True, min_time_window_secs=600,
+                                                          close_margin_blocks=3, close_confirmations=3))
+        client = PaymentChannelClient(InProcessTransport(server), chain,
+                                      SQLiteClientStore(tmp_path / "client.db", passphrase="c"), wallet,
+                                      config=ClientConfig(version=3, time_window_secs=6 * 3600))
+        deposit = client.open(1_000_000).deposit_txid
+        wallet.mine_to_self(1)
+        client.pay(20_000)
+        net.sync_blocks()
+        watcher = ServerWatcher(server)
+        assert watcher.poll() == []
+
+        net.partition([0], [1, 2])
+        settlement = client.close()
+        close_txid = txid_of(settlement)
+        net.mine(0, 1)  # the settlement confirms on node 0's side only
+        assert [e.kind for e in watcher.poll()] == []
+        (row,) = server.store.channels()
+        assert row.close_txid == close_txid and row.close_height == net.rpc(0).getblockcount()
+        winning = net.mine(1, 3)  # the other side, unaware of it, mines a longer chain
+
+        net.heal()
+        assert net.sync_blocks() == winning[-1]  # node 0 reorged: its settlement left the chain
+        events = watcher.poll()
+        assert [e.kind for e in events] == ["close_reorged", "close_rebroadcast"], events
+        assert all(e.deposit_txid == deposit for e in events)
+        net.sync_mempools()  # the rebroadcast settlement reached every node
+        assert close_txid in net.rpc(2).getrawmempool()
+        net.mine(2, 1)
+        net.sync_blocks()
+        assert watcher.poll() == [] and server.store.channels()[0].close_height is not None
+        net.mine(2, 2)
+        net.sync_blocks()
+        assert [e.kind for e in watcher.poll()] == ["forgotten"]

@@ -9,7 +9,7 @@ from btcmicro.core.errors import ConfigError
 from btcmicro.node.launcher import read_node_record, resolve_engine, write_node_record
 
 
-def test_resolve_engine_without_bitcoind(monkeypatch: pytest.MonkeyPatch):
+def test_resolve_engine_without_bitcoind(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BITCOIND", raising=False)
     monkeypatch.setenv("PATH", "/nonexistent")
     assert resolve_engine("auto") == ("embedded", None)
@@ -20,7 +20,7 @@ def test_resolve_engine_without_bitcoind(monkeypatch: pytest.MonkeyPatch):
         resolve_engine("btcd")
 
 
-def test_resolve_engine_with_bitcoind(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+def test_resolve_engine_with_bitcoind(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     exe = tmp_path / "bitcoind"
     exe.write_text("#!/bin/sh\n")
     exe.chmod(0o755)
@@ -29,7 +29,7 @@ def test_resolve_engine_with_bitcoind(monkeypatch: pytest.MonkeyPatch, tmp_path:
     assert resolve_engine("embedded") == ("embedded", None)
 
 
-def test_node_record_roundtrip(tmp_path: Path):
+def test_node_record_roundtrip(tmp_path: Path) -> None:
     assert read_node_record(tmp_path) is None
     info = {"url": "http://127.0.0.1:1", "cookie_file": "/x/.cookie", "pid": 123, "engine": "embedded"}
     path = write_node_record(tmp_path, info)
@@ -46,7 +46,7 @@ def test_node_record_roundtrip(tmp_path: Path):
 
 
 # ------------------------------------------------------------ records that cannot lie (issue 13)
-def test_record_names_the_process_by_pid_and_start_time(tmp_path: Path):
+def test_record_names_the_process_by_pid_and_start_time(tmp_path: Path) -> None:
     import os
     import subprocess
     import sys
@@ -77,7 +77,7 @@ def test_record_names_the_process_by_pid_and_start_time(tmp_path: Path):
     assert not record_alive(legacy)  # pytest's command line does not name this datadir
 
 
-def test_ports_default_remembered_given(tmp_path: Path):
+def test_ports_default_remembered_given(tmp_path: Path) -> None:
     import socket
 
     from btcmicro.node.bitcoind import free_port
