@@ -7,6 +7,7 @@ Core's name, parameters, result shape and error codes. It is transport-free;
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import io
 import os
@@ -381,6 +382,10 @@ class Engine:
         self.mempool = Mempool(self.chain, clock=self.now)
         self._extra_nonce = secrets.randbits(32)
         self.stop_requested = threading.Event()
+        # What exists now (modules, the indexes replayed from the chain) lives as long as the engine:
+        # out of the collector's way, a full collection walks the mempool's objects only (measured: a
+        # gen-2 collection during mining took 20 to 60 ms, 1 to 4 ms after this).
+        gc.freeze()
 
     def close(self) -> None:
         with self.lock:
