@@ -6,6 +6,7 @@ encrypts every clear keystore of the datadir (the wallet's and MICROPAY2's) unde
 """
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,25 @@ import click
 from btcmicro.cli._common import JSON_OPT, PASSPHRASE_ENV, Context, emit, keystore_passphrase, open_keystore, progress
 from btcmicro.core.errors import ConfigError
 
-__all__ = ["KEYSTORE_DIRS", "wallet_group"]
+__all__ = ["KEYSTORE_DIRS", "keystore_dirs", "wallet_group"]
 
-#: Every keystore a datadir can hold, relative to it (the channel stores always encrypt their keys).
+#: Where the keystores of a datadir usually are, relative to it (the wallet's first); ``wallet encrypt``
+#: also finds any other ``keystore.json`` outside the node's chain directory.
 KEYSTORE_DIRS = ("wallet", "micropay2/keys")
+
+
+def keystore_dirs(datadir: Path) -> list[Path]:
+    """Every directory of ``datadir`` holding a ``keystore.json``: the known ones first, then any other a
+    scheme's commands made, never looking into the node's chain (``node/``)."""
+    from btcmicro.wallet.keystore import KEYSTORE_FILE
+
+    found = [datadir / rel for rel in KEYSTORE_DIRS if (datadir / rel / KEYSTORE_FILE).exists()]
+    for top, dirs, files in os.walk(datadir):
+        if Path(top) == datadir:
+            dirs[:] = [d for d in dirs if d != "node"]
+        if KEYSTORE_FILE in files and Path(top) not in found:
+            found.append(Path(top))
+    return found
 
 
 @click.group("wallet")
@@ -135,6 +151,8 @@ def send(ctx: click.Context, address: str, sats: int, feerate: int | None, json_
 def encrypt(ctx: click.Context, json_out: bool) -> None:
     """Encrypt every clear keystore of the datadir under BTCMICRO_PASSPHRASE (asked for on a terminal).
 
+    The wallet's, MICROPAY2's and any other scheme's keys kept under the datadir.
+
     Already encrypted ones are checked to open with it. Each file is rewritten atomically.
     """
     from btcmicro.wallet.keystore import KEYSTORE_FILE, Keystore, keystore_state
@@ -146,11 +164,8 @@ def encrypt(ctx: click.Context, json_out: bool) -> None:
         passphrase = str(click.prompt("new keystore passphrase", hide_input=True, confirmation_prompt=True))
     datadir: Path = ctx.obj.datadir
     done: list[dict[str, Any]] = []
-    for rel in KEYSTORE_DIRS:
-        directory = datadir / rel
+    for directory in keystore_dirs(datadir):
         state = keystore_state(directory)
-        if state == "absent":
-            continue
         if state == "clear":
             Keystore(directory).encrypt(passphrase)
             done.append({"path": str(directory / KEYSTORE_FILE), "was": "clear", "now": "encrypted"})

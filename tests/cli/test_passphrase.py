@@ -59,6 +59,9 @@ def test_wallet_encrypt_command(tmp_path, monkeypatch):
     datadir = tmp_path / "dd"
     open_keystore(datadir / "wallet").new_key("default")
     open_keystore(datadir / "micropay2" / "keys").new_key("vts")
+    open_keystore(datadir / "another-scheme" / "keys").new_key("k")  # found wherever a scheme keeps it
+    (datadir / "node" / "regtest").mkdir(parents=True)
+    (datadir / "node" / "regtest" / "keystore.json").write_text("{}")  # never looked at: the node's chain
     # without a passphrase there is nothing to encrypt with: one line saying which variable to set
     with pytest.raises(ConfigError, match=f"set {PASSPHRASE_ENV}"):
         cli(datadir, "wallet", "encrypt")
@@ -66,11 +69,11 @@ def test_wallet_encrypt_command(tmp_path, monkeypatch):
     monkeypatch.setenv(PASSPHRASE_ENV, "pw")
     done = cli(datadir, "wallet", "encrypt", "--json")
     assert done.exit_code == 0, done.output
-    assert [(d["was"], d["now"]) for d in json.loads(done.output)] == [("clear", "encrypted")] * 2
+    assert [(d["was"], d["now"]) for d in json.loads(done.output)] == [("clear", "encrypted")] * 3
     assert keystore_state(datadir / "wallet") == keystore_state(datadir / "micropay2" / "keys") == "encrypted"
     # again: checked, not re-encrypted
     again = cli(datadir, "wallet", "encrypt", "--json")
-    assert [d["was"] for d in json.loads(again.output)] == ["encrypted"] * 2
+    assert [d["was"] for d in json.loads(again.output)] == ["encrypted"] * 3
     # the address needs no node and now needs the passphrase
     address = cli(datadir, "wallet", "address").output.strip()
     assert address.startswith("bcrt1q")
