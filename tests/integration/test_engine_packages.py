@@ -173,6 +173,24 @@ def test_submitpackage_refusals(rpc: RPCClient, kit: Kit) -> None:
     assert rpc.getrawmempool() == []
 
 
+def test_submitpackage_maxfeerate(rpc: RPCClient, kit: Kit) -> None:
+    coins = kit.mature_coins(2)
+    parent, child = family(kit, coins[0], 0, 20_000)
+    names = names_of(parent=parent, child=child)
+    assert labelled(rpc.submitpackage([hexof(parent), hexof(child)], "0.00001"), names) == {
+        "package_msg": "transaction failed",
+        "tx-results": {
+            "parent.w": {"txid": "parent", "error": "min relay fee not met, 0 < 11"},
+            "child.w": {"txid": "child", "error": "max feerate exceeded"},
+        },
+        "replaced-transactions": [],
+    }
+    lone = kit.spend([coins[1]], [(kit.spk, coins[1].value - 20_000)])
+    result = rpc.submitpackage([hexof(lone)], "0.00001")
+    assert result["tx-results"][b2lx(lone.GetHash())]["error"] == "max feerate exceeded"
+    assert rpc.getrawmempool() == []
+
+
 def test_maxburnamount_on_sendrawtransaction_and_submitpackage(rpc: RPCClient, kit: Kit) -> None:
     coins = kit.mature_coins(2)
     burn = b"\x6a\x07penalty"  # OP_RETURN <7 bytes>

@@ -374,7 +374,7 @@ class Mempool:
                     deferred.append((tx, raw))
                     alone[wtxid] = rej.message
                     continue
-                results[wtxid] = PackageResult("error", error=rej.message)
+                results[wtxid] = PackageResult("error", error=_package_error(rej))
                 return "transaction failed", self._unvalidated(package, results, alone), replaced
             for old in gone:
                 self._remove(old)
@@ -402,7 +402,7 @@ class Mempool:
             if failed is not None:
                 for entry in reversed(added):
                     self._remove(entry.txid)
-                results[failed_wtxid] = PackageResult("error", error=failed.message)
+                results[failed_wtxid] = PackageResult("error", error=_package_error(failed))
                 return "transaction failed", self._unvalidated(package, results, alone), replaced
             rate = total_fee * 1000 // total_vsize
             wtxids = [e.wtxid for e in added]
@@ -802,6 +802,12 @@ def _is_final(tx: CTransaction, height: int, block_time: int) -> bool:
     if tx.nLockTime < cutoff:
         return True
     return all(txin.nSequence == SEQUENCE_FINAL for txin in tx.vin)
+
+
+def _package_error(rej: Reject) -> str:
+    """A refusal as submitpackage words it: Core's package path names the caller's fee cap
+    "max feerate exceeded" where sendrawtransaction says "max-fee-exceeded"."""
+    return "max feerate exceeded" if rej.reason == "max-fee-exceeded" else rej.message
 
 
 def _btc(sats: int) -> str:
