@@ -88,6 +88,7 @@ def tour(rpc: Any, wallet: Any, workdir: Path | str, say: Callable[[str], None])
             if r.status_code != 200:
                 raise ProtocolError("TOUR", f"the merchant refused a ticket: {r.text[:200]}")
             sizes.append(len(ticket.encode()))
+            payer.answered(ticket, won=r.headers["x-ticket-won"] == "1")
             if r.headers["x-ticket-won"] == "1":
                 won.append(ticket.c)
                 merchant.broadcast_tx1(ticket.c)  # claim prize, step 1: escrow 1 → escrow 2
