@@ -49,7 +49,9 @@ is not this one (a test walks every module and checks both: each class descends 
     ├── PolicyError                 a transaction a node would refuse (dust, fee), caught before broadcast
     ├── ProtocolError               bad input from a protocol peer (``code``, ``detail``)
     │   └── AlreadyClaimed          lotteries (MICROPAY2): the VTS       btcmicro.lottery.vts.party
-    │                               signed another claim on this escrow
+    │       │                       signed another claim on this escrow
+    │       └── PrizeRefused        MICROPAY3: escrow 2 was released     btcmicro.lottery.micropay3.vts
+    │                               otherwise (orphan refund) first
     ├── ChannelError                bitcoinj channels: the client        btcmicro.channels.bitcoinj.client
     │                               cannot go on
     └── TransportError              bitcoinj channels: a message or      btcmicro.channels.bitcoinj.transport
