@@ -62,6 +62,9 @@ class NodeRPC(RPCClient):
     every connected block durable by itself, so nothing is added there.  ``bitcoind=None`` asks
     the node once (``getnetworkinfo``) which one it is.
 
+    ``flush=False`` never flushes: for a node on a temporary datadir, removed when it stops, whose
+    chain nobody will start again after a crash (the test suite's nodes).
+
     ``record``: the node record (``btcmicro-node.json``) this client was made from.  When a call
     finds no node (:class:`NodeUnavailable`) and the record now names another URL (the node was
     started again on another port), the client moves there; the call is sent again at the new
@@ -70,9 +73,10 @@ class NodeRPC(RPCClient):
     """
 
     def __init__(self, url: str, *, bitcoind: bool | None = None, record: Path | str | None = None,
-                 **kw: Any) -> None:
+                 flush: bool = True, **kw: Any) -> None:
         super().__init__(url, **kw)
         self._is_bitcoind = bitcoind
+        self._flush = flush
         self._record = Path(record) if record is not None else None
         self._timeout_s = float(kw.get("timeout", 30.0))
         self._moved: RPCClient | None = None
@@ -82,6 +86,7 @@ class NodeRPC(RPCClient):
         clone = object.__new__(NodeRPC)
         clone.__dict__.update(view.__dict__)
         clone._is_bitcoind = self._is_bitcoind
+        clone._flush = self._flush
         clone._record = None  # a view follows nothing: it shares this client's connections
         clone._timeout_s = self._timeout_s
         clone._moved = None
@@ -124,7 +129,7 @@ class NodeRPC(RPCClient):
             if not self._follow() or not is_idempotent(method):
                 raise
             result = self._send(method, *args, **named)
-        if method in MINING_METHODS and self.is_bitcoind():
+        if method in MINING_METHODS and self._flush and self.is_bitcoind():
             self._send("gettxoutsetinfo", "none")  # flush_chainstate, at the address the call went to
         return result
 
@@ -336,7 +341,8 @@ class BitcoindNode:
     @property
     def rpc(self) -> NodeRPC:
         if self._rpc is None:
-            self._rpc = NodeRPC(self.url, cookie_file=self.cookie_path, bitcoind=True)
+            self._rpc = NodeRPC(self.url, cookie_file=self.cookie_path, bitcoind=True,
+                                flush=self._res.tmpdir is None)  # a temporary chain dies with the node anyway
         return self._rpc
 
     # ------------------------------------------------------------ lifecycle

@@ -126,7 +126,9 @@ class RunningNode:
     def rpc(self) -> NodeRPC:
         """The node's client; on bitcoind it flushes after each mining call (see :class:`NodeRPC`)."""
         if self._rpc is None:
-            self._rpc = NodeRPC(self.url, cookie_file=self.cookie_path, bitcoind=self.engine == "bitcoind")
+            temporary = getattr(getattr(self.node, "_res", None), "tmpdir", None) is not None
+            self._rpc = NodeRPC(self.url, cookie_file=self.cookie_path, bitcoind=self.engine == "bitcoind",
+                                flush=not temporary)  # a temporary chain is removed with the node anyway
         return self._rpc
 
     @property
