@@ -24,7 +24,7 @@ from typing import Any
 
 import click
 
-from btcmicro.cli._common import HOST_OPT, JSON_OPT, Context, emit, keystore_passphrase
+from btcmicro.cli._common import HOST_OPT, JSON_OPT, Context, emit, open_keystore
 from btcmicro.core.errors import ConfigError
 from btcmicro.core.keys import SECP256K1_ORDER, PrivateKey
 
@@ -38,9 +38,7 @@ def _home(ctx: click.Context) -> Path:
 
 def _key(ctx: click.Context, label: str) -> PrivateKey:
     """The role's key from the vuf keystore, created on first use."""
-    from btcmicro.wallet.keystore import Keystore
-
-    ks = Keystore(_home(ctx) / "keys", keystore_passphrase())
+    ks = open_keystore(_home(ctx) / "keys")
     for k in ks:
         if ks.label(k.pubkey) == label:
             return k
