@@ -43,18 +43,32 @@ retries a request **at most once**, and only when it provably cannot cause a sec
    ``sendrawtransaction``, ``stop`` and other state-changing calls raise ``NodeUnavailable``.
 
 Timeouts are never retried (the node may still be executing the call).
+
+A hostile or broken node
+------------------------
+``timeout`` bounds the **whole** request, from sending it to the last byte of the answer: every
+socket read and write waits at most the time left (:func:`deadline_transport`), so a server dripping
+a byte every few seconds cannot hold a call past its timeout. An answer over ``max_response_bytes``
+(default :data:`MAX_RESPONSE_BYTES`, counted as it arrives, decompressed) is refused. An answer whose
+``id`` is missing or is not the request's is an error, as are NaN, Infinity and nesting deeper
+than the parser goes: each is a :class:`NodeError` of the toolkit's tree, never a raw
+``RecursionError``, ``KeyError`` or ``TypeError``.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import itertools
 import json
 import threading
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
+import httpcore
 import httpx
 
 from btcmicro.core.amounts import btc_to_sats, sats_to_btc
@@ -70,7 +84,122 @@ __all__ = [
     "sats",
     "btc",
     "encode_json",
+    "decode_json",
+    "MAX_RESPONSE_BYTES",
+    "deadline_transport",
+    "request_deadline",
+    "read_bounded",
+    "AnswerTooLarge",
+    "BadJSON",
 ]
+
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+"""Largest RPC answer read (a block of 4 MB weight as verbose JSON fits many times over)."""
+
+
+# ------------------------------------------------------------------ bounded HTTP for hostile peers
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("btcmicro_http_deadline", default=None)
+
+
+class AnswerTooLarge(ValueError):
+    """An HTTP answer longer than the reader's cap."""
+
+
+class BadJSON(ValueError):
+    """Not JSON, or JSON with NaN/Infinity or nested past :data:`MAX_JSON_DEPTH`."""
+
+
+@contextlib.contextmanager
+def request_deadline(seconds: float) -> Iterator[float]:
+    """Within the block, every read and write of a :func:`deadline_transport` waits at most until
+    ``seconds`` from now (monotonic); the deadline itself is yielded."""
+    deadline = time.monotonic() + seconds
+    token = _DEADLINE.set(deadline)
+    try:
+        yield deadline
+    finally:
+        _DEADLINE.reset(token)
+
+
+def _left(timeout: float | None) -> float | None:
+    deadline = _DEADLINE.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise httpcore.ReadTimeout("the request's deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _left(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _left(timeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, _left(timeout)))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.SyncBackend):
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options: Any = None) -> httpcore.NetworkStream:
+        return _DeadlineStream(super().connect_tcp(host, port, _left(timeout), local_address, socket_options))
+
+
+def deadline_transport(**kwargs: Any) -> httpx.HTTPTransport:
+    """An ``httpx.HTTPTransport`` (``kwargs`` as its own) whose socket reads and writes wait at most
+    until the :func:`request_deadline` in force: a peer sending one byte at a time cannot stretch a
+    request past it."""
+    transport = httpx.HTTPTransport(**kwargs)
+    pool = getattr(transport, "_pool", None)
+    if pool is None or not hasattr(pool, "_network_backend"):  # pragma: no cover - httpcore changed shape
+        raise RuntimeError("this httpx/httpcore cannot take a deadline backend")
+    pool._network_backend = _DeadlineBackend()
+    return transport
+
+
+def read_bounded(response: httpx.Response, max_bytes: int) -> bytes:
+    """The body of a streamed ``response``, at most ``max_bytes`` (decompressed), else
+    :class:`AnswerTooLarge`; a deadline in force is checked between chunks too."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise AnswerTooLarge(f"answer of {declared} bytes, over {max_bytes}")
+    chunks: list[bytes] = []
+    n = 0
+    for chunk in response.iter_bytes():
+        n += len(chunk)
+        if n > max_bytes:
+            raise AnswerTooLarge(f"answer over {max_bytes} bytes")
+        chunks.append(chunk)
+        _left(None)
+    return b"".join(chunks)
+
+
+def _no_constant(name: str) -> Any:
+    raise BadJSON(f"{name} is not JSON")
+
+
+def decode_json(data: bytes, *, parse_float: Any = Decimal) -> Any:
+    """Strict JSON: :class:`BadJSON` for anything but JSON (NaN, Infinity, nesting deeper than the
+    parser goes, about a thousand levels)."""
+    try:
+        return json.loads(data, parse_float=parse_float, parse_constant=_no_constant)
+    except BadJSON:
+        raise
+    except (ValueError, RecursionError, UnicodeDecodeError) as e:
+        raise BadJSON(f"not JSON: {type(e).__name__}") from None
 
 # Methods that may be sent twice without effect beyond the first (see the module docstring).
 IDEMPOTENT_METHODS = frozenset(
@@ -171,8 +300,10 @@ class _Shared:
     """State shared by a client and its wallet/timeout views: the pool, auth, the id counter."""
 
     def __init__(self, user: str | None, password: str | None, cookie_file: Path | None,
-                 timeout: float, transport: httpx.BaseTransport | None) -> None:
+                 timeout: float, transport: httpx.BaseTransport | None, max_response_bytes: int) -> None:
         self.cookie_file = cookie_file
+        self.timeout = timeout
+        self.max_response_bytes = max_response_bytes
         self.auth_lock = threading.Lock()
         self.auth: tuple[str, str] | None = None
         self.auth_generation = 0
@@ -180,11 +311,11 @@ class _Shared:
             self.auth = (user, password or "")
         self.ids = itertools.count(1)
         self.id_lock = threading.Lock()
+        limits = httpx.Limits(max_connections=32, max_keepalive_connections=16, keepalive_expiry=15.0)
         self.http = httpx.Client(
             timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16,
-                                keepalive_expiry=15.0),
-            transport=transport,
+            limits=limits,
+            transport=transport if transport is not None else deadline_transport(limits=limits),
             headers={"Content-Type": "application/json"},
         )
         self.closed = False
@@ -224,13 +355,15 @@ class RPCClient:
     ``url`` may carry credentials (``http://user:pass@host:port``).  Auth is, in order: ``user``
     and ``password``; the URL's credentials; ``cookie_file`` (re-read when the node answers 401,
     e.g. after a restart); none.  ``wallet`` selects the ``/wallet/<name>`` endpoint.
-    ``timeout`` (seconds) bounds each request; exceeding it raises ``NodeUnavailable``.
+    ``timeout`` (seconds) bounds each whole request, answer included; exceeding it raises
+    ``NodeUnavailable``. An answer over ``max_response_bytes`` raises ``NodeError``.
     ``transport`` replaces the network transport (for client-only tests).
     """
 
     def __init__(self, url: str, *, user: str | None = None, password: str | None = None,
                  cookie_file: Path | str | None = None, wallet: str | None = None,
-                 timeout: float = 30.0, transport: httpx.BaseTransport | None = None) -> None:
+                 timeout: float = 30.0, transport: httpx.BaseTransport | None = None,
+                 max_response_bytes: int = MAX_RESPONSE_BYTES) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(f"not an RPC URL: {url!r} (expected http://host:port)")
@@ -242,7 +375,7 @@ class RPCClient:
         self._base = urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
         self._shared = _Shared(user, password,
                                Path(cookie_file) if cookie_file is not None else None,
-                               timeout, transport)
+                               timeout, transport, max_response_bytes)
         self._wallet = wallet
         self._timeout: float | None = None
         self._owner = True
@@ -310,7 +443,11 @@ class RPCClient:
             if isinstance(body, dict) and body.get("error"):
                 raise _node_error(body["error"])
             raise NodeError(RPCErrorCode.RPC_INTERNAL_ERROR, f"batch answer is not a list: {body!r:.200}")
-        by_id = {r.get("id"): r for r in body if isinstance(r, dict)}
+        by_id: dict[int, Any] = {}
+        for r in body:
+            rid = r.get("id") if isinstance(r, dict) else None
+            if isinstance(rid, int) and not isinstance(rid, bool):
+                by_id.setdefault(rid, r)
         out: list[Any] = []
         for req in requests:
             resp = by_id.get(req["id"])
@@ -355,10 +492,13 @@ class RPCClient:
 
             kwargs: dict[str, Any] = {"content": content.encode(), "auth": auth,
                                       "extensions": {"trace": trace}}
-            if self._timeout is not None:
-                kwargs["timeout"] = httpx.Timeout(self._timeout)
+            timeout = shared.timeout if self._timeout is None else self._timeout
+            kwargs["timeout"] = httpx.Timeout(timeout)
             try:
-                response = shared.http.post(self.url, **kwargs)
+                with request_deadline(timeout), shared.http.stream("POST", self.url, **kwargs) as response:
+                    raw = read_bounded(response, shared.max_response_bytes)
+            except AnswerTooLarge as e:
+                raise NodeError(RPCErrorCode.RPC_INTERNAL_ERROR, f"node at {self._base}: {e}") from None
             except httpx.ConnectError as e:  # rule 1: nothing was sent
                 if attempts == 1:
                     continue
@@ -386,18 +526,25 @@ class RPCClient:
                 raise ConfigError(f"node at {self._base} refused access (HTTP 403)")
             if status == 503:
                 raise NodeUnavailable(
-                    f"node at {self._base} is busy (HTTP 503): {response.text[:200]}")
+                    f"node at {self._base} is busy (HTTP 503): {raw[:200]!r}")
             try:
-                return json.loads(response.content, parse_float=Decimal)
-            except ValueError:
-                raise NodeError(RPCErrorCode.RPC_PARSE_ERROR, f"unparseable answer from node (HTTP {status}): "
-                                        f"{response.text[:200]!r}") from None
+                return decode_json(raw)
+            except BadJSON as e:
+                raise NodeError(RPCErrorCode.RPC_PARSE_ERROR, f"unparseable answer from node (HTTP {status}, {e}): "
+                                f"{raw[:200]!r}") from None
 
     @staticmethod
     def _result(body: Any, request_id: int, method: str) -> Any:
         if not isinstance(body, dict):
             raise NodeError(RPCErrorCode.RPC_INTERNAL_ERROR, f"unexpected answer to {method}: {body!r:.200}")
         error = body.get("error")
+        answered = body.get("id", _MISSING)
+        if error is not None and answered in (request_id, None):  # Core answers some errors with id null
+            raise _node_error(error)
+        if answered != request_id or isinstance(answered, bool):
+            raise NodeError(RPCErrorCode.RPC_INTERNAL_ERROR,
+                            f"answer to {method} carries id {answered if answered is not _MISSING else '(none)'!r:.40}"
+                            f", not the request's {request_id}")
         if error is not None:
             raise _node_error(error)
         if "result" not in body:
@@ -422,11 +569,15 @@ class RPCClient:
         return f"RPCClient({self.url!r})"
 
 
+_MISSING: Any = object()
+
+
 def _node_error(error: Any) -> NodeError:
+    """The NodeError of an answer's ``error`` member (whatever its shape: nothing else is read from it)."""
     if isinstance(error, dict):
-        try:
-            code = int(error.get("code", RPCErrorCode.RPC_INTERNAL_ERROR))
-        except (TypeError, ValueError):
-            code = RPCErrorCode.RPC_INTERNAL_ERROR
-        return NodeError(code, str(error.get("message", "")))
-    return NodeError(RPCErrorCode.RPC_INTERNAL_ERROR, str(error))
+        raw = error.get("code", RPCErrorCode.RPC_INTERNAL_ERROR)
+        code = raw if isinstance(raw, int) and not isinstance(raw, bool) and -2**31 <= raw < 2**31 \
+            else RPCErrorCode.RPC_INTERNAL_ERROR
+        message = error.get("message", "")
+        return NodeError(code, (message if isinstance(message, str) else repr(message))[:2000])
+    return NodeError(RPCErrorCode.RPC_INTERNAL_ERROR, repr(error)[:2000])

@@ -207,8 +207,10 @@ def create_merchant_app(merchant: Merchant, vtss: Sequence[VTSClient], *, max_ba
     served; ``app.state.batcher`` is the :class:`TicketBatcher`. With ``follow_boards`` (and a
     merchant following none yet) the merchant follows every VTS's board and refuses tickets on
     escrows claimed there, its view at most ``board_max_age`` seconds old when it accepts a ticket."""
+    owned: list[BoardFollower] = []
     if follow_boards and not merchant.boards:
-        merchant.follow(board_followers(vtss, max_age=board_max_age))
+        owned = board_followers(vtss, max_age=board_max_age)
+        merchant.follow(owned)
     app = create_app(title, description=__doc__ or "", status_for_code=MERCHANT_STATUS)
     batcher = TicketBatcher(merchant, max_batch)
     claimer = Claimer(merchant, vtss, retry_seconds=retry_seconds) if claim_in_background else None
@@ -225,6 +227,10 @@ def create_merchant_app(merchant: Merchant, vtss: Sequence[VTSClient], *, max_ba
         finally:
             if claimer is not None:
                 await asyncio.to_thread(claimer.stop)
+            for follower in owned:  # the board readers this app opened
+                close = getattr(follower.reader, "close", None)
+                if isinstance(follower.reader, HTTPVTS) and close is not None:
+                    close()
 
     app.router.lifespan_context = lifespan
 

@@ -202,7 +202,7 @@ class HTTPVTS:
         try:
             answer = self._client.post("/claim", {"x": b64encode(xb)}, idempotent=True)
         except ProtocolError as e:
-            published = getattr(e, "entry", None)  # the client sets the answer's extra fields on the error
+            published = getattr(e, "extra", {}).get("entry")  # the answer's other members, as data
             if e.code == "ALREADY_CLAIMED" and isinstance(published, str):
                 entry = self._entry(published, "the claim it reports")
                 if entry.outpoint != witness.outpoint or not entry.sigma_t_valid():
