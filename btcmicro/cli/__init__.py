@@ -19,7 +19,20 @@ from pathlib import Path
 
 import click
 
-from btcmicro.cli import analyze, bench, channel, dastripathi, demo, describe, micropay2, micropay3, node, vuf, wallet
+from btcmicro.cli import (
+    analyze,
+    bench,
+    channel,
+    dastripathi,
+    demo,
+    describe,
+    microcash,
+    micropay2,
+    micropay3,
+    node,
+    vuf,
+    wallet,
+)
 from btcmicro.cli._common import DEFAULT_DATADIR, JSON_OPT, Context, emit, progress
 from btcmicro.core.errors import BtcmicroError
 
@@ -61,6 +74,7 @@ COMMANDS: tuple[click.Command, ...] = (
     micropay3.micropay3_group,
     dastripathi.dastripathi_group,
     vuf.vuf_group,
+    microcash.microcash_group,
 )
 for _command in COMMANDS:
     main.add_command(_command)
