@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
+from btcmicro.core.files import create_private
+
 __all__ = ["SQLiteStore"]
 
 Sync = Literal["FULL", "NORMAL", "OFF"]
@@ -16,7 +18,9 @@ Sync = Literal["FULL", "NORMAL", "OFF"]
 class SQLiteStore:
     """One SQLite connection guarded by a lock, with schema set-up and transactions.
 
-    - ``path`` may be ``":memory:"`` (tests, benchmarks) or a file, created with its folder.
+    - ``path`` may be ``":memory:"`` (tests, benchmarks) or a file, created with its folder: the
+      file 0600 from its first byte (SQLite gives its ``-wal`` and ``-shm`` files the same mode),
+      the folders it creates 0700.
     - ``synchronous``: ``"FULL"`` (default) fsyncs every commit, so whatever a party
       acknowledged after :meth:`transaction` returned survives power loss; ``"NORMAL"``
       in WAL mode survives a process crash but may lose the last commits on power loss.
@@ -29,8 +33,8 @@ class SQLiteStore:
     def __init__(self, path: str | Path, schema: str, *, synchronous: Sync = "FULL",
                  busy_timeout_ms: int = 30_000) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        if self.path != ":memory:" and not self.path.startswith("file:"):
+            create_private(Path(self.path))
         self._lock = threading.RLock()
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
                                    timeout=busy_timeout_ms / 1000)
