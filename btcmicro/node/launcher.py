@@ -534,12 +534,14 @@ def stop_detached(datadir: Path | str, timeout: float = 60.0) -> bool:
     if state == "stale":
         remove_node_record(datadir, int(record.get("pid", -1)))
         return False
+    asked = False
     try:
         with RPCClient(record["url"], cookie_file=record["cookie_file"], timeout=10) as rpc:
             rpc.stop()
+            asked = True
     except (NodeError, ConfigError):
         pass
-    if not _wait_gone(record, timeout):
+    if not _wait_gone(record, timeout if asked else 2.0):  # not asked: on to SIGTERM soon
         pid = int(record["pid"])
         for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 10.0)):
             if not record_alive(record):

@@ -343,3 +343,10 @@ def test_connections_beyond_the_cap_get_503_with_retry_after(tmp_path):
                 except Exception:
                     if time.monotonic() > deadline:
                         raise
+
+
+def test_unauthenticated_get_with_a_huge_body_is_not_read(engine, http):
+    with socket.create_connection(_hostport(engine), timeout=10) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 33554432\r\n\r\n")  # 32 MiB announced, none sent
+        assert s.recv(1024).startswith(b"HTTP/1.1 405")
+    assert_serving(http)

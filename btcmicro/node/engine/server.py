@@ -207,10 +207,10 @@ class _Handler(BaseHTTPRequestHandler):
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
             length = -1
-        if 0 <= length <= MAX_BODY_SIZE:
-            self.rfile.read(length)  # keep the connection clean for the next request
+        if 0 <= length <= DRAIN_LIMIT:
+            self._drop_body(length)  # keep the connection clean for the next request
         else:
-            self.close_connection = True
+            self.close_connection = True  # a large body is never read
         self._send(405)
 
     def _authorized(self) -> bool:
