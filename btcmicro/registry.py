@@ -19,6 +19,7 @@ from bitcoin.core import CTransaction
 from btcmicro.channels.bitcoinj.templates import BitcoinjV1Channel, BitcoinjV2Channel
 from btcmicro.channels.dastripathi.templates import DasTripathiChannel
 from btcmicro.contracts import MultisigMofN, Registry, Spend, Template
+from btcmicro.lottery.microcash.templates import MicrocashEscrow
 from btcmicro.lottery.micropay2.templates import Micropay2Escrow
 from btcmicro.lottery.micropay3.templates import Micropay3Escrow
 
@@ -30,6 +31,7 @@ TEMPLATES: tuple[type[Template], ...] = (
     Micropay2Escrow,
     Micropay3Escrow,
     DasTripathiChannel,
+    MicrocashEscrow,
     BitcoinjV1Channel,
     MultisigMofN,
 )

@@ -17,6 +17,7 @@ from btcmicro.channels.bitcoinj.templates import BitcoinjV1Channel, BitcoinjV2Ch
 from btcmicro.channels.dastripathi.templates import DasTripathiChannel
 from btcmicro.contracts import WRAPPINGS, Expiry, MultisigMofN, Template, TemplateError
 from btcmicro.core.keys import PrivateKey
+from btcmicro.lottery.microcash.templates import MicrocashEscrow
 from btcmicro.lottery.micropay2.templates import Micropay2Escrow
 from btcmicro.lottery.micropay3 import Micropay3Escrow
 
@@ -780,6 +781,59 @@ SPENDS.update({
         '2200205500c8943f2043679c2b5b9dc85a7d2484832d245785e3e9236646d26ced6b20',
         ['{S0}', '', '{script}'],
         (35, (72, 0, 114)),
+    ),
+})
+
+# MicroCash escrow outputs (btcmicro.lottery.microcash): N, C and three expiries
+for _e in (17, 300, 1_700_000_000):
+    SCRIPT_CASES[f"microcash-{_e}"] = (lambda e: lambda: MicrocashEscrow(K[0], K[1], Expiry(e)))(_e)
+SPEND_CASES.append("microcash-300")
+SCRIPTS.update({
+    'microcash-17': '6321{K0}ac670111b17521{K1}ac68',
+    'microcash-300': '6321{K0}ac67022c01b17521{K1}ac68',
+    'microcash-1700000000': '6321{K0}ac670400f15365b17521{K1}ac68',
+})
+SCRIPT_PUBKEYS.update({
+    ('microcash-17', 'p2sh'): 'a91490c455a5bbadea8ce387860dbe2edfa3725c07f087',
+    ('microcash-17', 'p2wsh'): '00208eeb178fdf9cd25d1a23d025f6578e3b11a830bc685c0d23ddb2faab1fd086e8',
+    ('microcash-17', 'p2sh-p2wsh'): 'a914a7a09882184e55ce9c32b7b7e07886de93c60a7b87',
+    ('microcash-300', 'p2sh'): 'a9143de568a6f72dfffdfa3cd5e8d5fe8791dc8cfe1a87',
+    ('microcash-300', 'p2wsh'): '0020e3a947dee59f72e4b0fc8a67c03f586d208666e806e60a38a5b55fe0515ca054',
+    ('microcash-300', 'p2sh-p2wsh'): 'a9145883f6a4c5c4a61d21aff4f28794e9b6fdc6e51687',
+    ('microcash-1700000000', 'p2sh'): 'a914ffa45dea0744f4192faf5797aed1c3f92ab2d3be87',
+    ('microcash-1700000000', 'p2wsh'): '0020a6f593db082f5ac0bf507072b7d522d49fb9f6d058984b8e3c6ee24466e13668',
+    ('microcash-1700000000', 'p2sh-p2wsh'): 'a914d034967cb947a931d8802092af3c26797ddc82c187',
+})
+SPENDS.update({
+    ('microcash-300', 'pay', 'p2sh'): (
+        '09{S0}514c4e{script}',
+        [],
+        (154, ()),
+    ),
+    ('microcash-300', 'refund', 'p2sh'): (
+        '09{S0}004c4e{script}',
+        [],
+        (154, ()),
+    ),
+    ('microcash-300', 'pay', 'p2wsh'): (
+        '',
+        ['{S0}', '01', '{script}'],
+        (0, (72, 1, 78)),
+    ),
+    ('microcash-300', 'refund', 'p2wsh'): (
+        '',
+        ['{S0}', '', '{script}'],
+        (0, (72, 0, 78)),
+    ),
+    ('microcash-300', 'pay', 'p2sh-p2wsh'): (
+        '220020e3a947dee59f72e4b0fc8a67c03f586d208666e806e60a38a5b55fe0515ca054',
+        ['{S0}', '01', '{script}'],
+        (35, (72, 1, 78)),
+    ),
+    ('microcash-300', 'refund', 'p2sh-p2wsh'): (
+        '220020e3a947dee59f72e4b0fc8a67c03f586d208666e806e60a38a5b55fe0515ca054',
+        ['{S0}', '', '{script}'],
+        (35, (72, 0, 78)),
     ),
 })
 

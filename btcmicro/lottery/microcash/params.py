@@ -120,6 +120,8 @@ class Params:
     ``merchants`` are 33-byte public keys in index order (index_M is the position); ``customer`` is
     C's 33-byte key (its x coordinate signs tickets with BIP340; the key signs refunds); ``notary``
     N's 33-byte key. ``delay`` is T, the iterations of SHA-256 in the draw; ``confirmations`` k.
+    ``fee_reserve`` sats ride on every escrow output on top of its budget, for the fees of N's
+    payouts and burn (the paper's miners take no fee for them; Bitcoin's do).
     """
 
     p: Fraction
@@ -137,11 +139,13 @@ class Params:
     delay: int = 1 << 16
     confirmations: int = 1
     refund_margin: int = 2
+    fee_reserve: int = 3_000
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "p", parse_probability(self.p))
         for name in ("beta", "tkt_rate", "draw_len", "l_esc", "d_draw", "start_height", "b_penalty"):
             _pos_int(name, getattr(self, name))
+        _pos_int("fee_reserve", self.fee_reserve, 0)
         for name in ("d_redeem", "confirmations", "refund_margin"):
             _pos_int(name, getattr(self, name), 1 if name == "d_redeem" else 0)
         _pos_int("delay", self.delay, 0)
@@ -261,7 +265,7 @@ class Params:
         num, den = self.p.numerator, self.p.denominator
         for v in (num, den, self.beta, self.tkt_rate, self.draw_len, self.l_esc, self.d_draw,
                   self.d_redeem, self.start_height, self.b_penalty, self.delay, self.confirmations,
-                  self.refund_margin):
+                  self.refund_margin, self.fee_reserve):
             out += v.to_bytes(8, "big")
         out += self.customer + self.notary + len(self.merchants).to_bytes(2, "big")
         for k in self.merchants:
