@@ -20,6 +20,7 @@ from btcmicro.channels.bitcoinj.templates import BitcoinjV1Channel, BitcoinjV2Ch
 from btcmicro.channels.dastripathi.templates import DasTripathiChannel
 from btcmicro.contracts import MultisigMofN, Registry, Spend, Template
 from btcmicro.lottery.microcash.templates import MicrocashEscrow
+from btcmicro.lottery.micropay1.templates import LotteryOutput
 from btcmicro.lottery.micropay2.templates import Micropay2Escrow
 from btcmicro.lottery.micropay3.templates import Micropay3Escrow
 
@@ -30,6 +31,7 @@ TEMPLATES: tuple[type[Template], ...] = (
     BitcoinjV2Channel,
     Micropay2Escrow,
     Micropay3Escrow,
+    LotteryOutput,
     DasTripathiChannel,
     MicrocashEscrow,
     BitcoinjV1Channel,

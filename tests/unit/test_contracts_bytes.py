@@ -18,6 +18,7 @@ from btcmicro.channels.dastripathi.templates import DasTripathiChannel
 from btcmicro.contracts import WRAPPINGS, Expiry, MultisigMofN, Template, TemplateError
 from btcmicro.core.keys import PrivateKey
 from btcmicro.lottery.microcash.templates import MicrocashEscrow
+from btcmicro.lottery.micropay1.templates import LotteryOutput
 from btcmicro.lottery.micropay2.templates import Micropay2Escrow
 from btcmicro.lottery.micropay3 import Micropay3Escrow
 
@@ -49,6 +50,8 @@ SCRIPT_CASES: dict[str, Callable[[], Template]] = {
     "micropay2-16of16-time": lambda: Micropay2Escrow(payer=K[16], vts_keys=tuple(K[:16]), threshold=16,
                                                      expiry=Expiry.time(1_700_000_000)),
     "micropay3": lambda: Micropay3Escrow(K[0], K[1], K[2]),
+    "micropay1-lottery-6-1": lambda: LotteryOutput((b"\x11" * 32, b"\x22" * 32), (63, 1), K[0], K[1], 144),
+    "micropay1-lottery-3": lambda: LotteryOutput((b"\x33" * 32,), (0,), K[0], K[1], 1),
 }
 for _e in EXPIRIES:
     SCRIPT_CASES[f"bitcoinj-v2-{_e}"] = (lambda e: lambda: BitcoinjV2Channel(K[0], K[1], Expiry(e)))(_e)
@@ -57,7 +60,8 @@ for _e in EXPIRIES:
 # spends: one of each shape (the expiry changes only the script, pinned above)
 SPEND_CASES = ["multisig-1of1", "multisig-2of3-sorted", "multisig-17of20", "bitcoinj-v1", "bitcoinj-v2-17",
                "bitcoinj-v2-2147483648", "micropay2-paper", "micropay2-expiry-16", "micropay2-2of3",
-               "micropay2-3of4-expiry", "micropay3"]
+               "micropay2-3of4-expiry", "micropay3",
+               "micropay1-lottery-6-1"]
 
 
 EXPIRY_PUSH = {
@@ -114,6 +118,9 @@ SCRIPTS = {
     'micropay2-16of16-time': ('6321{K16}ad6021{K0}21{K1}21{K2}21{K3}21{K4}21{K5}21{K6}21{K7}21{K8}21{K9}21{K10}21'
                               '{K11}21{K12}21{K13}21{K14}21{K15}60ae670400f15365b17521{K16}ac68'),
     'micropay3': '5221{K0}21{K1}21{K2}53ae',
+    'micropay1-lottery-6-1': ('6382014f88a820' + '11' * 32 + '8882011188a820' + '22' * 32
+                              + '8821{K0}ac67029000b27521{K1}ac68'),
+    'micropay1-lottery-3': '63826088a820' + '33' * 32 + '8821{K0}ac6751b27521{K1}ac68',
     'bitcoinj-v2-0': '6321{K1}ad6700b1756821{K0}ac',
     'micropay2-expiry-0': '635221{K0}21{K1}52ae6700b17521{K1}ac68',
     'bitcoinj-v2-1': '6321{K1}ad6751b1756821{K0}ac',
@@ -221,6 +228,12 @@ SCRIPT_PUBKEYS = {
     ('micropay3', 'p2sh'): 'a91415fc0754e73eb85d1cbce08786fadb7320ecb8dc87',
     ('micropay3', 'p2wsh'): '002012c2ffbc6ec1cf5d746dfbd49b1063356212ea55f43023ffc0145934af20c572',
     ('micropay3', 'p2sh-p2wsh'): 'a914c95ef7c9117a56571c2ddc44e5fd8ba29d45989387',
+    ('micropay1-lottery-6-1', 'p2sh'): 'a9148eea953d053abde739bd321c451190a572122b9f87',
+    ('micropay1-lottery-6-1', 'p2wsh'): '0020a2008256ef991d14c186056d72818849df6f8ebe7d4f092d36ad3c7fa0709809',
+    ('micropay1-lottery-6-1', 'p2sh-p2wsh'): 'a914ae3cf0f51193adb8bbd00bd0079ef9005d55707287',
+    ('micropay1-lottery-3', 'p2sh'): 'a9148ac6b207848f20b6c52deb89137a316c1de1159087',
+    ('micropay1-lottery-3', 'p2wsh'): '0020251651ee31e0dbd7c29004cfe9f42f5061b54af2ca755469818194dfa24191ce',
+    ('micropay1-lottery-3', 'p2sh-p2wsh'): 'a914a8e474aa0791a896c648171966aa2d46f578414e87',
     ('bitcoinj-v2-0', 'p2sh'): 'a914401d4ed9618ffc25e3dc28b93cb2456b72f6262687',
     ('bitcoinj-v2-0', 'p2wsh'): '00204874d8e6e1ac1699e0f76f86ac7d41c4dbc9372dce5d340e572af6a7843b53da',
     ('bitcoinj-v2-0', 'p2sh-p2wsh'): 'a9142293d74bccc02695620bf5db1b19fa21e64b60b487',
@@ -730,6 +743,23 @@ SPENDS = {  # (name, path, wrapping): (scriptSig, witness, path_size as (scriptS
         (35, (0, 72, 72, 105)),
     ),
 }
+
+# MICROPAY1-sub's claim through the generic spend API carries placeholder preimages of the winning sizes
+# (16 + u_j bytes of zeros) so sizes are exact; the parties pass the real preimages to LotteryOutput.claim
+SPENDS.update({
+    ('micropay1-lottery-6-1', 'claim', 'p2sh'): (
+        '09{S0}11' + '00' * 17 + '4c4f' + '00' * 79 + '514c9c{script}', [], (331, ())),
+    ('micropay1-lottery-6-1', 'claim', 'p2wsh'): ('', ['{S0}', '00' * 17, '00' * 79, '01', '{script}'],
+                                                  (0, (72, 17, 79, 1, 156))),
+    ('micropay1-lottery-6-1', 'claim', 'p2sh-p2wsh'): (
+        '220020a2008256ef991d14c186056d72818849df6f8ebe7d4f092d36ad3c7fa0709809',
+        ['{S0}', '00' * 17, '00' * 79, '01', '{script}'], (35, (72, 17, 79, 1, 156))),
+    ('micropay1-lottery-6-1', 'timeout', 'p2sh'): ('09{S0}004c9c{script}', [], (232, ())),
+    ('micropay1-lottery-6-1', 'timeout', 'p2wsh'): ('', ['{S0}', '', '{script}'], (0, (72, 0, 156))),
+    ('micropay1-lottery-6-1', 'timeout', 'p2sh-p2wsh'): (
+        '220020a2008256ef991d14c186056d72818849df6f8ebe7d4f092d36ad3c7fa0709809', ['{S0}', '', '{script}'],
+        (35, (72, 0, 156))),
+})
 
 # Das–Tripathi voucher channel (btcmicro.channels.dastripathi): pk_esc, pk_B, pk_2 and three expiries
 for _e in (17, 300, 1_700_000_000):

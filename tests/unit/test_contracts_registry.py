@@ -20,6 +20,7 @@ from btcmicro.contracts import WRAPPINGS, Expiry, MultisigMofN, Registry, Spend,
 from btcmicro.core.keys import PrivateKey
 from btcmicro.describe import describe_script, describe_tx
 from btcmicro.lottery.microcash.templates import MicrocashEscrow
+from btcmicro.lottery.micropay1.templates import LotteryOutput
 from btcmicro.lottery.micropay2.templates import Micropay2Escrow
 from btcmicro.lottery.micropay3 import Micropay3Escrow
 from btcmicro.script.standard import p2wpkh
@@ -109,7 +110,7 @@ def test_describe_names_no_scheme() -> None:
 
 
 def test_registry_order_preferences_and_errors() -> None:
-    order = (BitcoinjV2Channel, Micropay2Escrow, Micropay3Escrow, DasTripathiChannel, MicrocashEscrow,
+    order = (BitcoinjV2Channel, Micropay2Escrow, Micropay3Escrow, LotteryOutput, DasTripathiChannel, MicrocashEscrow,
              BitcoinjV1Channel, MultisigMofN)
     assert tuple(registry.TEMPLATES) == order
     two = Micropay2Escrow(PK[0], PK[1]).script  # a bare 2-of-2: three readings
@@ -148,6 +149,8 @@ CASES: list[tuple[Template, str, list[PrivateKey], int]] = [
     (Micropay3Escrow(PK[0], PK[1], PK[2]), "resolve_orphaned", [KEYS[0], KEYS[2]], 0),
     (DasTripathiChannel(PK[0], PK[1], PK[2], Expiry.height(300)), "close", [KEYS[0], KEYS[1]], 0),
     (DasTripathiChannel(PK[0], PK[1], PK[2], Expiry.height(300)), "refund", [KEYS[2]], 300),
+    (LotteryOutput((b"\x11" * 32, b"\x22" * 32), (63, 1), PK[0], PK[1], 144), "claim", [KEYS[0]], 0),
+    (LotteryOutput((b"\x11" * 32, b"\x22" * 32), (63, 1), PK[0], PK[1], 144), "timeout", [KEYS[1]], 0),
     (MicrocashEscrow(PK[0], PK[1], Expiry.height(300)), "pay", [KEYS[0]], 0),
     (MicrocashEscrow(PK[0], PK[1], Expiry.height(300)), "refund", [KEYS[1]], 300),
 ]

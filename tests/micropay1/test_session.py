@@ -1,0 +1,53 @@
+"""MICROPAY1-sub end to end on the node, both engines, one body: a winning ticket claimed as a
+parent-child package through submitpackage; a losing ticket proven lost and the escrow reused."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from btcmicro.lottery.micropay1 import RequestState, vsize
+from btcmicro.wallet import Funder
+
+from .nodekit import VALUE, Kit
+
+pytestmark = [pytest.mark.integration, pytest.mark.both_engines]
+
+
+@pytest.fixture
+def kit(rpc: Any, funded: Funder) -> Kit:
+    return Kit(rpc, funded)
+
+
+def test_winning_ticket_claimed_as_a_package(kit: Kit) -> None:
+    payer, merchant = kit.payer(), kit.merchant()
+    escrow = payer.fund_escrow(VALUE)
+    kit.mine()
+    req, ticket = kit.ticket(payer, merchant, escrow, won=True)
+    acc = merchant.accept(ticket)
+    assert acc.won and acc.r1 is None
+    tx1, tx2 = merchant.claim_package(req.request_id)
+    assert vsize(tx1) < 130 and vsize(tx2) < 200
+    txid1, txid2 = merchant.claim(req.request_id)
+    assert set(kit.rpc.getrawmempool()) >= {txid1, txid2}
+    kit.mine()
+    assert kit.confirmations(txid1) == kit.confirmations(txid2) == 1
+    assert merchant.pending[req.request_id].state == RequestState.CLAIMED
+    paid = kit.chain.get_utxo(txid2, 0)
+    assert paid is not None and paid.value == tx2.vout[0].nValue  # the escrow less the two fees
+
+
+def test_losing_ticket_proven_lost_then_the_escrow_pays_again(kit: Kit) -> None:
+    payer, merchant = kit.payer(), kit.merchant()
+    escrow = payer.fund_escrow(VALUE)
+    kit.mine()
+    req, ticket = kit.ticket(payer, merchant, escrow, won=False)
+    acc = merchant.accept(ticket)
+    assert not acc.won and acc.r1 is not None and acc.s is not None
+    payer.lost(escrow, acc.r1, acc.s, req)
+    merchant2 = kit.merchant()
+    req2, ticket2 = kit.ticket(payer, merchant2, escrow, won=True)
+    assert merchant2.accept(ticket2).won
+    _, txid2 = merchant2.claim(req2.request_id)
+    kit.mine()
+    assert kit.confirmations(txid2) == 1
