@@ -29,7 +29,10 @@ from btcmicro.core.amounts import format_sats
 from btcmicro.core.errors import BtcmicroError, ConfigError
 from btcmicro.core.keys import PrivateKey
 
-__all__ = ["merchant_group", "micropay2_group", "vts_group"]
+__all__ = ["merchant_group", "micropay2_group", "vts_group", "OPERATOR_TOKEN_FILE"]
+
+OPERATOR_TOKEN_FILE = "merchant.token"
+"""The merchant server's operator token, in ``<datadir>/micropay2/`` (0600, rewritten at every start)."""
 
 _Sync = Literal["FULL", "NORMAL"]
 SYNC = click.option("--synchronous", type=click.Choice(["FULL", "NORMAL"]), default="FULL", show_default=True,
@@ -110,12 +113,15 @@ def vts_pubkey(ctx: click.Context, json_out: bool) -> None:
 @SYNC
 @click.pass_context
 def vts_serve(ctx: click.Context, host: str, port: int, synchronous: _Sync) -> None:
-    """Serve the VTS: /pubkey, /claim, /board (OpenAPI at /docs). Needs no node."""
+    """Serve the VTS: /pubkey, /claim, /board (OpenAPI at /docs). Claims are signed only for escrows
+    the node holds unspent, as the claim describes them."""
     from btcmicro.lottery.micropay2 import VTS, SQLiteVTSStore
+    from btcmicro.node.chain import RPCChain
     from btcmicro.service import serve
     from btcmicro.service.vts import create_vts_app
 
-    vts = VTS(_key(ctx, "vts"), SQLiteVTSStore(_home(ctx) / "vts.sqlite", synchronous=synchronous))
+    vts = VTS(_key(ctx, "vts"), SQLiteVTSStore(_home(ctx) / "vts.sqlite", synchronous=synchronous),
+              chain=RPCChain(ctx.obj.rpc()))
     click.echo(f"VTS pk_T {vts.pubkey.hex()} on http://{host}:{port} ({len(vts.board)} claims published)", err=True)
     serve(create_vts_app(vts), host, port)
 
@@ -158,6 +164,7 @@ def merchant_serve(ctx: click.Context, vts_urls: tuple[str, ...], vts_keys: tupl
                    price: int, k: int, fast: bool, sigma1: str, host: str, port: int, synchronous: _Sync) -> None:
     """Serve pages for lottery tickets; winners are claimed through the VTS(s) in the background."""
     from btcmicro.service import serve
+    from btcmicro.service.app import write_operator_token
     from btcmicro.service.merchant import create_merchant_app
 
     if not vts_urls:
@@ -167,9 +174,27 @@ def merchant_serve(ctx: click.Context, vts_urls: tuple[str, ...], vts_keys: tupl
                                            "threshold": threshold, "price": price, "k": k, "fast": fast,
                                            "sigma1": sigma1})
     merchant = _merchant(ctx, settings, synchronous)
+    token = write_operator_token(_home(ctx) / OPERATOR_TOKEN_FILE)  # rotated at every start, as a cookie
     click.echo(f"merchant {merchant.merchant_id.hex()[:16]}… on http://{host}:{port}: {format_sats(price)} per page "
-               f"at rho 1/{1 << k}", err=True)
-    serve(create_merchant_app(merchant, vtss), host, port)
+               f"at rho 1/{1 << k}; operator token in {_home(ctx) / OPERATOR_TOKEN_FILE}", err=True)
+    serve(create_merchant_app(merchant, vtss, operator_token=token), host, port)
+
+
+@merchant_group.command("wins")
+@click.argument("merchant_url", default="http://127.0.0.1:8401")
+@JSON_OPT
+@click.pass_context
+def merchant_wins(ctx: click.Context, merchant_url: str, json_out: bool) -> None:
+    """List the winning tickets of the merchant server at MERCHANT_URL (an operator endpoint: the
+    token the server wrote in this datadir is sent)."""
+    from btcmicro.service.app import operator_headers, read_operator_token
+    from btcmicro.service.client import ServiceClient
+
+    token = read_operator_token(_home(ctx) / OPERATOR_TOKEN_FILE)
+    with ServiceClient(merchant_url, headers=operator_headers(token)) as client:
+        wins = client.get("/wins")
+    emit(ctx, {"wins": wins}, "\n".join(f"{w['c'][:16]}…  {w['escrow']}  {w['status']:<9} {w['claim_txid'] or ''}"
+                                       for w in wins) or "no winning tickets")
 
 
 # -- micropay2: payer, claims, audit ----------------------------------------------------------------

@@ -1,14 +1,17 @@
 """A FastAPI app with JSON errors for everything, a request-body size limit, and per-client quotas."""
 from __future__ import annotations
 
+import hmac
 import json
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -22,8 +25,10 @@ from btcmicro.core.errors import (
     ProtocolError,
     ServiceUnavailable,
 )
+from btcmicro.core.files import write_private
 
-__all__ = ["ErrorBody", "create_app", "error_response", "DEFAULT_MAX_BODY", "ClientQuota", "client_id"]
+__all__ = ["ErrorBody", "create_app", "error_response", "DEFAULT_MAX_BODY", "ClientQuota", "client_id",
+           "new_operator_token", "write_operator_token", "read_operator_token", "operator_only", "operator_headers"]
 
 log = logging.getLogger("btcmicro.service")
 
@@ -92,6 +97,48 @@ class ClientQuota:
             del self._buckets[who]
         while len(self._buckets) > self.max_clients:
             del self._buckets[min(self._buckets, key=lambda w: self._buckets[w][1])]
+
+
+def new_operator_token() -> str:
+    """A fresh operator token (256 bits, hex)."""
+    return secrets.token_hex(32)
+
+
+def write_operator_token(path: Path | str) -> str:
+    """Rotate the operator token kept at ``path`` (as bitcoind keeps its cookie: a file readable by
+    its user only, 0600 from the first byte, rewritten at every start); the new token."""
+    token = new_operator_token()
+    write_private(path, token + "\n")
+    return token
+
+
+def read_operator_token(path: Path | str) -> str:
+    """The operator token a running service wrote at ``path`` (what the CLI sends, transparently)."""
+    try:
+        token = Path(path).read_text().strip()
+    except FileNotFoundError:
+        raise ConfigError(f"no operator token at {path}: is the service running from this datadir?") from None
+    if len(token) != 64 or any(c not in "0123456789abcdef" for c in token):
+        raise ConfigError(f"{path} does not hold an operator token")
+    return token
+
+
+def operator_headers(token: str) -> dict[str, str]:
+    """The header an operator request carries."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+def operator_only(token: str) -> Any:
+    """A route dependency: 401 ``UNAUTHORIZED`` unless the request carries ``Authorization: Bearer
+    <token>`` (compared in constant time)."""
+    expected = token.encode()
+
+    def check(authorization: str | None = Header(default=None, max_length=512)) -> None:
+        scheme, _, got = (authorization or "").partition(" ")
+        if scheme != "Bearer" or not hmac.compare_digest(got.strip().encode(), expected):
+            raise StarletteHTTPException(401, "an operator endpoint: send Authorization: Bearer <the service's "
+                                              "operator token>")
+    return Depends(check)
 
 
 def client_id(request: Request) -> str:
@@ -201,7 +248,7 @@ def create_app(title: str, version: str = "1", *, description: str = "",
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
+        code = {401: "UNAUTHORIZED", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
         return error_response(exc.status_code, code, str(exc.detail))
 
     @app.exception_handler(NodeUnavailable)

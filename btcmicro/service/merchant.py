@@ -12,7 +12,8 @@ Endpoints:
                             escrow. A winning ticket is claimed through the VTS(s) in the
                             background (:class:`Claimer`); the answer does not wait for it.
 ``GET  /info``              the merchant's id, price, ρ = 2^-k, VTS keys and options
-``GET  /wins``              the winning tickets and their claims' progress
+``GET  /wins``              the winning tickets and their claims' progress (operator only:
+                            ``Authorization: Bearer <operator token>``)
 ==========================  ================================================================
 
 Before each batch of tickets the merchant reads the VTS boards it follows (at most ``board_max_age``
@@ -55,7 +56,7 @@ from btcmicro.lottery.micropay2 import (
     VTSClient,
 )
 from btcmicro.lottery.vts.follower import DEFAULT_BOARD_MAX_AGE, BoardFollower
-from btcmicro.service.app import create_app
+from btcmicro.service.app import create_app, new_operator_token, operator_only
 from btcmicro.service.client import ServiceClient
 from btcmicro.service.vts import HTTPVTS
 from btcmicro.wire.base64url import b64decode
@@ -200,18 +201,22 @@ def board_followers(vtss: Sequence[VTSClient], *, max_age: float = DEFAULT_BOARD
 def create_merchant_app(merchant: Merchant, vtss: Sequence[VTSClient], *, max_batch: int = 64,
                         claim_in_background: bool = True, retry_seconds: float = 2.0,
                         follow_boards: bool = True, board_max_age: float = DEFAULT_BOARD_MAX_AGE,
+                        operator_token: str | None = None,
                         title: str = "btcmicro MICROPAY2 merchant") -> FastAPI:
     """The merchant's web server. ``vtss`` are the VTS(s) winners are claimed through
     (:class:`~btcmicro.service.vts.HTTPVTS` or in-process :class:`VTS` objects). With
     ``claim_in_background`` a :class:`Claimer` (``app.state.claimer``) runs while the app is
     served; ``app.state.batcher`` is the :class:`TicketBatcher`. With ``follow_boards`` (and a
     merchant following none yet) the merchant follows every VTS's board and refuses tickets on
-    escrows claimed there, its view at most ``board_max_age`` seconds old when it accepts a ticket."""
+    escrows claimed there, its view at most ``board_max_age`` seconds old when it accepts a ticket.
+    ``/wins`` answers only a request carrying ``operator_token`` (a fresh one when None:
+    ``app.state.operator_token``)."""
     owned: list[BoardFollower] = []
     if follow_boards and not merchant.boards:
         owned = board_followers(vtss, max_age=board_max_age)
         merchant.follow(owned)
     app = create_app(title, description=__doc__ or "", status_for_code=MERCHANT_STATUS)
+    app.state.operator_token = operator_token or new_operator_token()
     batcher = TicketBatcher(merchant, max_batch)
     claimer = Claimer(merchant, vtss, retry_seconds=retry_seconds) if claim_in_background else None
     app.state.batcher = batcher
@@ -264,7 +269,8 @@ def create_merchant_app(merchant: Merchant, vtss: Sequence[VTSClient], *, max_ba
                 "threshold": merchant.threshold, "fresh_addresses": merchant.fresh_addresses,
                 "sigma1": merchant.sigma1}
 
-    @app.get("/wins", response_model=list[WinView])
+    @app.get("/wins", response_model=list[WinView], dependencies=[operator_only(app.state.operator_token)],
+             responses={401: {"description": "UNAUTHORIZED: no or another operator token"}})
     def wins() -> list[dict[str, Any]]:
         return [_win_view(r) for r in merchant.winners()]
 

@@ -2,14 +2,33 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import socket
+import sys
 import threading
 import time
 from typing import Any
 
 import uvicorn
 
-__all__ = ["ServiceThread", "listening_socket", "serve", "uvicorn_config"]
+__all__ = ["ServiceThread", "listening_socket", "serve", "uvicorn_config", "exposure_warning"]
+
+
+def exposure_warning(host: str, options: dict[str, Any] | None = None, *, token: bool = False) -> str | None:
+    """The warning for serving on ``host``: None on loopback, or with TLS (``ssl_certfile``) and an
+    operator token; otherwise what is exposed."""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback:
+        return None
+    tls = bool((options or {}).get("ssl_certfile"))
+    if tls and token:
+        return None
+    missing = " and ".join(w for w, ok in (("TLS", tls), ("an operator token", token)) if not ok)
+    return (f"warning: serving on {host}, reachable from other machines, without {missing}: anyone on the "
+            "network can call this service" + ("" if tls else " and read what it sends (tokens included)"))
 
 
 def listening_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
@@ -85,5 +104,11 @@ class ServiceThread:
 
 
 def serve(app: Any, host: str = "127.0.0.1", port: int = 8000, **uvicorn_options: Any) -> None:
-    """Serve in the foreground until SIGINT or SIGTERM (graceful: in-flight requests finish)."""
+    """Serve in the foreground until SIGINT or SIGTERM (graceful: in-flight requests finish).
+    On a non-loopback address without TLS or an operator token (``app.state.operator_token``) a
+    warning is printed to stderr first."""
+    warning = exposure_warning(host, uvicorn_options,
+                               token=bool(getattr(getattr(app, "state", None), "operator_token", None)))
+    if warning:
+        print(warning, file=sys.stderr)
     uvicorn.Server(uvicorn_config(app, host, port, **uvicorn_options)).run()

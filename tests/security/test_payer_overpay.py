@@ -13,6 +13,7 @@ from btcmicro.core.errors import ProtocolError
 from btcmicro.lottery.micropay2 import NoEscrow
 from btcmicro.lottery.micropay2.payer import DEFAULT_MAX_OVERPAY, ticket_cost
 from btcmicro.service import ServiceThread
+from btcmicro.service.app import operator_headers
 from btcmicro.service.merchant import PayerClient, create_merchant_app
 from tests.micropay2.fakes import World
 
@@ -28,7 +29,7 @@ def test_payer_refuses_ticket_worth_more_than_price() -> None:
         for _ in range(6):
             with pytest.raises(NoEscrow, match="TICKET_OVERPRICED"):
                 client.purchase()
-        assert httpx.get(shop.url + "/wins").json() == []
+        assert httpx.get(shop.url + "/wins", headers=operator_headers(shop.app.state.operator_token)).json() == []
     assert w.merchant.store.count() == (0, 0)  # no ticket reached the merchant: not one page bought
     assert w.payer.store.tickets() == []
     # before the fix each page cost 129,702 / 2 = 64,851 sats in expectation, 216 times the price

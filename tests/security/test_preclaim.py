@@ -30,6 +30,7 @@ from btcmicro.lottery.micropay2 import (
 )
 from btcmicro.node.chain import RPCChain
 from btcmicro.service import ServiceThread
+from btcmicro.service.app import operator_headers
 from btcmicro.service.merchant import PayerClient, create_merchant_app
 from btcmicro.service.vts import HTTPVTS, create_vts_app
 
@@ -85,7 +86,8 @@ def test_merchant_refuses_escrow_claimed_at_vts_before_serving(rpc: Any, funded:
                 assert (e.code, getattr(e, "status", None)) == ("ESCROW_CLAIMED", 409)
                 assert "published a claim" in e.detail
     assert served == 0  # before the fix: 14 pages served on an escrow the payer had already claimed
-    assert shop.store.count() == (0, 0) and httpx.get(shop_svc.url + "/wins").json() == []
+    assert shop.store.count() == (0, 0)
+    assert httpx.get(shop_svc.url + "/wins", headers=operator_headers(shop_svc.app.state.operator_token)).json() == []
     rec = payer.store.find(*escrow.outpoint)
     assert rec is not None and rec.status == "retired"  # told, the honest payer backs no more
 

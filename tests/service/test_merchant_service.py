@@ -11,6 +11,7 @@ import pytest
 from btcmicro.core.errors import ProtocolError
 from btcmicro.lottery.micropay2 import Ticket, b64encode, wins
 from btcmicro.service import ServiceThread
+from btcmicro.service.app import operator_headers
 from btcmicro.service.merchant import PayerClient, create_merchant_app
 from tests.micropay2.fakes import World
 
@@ -58,7 +59,9 @@ def test_ask_buy_serves_the_page_and_says_whether_the_ticket_won(w, payer, servi
         assert w.payer.store.find(*p.ticket.escrow.outpoint).status == "retired"
     later = [p.ticket.escrow.outpoint for p in results[results.index(won[0]) + 1:]]
     assert won[0].ticket.escrow.outpoint not in later
-    assert {x["c"] for x in httpx.get(service.url + "/wins").json()} == {p.ticket.c.hex() for p in won}
+    assert httpx.get(service.url + "/wins").status_code == 401  # operator only
+    listed = httpx.get(service.url + "/wins", headers=operator_headers(service.app.state.operator_token)).json()
+    assert {x["c"] for x in listed} == {p.ticket.c.hex() for p in won}
 
 
 def test_replayed_ticket_refused_over_http_state_unchanged(w, payer, service):

@@ -25,6 +25,7 @@ from btcmicro.lottery.micropay2 import (
 )
 from btcmicro.node.chain import RPCChain
 from btcmicro.service import ServiceThread
+from btcmicro.service.app import operator_headers
 from btcmicro.service.merchant import PayerClient, create_merchant_app
 from btcmicro.service.vts import HTTPVTS, create_vts_app
 
@@ -142,7 +143,9 @@ def test_two_merchants_race_for_one_escrow_over_http_loser_told_at_once(setup):
     loser = bob if winner is alice else alice
     lost = (bob_svc if loser is bob else alice_svc).app.state.claimer.results[(tb if loser is bob else ta).c]
     assert isinstance(lost, AlreadyClaimed) and lost.entry.x.c == (ta if winner is alice else tb).c
-    assert [w["status"] for w in httpx.get((bob_svc if loser is bob else alice_svc).url + "/wins").json()] == ["lost"]
+    loser_svc = bob_svc if loser is bob else alice_svc
+    listed = httpx.get(loser_svc.url + "/wins", headers=operator_headers(loser_svc.app.state.operator_token))
+    assert [w["status"] for w in listed.json()] == ["lost"]
     assert len(setup.vts.board) == 1
     setup.funded.confirm(1)
     txid = outcomes[winner].claim_txid
