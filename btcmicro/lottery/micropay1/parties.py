@@ -222,7 +222,7 @@ class Merchant:
             raise ProtocolError("UNKNOWN_REQUEST", "no such request")
         MERCHANT.step(p.state, MerchantEvent.TICKET)  # a replayed ticket: UNEXPECTED_EVENT
         if ticket.escrow in self.escrows:
-            raise ProtocolError("ESCROW_REUSED", "a ticket on this escrow was accepted already")
+            raise ProtocolError("ESCROW_REUSED", "a winning ticket on this escrow was accepted already")
         if not self.min_delay <= ticket.delay <= self.max_delay:
             raise ProtocolError("BAD_DELAY", f"delay must be {self.min_delay}..{self.max_delay} blocks")
         try:
@@ -260,7 +260,8 @@ class Merchant:
         refused = self.chain.test_accept(ticket.tx1.hex())  # the node judges σ₁ and the escrow
         if refused is not None:
             raise ProtocolError("TX1_REFUSED", f"the node refuses tx1: {refused}")
-        self.escrows.add(ticket.escrow)
+        if won:  # a lost ticket frees the escrow for the payer's next one (it has r1 and s to prove it)
+            self.escrows.add(ticket.escrow)
         p.ticket, p.lottery, p.pk_esc = ticket, lo, pk_esc
         p.state = RequestState.WON if won else RequestState.LOST
         return Accepted(ticket.request_id, True) if won else Accepted(ticket.request_id, False, p.r1, p.s)
@@ -285,7 +286,9 @@ class Merchant:
     def claim(self, request_id: bytes) -> tuple[str, str]:
         """Submit tx₁ + tx₂ as one package; the txids."""
         tx1, tx2 = self.claim_package(request_id)
-        self.submit_package([bytes(tx1.serialize()).hex(), bytes(tx2.serialize()).hex()])
+        res = self.submit_package([bytes(tx1.serialize()).hex(), bytes(tx2.serialize()).hex()])
+        if isinstance(res, dict) and res.get("package_msg") != "success":
+            raise ProtocolError("CLAIM_REFUSED", f"the node refuses the claim package: {res.get('package_msg')}")
         p = self.pending[request_id]
         p.state = MERCHANT.next_state(p.state, MerchantEvent.CLAIM)
         p.claim = (str(b2lx(tx1.GetTxid())), str(b2lx(tx2.GetTxid())))
