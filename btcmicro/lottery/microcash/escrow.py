@@ -100,7 +100,7 @@ def layout(params: Params) -> EscrowOutputs:
 
 def outpoint_bytes(txid: str, vout: int) -> bytes:
     """An outpoint as a transaction input serialises it: internal txid bytes, vout u32 LE (36 bytes)."""
-    return lx(txid) + struct.pack("<I", vout)
+    return bytes(lx(txid)) + struct.pack("<I", vout)
 
 
 def outpoint_of(data: bytes) -> tuple[str, int]:
@@ -181,16 +181,19 @@ def check_creation(params: Params, tx: CTransaction, confirmed_height: int | Non
 
 def spend_tx(template: MicrocashEscrow, txid: str, vout: int, amount: int, path: str, key: PrivateKey,
              outputs: Sequence[tuple[bytes, int]], *, change: bool = False, locktime: int = 0,
-             fee: int | None = None) -> CMutableTransaction:
+             fee: int | None = None, change_spk: bytes | None = None) -> CMutableTransaction:
     """A signed transaction spending one escrow output by ``path`` (``pay`` by N, ``refund`` by C)
-    to ``outputs``; with ``change`` the rest (less the fee) returns to the same escrow script."""
+    to ``outputs``; with ``change`` the rest (less the fee) returns to the same escrow script, or goes
+    to ``change_spk`` (the burn's OP_RETURN) when given."""
     b = TxBuilder()
     b.inputs.append(template.input(txid, vout, amount, path, sequence=SEQUENCE_RBF))
     for spk, value in outputs:
         b.add_output(spk, value)
     if locktime:
         b.set_locktime(locktime)
-    built = b.build(change_spk=template.script_pubkey() if change else None, feerate=FEERATE, fee=fee)
+    if change_spk is None and change:
+        change_spk = template.script_pubkey()
+    built = b.build(change_spk=change_spk, feerate=FEERATE, fee=fee)
     tx = built.tx
     sig = template.sign(key, tx, 0, amount)
     spend = template.pay(sig) if path == "pay" else template.refund(sig)

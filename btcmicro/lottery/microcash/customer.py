@@ -1,0 +1,75 @@
+"""The customer C: creates the escrow and issues tickets by the seqno schedule (§4.2).
+
+Round i (height ``start_height + i``) may use seqnos ``i·tkt_rate .. (i+1)·tkt_rate−1``; C issues
+the next unused one of the current round. N is not involved in issuing: one round trip C → M.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bitcoin.core import CMutableTransaction
+
+from btcmicro.core.errors import PolicyError
+from btcmicro.core.keys import PrivateKey
+from btcmicro.lottery.microcash.escrow import Escrow, creation_tx, spend_tx
+from btcmicro.lottery.microcash.messages import Ticket
+from btcmicro.lottery.microcash.params import Params
+from btcmicro.lottery.microcash.store import CustomerStore
+from btcmicro.ports import Chain
+from btcmicro.script.standard import p2wpkh
+
+__all__ = ["Customer"]
+
+
+class Customer:
+    def __init__(self, key: PrivateKey, genesis: bytes, store: CustomerStore, chain: Chain) -> None:
+        if key is None or len(genesis) != 32:
+            raise ValueError("a key and a 32-byte genesis hash are required")
+        self.key = key
+        self.genesis = genesis
+        self.store = store
+        self.chain = chain
+        self.escrow: Escrow | None = None
+
+    def create(self, params: Params, coins: Sequence[tuple[str, int, int]]) -> CMutableTransaction:
+        """Sign the creation from C's own P2WPKH coins; the caller broadcasts it and calls :meth:`created`."""
+        if params.customer != self.key.pubkey:
+            raise PolicyError("the parameters name another customer key")
+        return creation_tx(params, self.key, coins)
+
+    def created(self, params: Params, txid: str) -> Escrow:
+        self.escrow = Escrow(params, txid)
+        return self.escrow
+
+    def _escrow(self) -> Escrow:
+        if self.escrow is None:
+            raise PolicyError("no escrow yet")
+        return self.escrow
+
+    def pay(self, index: int) -> Ticket:
+        """A ticket for merchant ``index`` with the next seqno of the current round."""
+        esc = self._escrow()
+        p = esc.params
+        if not 0 <= index < p.m:
+            raise PolicyError(f"no merchant {index}")
+        i = p.round_at(self.chain.height())
+        if not 0 <= i < p.l_esc:
+            raise PolicyError(f"round {i} is outside the escrow's lifetime 0..{p.l_esc - 1}")
+        seqno = self.store.take_seqno(esc.id_esc, i * p.tkt_rate, (i + 1) * p.tkt_rate)
+        if seqno is None:
+            raise PolicyError(f"round {i}'s {p.tkt_rate} tickets are all issued")
+        return Ticket.issue(self.key, self.genesis, index, esc.id_esc, seqno)
+
+    def sign_any(self, index: int, seqno: int) -> Ticket:
+        """A ticket with any seqno, outside the schedule (what a cheating customer does; tests)."""
+        return Ticket.issue(self.key, self.genesis, index, self._escrow().id_esc, seqno)
+
+    def refund(self, which: str) -> CMutableTransaction:
+        """C's refund of a payment output (``"g<n>"``) or of the penalty, valid from its CLTV height."""
+        esc = self._escrow()
+        if which == "penalty":
+            t, vout, value = esc.penalty_output
+        else:
+            t, vout, value = esc.group_output(int(which[1:]))
+        return spend_tx(t, esc.txid, vout, value, "refund", self.key, [], locktime=t.expiry.value,
+                        change_spk=p2wpkh(self.key.pubkey))

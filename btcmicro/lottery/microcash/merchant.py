@@ -1,0 +1,113 @@
+"""A merchant M: checks tickets in the paper's order (§4.2), holds them per draw group, computes the
+draw once t_draw has k confirmations and claims its winners with N.
+
+Checks, in order: (1) the escrow is not broken; (2) index_M is this merchant's; (3) the seqno is
+fresh for this escrow; (4) the seqno is in the scheduled range ±1 round; (5) σ_C verifies. A failed
+check drops the ticket (ProtocolError, nothing stored), except: a seqno at or above tkt_rate·l_esc,
+or a second, different signed ticket for a seqno already held, returns a :class:`Proof`.
+"""
+from __future__ import annotations
+
+from btcmicro.core.errors import ProtocolError
+from btcmicro.core.keys import PrivateKey
+from btcmicro.lottery.microcash.beacon import Beacon
+from btcmicro.lottery.microcash.draw import group_winners
+from btcmicro.lottery.microcash.escrow import Escrow
+from btcmicro.lottery.microcash.messages import DUPLICATE, OUT_OF_RANGE, Claim, Proof, Ticket
+from btcmicro.lottery.microcash.states import MERCHANT, TicketEvent, TicketStatus
+from btcmicro.lottery.microcash.store import MerchantStore
+from btcmicro.ports import Chain
+from btcmicro.script.standard import p2wpkh
+
+__all__ = ["Merchant"]
+
+
+class Merchant:
+    def __init__(self, key: PrivateKey, genesis: bytes, store: MerchantStore, chain: Chain, beacon: Beacon) -> None:
+        self.key = key
+        self.genesis = genesis
+        self.store = store
+        self.chain = chain
+        self.beacon = beacon
+        self.escrows: dict[bytes, Escrow] = {}
+        self.broken: set[bytes] = set()
+        self.payout_spk = p2wpkh(key.pubkey)
+
+    def serve(self, escrow: Escrow) -> int:
+        """Serve an escrow (its creation already checked by :func:`check_creation`); M's index in it."""
+        if self.key.pubkey not in escrow.params.merchants:
+            raise ProtocolError("NOT_A_MERCHANT", "this merchant is not in the escrow's merchant set")
+        self.escrows[escrow.id_esc] = escrow
+        return escrow.params.merchants.index(self.key.pubkey)
+
+    def mark_broken(self, id_esc: bytes) -> None:
+        self.broken.add(id_esc)
+
+    def receive(self, data: bytes) -> Proof | None:
+        """Check and hold a ticket: None when accepted, a Proof of cheating, or ProtocolError (dropped)."""
+        t = Ticket.decode(data)
+        esc = self.escrows.get(t.id_esc)
+        if esc is None:
+            raise ProtocolError("UNKNOWN_ESCROW", "no such escrow")
+        p = esc.params
+        if t.id_esc in self.broken:  # 1
+            raise ProtocolError("ESCROW_BROKEN", "the escrow is broken")
+        if t.index >= p.m or p.merchants[t.index] != self.key.pubkey:  # 2
+            raise ProtocolError("WRONG_MERCHANT", f"index {t.index} is not this merchant's")
+        if t.seqno < p.max_seqno:
+            held = [h for h in self.store.tickets(t.id_esc, p.group_of_seqno(t.seqno)) if h.seqno == t.seqno]
+            if held:  # 3
+                if held[0].ticket == t.encode():
+                    raise ProtocolError("REPLAYED", f"seqno {t.seqno} already held")
+                if t.verify(p.customer, self.genesis):
+                    return Proof(DUPLICATE, Ticket.decode(held[0].ticket), t)
+                raise ProtocolError("BAD_SIGNATURE", "sigma_C does not verify")
+            lo, hi = p.seqno_window(self.chain.height())
+            if not lo <= t.seqno < hi:  # 4: in range but off schedule: dropped, no proof
+                raise ProtocolError("OFF_SCHEDULE", f"seqno {t.seqno} outside {lo}..{hi - 1}")
+        if not t.verify(p.customer, self.genesis):  # 5
+            raise ProtocolError("BAD_SIGNATURE", "sigma_C does not verify")
+        if t.seqno >= p.max_seqno:
+            return Proof(OUT_OF_RANGE, t)
+        old = self.store.add_ticket(t.id_esc, t.seqno, p.group_of_seqno(t.seqno), t.encode())
+        if old is not None:  # a concurrent second ticket for this seqno
+            if old == t.encode():
+                raise ProtocolError("REPLAYED", f"seqno {t.seqno} already held")
+            return Proof(DUPLICATE, Ticket.decode(old), t)
+        return None
+
+    def draw(self, id_esc: bytes, g: int) -> list[int] | None:
+        """The winners of group g once t_draw has k confirmations, else None."""
+        p = self.escrows[id_esc].params
+        t_draw = p.t_draw(g)
+        if self.chain.height() < t_draw + p.confirmations - 1:
+            return None
+        h = self.beacon.block_hash(t_draw)
+        if h is None:
+            return None
+        lo, r = p.group_range(g)
+        return group_winners(h, p.delay, id_esc, lo, r, p.winners)
+
+    def claims(self, id_esc: bytes, g: int) -> list[Claim]:
+        """Claims for the held winners of group g (each held ticket moves to WON/LOST, winners to CLAIMED)."""
+        won = self.draw(id_esc, g)
+        if won is None:
+            return []
+        wins = set(won)
+        out = []
+        for h in self.store.tickets(id_esc, g):
+            st = TicketStatus(h.status)
+            if st is TicketStatus.HELD:
+                ev = TicketEvent.WON if h.seqno in wins else TicketEvent.LOST
+                st = MERCHANT.next_state(st, ev)
+                self.store.set_status(id_esc, h.seqno, st.value)
+            if st is TicketStatus.WON:
+                out.append(Claim.make(self.key, self.genesis, Ticket.decode(h.ticket), self.payout_spk))
+                self.store.set_status(id_esc, h.seqno, MERCHANT.next_state(st, TicketEvent.CLAIMED).value)
+        return out
+
+    def settled(self, id_esc: bytes, seqno: int, paid: bool) -> None:
+        g = self.escrows[id_esc].params.group_of_seqno(seqno)
+        h = next(x for x in self.store.tickets(id_esc, g) if x.seqno == seqno)
+        st = MERCHANT.next_state(TicketStatus(h.status), TicketEvent.PAID if paid else TicketEvent.REFUSED)
+        self.store.set_status(id_esc, seqno, st.value)

@@ -1,0 +1,185 @@
+"""The notary N: the miners' checks of MicroCash (§4.1, §4.4–4.5) on Bitcoin, every decision on its board.
+
+- :meth:`Notary.register`: the creation checks (outputs exactly the parameters' layout, confirmed
+  before round 0; Eq. 2 and the integer W were checked building :class:`Params`).
+- :meth:`Notary.claim`: a merchant's claim is refused unless the ticket and the merchant's signature
+  verify, t_draw has k confirmations, the ticket has not expired (height ≤ t_expire), and its seqno is
+  among the draw's W winners. A replay of an accepted claim changes nothing (``ALREADY_CLAIMED``); a
+  different ticket for an already claimed seqno is a proof of cheating.
+- :meth:`Notary.settle`: pays every accepted, unpaid claim of a draw in one transaction from that
+  draw's output (change back to the same escrow script) with ``OP_RETURN "MCPAY" ‖ SHA256(tickets)``.
+- :meth:`Notary.proof`: on a proof of cheating N marks the escrow broken, pays a duplicated winner
+  from the penalty and burns the rest: ``OP_RETURN "MCBURN" ‖ SHA256(proof)``, sent with maxburnamount.
+  Issued groups keep their budgets until their t_expire (claims are still paid); C refunds at the CLTV.
+"""
+from __future__ import annotations
+
+import struct
+
+from bitcoin.core import CTransaction
+
+from btcmicro.core.errors import ConfigError, ProtocolError
+from btcmicro.core.keys import PrivateKey
+from btcmicro.lottery.microcash import board as B
+from btcmicro.lottery.microcash.beacon import Beacon
+from btcmicro.lottery.microcash.draw import group_winners
+from btcmicro.lottery.microcash.escrow import Escrow, burn_script, check_creation, payout_commitment, spend_tx
+from btcmicro.lottery.microcash.messages import DUPLICATE, OUT_OF_RANGE, Claim, Proof, Ticket
+from btcmicro.lottery.microcash.params import Params
+from btcmicro.lottery.microcash.states import NOTARY, EscrowEvent, EscrowStatus
+from btcmicro.lottery.microcash.store import ClaimRow, NotaryStore
+from btcmicro.ports import Chain
+
+__all__ = ["Notary"]
+
+
+class Notary:
+    def __init__(self, key: PrivateKey, genesis: bytes, store: NotaryStore, chain: Chain, beacon: Beacon) -> None:
+        self.key = key
+        self.genesis = genesis
+        self.store = store
+        self.chain = chain
+        self.beacon = beacon
+        self.escrows: dict[bytes, Escrow] = {}
+
+    # --- the board -------------------------------------------------------------------------------
+
+    def board(self) -> list[B.Entry]:
+        return [B.Entry.decode(e) for e in self.store.board()]
+
+    def _publish(self, kind: int, data: bytes) -> B.Entry:
+        entries = self.board()
+        prev = entries[-1].hash if entries else bytes(32)
+        e = B.make_entry(self.key, len(entries), prev, kind, data)
+        self.store.append_board(e.encode())
+        return e
+
+    # --- escrows ---------------------------------------------------------------------------------
+
+    def register(self, params: Params, txid: str) -> Escrow:
+        """Check a creation on the chain and serve the escrow (ConfigError when it is not valid)."""
+        if params.notary != self.key.pubkey:
+            raise ConfigError("the parameters name another notary")
+        st = self.chain.get_tx(txid)
+        if st is None:
+            raise ConfigError(f"no transaction {txid}")
+        esc = check_creation(params, CTransaction.deserialize(bytes.fromhex(st.hex)), st.block_height)
+        if self.store.escrow_status(esc.id_esc) is None:
+            self.store.set_escrow_status(esc.id_esc, EscrowStatus.ACTIVE.value)
+            for g in range(params.groups if params.split else 1):
+                _, vout, value = esc.group_output(g)
+                self.store.set_utxo(esc.id_esc, f"g{vout}", (txid, vout, value))
+            _, vout, value = esc.penalty_output
+            self.store.set_utxo(esc.id_esc, "penalty", (txid, vout, value))
+            self._publish(B.ESCROW, esc.id_esc + params.digest + bytes.fromhex(txid))
+        self.escrows[esc.id_esc] = esc
+        return esc
+
+    def status(self, id_esc: bytes) -> EscrowStatus:
+        s = self.store.escrow_status(id_esc)
+        if s is None:
+            raise ProtocolError("UNKNOWN_ESCROW", "no such escrow")
+        return EscrowStatus(s)
+
+    def _escrow(self, t: Ticket) -> Escrow:
+        esc = self.escrows.get(t.id_esc)
+        if esc is None:
+            raise ProtocolError("UNKNOWN_ESCROW", "no such escrow")
+        return esc
+
+    def winners(self, esc: Escrow, g: int) -> list[int]:
+        """The draw of group g; ``NOT_FINAL`` until the block at t_draw has k confirmations."""
+        p = esc.params
+        t_draw = p.t_draw(g)
+        h = self.beacon.block_hash(t_draw) if self.chain.height() >= t_draw + p.confirmations - 1 else None
+        if h is None:
+            raise ProtocolError("NOT_FINAL", f"the draw at {t_draw} does not have {p.confirmations} confirmations")
+        lo, r = p.group_range(g)
+        return group_winners(h, p.delay, esc.id_esc, lo, r, p.winners)
+
+    # --- claims ----------------------------------------------------------------------------------
+
+    def _refuse(self, claim: Claim, code: str, detail: str) -> ProtocolError:
+        self._publish(B.REFUSED, code.encode().ljust(16, b"\0") + claim.encode())
+        return ProtocolError(code, detail)
+
+    def claim(self, data: bytes) -> str:
+        """Check a merchant's claim; ``"accepted"``, or ``"broken"`` when it proves a duplicate."""
+        c = Claim.decode(data)
+        t = c.ticket
+        esc = self._escrow(t)
+        p = esc.params
+        if t.index >= p.m or not c.verify(p.merchants[t.index], self.genesis):
+            raise ProtocolError("BAD_MERCHANT_SIGNATURE", "sig_M does not verify under index_M's key")
+        if not t.verify(p.customer, self.genesis):
+            raise ProtocolError("BAD_SIGNATURE", "sigma_C does not verify")
+        old = self.store.claim_for(t.id_esc, t.seqno)
+        if old is not None and Claim.decode(old.claim).ticket == t:
+            raise ProtocolError("ALREADY_CLAIMED", f"seqno {t.seqno} was claimed already")
+        if t.seqno >= p.max_seqno:
+            self.proof(Proof(OUT_OF_RANGE, t).encode())
+            return "broken"
+        g = p.group_of_seqno(t.seqno)
+        won = self.winners(esc, g)  # NOT_FINAL: transient, nothing published
+        if self.chain.height() > p.t_expire(g):
+            raise self._refuse(c, "EXPIRED", f"the tickets of draw {g} expired at {p.t_expire(g)}")
+        if t.seqno not in won:
+            raise self._refuse(c, "LOSING_TICKET", f"seqno {t.seqno} is not among draw {g}'s winners")
+        NOTARY.step(self.status(t.id_esc), EscrowEvent.CLAIM)
+        if old is not None:  # a second, different signed ticket for a winning seqno
+            self.store.add_claim(t.id_esc, ClaimRow(-1 - t.seqno, g, c.encode(), "duplicate"))
+            self.proof(Proof(DUPLICATE, Claim.decode(old.claim).ticket, t).encode(), duplicate_claim=c)
+            return "broken"
+        self.store.add_claim(t.id_esc, ClaimRow(t.seqno, g, c.encode(), "accepted"))
+        self._publish(B.ACCEPTED, c.encode())
+        return "accepted"
+
+    def settle(self, id_esc: bytes, g: int) -> str | None:
+        """Pay every accepted, unpaid claim of draw g in one transaction; its txid, or None if none."""
+        esc = self.escrows[id_esc]
+        NOTARY.step(self.status(id_esc), EscrowEvent.SETTLE)
+        due = [c for c in self.store.claims(id_esc, g) if c.status == "accepted" and c.seqno >= 0]
+        if not due:
+            return None
+        key = f"g{esc.group_output(g)[1]}"
+        utxo = self.store.utxo(id_esc, key)
+        if utxo is None:
+            raise ProtocolError("SPENT", f"draw {g}'s budget is spent")
+        tmpl = esc.group_output(g)[0]
+        claims = [Claim.decode(c.claim) for c in due]
+        outs = [(cl.payout_spk, esc.params.beta) for cl in claims]
+        outs.append((payout_commitment([cl.ticket.encode() for cl in claims]), 0))
+        tx = spend_tx(tmpl, utxo[0], utxo[1], utxo[2], "pay", self.key, outs, change=True)
+        txid = self.chain.broadcast(tx.serialize().hex())
+        change = len(tx.vout) - 1
+        self.store.set_utxo(id_esc, key, (txid, change, int(tx.vout[change].nValue)))
+        self.store.mark_paid(id_esc, [c.seqno for c in due], txid)
+        self._publish(B.PAID, bytes.fromhex(txid) + b"".join(struct.pack(">Q", c.seqno) for c in due))
+        return txid
+
+    # --- proofs of cheating ----------------------------------------------------------------------
+
+    def proof(self, data: bytes, *, duplicate_claim: Claim | None = None) -> str:
+        """Break the escrow on a valid proof: pay a duplicated winner from the penalty, burn the rest.
+        The burn's txid. A proof against an escrow already broken is refused (nothing changes)."""
+        pr = Proof.decode(data)
+        esc = self._escrow(pr.first)
+        p = esc.params
+        for t in (pr.first, pr.second):
+            if t is not None and not t.verify(p.customer, self.genesis):
+                raise ProtocolError("BAD_PROOF", "a ticket of the proof is not signed by C")
+        if pr.kind == OUT_OF_RANGE and pr.first.seqno < p.max_seqno:
+            raise ProtocolError("BAD_PROOF", f"seqno {pr.first.seqno} is in range")
+        status = NOTARY.next_state(self.status(pr.first.id_esc), EscrowEvent.PROOF)
+        self.store.set_escrow_status(pr.first.id_esc, status.value)
+        self._publish(B.BROKEN, pr.encode())
+        utxo = self.store.utxo(pr.first.id_esc, "penalty")
+        assert utxo is not None
+        tmpl = esc.penalty_output[0]
+        outs = [] if duplicate_claim is None else [(duplicate_claim.payout_spk, p.beta)]
+        tx = spend_tx(tmpl, utxo[0], utxo[1], utxo[2], "pay", self.key, outs, change_spk=burn_script(pr.digest))
+        burned = int(tx.vout[-1].nValue)
+        txid = self.beacon.broadcast_burn(tx.serialize().hex(), burned)
+        self.store.set_utxo(pr.first.id_esc, "penalty", None)
+        self._publish(B.BURNED, bytes.fromhex(txid) + struct.pack(">Q", burned))
+        return txid

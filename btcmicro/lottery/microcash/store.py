@@ -1,0 +1,164 @@
+"""The MicroCash parties' store ports and their in-memory implementations (tests, one-shot tools).
+
+The SQLite adapters are in :mod:`btcmicro.lottery.microcash.sqlite`; this module imports no sqlite3.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from btcmicro.ports import Store
+
+__all__ = [
+    "CustomerStore",
+    "MerchantStore",
+    "NotaryStore",
+    "HeldTicket",
+    "ClaimRow",
+    "MemoryCustomerStore",
+    "MemoryMerchantStore",
+    "MemoryNotaryStore",
+]
+
+
+@dataclass(frozen=True)
+class HeldTicket:
+    seqno: int
+    group: int
+    ticket: bytes
+    status: str
+
+
+@dataclass(frozen=True)
+class ClaimRow:
+    seqno: int
+    group: int
+    claim: bytes
+    status: str  # "accepted", "paid", "duplicate"
+    txid: str | None = None
+
+
+class CustomerStore(Store, Protocol):
+    def take_seqno(self, id_esc: bytes, lo: int, hi: int) -> int | None:
+        """Durably take the next unused seqno in lo..hi−1 (never below one taken before), or None."""
+        ...
+
+
+class MerchantStore(Store, Protocol):
+    def add_ticket(self, id_esc: bytes, seqno: int, group: int, ticket: bytes) -> bytes | None:
+        """Durably hold a ticket; None when new, else the ticket already held for that seqno."""
+        ...
+
+    def tickets(self, id_esc: bytes, group: int) -> list[HeldTicket]: ...
+
+    def set_status(self, id_esc: bytes, seqno: int, status: str) -> None: ...
+
+
+class NotaryStore(Store, Protocol):
+    def escrow_status(self, id_esc: bytes) -> str | None: ...
+
+    def set_escrow_status(self, id_esc: bytes, status: str) -> None: ...
+
+    def claim_for(self, id_esc: bytes, seqno: int) -> ClaimRow | None: ...
+
+    def add_claim(self, id_esc: bytes, row: ClaimRow) -> None: ...
+
+    def claims(self, id_esc: bytes, group: int) -> list[ClaimRow]: ...
+
+    def mark_paid(self, id_esc: bytes, seqnos: list[int], txid: str) -> None: ...
+
+    def utxo(self, id_esc: bytes, key: str) -> tuple[str, int, int] | None:
+        """The current outpoint and value of an escrow output (``"g<n>"`` or ``"penalty"``)."""
+        ...
+
+    def set_utxo(self, id_esc: bytes, key: str, utxo: tuple[str, int, int] | None) -> None: ...
+
+    def append_board(self, entry: bytes) -> int: ...
+
+    def board(self) -> list[bytes]: ...
+
+
+class MemoryCustomerStore:
+    def __init__(self) -> None:
+        self._next: dict[bytes, int] = {}
+
+    def take_seqno(self, id_esc: bytes, lo: int, hi: int) -> int | None:
+        s = max(lo, self._next.get(id_esc, 0))
+        if s >= hi:
+            return None
+        self._next[id_esc] = s + 1
+        return s
+
+    def close(self) -> None:
+        pass
+
+
+class MemoryMerchantStore:
+    def __init__(self) -> None:
+        self._t: dict[tuple[bytes, int], HeldTicket] = {}
+
+    def add_ticket(self, id_esc: bytes, seqno: int, group: int, ticket: bytes) -> bytes | None:
+        old = self._t.get((id_esc, seqno))
+        if old is not None:
+            return old.ticket
+        self._t[(id_esc, seqno)] = HeldTicket(seqno, group, ticket, "held")
+        return None
+
+    def tickets(self, id_esc: bytes, group: int) -> list[HeldTicket]:
+        return sorted((t for (e, _), t in self._t.items() if e == id_esc and t.group == group),
+                      key=lambda t: t.seqno)
+
+    def set_status(self, id_esc: bytes, seqno: int, status: str) -> None:
+        t = self._t[(id_esc, seqno)]
+        self._t[(id_esc, seqno)] = HeldTicket(t.seqno, t.group, t.ticket, status)
+
+    def close(self) -> None:
+        pass
+
+
+class MemoryNotaryStore:
+    def __init__(self) -> None:
+        self._status: dict[bytes, str] = {}
+        self._claims: dict[tuple[bytes, int], ClaimRow] = {}
+        self._utxo: dict[tuple[bytes, str], tuple[str, int, int]] = {}
+        self._board: list[bytes] = []
+
+    def escrow_status(self, id_esc: bytes) -> str | None:
+        return self._status.get(id_esc)
+
+    def set_escrow_status(self, id_esc: bytes, status: str) -> None:
+        self._status[id_esc] = status
+
+    def claim_for(self, id_esc: bytes, seqno: int) -> ClaimRow | None:
+        return self._claims.get((id_esc, seqno))
+
+    def add_claim(self, id_esc: bytes, row: ClaimRow) -> None:
+        self._claims[(id_esc, row.seqno)] = row
+
+    def claims(self, id_esc: bytes, group: int) -> list[ClaimRow]:
+        return sorted((c for (e, _), c in self._claims.items() if e == id_esc and c.group == group),
+                      key=lambda c: c.seqno)
+
+    def mark_paid(self, id_esc: bytes, seqnos: list[int], txid: str) -> None:
+        for s in seqnos:
+            c = self._claims[(id_esc, s)]
+            self._claims[(id_esc, s)] = ClaimRow(c.seqno, c.group, c.claim, "paid", txid)
+
+    def utxo(self, id_esc: bytes, key: str) -> tuple[str, int, int] | None:
+        return self._utxo.get((id_esc, key))
+
+    def set_utxo(self, id_esc: bytes, key: str, utxo: tuple[str, int, int] | None) -> None:
+        if utxo is None:
+            self._utxo.pop((id_esc, key), None)
+        else:
+            self._utxo[(id_esc, key)] = utxo
+
+    def append_board(self, entry: bytes) -> int:
+        self._board.append(entry)
+        return len(self._board) - 1
+
+    def board(self) -> list[bytes]:
+        return list(self._board)
+
+    def close(self) -> None:
+        pass
