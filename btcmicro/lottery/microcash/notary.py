@@ -127,6 +127,7 @@ class Notary:
             raise self._refuse(c, "LOSING_TICKET", f"seqno {t.seqno} is not among draw {g}'s winners")
         NOTARY.step(self.status(t.id_esc), EscrowEvent.CLAIM)
         if old is not None:  # a second, different signed ticket for a winning seqno
+            NOTARY.step(self.status(t.id_esc), EscrowEvent.PROOF)  # broken once: a later duplicate changes nothing
             self.store.add_claim(t.id_esc, ClaimRow(-1 - t.seqno, g, c.encode(), "duplicate"))
             self.proof(Proof(DUPLICATE, Claim.decode(old.claim).ticket, t).encode(), duplicate_claim=c)
             return "broken"
