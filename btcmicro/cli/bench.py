@@ -5,7 +5,8 @@ import click
 
 from btcmicro.cli._common import BITCOIND_OPT, JSON_OPT, emit, engine_option
 
-__all__ = ["bench", "bench_channel", "bench_engine", "bench_micropay2", "bench_vuf", "bench_micropay3"]
+__all__ = ["bench", "bench_channel", "bench_engine", "bench_micropay2", "bench_vuf", "bench_micropay3",
+           "bench_micropay1"]
 
 
 @click.group()
@@ -82,4 +83,17 @@ def bench_micropay3(ctx: click.Context, quick: bool, json_out: bool) -> None:
     from btcmicro.bench.micropay3 import format_report, run_micropay3_bench
 
     report = run_micropay3_bench(quick=quick, echo=None if json_out else lambda m: click.echo(m, err=True))
+    emit(ctx, report, format_report(report))
+
+
+@bench.command("micropay1")
+@click.option("--quick", is_flag=True, help="Fewer iterations (a smoke run).")
+@JSON_OPT
+@click.pass_context
+def bench_micropay1(ctx: click.Context, quick: bool, json_out: bool) -> None:
+    """MICROPAY1-sub: Make/Check Ticket next to the raw signs/verifies of the same run, and the claim
+    package's vbytes and fees per win (tx_1 + tx_2) against MICROPAY2's single claim."""
+    from btcmicro.bench.micropay1 import format_report, run_micropay1_bench
+
+    report = run_micropay1_bench(quick=quick, echo=None if json_out else lambda m: click.echo(m, err=True))
     emit(ctx, report, format_report(report))

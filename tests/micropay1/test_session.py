@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from btcmicro.bench.micropay1 import package_vsizes
 from btcmicro.lottery.micropay1 import RequestState, vsize
 from btcmicro.wallet import Funder
 
@@ -27,8 +28,11 @@ def test_winning_ticket_claimed_as_a_package(kit: Kit) -> None:
     acc = merchant.accept(ticket)
     assert acc.won and acc.r1 is None
     tx1, tx2 = merchant.claim_package(req.request_id)
-    assert vsize(tx1) < 130 and vsize(tx2) < 200
+    bounds = package_vsizes(9)  # the bench's figures (72-byte signatures) bound the signed sizes
+    assert bounds["tx1"] - 1 <= vsize(tx1) <= bounds["tx1"]
+    assert bounds["tx2_min"] - 1 <= vsize(tx2) <= bounds["tx2_max"]
     txid1, txid2 = merchant.claim(req.request_id)
+    assert [kit.rpc.getrawtransaction(t, True)["vsize"] for t in (txid1, txid2)] == [vsize(tx1), vsize(tx2)]
     assert set(kit.rpc.getrawmempool()) >= {txid1, txid2}
     kit.mine()
     assert kit.confirmations(txid1) == kit.confirmations(txid2) == 1
