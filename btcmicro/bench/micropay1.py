@@ -78,7 +78,7 @@ def package_vsizes(k: int) -> dict[str, int]:
 
 def _world(k: int) -> tuple[FakeChain, Payer, Merchant]:
     chain = FakeChain()
-    payer = Payer(b"p" * 32, chain, None, genesis=GENESIS, rng=os.urandom, delay=144)  # type: ignore[arg-type]
+    payer = Payer(b"p" * 32, chain, None, genesis=GENESIS, rng=os.urandom, delay=144)
     merchant = Merchant(b"m" * 32, chain, k=k, genesis=GENESIS, rng=os.urandom, submit_package=lambda txs: None)
     return chain, payer, merchant
 

@@ -20,10 +20,9 @@ from btcmicro.core.errors import ProtocolError
 from btcmicro.core.keys import PrivateKey
 from btcmicro.crypto.commitment import SizeCommitment, chunk_bits, commit, split_value
 from btcmicro.lottery.common import R_SIZE, check_k, derive_key, wins
-from btcmicro.ports import Chain, Rng
+from btcmicro.ports import Chain, Rng, Wallet
 from btcmicro.script.standard import p2wpkh
 from btcmicro.tx.sign import sign_p2wpkh
-from btcmicro.wallet import Funder
 
 from .messages import Request, Ticket
 from .predicate import Outpoint, Transcript, check_release, commit_r1, sigma_digest
@@ -71,7 +70,7 @@ class _Escrow:
 class Payer:
     """Holds escrows (one key each, P2WPKH) and pays tickets on them, one outstanding per escrow."""
 
-    def __init__(self, secret: bytes, chain: Chain, funder: Funder, *, genesis: bytes, rng: Rng,
+    def __init__(self, secret: bytes, chain: Chain, funder: Wallet | None, *, genesis: bytes, rng: Rng,
                  delay: int = 6, tx1_fee: int = 300) -> None:
         self.secret, self.chain, self.funder, self.genesis, self.rng = secret, chain, funder, genesis, rng
         self.delay, self.tx1_fee = delay, tx1_fee
@@ -85,6 +84,8 @@ class Payer:
 
     def fund_escrow(self, value: int) -> Outpoint:
         index = len(self.escrows)
+        if self.funder is None:
+            raise ProtocolError("NO_WALLET", "this payer has no wallet to fund escrows from")
         txid = self.funder.send_many([(bytes(p2wpkh(self._key(index).pubkey)), value)])
         return self.adopt(txid, 0, value, index)
 
@@ -220,7 +221,7 @@ class Merchant:
         p = self.pending.get(ticket.request_id)
         if p is None:
             raise ProtocolError("UNKNOWN_REQUEST", "no such request")
-        MERCHANT.step(p.state, MerchantEvent.TICKET)  # a replayed ticket: UNEXPECTED_EVENT
+        MERCHANT.step(p.state, MerchantEvent.LOSING_TICKET)  # a replayed ticket: UNEXPECTED_EVENT
         if ticket.escrow in self.escrows:
             raise ProtocolError("ESCROW_REUSED", "a winning ticket on this escrow was accepted already")
         if not self.min_delay <= ticket.delay <= self.max_delay:
@@ -263,7 +264,7 @@ class Merchant:
         if won:  # a lost ticket frees the escrow for the payer's next one (it has r1 and s to prove it)
             self.escrows.add(ticket.escrow)
         p.ticket, p.lottery, p.pk_esc = ticket, lo, pk_esc
-        p.state = RequestState.WON if won else RequestState.LOST
+        p.state = MERCHANT.next_state(p.state, MerchantEvent.WINNING_TICKET if won else MerchantEvent.LOSING_TICKET)
         return Accepted(ticket.request_id, True) if won else Accepted(ticket.request_id, False, p.r1, p.s)
 
     def claim_package(self, request_id: bytes) -> tuple[CTransaction, CTransaction]:

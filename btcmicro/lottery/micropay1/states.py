@@ -21,7 +21,8 @@ class RequestState(StrEnum):
 
 
 class MerchantEvent(Enum):
-    TICKET = "ticket"
+    WINNING_TICKET = "winning_ticket"
+    LOSING_TICKET = "losing_ticket"
     CLAIM = "claim"
 
 
@@ -39,7 +40,8 @@ class PayerEvent(Enum):
 
 MERCHANT: Transitions[RequestState, MerchantEvent, None] = Transitions("micropay1 merchant", RequestState,
                                                                         MerchantEvent, {
-    RequestState.ISSUED: {MerchantEvent.TICKET: (None, RequestState.WON)},
+    RequestState.ISSUED: {MerchantEvent.WINNING_TICKET: (None, RequestState.WON),
+                          MerchantEvent.LOSING_TICKET: (None, RequestState.LOST)},
     RequestState.WON: {MerchantEvent.CLAIM: (None, RequestState.CLAIMED)},
 })
 
