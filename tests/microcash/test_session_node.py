@@ -74,3 +74,32 @@ def test_concurrent_tickets_draw_payout_and_duplicate_burn(rpc: Any, funded: Fun
     assert t2 is not None
     w.mine(1)
     assert w.paid_to(t2, w.mks[0]) == p.winners * p.beta
+
+
+@pytest.mark.integration
+@pytest.mark.both_engines
+def test_auditor_matches_every_notary_spend_to_the_board(rpc: Any, funded: Funder) -> None:
+    from btcmicro.lottery.microcash.audit import audit
+    from btcmicro.lottery.microcash.escrow import spend_tx
+    from btcmicro.script.standard import p2wpkh
+
+    w = NodeWorld(rpc, funded)
+    esc = w.create()
+    p = w.params
+    w.mine_to(p.start_height)
+    for i in range(p.tkt_rate):
+        w.merchants[i % 2].receive(w.customer.pay(i % 2).encode())
+    w.mine_to(p.t_draw(0))
+    for m in w.merchants:
+        for c in m.claims(esc.id_esc, 0):
+            w.notary.claim(c.encode())
+    assert w.notary.settle(esc.id_esc, 0) is not None
+    w.mine(1)
+    assert audit(esc, w.notary.board(), w.chain, w.beacon, w.genesis) == []
+    # N steals group 1's budget: a spend its board does not show is reported
+    t1, vout1, v1 = esc.group_output(1)
+    theft = spend_tx(t1, esc.txid, vout1, v1, "pay", w.nk, [(p2wpkh(w.nk.pubkey), v1 - 1_000)])
+    theft_txid = w.chain.broadcast(theft.serialize().hex())
+    w.mine(1)
+    problems = audit(esc, w.notary.board(), w.chain, w.beacon, w.genesis)
+    assert len(problems) == 1 and theft_txid in problems[0]

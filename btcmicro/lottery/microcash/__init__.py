@@ -4,6 +4,7 @@ See ``docs/microcash.md`` and SCHEMES.md §5.
 """
 from __future__ import annotations
 
+from btcmicro.lottery.microcash.audit import audit
 from btcmicro.lottery.microcash.beacon import Beacon, RPCBeacon
 from btcmicro.lottery.microcash.board import Entry, verify_board
 from btcmicro.lottery.microcash.customer import Customer
@@ -31,6 +32,7 @@ __all__ = [
     "RPCBeacon",
     "Ticket",
     "TicketStatus",
+    "audit",
     "check_creation",
     "creation_tx",
     "group_winners",

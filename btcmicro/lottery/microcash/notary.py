@@ -153,7 +153,10 @@ class Notary:
         tx = spend_tx(tmpl, utxo[0], utxo[1], utxo[2], "pay", self.key, outs, change=True)
         txid = self.chain.broadcast(tx.serialize().hex())
         change = len(tx.vout) - 1
-        self.store.set_utxo(id_esc, key, (txid, change, int(tx.vout[change].nValue)))
+        if bytes(tx.vout[change].scriptPubKey) == tmpl.script_pubkey():
+            self.store.set_utxo(id_esc, key, (txid, change, int(tx.vout[change].nValue)))
+        else:  # no change left above dust: the budget is spent
+            self.store.set_utxo(id_esc, key, None)
         self.store.mark_paid(id_esc, [c.seqno for c in due], txid)
         self._publish(B.PAID, bytes.fromhex(txid) + b"".join(struct.pack(">Q", c.seqno) for c in due))
         return txid
