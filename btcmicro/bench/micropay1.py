@@ -26,7 +26,15 @@ from btcmicro.bench.engine import machine_description
 from btcmicro.contracts import Expiry
 from btcmicro.core.keys import PrivateKey
 from btcmicro.crypto.commitment import chunk_bits
-from btcmicro.lottery.micropay1 import LotteryOutput, Merchant, Payer, guesses_of, vsize
+from btcmicro.lottery.micropay1 import (
+    LotteryOutput,
+    Merchant,
+    Payer,
+    SQLiteMerchantStore,
+    SQLitePayerStore,
+    guesses_of,
+    vsize,
+)
 from btcmicro.lottery.micropay2.messages import EscrowRef, claim_vsize
 from btcmicro.lottery.micropay2.templates import Micropay2Escrow
 from btcmicro.script.standard import p2wpkh
@@ -78,8 +86,10 @@ def package_vsizes(k: int) -> dict[str, int]:
 
 def _world(k: int) -> tuple[FakeChain, Payer, Merchant]:
     chain = FakeChain()
-    payer = Payer(b"p" * 32, chain, None, genesis=GENESIS, rng=os.urandom, delay=144)
-    merchant = Merchant(b"m" * 32, chain, k=k, genesis=GENESIS, rng=os.urandom, submit_package=lambda txs: None)
+    payer = Payer(b"p" * 32, chain, SQLitePayerStore(":memory:", synchronous="OFF"), None, genesis=GENESIS,
+                  rng=os.urandom, delay=144)
+    merchant = Merchant(b"m" * 32, chain, SQLiteMerchantStore(":memory:", synchronous="OFF"), k=k, genesis=GENESIS,
+                        rng=os.urandom, submit_package=lambda txs: None)
     return chain, payer, merchant
 
 
@@ -119,8 +129,7 @@ def _micro(n: int, repeats: int, k: int) -> dict[str, Any]:
         out["raw BIP340 verify"].append(_time(lambda i: xonly.verify(sig, msg), n))
     assert der
     for t in tickets:
-        p = merchant.pending[t.request_id]
-        if p.state.value == "won":
+        if merchant.record(t.request_id).state.value == "won":
             tx1, tx2 = merchant.claim_package(t.request_id)
             wins.append((vsize(tx1), vsize(tx2)))
     med = {name: statistics.median(v) for name, v in out.items()}

@@ -17,7 +17,15 @@ from typing import Any
 from bitcoin.core import lx
 
 from btcmicro.core.errors import NodeError
-from btcmicro.lottery.micropay1 import Merchant, Outpoint, Payer, Ticket, vsize
+from btcmicro.lottery.micropay1 import (
+    Merchant,
+    Outpoint,
+    Payer,
+    SQLiteMerchantStore,
+    SQLitePayerStore,
+    Ticket,
+    vsize,
+)
 from btcmicro.node.chain import RPCChain
 
 __all__ = ["tour", "K", "DELAY", "VALUE"]
@@ -52,8 +60,11 @@ def tour(rpc: Any, wallet: Any, workdir: Path | str, say: Callable[[str], None])
     chain = RPCChain(rpc)
     genesis = lx(rpc.getblockhash(0))
     report: dict[str, Any] = {"rho": f"1/{1 << K}", "delay": DELAY, "escrow_sats": VALUE}
-    payer = Payer(secrets.token_bytes(32), chain, wallet, genesis=genesis, rng=secrets.token_bytes, delay=DELAY)
-    merchant = Merchant(secrets.token_bytes(32), chain, k=K, genesis=genesis, rng=secrets.token_bytes,
+    workdir = Path(workdir)
+    payer = Payer(secrets.token_bytes(32), chain, SQLitePayerStore(workdir / "payer.sqlite"), wallet,
+                  genesis=genesis, rng=secrets.token_bytes, delay=DELAY)
+    merchant = Merchant(secrets.token_bytes(32), chain, SQLiteMerchantStore(workdir / "merchant.sqlite"), k=K,
+                        genesis=genesis, rng=secrets.token_bytes,
                         submit_package=lambda txs: rpc.submitpackage(list(txs)), min_delay=DELAY)
     wallet.ensure_balance(6 * VALUE + 100_000)
     escrows = [payer.fund_escrow(VALUE) for _ in range(3)]

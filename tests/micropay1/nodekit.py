@@ -8,7 +8,15 @@ from typing import Any
 from bitcoin.core import lx
 
 from btcmicro.lottery.common import wins
-from btcmicro.lottery.micropay1 import Merchant, Outpoint, Payer, Request, Ticket
+from btcmicro.lottery.micropay1 import (
+    Merchant,
+    Outpoint,
+    Payer,
+    Request,
+    SQLiteMerchantStore,
+    SQLitePayerStore,
+    Ticket,
+)
 from btcmicro.node.chain import RPCChain
 from btcmicro.wallet import Funder
 
@@ -28,12 +36,13 @@ class Kit:
         return self.rpc.submitpackage(list(txs))
 
     def payer(self, delay: int = DELAY, secret: bytes | None = None) -> Payer:
-        return Payer(secret or secrets.token_bytes(32), self.chain, self.funded, genesis=self.genesis,
+        return Payer(secret or secrets.token_bytes(32), self.chain, SQLitePayerStore(":memory:"), self.funded,
+                     genesis=self.genesis,
                      rng=secrets.token_bytes, delay=delay)
 
     def merchant(self, k: int = K) -> Merchant:
-        return Merchant(secrets.token_bytes(32), self.chain, k=k, genesis=self.genesis, rng=secrets.token_bytes,
-                        submit_package=self.submit)
+        return Merchant(secrets.token_bytes(32), self.chain, SQLiteMerchantStore(":memory:"), k=k,
+                        genesis=self.genesis, rng=secrets.token_bytes, submit_package=self.submit)
 
     def mine(self, n: int = 1) -> None:
         self.funded.confirm(n)

@@ -37,7 +37,7 @@ def _txid(tx: CTransaction | CMutableTransaction) -> str:
 def _tx2(merchant: Merchant, rid: bytes, preimages: Sequence[bytes], key: PrivateKey | None = None,
          fee: int = 1_000, sig: bytes | None = None) -> CMutableTransaction:
     """A spend of the ticket's lottery output by the claim path with chosen preimages, key and signature."""
-    p = merchant.pending[rid]
+    p = merchant.record(rid)
     assert p.ticket is not None and p.lottery is not None
     tx1 = CTransaction.deserialize(p.ticket.tx1)
     amount = tx1.vout[0].nValue
@@ -108,8 +108,8 @@ def test_losing_merchant_locks_the_escrow_until_delta(kit: Kit) -> None:
 @pytest.mark.both_engines
 def test_wrong_preimage_length_or_content_refused_by_the_node(kit: Kit) -> None:
     _, merchant, _, rid = _won(kit)
-    p = merchant.pending[rid]
-    good = [c.preimage for c in p.chunks]
+    p = merchant.record(rid)
+    good = list(p.preimages)
     tx1 = CTransaction.deserialize(p.ticket.tx1) if p.ticket else None
     assert tx1 is not None
     kit.chain.broadcast(_hex(tx1))
@@ -136,7 +136,7 @@ def test_losing_merchant_cannot_open_the_claim_path(kit: Kit) -> None:
     assert not merchant.accept(ticket).won
     tx1 = merchant.broadcast_tx1(req.request_id)
     assert tx1
-    honest = [c.preimage for c in merchant.pending[req.request_id].chunks]
+    honest = list(merchant.record(req.request_id).preimages)
     with pytest.raises(NodeError, match="script-verify|Script"):
         kit.chain.broadcast(_hex(_tx2(merchant, req.request_id, honest)))
 
@@ -182,7 +182,7 @@ def test_one_escrow_two_outstanding_winning_tickets_only_one_tx1_confirms(kit: K
     a1, _ = m1.claim(r1.request_id)
     with pytest.raises((ProtocolError, NodeError)):
         m2.claim(r2.request_id)
-    assert m2.pending[r2.request_id].state == RequestState.WON  # a refused claim changes nothing
+    assert m2.record(r2.request_id).state == RequestState.WON  # a refused claim changes nothing
     kit.mine()
     assert kit.confirmations(a1) == 1
     assert kit.confirmations(_txid(CTransaction.deserialize(t2.tx1))) == 0
@@ -201,10 +201,10 @@ def test_replayed_or_tampered_ticket_changes_no_state(kit: Kit) -> None:
     acc = merchant.accept(ticket)
     with pytest.raises(ProtocolError, match="UNEXPECTED_EVENT"):
         merchant.accept(Ticket.decode(ticket.encode()))
-    assert merchant.pending[req.request_id].state == RequestState.LOST
+    assert merchant.record(req.request_id).state == RequestState.LOST
     payer.lost(escrow, acc.r1 or b"", acc.s or b"", req)
     req2, t2 = kit.ticket(payer, merchant, escrow, won=True)
-    before = (merchant.pending[req2.request_id].state, set(merchant.escrows))
+    before = (merchant.record(req2.request_id), merchant.store.escrow_won(t2.escrow))
     tampered = [
         Ticket(t2.request_id, t2.escrow, t2.value, t2.r2, t2.delay, t2.refund, bytes(64), t2.tx1),
         Ticket(t2.request_id, t2.escrow, t2.value + 1, t2.r2, t2.delay, t2.refund, t2.sigma, t2.tx1),
@@ -214,7 +214,7 @@ def test_replayed_or_tampered_ticket_changes_no_state(kit: Kit) -> None:
     for t in tampered:
         with pytest.raises(ProtocolError):
             merchant.accept(t)
-        assert (merchant.pending[req2.request_id].state, set(merchant.escrows)) == before
+        assert (merchant.record(req2.request_id), merchant.store.escrow_won(t2.escrow)) == before
     assert merchant.accept(t2).won
 
 

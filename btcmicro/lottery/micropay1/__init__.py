@@ -6,11 +6,14 @@ from __future__ import annotations
 from .messages import Request, Ticket
 from .parties import Accepted, Merchant, Payer, a2_of, guesses_of, vsize
 from .predicate import Outpoint, Transcript, check_release, commit_r1, release, sigma_digest
+from .sqlite import SQLiteMerchantStore, SQLitePayerStore
 from .states import MERCHANT, PAYER, EscrowState, MerchantEvent, PayerEvent, RequestState
+from .store import EscrowRecord, MerchantStore, PayerStore, RequestRecord
 from .templates import LotteryOutput
 
 __all__ = [
-    "Accepted", "EscrowState", "LotteryOutput", "MERCHANT", "Merchant", "MerchantEvent", "Outpoint", "PAYER",
-    "Payer", "PayerEvent", "Request", "RequestState", "Ticket", "Transcript", "a2_of", "check_release",
+    "Accepted", "EscrowRecord", "EscrowState", "LotteryOutput", "MERCHANT", "Merchant", "MerchantEvent",
+    "MerchantStore", "Outpoint", "PAYER", "Payer", "PayerEvent", "PayerStore", "Request", "RequestRecord",
+    "RequestState", "SQLiteMerchantStore", "SQLitePayerStore", "Ticket", "Transcript", "a2_of", "check_release",
     "commit_r1", "guesses_of", "release", "sigma_digest", "vsize",
 ]

@@ -4,13 +4,13 @@ The payer signs tx₁ (its escrow → a per-ticket :class:`~.templates.LotteryOu
 (c, r₂, a₂, escrow); the merchant rebuilds the lottery output, has the node judge tx₁
 (``testmempoolaccept``), and on a win claims through a parent-child package: tx₁ and tx₂ (lottery
 output → a₂, its fee paying for both) in one ``submitpackage``. A losing merchant reveals (r₁, s)
-so the payer may reuse the escrow. State lives in memory here (the SQLite stores are left to do).
+so the payer may reuse the escrow. State lives in the parties' store ports (SQLite adapters in :mod:`.sqlite`).
 """
 from __future__ import annotations
 
 import hmac
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import coincurve
@@ -18,7 +18,7 @@ from bitcoin.core import CMutableTransaction, CMutableTxIn, CMutableTxOut, COutP
 
 from btcmicro.core.errors import ProtocolError
 from btcmicro.core.keys import PrivateKey
-from btcmicro.crypto.commitment import SizeCommitment, chunk_bits, commit, split_value
+from btcmicro.crypto.commitment import chunk_bits, commit, split_value
 from btcmicro.lottery.common import R_SIZE, check_k, derive_key, wins
 from btcmicro.ports import Chain, Rng, Wallet
 from btcmicro.script.standard import p2wpkh
@@ -26,7 +26,8 @@ from btcmicro.tx.sign import sign_p2wpkh
 
 from .messages import Request, Ticket
 from .predicate import Outpoint, Transcript, check_release, commit_r1, sigma_digest
-from .states import MERCHANT, PAYER, EscrowState, MerchantEvent, PayerEvent, RequestState
+from .states import MERCHANT, PAYER, MerchantEvent, PayerEvent
+from .store import EscrowRecord, MerchantStore, PayerStore, RequestRecord
 from .templates import LotteryOutput
 
 __all__ = ["Payer", "Merchant", "Accepted", "vsize", "guesses_of", "a2_of"]
@@ -57,24 +58,14 @@ def _txid_hex(op: Outpoint) -> str:
     return str(b2lx(op.txid))
 
 
-@dataclass
-class _Escrow:
-    index: int
-    outpoint: Outpoint
-    value: int
-    state: EscrowState = EscrowState.FUNDED
-    ticket: Ticket | None = None
-    lottery: LotteryOutput | None = None
-
-
 class Payer:
     """Holds escrows (one key each, P2WPKH) and pays tickets on them, one outstanding per escrow."""
 
-    def __init__(self, secret: bytes, chain: Chain, funder: Wallet | None, *, genesis: bytes, rng: Rng,
-                 delay: int = 6, tx1_fee: int = 300) -> None:
-        self.secret, self.chain, self.funder, self.genesis, self.rng = secret, chain, funder, genesis, rng
+    def __init__(self, secret: bytes, chain: Chain, store: PayerStore, funder: Wallet | None, *, genesis: bytes,
+                 rng: Rng, delay: int = 6, tx1_fee: int = 300) -> None:
+        self.secret, self.chain, self.store, self.funder, self.genesis, self.rng = \
+            secret, chain, store, funder, genesis, rng
         self.delay, self.tx1_fee = delay, tx1_fee
-        self.escrows: dict[Outpoint, _Escrow] = {}
 
     def _key(self, index: int) -> PrivateKey:
         return derive_key(self.secret, b"micropay1/escrow/" + index.to_bytes(4, "big"))
@@ -83,26 +74,31 @@ class Payer:
         return derive_key(self.secret, b"micropay1/refund/" + index.to_bytes(4, "big"))
 
     def fund_escrow(self, value: int) -> Outpoint:
-        index = len(self.escrows)
         if self.funder is None:
             raise ProtocolError("NO_WALLET", "this payer has no wallet to fund escrows from")
+        index = self.store.next_index()
         txid = self.funder.send_many([(bytes(p2wpkh(self._key(index).pubkey)), value)])
         return self.adopt(txid, 0, value, index)
 
     def adopt(self, txid: str, vout: int, value: int, index: int) -> Outpoint:
         """Track an escrow already funded to key ``index`` (a payer restarting, or a second device)."""
         op = _escrow_outpoint(txid, vout)
-        self.escrows[op] = _Escrow(index, op, value)
+        self.store.add_escrow(index, op, value)
         return op
 
-    def _step(self, e: _Escrow, event: PayerEvent) -> None:
-        e.state = PAYER.next_state(e.state, event)
+    def _escrow(self, escrow: Outpoint) -> EscrowRecord:
+        e = self.store.escrow(escrow)
+        if e is None:
+            raise ProtocolError("UNKNOWN_ESCROW", "not one of this payer's escrows")
+        return e
+
+    def _move(self, e: EscrowRecord, event: PayerEvent, ticket: Ticket | None, lottery: bytes | None) -> None:
+        if not self.store.set_escrow(e.outpoint, e.state, PAYER.next_state(e.state, event), ticket, lottery):
+            raise ProtocolError("UNEXPECTED_EVENT", f"micropay1 payer: the escrow left state {e.state.name}")
 
     def pay(self, request: Request, escrow: Outpoint, *, r2: bytes | None = None) -> Ticket:
         """Issue a ticket on ``escrow`` for ``request`` (``r2`` drawn from the rng unless given)."""
-        e = self.escrows.get(escrow)
-        if e is None:
-            raise ProtocolError("UNKNOWN_ESCROW", "not one of this payer's escrows")
+        e = self._escrow(escrow)
         PAYER.step(e.state, PayerEvent.PAY)  # refuses a second outstanding ticket before anything changes
         r2 = self.rng(R_SIZE) if r2 is None else r2
         if len(r2) != R_SIZE:
@@ -116,13 +112,12 @@ class Payer:
         digest = sigma_digest(self.genesis, escrow, request.c, r2, a2_of(request.merchant))
         sigma = coincurve.PrivateKey(key.to_bytes()).sign_schnorr(digest, self.rng(32))
         t = Ticket(request.request_id, escrow, e.value, r2, self.delay, refund, sigma, bytes(tx.serialize()))
-        e.ticket, e.lottery = t, lo
-        self._step(e, PayerEvent.PAY)
+        self._move(e, PayerEvent.PAY, t, lo.script)
         return t
 
     def lost(self, escrow: Outpoint, r1: bytes, s: bytes, request: Request) -> None:
         """The merchant's proof of loss (r₁, s): the escrow is free for the next ticket."""
-        e = self.escrows[escrow]
+        e = self._escrow(escrow)
         PAYER.step(e.state, PayerEvent.LOST)
         if e.ticket is None or e.ticket.request_id != request.request_id:
             raise ProtocolError("UNKNOWN_REQUEST", "no outstanding ticket for this request")
@@ -130,48 +125,36 @@ class Payer:
             raise ProtocolError("BAD_OPENING", "c is not Com(r1; s)")
         if wins(r1, e.ticket.r2, request.k):
             raise ProtocolError("WINNING_TICKET", "r1 xor r2 wins: the merchant may claim")
-        e.ticket, e.lottery = None, None
-        self._step(e, PayerEvent.LOST)
+        self._move(e, PayerEvent.LOST, None, None)
 
     def timeout(self, escrow: Outpoint, *, fee: int = 300) -> str:
         """Spend the lottery output of the ticket on ``escrow`` back to the payer after Δ (the node
         refuses it earlier: BIP68 non-final)."""
-        e = self.escrows[escrow]
-        if e.ticket is None or e.lottery is None:
+        e = self._escrow(escrow)
+        lo = e.lottery
+        if e.ticket is None or lo is None:
             raise ProtocolError("NO_TICKET", "no ticket on this escrow")
+        PAYER.step(e.state, PayerEvent.SPENT)
         tx1 = CTransaction.deserialize(e.ticket.tx1)
-        lo, amount = e.lottery, tx1.vout[0].nValue
+        amount = tx1.vout[0].nValue
         key = self.refund_key(e.index)
         tx = CMutableTransaction([CMutableTxIn(COutPoint(tx1.GetTxid(), 0), nSequence=lo.delay)],
                                  [CMutableTxOut(amount - fee, p2wpkh(key.pubkey))], nVersion=TX_VERSION)
         lo.timeout(lo.sign(key, tx, 0, amount)).apply(tx, 0)
         txid = self.chain.broadcast(bytes(tx.serialize()).hex())
-        self._step(e, PayerEvent.SPENT)
+        self._move(e, PayerEvent.SPENT, e.ticket, e.lottery_script)
         return txid
 
     def double_spend(self, escrow: Outpoint, fee: int) -> str:
         """Sign and broadcast a conflicting spend of the escrow back to the payer (the RBF front-run
         SCHEMES.md §2.4 documents: any transaction the escrow key signs spends the escrow)."""
-        e = self.escrows[escrow]
+        e = self._escrow(escrow)
         key = self._key(e.index)
         tx = CMutableTransaction([CMutableTxIn(COutPoint(escrow.txid, escrow.vout), nSequence=0xFFFFFFFD)],
                                  [CMutableTxOut(e.value - fee, p2wpkh(self.refund_key(e.index).pubkey))],
                                  nVersion=TX_VERSION)
         sign_p2wpkh(tx, 0, key, e.value)
         return self.chain.broadcast(bytes(tx.serialize()).hex())
-
-
-@dataclass
-class _Pending:
-    request: Request
-    r1: bytes
-    s: bytes
-    chunks: tuple[SizeCommitment, ...]
-    state: RequestState = RequestState.ISSUED
-    ticket: Ticket | None = None
-    lottery: LotteryOutput | None = None
-    pk_esc: bytes = b""
-    claim: tuple[str, str] | None = field(default=None)
 
 
 @dataclass(frozen=True)
@@ -187,16 +170,14 @@ class Accepted:
 class Merchant:
     """Issues requests, checks tickets (the node judges tx₁) and claims wins as a package."""
 
-    def __init__(self, secret: bytes, chain: Chain, *, k: int, genesis: bytes, rng: Rng,
+    def __init__(self, secret: bytes, chain: Chain, store: MerchantStore, *, k: int, genesis: bytes, rng: Rng,
                  submit_package: Callable[[Sequence[str]], Any], min_delay: int = 2, max_delay: int = 1008,
                  max_tx1_fee: int = 5_000, feerate: int = 2) -> None:
         check_k(k, "k")
-        self.secret, self.chain, self.k, self.genesis, self.rng = secret, chain, k, genesis, rng
+        self.secret, self.chain, self.store, self.k, self.genesis, self.rng = secret, chain, store, k, genesis, rng
         self.submit_package = submit_package
         self.min_delay, self.max_delay, self.max_tx1_fee, self.feerate = min_delay, max_delay, max_tx1_fee, feerate
         self.key = derive_key(secret, b"micropay1/merchant")
-        self.pending: dict[bytes, _Pending] = {}
-        self.escrows: set[Outpoint] = set()
 
     @property
     def pubkey(self) -> bytes:
@@ -213,16 +194,20 @@ class Merchant:
         values = split_value(int.from_bytes(r1, "big") & ((1 << self.k) - 1), bits)
         chunks = tuple(commit(v, b, self.rng) for v, b in zip(values, bits, strict=True))
         req = Request(rid, self.k, commit_r1(r1, s), tuple(c.commitment for c in chunks), self.pubkey)
-        self.pending[rid] = _Pending(req, r1, s, chunks)
+        self.store.add_request(req, s, tuple(c.preimage for c in chunks))
         return req
+
+    def record(self, request_id: bytes) -> RequestRecord:
+        rec = self.store.request(request_id)
+        if rec is None:
+            raise ProtocolError("UNKNOWN_REQUEST", "no such request")
+        return rec
 
     def accept(self, ticket: Ticket) -> Accepted:
         """Check a ticket; malformed, replayed or refused tickets raise and change nothing."""
-        p = self.pending.get(ticket.request_id)
-        if p is None:
-            raise ProtocolError("UNKNOWN_REQUEST", "no such request")
+        p = self.record(ticket.request_id)
         MERCHANT.step(p.state, MerchantEvent.LOSING_TICKET)  # a replayed ticket: UNEXPECTED_EVENT
-        if ticket.escrow in self.escrows:
+        if self.store.escrow_won(ticket.escrow):
             raise ProtocolError("ESCROW_REUSED", "a winning ticket on this escrow was accepted already")
         if not self.min_delay <= ticket.delay <= self.max_delay:
             raise ProtocolError("BAD_DELAY", f"delay must be {self.min_delay}..{self.max_delay} blocks")
@@ -250,7 +235,8 @@ class Merchant:
                            ticket.delay)
         if bytes(tx1.vout[0].scriptPubKey) != lo.script_pubkey():
             raise ProtocolError("BAD_TX1", "tx1 does not pay the lottery output of this request")
-        x = Transcript(p.request.c, p.r1, p.s, ticket.r2, ticket.sigma)
+        r1 = self.r1_of(ticket.request_id)
+        x = Transcript(p.request.c, r1, p.s, ticket.r2, ticket.sigma)
         won = True
         try:
             check_release(x, pk_esc, ticket.escrow, a2_of(self.pubkey), self.k, self.genesis)
@@ -261,21 +247,22 @@ class Merchant:
         refused = self.chain.test_accept(ticket.tx1.hex())  # the node judges σ₁ and the escrow
         if refused is not None:
             raise ProtocolError("TX1_REFUSED", f"the node refuses tx1: {refused}")
-        if won:  # a lost ticket frees the escrow for the payer's next one (it has r1 and s to prove it)
-            self.escrows.add(ticket.escrow)
-        p.ticket, p.lottery, p.pk_esc = ticket, lo, pk_esc
-        p.state = MERCHANT.next_state(p.state, MerchantEvent.WINNING_TICKET if won else MerchantEvent.LOSING_TICKET)
-        return Accepted(ticket.request_id, True) if won else Accepted(ticket.request_id, False, p.r1, p.s)
+        # a lost ticket frees the escrow for the payer's next one (it has r1 and s to prove it)
+        state = MERCHANT.next_state(p.state, MerchantEvent.WINNING_TICKET if won else MerchantEvent.LOSING_TICKET)
+        if not self.store.record_ticket(ticket.request_id, ticket, lo.script, state):
+            raise ProtocolError("UNEXPECTED_EVENT", "the request or the escrow was taken meanwhile")
+        return Accepted(ticket.request_id, True) if won else Accepted(ticket.request_id, False, r1, p.s)
 
     def claim_package(self, request_id: bytes) -> tuple[CTransaction, CTransaction]:
         """tx₁ and tx₂ (lottery output → a₂, paying the package's fee at ``feerate``), not sent."""
-        p = self.pending[request_id]
+        p = self.record(request_id)
         MERCHANT.step(p.state, MerchantEvent.CLAIM)
-        assert p.ticket is not None and p.lottery is not None
+        lo = p.lottery
+        assert p.ticket is not None and lo is not None
         tx1 = CTransaction.deserialize(p.ticket.tx1)
-        lo, amount = p.lottery, tx1.vout[0].nValue
+        amount = tx1.vout[0].nValue
         fee1 = p.ticket.value - amount
-        preimages = [c.preimage for c in p.chunks]
+        preimages = list(p.preimages)
         fee2 = 0
         for _ in range(2):  # the second pass prices the signed size
             tx2 = CMutableTransaction([CMutableTxIn(COutPoint(tx1.GetTxid(), 0), nSequence=0xFFFFFFFD)],
@@ -290,14 +277,14 @@ class Merchant:
         res = self.submit_package([bytes(tx1.serialize()).hex(), bytes(tx2.serialize()).hex()])
         if isinstance(res, dict) and res.get("package_msg") != "success":
             raise ProtocolError("CLAIM_REFUSED", f"the node refuses the claim package: {res.get('package_msg')}")
-        p = self.pending[request_id]
-        p.state = MERCHANT.next_state(p.state, MerchantEvent.CLAIM)
-        p.claim = (str(b2lx(tx1.GetTxid())), str(b2lx(tx2.GetTxid())))
-        return p.claim
+        txids = (str(b2lx(tx1.GetTxid())), str(b2lx(tx2.GetTxid())))
+        if not self.store.record_claim(request_id, txids):
+            raise ProtocolError("UNEXPECTED_EVENT", "the win was claimed meanwhile")
+        return txids
 
     def broadcast_tx1(self, request_id: bytes) -> str:
         """tx₁ alone, as a losing merchant may (griefing: the escrow sits in the lottery output until Δ)."""
-        p = self.pending[request_id]
+        p = self.record(request_id)
         if p.ticket is None:
             raise ProtocolError("NO_TICKET", "no ticket for this request")
         return self.chain.broadcast(p.ticket.tx1.hex())
