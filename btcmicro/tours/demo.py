@@ -18,6 +18,8 @@
    claimed through the VTS, which checks the VUF proof (:mod:`btcmicro.tours.vuf`).
 11. a MICROPAY1-sub session: a win claimed as a submitpackage package, a loser's griefing refunded
    after the CSV delay, the payer's RBF front-run (:mod:`btcmicro.tours.micropay1`).
+12. a MicroCash session: one escrow, three merchants, concurrent tickets, exact-W draws, batched
+   payouts by the notary, a duplicate-issuing customer's penalty burned (:mod:`btcmicro.tours.microcash`).
 
 Every step is judged by the node; the report carries txids, sizes and fees.
 """
@@ -36,7 +38,7 @@ from btcmicro.core.errors import NodeError
 from btcmicro.core.keys import PrivateKey
 from btcmicro.node.launcher import start_node
 from btcmicro.script import standard
-from btcmicro.tours import channel, dastripathi, micropay1, micropay2, micropay3, vuf
+from btcmicro.tours import channel, dastripathi, microcash, micropay1, micropay2, micropay3, vuf
 from btcmicro.tx.build import TxBuilder
 from btcmicro.wallet import Wallet
 
@@ -117,7 +119,8 @@ def run_demo(engine: str = "auto", bitcoind: str | None = None,
             f"   Bob {format_sats(to_bob)}, Alice {format_sats(to_alice)}")
 
         tours = (("channel", channel.tour), ("micropay2", micropay2.tour), ("dastripathi", dastripathi.tour),
-                 ("micropay3", micropay3.tour), ("vuf", vuf.tour), ("micropay1", micropay1.tour))
+                 ("micropay3", micropay3.tour), ("vuf", vuf.tour), ("micropay1", micropay1.tour),
+                 ("microcash", microcash.tour))
         for step, (name, tour) in enumerate(tours, start=6):
             say("")
             workdir = Path(tmp) / name

@@ -64,12 +64,16 @@ class Customer:
         """A ticket with any seqno, outside the schedule (what a cheating customer does; tests)."""
         return Ticket.issue(self.key, self.genesis, index, self._escrow().id_esc, seqno)
 
-    def refund(self, which: str) -> CMutableTransaction:
-        """C's refund of a payment output (``"g<n>"``) or of the penalty, valid from its CLTV height."""
+    def refund(self, which: str, utxo: tuple[str, int, int] | None = None) -> CMutableTransaction:
+        """C's refund of a payment output (``"g<n>"``) or of the penalty, valid from its CLTV height;
+        ``utxo`` (txid, vout, value) when N's payouts moved the output's change to a new outpoint."""
         esc = self._escrow()
         if which == "penalty":
             t, vout, value = esc.penalty_output
         else:
             t, vout, value = esc.group_output(int(which[1:]))
-        return spend_tx(t, esc.txid, vout, value, "refund", self.key, [], locktime=t.expiry.value,
+        txid = esc.txid
+        if utxo is not None:
+            txid, vout, value = utxo
+        return spend_tx(t, txid, vout, value, "refund", self.key, [], locktime=t.expiry.value,
                         change_spk=p2wpkh(self.key.pubkey))
