@@ -71,18 +71,16 @@ class SQLiteMerchantStore(SQLiteStore):
 
     def record_ticket(self, request_id: bytes, ticket: Ticket, lottery_script: bytes, state: RequestState) -> bool:
         escrow = ticket.escrow.encode()
-        try:
-            with self.transaction() as db:
-                if state == RequestState.WON:
-                    if db.execute("SELECT 1 FROM won_escrows WHERE outpoint = ?", (escrow,)).fetchone():
-                        return False
-                    db.execute("INSERT INTO won_escrows (outpoint, rid) VALUES (?, ?)", (escrow, request_id))
-                cur = db.execute("UPDATE requests SET state = ?, ticket = ?, lottery = ? WHERE rid = ? AND state = ?",
-                                 (str(state), ticket.encode(), lottery_script, request_id, str(RequestState.ISSUED)))
-                if cur.rowcount != 1:
-                    raise _Rollback
-        except _Rollback:
-            return False
+        with self.transaction() as db:
+            won = state == RequestState.WON
+            if won and db.execute("SELECT 1 FROM won_escrows WHERE outpoint = ?", (escrow,)).fetchone():
+                return False
+            cur = db.execute("UPDATE requests SET state = ?, ticket = ?, lottery = ? WHERE rid = ? AND state = ?",
+                             (str(state), ticket.encode(), lottery_script, request_id, str(RequestState.ISSUED)))
+            if cur.rowcount != 1:
+                return False  # nothing written
+            if won:
+                db.execute("INSERT INTO won_escrows (outpoint, rid) VALUES (?, ?)", (escrow, request_id))
         return True
 
     def record_claim(self, request_id: bytes, txids: tuple[str, str]) -> bool:
@@ -90,10 +88,6 @@ class SQLiteMerchantStore(SQLiteStore):
             cur = db.execute("UPDATE requests SET state = ?, claim_tx1 = ?, claim_tx2 = ? WHERE rid = ? AND state = ?",
                              (str(RequestState.CLAIMED), txids[0], txids[1], request_id, str(RequestState.WON)))
             return cur.rowcount == 1
-
-
-class _Rollback(Exception):
-    pass
 
 
 class SQLitePayerStore(SQLiteStore):
