@@ -66,12 +66,19 @@ class Payer:
         self.secret, self.chain, self.store, self.funder, self.genesis, self.rng = \
             secret, chain, store, funder, genesis, rng
         self.delay, self.tx1_fee = delay, tx1_fee
+        self._keys: dict[bytes, PrivateKey] = {}
+
+    def _derive(self, label: bytes) -> PrivateKey:
+        key = self._keys.get(label)
+        if key is None:  # an escrow pays ticket after ticket (each loss frees it): derive its keys once
+            key = self._keys[label] = derive_key(self.secret, label)
+        return key
 
     def _key(self, index: int) -> PrivateKey:
-        return derive_key(self.secret, b"micropay1/escrow/" + index.to_bytes(4, "big"))
+        return self._derive(b"micropay1/escrow/" + index.to_bytes(4, "big"))
 
     def refund_key(self, index: int) -> PrivateKey:
-        return derive_key(self.secret, b"micropay1/refund/" + index.to_bytes(4, "big"))
+        return self._derive(b"micropay1/refund/" + index.to_bytes(4, "big"))
 
     def fund_escrow(self, value: int) -> Outpoint:
         if self.funder is None:
