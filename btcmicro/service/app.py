@@ -146,10 +146,15 @@ def client_id(request: Request) -> str:
     return request.client.host if request.client is not None else "unknown"
 
 
-def error_response(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
+def error_response(status: int, code: str, detail: str, *, headers: Mapping[str, str] | None = None,
+                   **extra: Any) -> JSONResponse:
     body: dict[str, Any] = {"code": code, "detail": detail}
     body.update({k: v for k, v in extra.items() if v is not None})
-    return JSONResponse({"error": body}, status_code=status)
+    return JSONResponse({"error": body}, status_code=status, headers=dict(headers) if headers else None)
+
+
+RETRY_SOON = {"Retry-After": "1"}
+"""What a 503 says: the node or a service this one needs is away; try again in a second."""
 
 
 class _BodyLimit:
@@ -249,15 +254,16 @@ def create_app(title: str, version: str = "1", *, description: str = "",
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {401: "UNAUTHORIZED", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
-        return error_response(exc.status_code, code, str(exc.detail))
+        return error_response(exc.status_code, code, str(exc.detail),
+                              headers={"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None)
 
     @app.exception_handler(NodeUnavailable)
     async def _node_down(request: Request, exc: NodeUnavailable) -> JSONResponse:
-        return error_response(503, "NODE_UNAVAILABLE", exc.message)
+        return error_response(503, "NODE_UNAVAILABLE", exc.message, headers=RETRY_SOON)
 
     @app.exception_handler(ServiceUnavailable)  # a service this one calls (a VTS) is down: answered as before
     async def _service_down(request: Request, exc: ServiceUnavailable) -> JSONResponse:
-        return error_response(503, "NODE_UNAVAILABLE", exc.message)
+        return error_response(503, "NODE_UNAVAILABLE", exc.message, headers=RETRY_SOON)
 
     @app.exception_handler(NodeError)
     async def _node(request: Request, exc: NodeError) -> JSONResponse:
