@@ -43,10 +43,10 @@ def tour(rpc: Any, wallet: Any, workdir: Path | str, say: Callable[[str], None],
     genesis = bytes.fromhex(rpc.call("getblockhash", 0))
     ck, nk = PrivateKey.generate(), PrivateKey.generate()
     mks = [PrivateKey.generate() for _ in range(3)]
-    kw = dict(m=len(mks), p=P, beta=BETA, tkt_rate=TKT_RATE, draw_len=DRAW_LEN, d_draw=1, d_redeem=2)
+    b_penalty = min_penalty(m=len(mks), p=P, beta=BETA, tkt_rate=TKT_RATE, draw_len=DRAW_LEN, d_draw=1, d_redeem=2)
     params = Params(p=P, beta=BETA, tkt_rate=TKT_RATE, draw_len=DRAW_LEN, l_esc=L_ESC, d_draw=1, d_redeem=2,
                     merchants=tuple(k.pubkey for k in mks), customer=ck.pubkey, notary=nk.pubkey,
-                    start_height=chain.height() + 3, b_penalty=min_penalty(**kw), delay=delay, refund_margin=0)
+                    start_height=chain.height() + 3, b_penalty=b_penalty, delay=delay, refund_margin=1)
     customer = Customer(ck, genesis, SQLiteCustomerStore(workdir / "customer.sqlite"), chain)
     notary = Notary(nk, genesis, SQLiteNotaryStore(workdir / "notary.sqlite"), chain, beacon)
     merchants = [Merchant(k, genesis, SQLiteMerchantStore(workdir / f"merchant{i}.sqlite"), chain, beacon)
@@ -103,7 +103,7 @@ def tour(rpc: Any, wallet: Any, workdir: Path | str, say: Callable[[str], None],
             for c in m.claims(esc.id_esc, g):
                 try:
                     outcomes.append(notary.claim(c.encode()))
-                except ProtocolError as exc:  # a later duplicate: the penalty is already burned
+                except ProtocolError as exc:
                     outcomes.append(exc.code)
         paid = notary.settle(esc.id_esc, g)
         d: dict[str, Any] = {"group": g, "t_draw": params.t_draw(g), "winners": len(winners),
@@ -115,15 +115,22 @@ def tour(rpc: Any, wallet: Any, workdir: Path | str, say: Callable[[str], None],
         report["draws"].append(d)
         say(f"  draw {g} at height {params.t_draw(g)}: {len(winners)} distinct winners, "
             f"{d['accepted']} claims paid in one transaction {paid}"
-            + ("; a duplicated winner exposed the cheat: escrow broken, "
-               f"{d['refused']} later duplicate claims refused" if d["broke"] else ""))
+            + (f"; {outcomes.count('broken')} duplicated winners exposed the cheat: escrow broken" if d["broke"]
+               else ""))
+        wallet.confirm(1)
+    if notary.store.burn_after(esc.id_esc) is not None:  # broken: burn once the affected draw expired
+        mine_to(notary.store.burn_after(esc.id_esc) or 0)
+        notary.burn(esc.id_esc)
         wallet.confirm(1)
     burns = [e for e in notary.board() if e.kind == B.BURNED]
     if burns:
         burn_txid = burns[0].data[:32].hex()
         burned = int.from_bytes(burns[0].data[32:40], "big")
         report["burn"] = {"txid": burn_txid, "burned": burned}
-        say(f"  penalty burned: {format_sats(burned)} to OP_RETURN \"MCBURN\" in {burn_txid} (sent with maxburnamount)")
+        dups = (len(burns[0].data) - 40) // 8
+        report["burn"]["duplicates_paid"] = dups
+        say(f"  after the draw expired: {dups} duplicated winners paid from the penalty, the rest "
+            f"({format_sats(burned)}) burned to OP_RETURN \"MCBURN\" in {burn_txid} (sent with maxburnamount)")
 
     mine_to(params.t_refund)
     refunds = []

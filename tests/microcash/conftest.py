@@ -17,7 +17,7 @@ def small_params(customer: PrivateKey, notary: PrivateKey, merchants: list[Priva
     base: dict[str, object] = dict(p=Fraction(1, 4), beta=10_000, tkt_rate=8, draw_len=1, l_esc=2, d_draw=1,
                                    d_redeem=2, merchants=tuple(m.pubkey for m in merchants),
                                    customer=customer.pubkey, notary=notary.pubkey, start_height=start,
-                                   b_penalty=0, delay=64, confirmations=1, refund_margin=0)
+                                   b_penalty=0, delay=64, confirmations=1, refund_margin=1)
     base.update(over)
     if not base["b_penalty"]:
         probe = Params(**{**base, "b_penalty": 10**12})  # type: ignore[arg-type]

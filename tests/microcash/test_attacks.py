@@ -38,20 +38,25 @@ def test_duplicate_seqno_to_two_merchants_that_wins_pays_both_and_burns_the_rest
     assert w.notary.claim(a[0].encode()) == "accepted"
     assert w.notary.claim(b[0].encode()) == "broken"
     assert w.notary.status(esc.id_esc) is EscrowStatus.BROKEN
-    kinds = [e.kind for e in w.notary.board()]
-    assert kinds[-2:] == [B.BROKEN, B.BURNED]
-    burn = CTransaction.deserialize(bytes.fromhex(w.chain.broadcasts[-1]))
-    penalty_value = esc.penalty_output[2]
-    assert int(burn.vout[0].nValue) == p.beta and int(burn.vout[-1].nValue) > penalty_value - p.beta - 2_000
     assert w.notary.claim(b[1].encode()) == "accepted"  # the issued group keeps its budget
-    n_board = len(w.notary.board())
-    with pytest.raises(ProtocolError, match="UNEXPECTED_EVENT"):  # the penalty is burned once
-        w.notary.claim(a[1].encode())
-    assert len(w.notary.board()) == n_board
+    assert w.notary.claim(a[1].encode()) == "broken"  # the second duplicated winner, collected
     txid = w.notary.settle(esc.id_esc, 0)
     assert txid is not None
     payout = CTransaction.deserialize(bytes.fromhex(w.chain.broadcasts[-1]))
     assert [int(o.nValue) for o in payout.vout[:2]] == [p.beta, p.beta]
+    assert w.notary.burn(esc.id_esc) is None
+    w.mine_to(p.t_expire(0))
+    assert w.notary.burn(esc.id_esc) is not None
+    kinds = [e.kind for e in w.notary.board()]
+    assert kinds.count(B.BROKEN) == kinds.count(B.BURNED) == 1 and kinds[-1] == B.BURNED
+    burn = CTransaction.deserialize(bytes.fromhex(w.chain.broadcasts[-1]))
+    penalty_value = esc.penalty_output[2]
+    assert [int(o.nValue) for o in burn.vout[:2]] == [p.beta, p.beta]  # both duplicates, from the penalty
+    assert int(burn.vout[-1].nValue) > penalty_value - 2 * p.beta - 2_000
+    n_board = len(w.notary.board())
+    with pytest.raises(ProtocolError, match="UNEXPECTED_EVENT"):  # the penalty is burned once
+        w.notary.proof(Proof(DUPLICATE, a[0].ticket, b[0].ticket).encode())
+    assert len(w.notary.board()) == n_board
     w.merchants[0].mark_broken(esc.id_esc)
     with pytest.raises(ProtocolError, match="ESCROW_BROKEN"):
         w.merchants[0].receive(w.customer.sign_any(0, 9).encode())
@@ -73,7 +78,7 @@ def test_out_of_range_seqno_gives_a_proof_and_a_burn() -> None:
     proof = w.merchants[0].receive(t.encode())
     assert proof is not None and proof.kind == OUT_OF_RANGE
     w.notary.proof(proof.encode())
-    assert w.notary.status(t.id_esc) is EscrowStatus.BROKEN
+    assert w.notary.status(t.id_esc) is EscrowStatus.BURNED
     with pytest.raises(ProtocolError, match="UNEXPECTED_EVENT"):
         w.notary.proof(proof.encode())  # replayed: nothing changes
     assert [e.kind for e in w.notary.board()][-2:] == [B.BROKEN, B.BURNED]

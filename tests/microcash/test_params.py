@@ -72,6 +72,7 @@ def test_derived_numbers_and_schedule() -> None:
     (dict(merchants=(b"\x02" + bytes(32),)), "merchant 0"),
     (dict(p=Fraction(3, 2)), "p must be"),
     (dict(confirmations=3), "confirmations"),
+    (dict(refund_margin=0), "refund_margin"),
 ])
 def test_under_collateralised_or_invalid_escrow_refused(over: dict[str, object], words: str) -> None:
     with pytest.raises(ConfigError, match=words):

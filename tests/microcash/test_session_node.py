@@ -56,23 +56,29 @@ def test_concurrent_tickets_draw_payout_and_duplicate_burn(rpc: Any, funded: Fun
     assert w.notary.claim(first[0].encode()) == "accepted"
     assert w.notary.claim(second[0].encode()) == "broken"
     assert w.notary.status(esc.id_esc) is EscrowStatus.BROKEN
+    # issued groups keep their budgets; every duplicated winner is collected until the draw expires
+    for c in first[1:]:
+        assert w.notary.claim(c.encode()) == "accepted"
+    for c in second[1:]:
+        assert w.notary.claim(c.encode()) == "broken"
+    with pytest.raises(ProtocolError, match="ALREADY_CLAIMED"):
+        w.notary.claim(second[1].encode())
+    t2 = w.notary.settle(esc.id_esc, 1)
+    assert t2 is not None
+    assert w.notary.burn(esc.id_esc) is None  # the affected draw's claims are still open
+    w.mine_to(p.t_expire(1))
+    burn_txid = w.notary.burn(esc.id_esc)
+    assert burn_txid is not None
+    assert w.notary.status(esc.id_esc) is EscrowStatus.BURNED
     entries = w.notary.board()
     verify_board(entries, w.nk.pubkey)
-    burned = [e for e in entries if e.kind == B.BURNED]
-    assert len(burned) == 1
-    burn_txid = burned[0].data[:32].hex()
+    assert [e.kind for e in entries].count(B.BURNED) == 1
     w.mine(1)
     st = w.chain.get_tx(burn_txid)
     assert st is not None and st.confirmations == 1
     tx = CTransaction.deserialize(bytes.fromhex(st.hex))
     assert bytes(tx.vout[-1].scriptPubKey)[2:8] == BURN_MAGIC
-    assert w.paid_to(burn_txid, w.mks[1]) == p.beta  # the duplicated winner, from the penalty
-    # issued groups keep their budgets: the first claim of draw 1 is still paid
-    for c in first[1:]:
-        assert w.notary.claim(c.encode()) == "accepted"
-    t2 = w.notary.settle(esc.id_esc, 1)
-    assert t2 is not None
-    w.mine(1)
+    assert w.paid_to(burn_txid, w.mks[1]) == p.winners * p.beta  # the duplicated winners, from the penalty
     assert w.paid_to(t2, w.mks[0]) == p.winners * p.beta
 
 

@@ -8,8 +8,9 @@
   different ticket for an already claimed seqno is a proof of cheating.
 - :meth:`Notary.settle`: pays every accepted, unpaid claim of a draw in one transaction from that
   draw's output (change back to the same escrow script) with ``OP_RETURN "MCPAY" ‖ SHA256(tickets)``.
-- :meth:`Notary.proof`: on a proof of cheating N marks the escrow broken, pays a duplicated winner
-  from the penalty and burns the rest: ``OP_RETURN "MCBURN" ‖ SHA256(proof)``, sent with maxburnamount.
+- :meth:`Notary.proof`: on a proof of cheating N marks the escrow broken; :meth:`Notary.burn`, once the
+  affected draw's claims close (t_expire), pays every duplicated winner claimed from the penalty and
+  burns the rest: ``OP_RETURN "MCBURN" ‖ SHA256(proof)``, sent with maxburnamount.
   Issued groups keep their budgets until their t_expire (claims are still paid); C refunds at the CLTV.
 """
 from __future__ import annotations
@@ -125,11 +126,17 @@ class Notary:
             raise self._refuse(c, "EXPIRED", f"the tickets of draw {g} expired at {p.t_expire(g)}")
         if t.seqno not in won:
             raise self._refuse(c, "LOSING_TICKET", f"seqno {t.seqno} is not among draw {g}'s winners")
-        NOTARY.step(self.status(t.id_esc), EscrowEvent.CLAIM)
-        if old is not None:  # a second, different signed ticket for a winning seqno
-            NOTARY.step(self.status(t.id_esc), EscrowEvent.PROOF)  # broken once: a later duplicate changes nothing
-            self.store.add_claim(t.id_esc, ClaimRow(-1 - t.seqno, g, c.encode(), "duplicate"))
-            self.proof(Proof(DUPLICATE, Claim.decode(old.claim).ticket, t).encode(), duplicate_claim=c)
+        status = self.status(t.id_esc)
+        NOTARY.step(status, EscrowEvent.CLAIM)
+        if old is not None:  # a second, different signed ticket for a winning seqno: a duplicated winner
+            dup_key = -(1 + t.seqno * 0x10000 + t.index)
+            if self.store.claim_for(t.id_esc, dup_key) is not None:
+                raise ProtocolError("ALREADY_CLAIMED", f"this duplicate of seqno {t.seqno} was claimed already")
+            if status is EscrowStatus.ACTIVE:
+                self.proof(Proof(DUPLICATE, Claim.decode(old.claim).ticket, t).encode())
+            NOTARY.step(self.status(t.id_esc), EscrowEvent.DUPLICATE)  # UNEXPECTED_EVENT once burned
+            self.store.add_claim(t.id_esc, ClaimRow(dup_key, g, c.encode(), "duplicate"))
+            self._publish(B.ACCEPTED, c.encode())
             return "broken"
         self.store.add_claim(t.id_esc, ClaimRow(t.seqno, g, c.encode(), "accepted"))
         self._publish(B.ACCEPTED, c.encode())
@@ -163,9 +170,11 @@ class Notary:
 
     # --- proofs of cheating ----------------------------------------------------------------------
 
-    def proof(self, data: bytes, *, duplicate_claim: Claim | None = None) -> str:
-        """Break the escrow on a valid proof: pay a duplicated winner from the penalty, burn the rest.
-        The burn's txid. A proof against an escrow already broken is refused (nothing changes)."""
+    def proof(self, data: bytes) -> str:
+        """Break the escrow on a valid proof of cheating (``"broken"``). An out-of-range proof burns the
+        penalty at once; a duplicate waits for the affected draw's t_expire (:meth:`burn`), so every
+        duplicated winner of that draw is paid from the penalty first. A proof against an escrow
+        already broken is refused and changes nothing."""
         pr = Proof.decode(data)
         esc = self._escrow(pr.first)
         p = esc.params
@@ -176,14 +185,38 @@ class Notary:
             raise ProtocolError("BAD_PROOF", f"seqno {pr.first.seqno} is in range")
         status = NOTARY.next_state(self.status(pr.first.id_esc), EscrowEvent.PROOF)
         self.store.set_escrow_status(pr.first.id_esc, status.value)
+        after = 0 if pr.kind == OUT_OF_RANGE else p.t_expire(p.group_of_seqno(pr.first.seqno))
+        self.store.set_burn_after(pr.first.id_esc, after)
         self._publish(B.BROKEN, pr.encode())
-        utxo = self.store.utxo(pr.first.id_esc, "penalty")
-        assert utxo is not None
-        tmpl = esc.penalty_output[0]
-        outs = [] if duplicate_claim is None else [(duplicate_claim.payout_spk, p.beta)]
-        tx = spend_tx(tmpl, utxo[0], utxo[1], utxo[2], "pay", self.key, outs, change_spk=burn_script(pr.digest))
+        if pr.kind == OUT_OF_RANGE:
+            self.burn(pr.first.id_esc)
+        return "broken"
+
+    def burn(self, id_esc: bytes) -> str | None:
+        """Once the affected draw has expired: pay every duplicated winner claimed from the penalty and
+        burn the rest to ``OP_RETURN "MCBURN" ‖ SHA256(proof)`` with maxburnamount. The burn's txid, or
+        None while the affected draw's claims are still open."""
+        esc = self.escrows[id_esc]
+        p = esc.params
+        after = self.store.burn_after(id_esc)
+        if after is None or self.chain.height() < after:
+            return None
+        NOTARY.step(self.status(id_esc), EscrowEvent.BURN)
+        proof = next(Proof.decode(e.data) for e in reversed(self.board()) if e.kind == B.BROKEN
+                     and Proof.decode(e.data).first.id_esc == id_esc)
+        utxo = self.store.utxo(id_esc, "penalty")
+        if utxo is None:
+            raise ProtocolError("SPENT", "the penalty is spent")
+        dups = [c for c in self.store.claims(id_esc) if c.status == "duplicate"]
+        dups = dups[:max(0, (utxo[2] - 2_000) // p.beta)]  # never more than the penalty holds
+        outs = [(Claim.decode(c.claim).payout_spk, p.beta) for c in dups]
+        tx = spend_tx(esc.penalty_output[0], utxo[0], utxo[1], utxo[2], "pay", self.key, outs,
+                      change_spk=burn_script(proof.digest))
         burned = int(tx.vout[-1].nValue)
         txid = self.beacon.broadcast_burn(tx.serialize().hex(), burned)
-        self.store.set_utxo(pr.first.id_esc, "penalty", None)
-        self._publish(B.BURNED, bytes.fromhex(txid) + struct.pack(">Q", burned))
+        self.store.set_escrow_status(id_esc, EscrowStatus.BURNED.value)
+        self.store.set_utxo(id_esc, "penalty", None)
+        self.store.mark_paid(id_esc, [c.seqno for c in dups], txid)
+        self._publish(B.BURNED, bytes.fromhex(txid) + struct.pack(">Q", burned)
+                      + b"".join(struct.pack(">q", c.seqno) for c in dups))
         return txid

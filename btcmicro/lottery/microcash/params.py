@@ -13,8 +13,9 @@ Decisions (SCHEMES.md §5.6, §9):
   merchants refuse an escrow confirmed at or after it. Round i is height ``start_height + i``.
 - Group g (rounds ``g·draw_len .. (g+1)·draw_len−1``) draws at ``t_draw(g)`` = height of its last
   round + d_draw; its tickets expire at ``t_expire(g) = t_draw(g) + d_redeem``. Its budget output
-  can be refunded from ``t_expire(g) + refund_margin`` (the margin leaves N time to get the payout
-  mined); the penalty and the last group from ``t_refund`` = that of the last group.
+  can be refunded from ``t_expire(g) + refund_margin`` (at least 1: a claim accepted at t_expire must
+  not race C's refund; the margin leaves N time to get its payout or burn mined); the penalty and
+  the last group from ``t_refund`` = that of the last group.
 """
 from __future__ import annotations
 
@@ -147,7 +148,7 @@ class Params:
             _pos_int(name, getattr(self, name))
         _pos_int("fee_reserve", self.fee_reserve, 0)
         for name in ("d_redeem", "confirmations", "refund_margin"):
-            _pos_int(name, getattr(self, name), 1 if name == "d_redeem" else 0)
+            _pos_int(name, getattr(self, name), 1)
         _pos_int("delay", self.delay, 0)
         if self.draw_len > MAX_DRAW_LEN:
             raise ConfigError(f"draw_len {self.draw_len} out of range 1..{MAX_DRAW_LEN}")

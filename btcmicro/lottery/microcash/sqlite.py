@@ -21,7 +21,7 @@ CREATE TABLE IF NOT EXISTS tickets (
 CREATE INDEX IF NOT EXISTS tickets_group ON tickets (id_esc, grp);
 """
 _NOTARY = """
-CREATE TABLE IF NOT EXISTS escrows (id_esc BLOB PRIMARY KEY, status TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS escrows (id_esc BLOB PRIMARY KEY, status TEXT NOT NULL, burn_after INTEGER);
 CREATE TABLE IF NOT EXISTS claims (
     id_esc BLOB NOT NULL, seqno INTEGER NOT NULL, grp INTEGER NOT NULL, claim BLOB NOT NULL,
     status TEXT NOT NULL, txid TEXT, PRIMARY KEY (id_esc, seqno)
@@ -81,8 +81,16 @@ class SQLiteNotaryStore(SQLiteStore):
 
     def set_escrow_status(self, id_esc: bytes, status: str) -> None:
         with self.transaction() as db:
-            db.execute("INSERT INTO escrows VALUES (?, ?) ON CONFLICT (id_esc) DO UPDATE SET status = excluded.status",
-                       (id_esc, status))
+            db.execute("INSERT INTO escrows VALUES (?, ?, NULL) ON CONFLICT (id_esc) DO UPDATE SET status = "
+                       "excluded.status", (id_esc, status))
+
+    def burn_after(self, id_esc: bytes) -> int | None:
+        row = self.query_one("SELECT burn_after FROM escrows WHERE id_esc = ?", (id_esc,))
+        return None if row is None or row[0] is None else int(row[0])
+
+    def set_burn_after(self, id_esc: bytes, height: int) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE escrows SET burn_after = ? WHERE id_esc = ?", (height, id_esc))
 
     def claim_for(self, id_esc: bytes, seqno: int) -> ClaimRow | None:
         r = self.query_one("SELECT seqno, grp, claim, status, txid FROM claims WHERE id_esc = ? AND seqno = ?",
@@ -94,9 +102,13 @@ class SQLiteNotaryStore(SQLiteStore):
             db.execute("INSERT INTO claims VALUES (?, ?, ?, ?, ?, ?)",
                        (id_esc, row.seqno, row.group, row.claim, row.status, row.txid))
 
-    def claims(self, id_esc: bytes, group: int) -> list[ClaimRow]:
-        rows = self.query("SELECT seqno, grp, claim, status, txid FROM claims WHERE id_esc = ? AND grp = ? "
-                          "ORDER BY seqno", (id_esc, group))
+    def claims(self, id_esc: bytes, group: int | None = None) -> list[ClaimRow]:
+        if group is None:
+            rows = self.query("SELECT seqno, grp, claim, status, txid FROM claims WHERE id_esc = ? ORDER BY seqno",
+                              (id_esc,))
+        else:
+            rows = self.query("SELECT seqno, grp, claim, status, txid FROM claims WHERE id_esc = ? AND grp = ? "
+                              "ORDER BY seqno", (id_esc, group))
         return [ClaimRow(int(r[0]), int(r[1]), bytes(r[2]), str(r[3]), r[4]) for r in rows]
 
     def mark_paid(self, id_esc: bytes, seqnos: list[int], txid: str) -> None:

@@ -2,9 +2,12 @@
 
 Notary, per escrow::
 
-    ACTIVE --CLAIM--> ACTIVE      --SETTLE--> ACTIVE     --PROOF--> BROKEN
-    BROKEN --CLAIM--> BROKEN      --SETTLE--> BROKEN     (issued groups keep their budgets; a second proof
-                                                          is refused: the penalty is burned once)
+    ACTIVE --CLAIM--> ACTIVE   --SETTLE--> ACTIVE   --PROOF--> BROKEN
+    BROKEN --CLAIM--> BROKEN   --SETTLE--> BROKEN   --DUPLICATE--> BROKEN   --BURN--> BURNED
+    BURNED --CLAIM--> BURNED   --SETTLE--> BURNED
+
+Issued groups keep their budgets in every state. While BROKEN, N collects the duplicated winners of
+the affected draw (until its t_expire); BURN pays them from the penalty and burns the rest, once.
 
 Merchant, per ticket::
 
@@ -23,12 +26,15 @@ __all__ = ["EscrowStatus", "EscrowEvent", "NOTARY", "TicketStatus", "TicketEvent
 class EscrowStatus(str, Enum):
     ACTIVE = "active"
     BROKEN = "broken"
+    BURNED = "burned"
 
 
 class EscrowEvent(str, Enum):
     CLAIM = "claim"
     SETTLE = "settle"
     PROOF = "proof"
+    DUPLICATE = "duplicate"
+    BURN = "burn"
 
 
 NOTARY: Transitions[EscrowStatus, EscrowEvent, None] = Transitions("notary", EscrowStatus, EscrowEvent, {
@@ -36,7 +42,11 @@ NOTARY: Transitions[EscrowStatus, EscrowEvent, None] = Transitions("notary", Esc
                           EscrowEvent.SETTLE: (None, EscrowStatus.ACTIVE),
                           EscrowEvent.PROOF: (None, EscrowStatus.BROKEN)},
     EscrowStatus.BROKEN: {EscrowEvent.CLAIM: (None, EscrowStatus.BROKEN),
-                          EscrowEvent.SETTLE: (None, EscrowStatus.BROKEN)},
+                          EscrowEvent.SETTLE: (None, EscrowStatus.BROKEN),
+                          EscrowEvent.DUPLICATE: (None, EscrowStatus.BROKEN),
+                          EscrowEvent.BURN: (None, EscrowStatus.BURNED)},
+    EscrowStatus.BURNED: {EscrowEvent.CLAIM: (None, EscrowStatus.BURNED),
+                          EscrowEvent.SETTLE: (None, EscrowStatus.BURNED)},
 })
 
 

@@ -34,7 +34,7 @@ class ClaimRow:
     seqno: int
     group: int
     claim: bytes
-    status: str  # "accepted", "paid", "duplicate"
+    status: str  # "accepted", "duplicate" (a duplicated winner, paid from the penalty), "paid"
     txid: str | None = None
 
 
@@ -59,11 +59,19 @@ class NotaryStore(Store, Protocol):
 
     def set_escrow_status(self, id_esc: bytes, status: str) -> None: ...
 
+    def burn_after(self, id_esc: bytes) -> int | None:
+        """The height from which N burns a broken escrow's penalty (None: not broken)."""
+        ...
+
+    def set_burn_after(self, id_esc: bytes, height: int) -> None: ...
+
     def claim_for(self, id_esc: bytes, seqno: int) -> ClaimRow | None: ...
 
     def add_claim(self, id_esc: bytes, row: ClaimRow) -> None: ...
 
-    def claims(self, id_esc: bytes, group: int) -> list[ClaimRow]: ...
+    def claims(self, id_esc: bytes, group: int | None = None) -> list[ClaimRow]:
+        """The claims of one draw group, or of every group."""
+        ...
 
     def mark_paid(self, id_esc: bytes, seqnos: list[int], txid: str) -> None: ...
 
@@ -119,6 +127,7 @@ class MemoryMerchantStore:
 class MemoryNotaryStore:
     def __init__(self) -> None:
         self._status: dict[bytes, str] = {}
+        self._burn_after: dict[bytes, int] = {}
         self._claims: dict[tuple[bytes, int], ClaimRow] = {}
         self._utxo: dict[tuple[bytes, str], tuple[str, int, int]] = {}
         self._board: list[bytes] = []
@@ -129,14 +138,20 @@ class MemoryNotaryStore:
     def set_escrow_status(self, id_esc: bytes, status: str) -> None:
         self._status[id_esc] = status
 
+    def burn_after(self, id_esc: bytes) -> int | None:
+        return self._burn_after.get(id_esc)
+
+    def set_burn_after(self, id_esc: bytes, height: int) -> None:
+        self._burn_after[id_esc] = height
+
     def claim_for(self, id_esc: bytes, seqno: int) -> ClaimRow | None:
         return self._claims.get((id_esc, seqno))
 
     def add_claim(self, id_esc: bytes, row: ClaimRow) -> None:
         self._claims[(id_esc, row.seqno)] = row
 
-    def claims(self, id_esc: bytes, group: int) -> list[ClaimRow]:
-        return sorted((c for (e, _), c in self._claims.items() if e == id_esc and c.group == group),
+    def claims(self, id_esc: bytes, group: int | None = None) -> list[ClaimRow]:
+        return sorted((c for (e, _), c in self._claims.items() if e == id_esc and group in (None, c.group)),
                       key=lambda c: c.seqno)
 
     def mark_paid(self, id_esc: bytes, seqnos: list[int], txid: str) -> None:
