@@ -45,3 +45,37 @@ def penalty(ctx: click.Context, p_text: str, beta: int, tkt_rate: int, draw_len:
             f"{float(w * beta):,.0f} sat per draw"
             + ("" if data["theorem1_rho_defined"] else "\nTheorem 1's rho is undefined here; Eq. 2's is used"))
     emit(ctx, data, text)
+
+
+@microcash_group.command("draw")
+@click.option("--block-hash", required=True, help="getblockhash at t_draw (display hex, as bitcoin-cli prints it).")
+@click.option("--escrow", "outpoint", required=True, help="id_esc as TXID:VOUT (the payment escrow's first output).")
+@click.option("--delay", type=click.IntRange(0), default=1 << 16, show_default=True, help="T, SHA-256 iterations.")
+@click.option("--group", type=click.IntRange(0), default=0, show_default=True, help="The draw group g.")
+@click.option("--tkt-rate", type=click.IntRange(1), required=True)
+@click.option("--draw-len", type=click.IntRange(1), required=True)
+@click.option("--p", "p_text", required=True, help="Winning probability, e.g. 1/300.")
+@JSON_OPT
+@click.pass_context
+def draw(ctx: click.Context, block_hash: str, outpoint: str, delay: int, group: int, tkt_rate: int, draw_len: int,
+         p_text: str, json_out: bool) -> None:
+    """Recompute a draw's W winning seqnos, as anyone can (SCHEMES.md §5.3)."""
+    from btcmicro.core.errors import ConfigError
+    from btcmicro.crypto.delay import draw_value
+    from btcmicro.lottery.microcash.draw import winners
+    from btcmicro.lottery.microcash.escrow import outpoint_bytes
+    from btcmicro.lottery.microcash.params import parse_probability
+
+    p = parse_probability(p_text)
+    w = p * tkt_rate * draw_len
+    if w.denominator != 1:
+        raise ConfigError(f"W = p*tkt_rate*draw_len = {w} is not an integer")
+    txid, _, vout = outpoint.partition(":")
+    if len(txid) != 64 or not vout.isdigit():
+        raise ConfigError("--escrow is TXID:VOUT")
+    r = tkt_rate * draw_len
+    v = draw_value(block_hash, delay)
+    won = winners(v, outpoint_bytes(txid, int(vout)), group * r, r, int(w))
+    emit(ctx, {"v": v.hex(), "winners": won, "lo": group * r, "range": r},
+         f"v = {v.hex()}\nwinners of draw {group} (seqnos {group * r}..{group * r + r - 1}): "
+         + ", ".join(map(str, sorted(won))))
