@@ -254,3 +254,21 @@ def test_malformed_messages_change_nothing() -> None:
         Proof(DUPLICATE, t, t)
     assert len(w.notary.board()) == n_board
     verify_board(w.notary.board(), w.nk.pubkey)
+
+
+def test_duplicate_seqno_to_the_same_merchant_is_a_proof() -> None:
+    import coincurve
+
+    w = world()
+    t = w.customer.pay(0)
+    assert w.merchants[0].receive(t.encode()) is None
+    with pytest.raises(ProtocolError, match="REPLAYED"):
+        w.merchants[0].receive(Ticket.issue(w.ck, GENESIS, 0, t.id_esc, t.seqno).encode())  # same bytes
+    # the same fields signed again with other BIP340 aux randomness: a second, different signed ticket
+    sig = coincurve.PrivateKey(w.ck.to_bytes()).sign_schnorr(t.digest(GENESIS), b"\x07" * 32)
+    twin = Ticket(t.index, t.id_esc, t.seqno, sig)
+    assert twin != t and twin.verify(w.params.customer, GENESIS)
+    proof = w.merchants[0].receive(twin.encode())
+    assert proof is not None and proof.kind == DUPLICATE
+    assert w.notary.proof(proof.encode()) == "broken"
+    assert w.notary.burn(t.id_esc) is None  # waits for the affected draw's claims to close

@@ -55,12 +55,12 @@ class Merchant:
         if t.index >= p.m or p.merchants[t.index] != self.key.pubkey:  # 2
             raise ProtocolError("WRONG_MERCHANT", f"index {t.index} is not this merchant's")
         if t.seqno < p.max_seqno:
-            held = [h for h in self.store.tickets(t.id_esc, p.group_of_seqno(t.seqno)) if h.seqno == t.seqno]
-            if held:  # 3
-                if held[0].ticket == t.encode():
+            held = self.store.ticket_for(t.id_esc, t.seqno)
+            if held is not None:  # 3
+                if held == t.encode():
                     raise ProtocolError("REPLAYED", f"seqno {t.seqno} already held")
                 if t.verify(p.customer, self.genesis):
-                    return Proof(DUPLICATE, Ticket.decode(held[0].ticket), t)
+                    return Proof(DUPLICATE, Ticket.decode(held), t)
                 raise ProtocolError("BAD_SIGNATURE", "sigma_C does not verify")
             lo, hi = p.seqno_window(self.chain.height())
             if not lo <= t.seqno < hi:  # 4: in range but off schedule: dropped, no proof

@@ -61,6 +61,10 @@ class SQLiteMerchantStore(SQLiteStore):
             db.execute("INSERT INTO tickets VALUES (?, ?, ?, ?, 'held')", (id_esc, seqno, group, ticket))
             return None
 
+    def ticket_for(self, id_esc: bytes, seqno: int) -> bytes | None:
+        row = self.query_one("SELECT ticket FROM tickets WHERE id_esc = ? AND seqno = ?", (id_esc, seqno))
+        return None if row is None else bytes(row[0])
+
     def tickets(self, id_esc: bytes, group: int) -> list[HeldTicket]:
         rows = self.query("SELECT seqno, grp, ticket, status FROM tickets WHERE id_esc = ? AND grp = ? "
                           "ORDER BY seqno", (id_esc, group))

@@ -49,6 +49,10 @@ class MerchantStore(Store, Protocol):
         """Durably hold a ticket; None when new, else the ticket already held for that seqno."""
         ...
 
+    def ticket_for(self, id_esc: bytes, seqno: int) -> bytes | None:
+        """The ticket held for a seqno, if any."""
+        ...
+
     def tickets(self, id_esc: bytes, group: int) -> list[HeldTicket]: ...
 
     def set_status(self, id_esc: bytes, seqno: int, status: str) -> None: ...
@@ -111,6 +115,10 @@ class MemoryMerchantStore:
             return old.ticket
         self._t[(id_esc, seqno)] = HeldTicket(seqno, group, ticket, "held")
         return None
+
+    def ticket_for(self, id_esc: bytes, seqno: int) -> bytes | None:
+        t = self._t.get((id_esc, seqno))
+        return None if t is None else t.ticket
 
     def tickets(self, id_esc: bytes, group: int) -> list[HeldTicket]:
         return sorted((t for (e, _), t in self._t.items() if e == id_esc and t.group == group),
