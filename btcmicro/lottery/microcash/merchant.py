@@ -76,6 +76,18 @@ class Merchant:
             return Proof(DUPLICATE, Ticket.decode(old), t)
         return None
 
+    def receive_batch(self, items: list[bytes]) -> list[Proof | ProtocolError | None]:
+        """:meth:`receive` for many tickets with one group commit: per ticket None (held), a Proof, or
+        the ProtocolError that dropped it."""
+        out: list[Proof | ProtocolError | None] = []
+        with self.store.batch():
+            for data in items:
+                try:
+                    out.append(self.receive(data))
+                except ProtocolError as exc:
+                    out.append(exc)
+        return out
+
     def draw(self, id_esc: bytes, g: int) -> list[int] | None:
         """The winners of group g once t_draw has k confirmations, else None."""
         p = self.escrows[id_esc].params

@@ -42,6 +42,8 @@ class Notary:
         self.chain = chain
         self.beacon = beacon
         self.escrows: dict[bytes, Escrow] = {}
+        self._head: tuple[int, bytes] | None = None  # (next seq, prev hash) of the board
+        self._draws: dict[tuple[bytes, int, str], list[int]] = {}  # (id_esc, g, block hash) -> winners
 
     # --- the board -------------------------------------------------------------------------------
 
@@ -49,10 +51,13 @@ class Notary:
         return [B.Entry.decode(e) for e in self.store.board()]
 
     def _publish(self, kind: int, data: bytes) -> B.Entry:
-        entries = self.board()
-        prev = entries[-1].hash if entries else bytes(32)
-        e = B.make_entry(self.key, len(entries), prev, kind, data)
+        if self._head is None:
+            entries = self.board()
+            self._head = (len(entries), entries[-1].hash if entries else bytes(32))
+        seq, prev = self._head
+        e = B.make_entry(self.key, seq, prev, kind, data)
         self.store.append_board(e.encode())
+        self._head = (seq + 1, e.hash)
         return e
 
     # --- escrows ---------------------------------------------------------------------------------
@@ -95,8 +100,12 @@ class Notary:
         h = self.beacon.block_hash(t_draw) if self.chain.height() >= t_draw + p.confirmations - 1 else None
         if h is None:
             raise ProtocolError("NOT_FINAL", f"the draw at {t_draw} does not have {p.confirmations} confirmations")
-        lo, r = p.group_range(g)
-        return group_winners(h, p.delay, esc.id_esc, lo, r, p.winners)
+        key = (esc.id_esc, g, h)
+        won = self._draws.get(key)
+        if won is None:  # the delay is evaluated once per draw block (a reorg changes the key)
+            lo, r = p.group_range(g)
+            won = self._draws[key] = group_winners(h, p.delay, esc.id_esc, lo, r, p.winners)
+        return won
 
     # --- claims ----------------------------------------------------------------------------------
 
@@ -124,7 +133,7 @@ class Notary:
         won = self.winners(esc, g)  # NOT_FINAL: transient, nothing published
         if self.chain.height() > p.t_expire(g):
             raise self._refuse(c, "EXPIRED", f"the tickets of draw {g} expired at {p.t_expire(g)}")
-        if t.seqno not in won:
+        if t.seqno not in won:  # W is small; a list keeps the drawing order
             raise self._refuse(c, "LOSING_TICKET", f"seqno {t.seqno} is not among draw {g}'s winners")
         status = self.status(t.id_esc)
         NOTARY.step(status, EscrowEvent.CLAIM)

@@ -3,7 +3,9 @@
 before the merchant answers, a seqno before the customer signs, a board entry before N answers."""
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 from btcmicro.lottery.microcash.store import ClaimRow, HeldTicket
 from btcmicro.store.sqlite import SQLiteStore, Sync
@@ -60,6 +62,9 @@ class SQLiteMerchantStore(SQLiteStore):
                 return bytes(row[0])
             db.execute("INSERT INTO tickets VALUES (?, ?, ?, ?, 'held')", (id_esc, seqno, group, ticket))
             return None
+
+    def batch(self) -> AbstractContextManager[Any]:
+        return self.transaction()
 
     def ticket_for(self, id_esc: bytes, seqno: int) -> bytes | None:
         row = self.query_one("SELECT ticket FROM tickets WHERE id_esc = ? AND seqno = ?", (id_esc, seqno))

@@ -4,8 +4,9 @@ The SQLite adapters are in :mod:`btcmicro.lottery.microcash.sqlite`; this module
 """
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from btcmicro.ports import Store
 
@@ -45,6 +46,10 @@ class CustomerStore(Store, Protocol):
 
 
 class MerchantStore(Store, Protocol):
+    def batch(self) -> AbstractContextManager[Any]:
+        """A group commit: the writes inside are made durable together at its end."""
+        ...
+
     def add_ticket(self, id_esc: bytes, seqno: int, group: int, ticket: bytes) -> bytes | None:
         """Durably hold a ticket; None when new, else the ticket already held for that seqno."""
         ...
@@ -108,6 +113,9 @@ class MemoryCustomerStore:
 class MemoryMerchantStore:
     def __init__(self) -> None:
         self._t: dict[tuple[bytes, int], HeldTicket] = {}
+
+    def batch(self) -> AbstractContextManager[Any]:
+        return nullcontext()
 
     def add_ticket(self, id_esc: bytes, seqno: int, group: int, ticket: bytes) -> bytes | None:
         old = self._t.get((id_esc, seqno))
