@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import ClassVar
 
 import coincurve
@@ -41,15 +42,25 @@ _TICKET_TAG = "btcmicro/microcash/ticket/v1"
 _CLAIM_SIG_TAG = "btcmicro/microcash/claim/v1"
 
 
+@lru_cache(maxsize=256)
+def _signer(secret: bytes) -> coincurve.PrivateKey:
+    return coincurve.PrivateKey(secret)
+
+
+@lru_cache(maxsize=4096)
+def _xonly(x: bytes) -> coincurve.PublicKeyXOnly:
+    return coincurve.PublicKeyXOnly(x)
+
+
 def schnorr_sign(key: PrivateKey, digest: bytes) -> bytes:
     """BIP340 signature of ``key`` on a 32-byte digest (deterministic aux: the digest)."""
-    return coincurve.PrivateKey(key.to_bytes()).sign_schnorr(digest, hashlib.sha256(digest).digest())
+    return _signer(key.to_bytes()).sign_schnorr(digest, digest)
 
 
 def schnorr_ok(pubkey33: bytes, digest: bytes, sig: bytes) -> bool:
     """Whether ``sig`` is a BIP340 signature on ``digest`` under the x coordinate of ``pubkey33``."""
     try:
-        return bool(coincurve.PublicKeyXOnly(pubkey33[1:33]).verify(sig, digest))
+        return bool(_xonly(bytes(pubkey33[1:33])).verify(sig, digest))
     except (ValueError, TypeError):
         return False
 
