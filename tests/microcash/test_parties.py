@@ -73,3 +73,15 @@ def test_parties_on_sqlite_survive_a_restart(tmp_path: Path) -> None:
         n2.claim(n2.store.claims(esc.id_esc, 0)[0].claim)
     for store in (w.customer.store, c2.store, w.notary.store, n2.store, m2.store, *(m.store for m in w.merchants)):
         store.close()
+
+
+def test_receive_batch_drops_bad_tickets_and_keeps_the_rest() -> None:
+    w = FakeWorld()
+    w.create()
+    w.mine_to(w.params.start_height)
+    good = [w.customer.pay(0).encode() for _ in range(3)]
+    out = w.merchants[0].receive_batch([good[0], good[0], b"junk", good[1], w.customer.pay(1).encode(), good[2]])
+    assert out[0] is None and out[3] is None and out[5] is None
+    assert [getattr(x, "code", None) for x in (out[1], out[2], out[4])] == ["REPLAYED", "MALFORMED", "WRONG_MERCHANT"]
+    esc = w.customer.escrow
+    assert esc is not None and len(w.merchants[0].store.tickets(esc.id_esc, 0)) == 3

@@ -43,8 +43,9 @@ class Merchant:
     def mark_broken(self, id_esc: bytes) -> None:
         self.broken.add(id_esc)
 
-    def receive(self, data: bytes) -> Proof | None:
-        """Check and hold a ticket: None when accepted, a Proof of cheating, or ProtocolError (dropped)."""
+    def receive(self, data: bytes, height: int | None = None) -> Proof | None:
+        """Check and hold a ticket: None when accepted, a Proof of cheating, or ProtocolError (dropped).
+        ``height`` is the chain tip the schedule is read at (asked from the chain when None)."""
         t = Ticket.decode(data)
         esc = self.escrows.get(t.id_esc)
         if esc is None:
@@ -62,7 +63,7 @@ class Merchant:
                 if t.verify(p.customer, self.genesis):
                     return Proof(DUPLICATE, Ticket.decode(held), t)
                 raise ProtocolError("BAD_SIGNATURE", "sigma_C does not verify")
-            lo, hi = p.seqno_window(self.chain.height())
+            lo, hi = p.seqno_window(self.chain.height() if height is None else height)
             if not lo <= t.seqno < hi:  # 4: in range but off schedule: dropped, no proof
                 raise ProtocolError("OFF_SCHEDULE", f"seqno {t.seqno} outside {lo}..{hi - 1}")
         if not t.verify(p.customer, self.genesis):  # 5
@@ -80,10 +81,11 @@ class Merchant:
         """:meth:`receive` for many tickets with one group commit: per ticket None (held), a Proof, or
         the ProtocolError that dropped it."""
         out: list[Proof | ProtocolError | None] = []
+        height = self.chain.height()  # one chain query per batch
         with self.store.batch():
             for data in items:
                 try:
-                    out.append(self.receive(data))
+                    out.append(self.receive(data, height))
                 except ProtocolError as exc:
                     out.append(exc)
         return out
