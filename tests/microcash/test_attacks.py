@@ -57,7 +57,7 @@ def test_duplicate_seqno_to_two_merchants_that_wins_pays_both_and_burns_the_rest
     with pytest.raises(ProtocolError, match="UNEXPECTED_EVENT"):  # the penalty is burned once
         w.notary.proof(Proof(DUPLICATE, a[0].ticket, b[0].ticket).encode())
     assert len(w.notary.board()) == n_board
-    w.merchants[0].mark_broken(esc.id_esc)
+    w.merchants[0].follow(w.notary.board(), w.nk.pubkey)  # the merchant reads N's board
     with pytest.raises(ProtocolError, match="ESCROW_BROKEN"):
         w.merchants[0].receive(w.customer.sign_any(0, 9).encode())
 

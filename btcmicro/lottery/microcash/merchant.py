@@ -8,9 +8,12 @@ or a second, different signed ticket for a seqno already held, returns a :class:
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from btcmicro.core.errors import ProtocolError
 from btcmicro.core.keys import PrivateKey
 from btcmicro.lottery.microcash.beacon import Beacon
+from btcmicro.lottery.microcash.board import BROKEN, Entry, verify_board
 from btcmicro.lottery.microcash.draw import group_winners
 from btcmicro.lottery.microcash.escrow import Escrow
 from btcmicro.lottery.microcash.messages import DUPLICATE, OUT_OF_RANGE, Claim, Proof, Ticket
@@ -42,6 +45,14 @@ class Merchant:
 
     def mark_broken(self, id_esc: bytes) -> None:
         self.broken.add(id_esc)
+
+    def follow(self, entries: Sequence[Entry], notary: bytes) -> None:
+        """Read N's board (checked with :func:`verify_board`) and stop accepting tickets on every escrow
+        it shows broken (check 1)."""
+        verify_board(entries, notary)
+        for e in entries:
+            if e.kind == BROKEN:
+                self.broken.add(Proof.decode(e.data).first.id_esc)
 
     def receive(self, data: bytes, height: int | None = None) -> Proof | None:
         """Check and hold a ticket: None when accepted, a Proof of cheating, or ProtocolError (dropped).
