@@ -1,1 +1,3 @@
-"""Benchmarks behind `btcmicro bench` (figures recorded in docs/benchmarks.md)."""
+"""Benchmarks behind `btcmicro bench` (figures recorded in docs/benchmarks.md); import the module of each."""
+
+__all__: list[str] = []

@@ -34,7 +34,7 @@ from btcmicro.lottery.microcash.store import MemoryCustomerStore, MemoryNotarySt
 from btcmicro.script.standard import p2wpkh
 from btcmicro.testing import FakeChain
 
-__all__ = ["run_microcash_bench", "TARGETS"]
+__all__ = ["run_microcash_bench", "format_report", "TARGETS"]
 
 TARGETS = {"customer": 33_006, "merchant": 10_505, "notary": 10_345}
 """Tickets/s per core: MicroCash Table 1's best columns (C on P-256)."""
@@ -135,3 +135,24 @@ def run_microcash_bench(batch: int = 500, rounds: int = 3, workdir: Path | str |
         "draw_payout_txid": payout, "draw_payout_seconds": t_settle,
         "targets": TARGETS,
     }
+
+
+def format_report(r: dict[str, Any]) -> str:
+    """The report as a table: our rates per core of CPU, the same-run ratios, and the paper's best figures."""
+    t = r["targets"]
+    ratio = r["notary_claim_over_two_verifies"]
+    rows = [
+        ("customer issue", r["customer_issue_per_s"], f"{r['issue_over_sign']:.2f}x a raw BIP340 sign", t["customer"]),
+        ("merchant check (durable)", r["merchant_check_per_s"], f"{r['check_over_verify']:.2f}x a raw BIP340 verify",
+         t["merchant"]),
+        ("notary claim check", r["notary_claim_per_s"],
+         "n/a" if ratio is None else f"{ratio:.2f}x decoding and two verifies", t["notary"]),
+    ]
+    lines = [f"MicroCash, tickets/s per core of CPU ({r['rounds']} rounds of {r['batch']:,} tickets; "
+             "ratios: median within a round)", "",
+             f"{'operation':<26}{'ours':>10}  {'same-run ratio':<36}{'paper (C, P-256)':>16}"]
+    lines += [f"{name:<26}{rate:>10,.0f}  {ratio_text:<36}{paper:>16,}" for name, rate, ratio_text, paper in rows]
+    raw = f"{r['raw_bip340_sign_per_s']:,.0f} / {r['raw_bip340_verify_per_s']:,.0f}"
+    lines += ["", f"raw BIP340 sign / verify: {raw} per s",
+              f"draw payout of {r['notary_claims']} winners: {r['draw_payout_seconds'] * 1000:.1f} ms"]
+    return "\n".join(lines)

@@ -97,3 +97,20 @@ def bench_micropay1(ctx: click.Context, quick: bool, json_out: bool) -> None:
 
     report = run_micropay1_bench(quick=quick, echo=None if json_out else lambda m: click.echo(m, err=True))
     emit(ctx, report, format_report(report))
+
+
+@bench.command("microcash")
+@click.option("--batch", type=click.IntRange(100, 100_000), default=500, show_default=True,
+              help="Tickets per round (batch x rounds must be a multiple of 100).")
+@click.option("--rounds", type=click.IntRange(1, 50), default=3, show_default=True)
+@JSON_OPT
+@click.pass_context
+def bench_microcash(ctx: click.Context, batch: int, rounds: int, json_out: bool) -> None:
+    """MicroCash: customer issue, merchant check (durable) and notary claim check per core, next to the raw
+    BIP340 signs and verifies of the same run and the paper's Table 1."""
+    from btcmicro.bench.microcash import format_report, run_microcash_bench
+
+    if (batch * rounds) % 100:
+        raise click.BadParameter("batch x rounds must be a multiple of 100", param_hint="--batch/--rounds")
+    report = run_microcash_bench(batch=batch, rounds=rounds)
+    emit(ctx, report, format_report(report))

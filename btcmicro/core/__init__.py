@@ -1,1 +1,3 @@
-"""Keys, hashes, amounts, encodings and the error tree."""
+"""Keys, hashes, amounts, strict DER, encodings and the error tree; import the module of each."""
+
+__all__: list[str] = []
