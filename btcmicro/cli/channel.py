@@ -122,6 +122,7 @@ def serve(ctx: click.Context, host: str, port: int, store_path: Path | None, pay
           poll: float, json_out: bool) -> None:
     """Serve payment channels over HTTP until SIGTERM or SIGINT."""
     from btcmicro.channels.bitcoinj import PaymentChannelServer, ServerConfig, ServerWatcher, SQLiteServerStore
+    from btcmicro.core.errors import NodeUnavailable
     from btcmicro.node.chain import RPCChain
     from btcmicro.script.standard import address_to_script
     from btcmicro.service.channel import create_channel_app
@@ -147,13 +148,23 @@ def serve(ctx: click.Context, host: str, port: int, store_path: Path | None, pay
                 "open_channels": len(store.channels(("open",)))},
           f"channel server at {service.url} (store {store_path}); SIGTERM or Ctrl-C to stop")
     last = -1
+    node_away = False
     try:
         while not stop.is_set():
-            height = chain.height()
-            if height != last:
-                for e in watcher.poll():
-                    click.echo(f"watcher: {e.kind} {e.deposit_txid} {e.txid or ''} {e.detail}".rstrip(), err=True)
-                last = height
+            try:
+                height = chain.height()
+                if height != last:  # a new tip, or the node is back: each channel judged by the chain as it is
+                    for e in watcher.poll():
+                        click.echo(f"watcher: {e.kind} {e.deposit_txid} {e.txid or ''} {e.detail}".rstrip(), err=True)
+                    last = height
+                if node_away:
+                    click.echo(f"node back at height {height}", err=True)
+                    node_away = False
+            except NodeUnavailable as e:  # the node is away (restarting?): keep serving, look again next poll
+                last = -1  # once it is back, the watcher runs at once: a restart may have lost its mempool
+                if not node_away:
+                    click.echo(f"node unavailable ({e.message}); serving on, retrying every {poll:g} s", err=True)
+                    node_away = True
             stop.wait(poll)
     finally:
         service.stop()
