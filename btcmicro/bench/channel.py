@@ -209,7 +209,12 @@ def run_channel_bench(payments: int = 1_000, engine: str = "embedded",
             client = _client(transport, chain, tmp / "client-http.db", wallet)
             client.open(deposit)
             t_http = _pay_loop(client, payments)
-            got = transport.http.get(f"/channel/channels/{client.deposit_txid}")["client_change"]
+            from btcmicro.service.app import operator_headers, read_operator_token
+            from btcmicro.service.client import ServiceClient
+
+            token = read_operator_token(tmp / "server.token")  # the listings are operator only
+            with ServiceClient(proc.url, headers=operator_headers(token)) as operator:
+                got = operator.get(f"/channel/channels/{client.deposit_txid}")["client_change"]
             assert got == client.change
             transport.close()
             client.store.close()

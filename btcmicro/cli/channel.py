@@ -143,7 +143,14 @@ def serve(ctx: click.Context, host: str, port: int, store_path: Path | None, pay
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda _s, _f: stop.set())
-    service = ServiceThread(create_channel_app(server), host, port).start()
+    from btcmicro.service.app import write_operator_token
+    from btcmicro.service.runner import exposure_warning
+
+    token = write_operator_token(store_path.parent / "server.token")  # 0600, rotated at every start
+    warning = exposure_warning(host, token=True)
+    if warning:
+        click.echo(warning, err=True)
+    service = ServiceThread(create_channel_app(server, operator_token=token), host, port).start()
     emit(ctx, {"url": service.url, "store": str(store_path), "pid": os.getpid(),
                 "open_channels": len(store.channels(("open",)))},
           f"channel server at {service.url} (store {store_path}); SIGTERM or Ctrl-C to stop")

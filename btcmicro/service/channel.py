@@ -9,7 +9,15 @@ Wire API (bitcoinj's message names and fields, one JSON object per message; see 
   "expected_value": ...}}`` carrying bitcoinj's error code, and ends the session;
 - ``DELETE /channel/sessions/{id}``: hang up (the channel stays stored);
 - ``GET /channel`` (the server's terms), ``GET /channel/channels`` and
-  ``GET /channel/channels/{deposit_txid}`` (stored channels).
+  ``GET /channel/channels/{deposit_txid}`` (stored channels: operator only, ``Authorization: Bearer
+  <operator token>``; ``btcmicro channel serve`` writes the token to ``<datadir>/channel-server/server.token``,
+  0600, rotated at every start).
+
+Sessions are bounded per client (by address: ``max_sessions_per_client``, default 16) and in all
+(``max_sessions``); a session that has not opened a channel and sends nothing for
+``unopened_idle_secs`` (default 10 s) is dropped when room is needed, any session after
+``session_idle_secs``. So a flood of unauthenticated sessions from one address is refused after 16,
+and one spread over many addresses holds its places for seconds, not an hour.
 
 The service only parses, calls :class:`~btcmicro.channels.bitcoinj.PaymentChannelServer` and maps its ERROR to
 HTTP; every protocol rule lives in the server. :class:`HTTPTransport` is the client side: one
@@ -35,6 +43,8 @@ from btcmicro.channels.bitcoinj.messages import (
     ERROR_CODES,
     MAX_EXPLANATION_CHARS,
     MAX_MESSAGE_BYTES,
+    ChannelOpen,
+    Close,
     Error,
     Message,
     message_from_json,
@@ -45,7 +55,7 @@ from btcmicro.channels.bitcoinj.server import PaymentChannelServer
 from btcmicro.channels.bitcoinj.stores import ServerChannel
 from btcmicro.channels.bitcoinj.transport import TransportError
 from btcmicro.core.errors import ProtocolError
-from btcmicro.service.app import create_app
+from btcmicro.service.app import client_id, create_app, new_operator_token, operator_only
 from btcmicro.service.client import ServiceClient, ServiceUnavailable
 from btcmicro.wire.json import Txid
 
@@ -104,56 +114,110 @@ def server_channel_json(ch: ServerChannel) -> dict[str, Any]:
 # --- sessions ----------------------------------------------------------------------------------------
 
 
+class _Session:
+    __slots__ = ("client", "seen", "opened")
+
+    def __init__(self, client: str, seen: float) -> None:
+        self.client = client
+        self.seen = seen
+        self.opened = False
+
+
 class _Sessions:
     """Session ids this service handed out (so a restarted server answers UNKNOWN_SESSION, not a
-    silent new session), forgotten after ``idle_secs`` or when the server ends them."""
+    silent new session): at most ``max_per_client`` per client and ``max_sessions`` in all; one that
+    opened no channel is dropped after ``unopened_idle`` seconds without a message (when room is
+    needed), any after ``idle_secs``, or when the server ends it."""
 
-    def __init__(self, server: PaymentChannelServer, max_sessions: int, idle_secs: float) -> None:
+    def __init__(self, server: PaymentChannelServer, max_sessions: int, idle_secs: float,
+                 max_per_client: int = 16, unopened_idle: float = 10.0) -> None:
         self.server = server
         self.max = max_sessions
         self.idle = idle_secs
+        self.max_per_client = max_per_client
+        self.unopened_idle = unopened_idle
         self._lock = threading.Lock()
-        self._seen: dict[str, float] = {}
+        self._seen: dict[str, _Session] = {}
+        self._by_client: dict[str, set[str]] = {}
 
-    def new(self) -> str:
+    def _expired(self, s: _Session, now: float) -> bool:
+        return now - s.seen > (self.idle if s.opened else min(self.unopened_idle, self.idle))
+
+    def _purge(self, sids: list[str], now: float) -> None:
+        for sid in [sid for sid in sids if self._expired(self._seen[sid], now)]:
+            self._drop(sid)
+
+    def new(self, client: str = "unknown") -> str:
         now = time.monotonic()
         with self._lock:
+            mine = self._by_client.get(client, set())
+            if len(mine) >= self.max_per_client:
+                self._purge(list(mine), now)
+                if len(self._by_client.get(client, set())) >= self.max_per_client:
+                    raise ProtocolError("TOO_MANY_SESSIONS", f"{self.max_per_client} sessions open from {client}; "
+                                        "end one or retry later")
             if len(self._seen) >= self.max:
-                for sid in [s for s, t in self._seen.items() if now - t > self.idle]:
-                    self._drop(sid)
+                self._purge(list(self._seen), now)
             if len(self._seen) >= self.max:
-                raise ProtocolError("TOO_MANY_SESSIONS", f"{self.max} sessions open; retry later")
+                raise ProtocolError("TOO_MANY_SESSIONS", f"{self.max} sessions open; retry in "
+                                    f"{self.unopened_idle:g} s")
             sid = secrets.token_hex(16)
-            self._seen[sid] = now
+            self._seen[sid] = _Session(client, now)
+            self._by_client.setdefault(client, set()).add(sid)
             return sid
 
     def touch(self, sid: str) -> None:
         with self._lock:
-            if sid not in self._seen:
+            s = self._seen.get(sid)
+            if s is None:
                 raise ProtocolError("UNKNOWN_SESSION", "no such session (expired, ended, or the server restarted)")
-            self._seen[sid] = time.monotonic()
+            s.seen = time.monotonic()
+
+    def opened(self, sid: str) -> None:
+        """The session is bound to a channel (open or settled): it keeps its place while it is used."""
+        with self._lock:
+            s = self._seen.get(sid)
+            if s is not None:
+                s.opened = True
 
     def end(self, sid: str) -> bool:
         with self._lock:
             return self._drop(sid)
 
+    def count(self, client: str | None = None) -> int:
+        with self._lock:
+            return len(self._seen) if client is None else len(self._by_client.get(client, ()))
+
     def _drop(self, sid: str) -> bool:
         self.server.end_session(sid)
-        return self._seen.pop(sid, None) is not None
+        s = self._seen.pop(sid, None)
+        if s is None:
+            return False
+        mine = self._by_client.get(s.client)
+        if mine is not None:
+            mine.discard(sid)
+            if not mine:
+                del self._by_client[s.client]
+        return True
 
 
 # --- the app -----------------------------------------------------------------------------------------
 
 
 def create_channel_app(server: PaymentChannelServer, *, max_sessions: int = 10_000,
-                       session_idle_secs: float = 3_600.0) -> FastAPI:
-    """The HTTP/JSON face of ``server`` (see the module docstring for the routes)."""
+                       session_idle_secs: float = 3_600.0, max_sessions_per_client: int = 16,
+                       unopened_idle_secs: float = 10.0, operator_token: str | None = None) -> FastAPI:
+    """The HTTP/JSON face of ``server`` (see the module docstring for the routes and the session
+    bounds). The channel listings answer only ``operator_token`` (a fresh one when None:
+    ``app.state.operator_token``)."""
     app = create_app("btcmicro payment channel server", "1",
                      description="bitcoinj-style payment channels (versions 1, 2 and segwit 3). "
                                  "Each POST to a session carries one bitcoinj message; errors carry "
                                  "bitcoinj's error codes.",
                      status_for_code=STATUS_FOR_CODE, max_body=MAX_MESSAGE_BYTES, too_large_code="SYNTAX_ERROR")
-    sessions = _Sessions(server, max_sessions, session_idle_secs)
+    sessions = _Sessions(server, max_sessions, session_idle_secs, max_sessions_per_client, unopened_idle_secs)
+    app.state.operator_token = operator_token or new_operator_token()
+    operator = operator_only(app.state.operator_token)
     app.state.channel_server = server
     app.state.sessions = sessions
     body_doc = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
@@ -168,8 +232,8 @@ def create_channel_app(server: PaymentChannelServer, *, max_sessions: int = 10_0
                            close_margin_secs=c.close_margin_secs, max_message_bytes=MAX_MESSAGE_BYTES)
 
     @app.post("/channel/sessions", response_model=SessionCreated, status_code=201, summary="Open a session")
-    def new_session() -> SessionCreated:
-        return SessionCreated(session_id=sessions.new())
+    def new_session(request: Request) -> SessionCreated:
+        return SessionCreated(session_id=sessions.new(client_id(request)))
 
     @app.post("/channel/sessions/{session_id}/messages", response_model=Replies, openapi_extra=body_doc,
               summary="Send one client message; the server's replies")
@@ -180,6 +244,8 @@ def create_channel_app(server: PaymentChannelServer, *, max_sessions: int = 10_0
         if replies and isinstance(replies[-1], Error):  # the server ended the session
             sessions.end(session_id)
             raise replies[-1].to_exception()
+        if any(isinstance(m, (ChannelOpen, Close)) for m in replies):
+            sessions.opened(session_id)
         return Replies(messages=[message_to_json(m) for m in replies])
 
     @app.delete("/channel/sessions/{session_id}", status_code=204, summary="Hang up")
@@ -187,11 +253,12 @@ def create_channel_app(server: PaymentChannelServer, *, max_sessions: int = 10_0
         if not sessions.end(session_id):
             raise ProtocolError("UNKNOWN_SESSION", "no such session")
 
-    @app.get("/channel/channels", summary="Stored channels, oldest first")
+    @app.get("/channel/channels", summary="Stored channels, oldest first (operator only)", dependencies=[operator])
     def list_channels() -> list[dict[str, Any]]:
         return [server_channel_json(ch) for ch in server.channels()]
 
-    @app.get("/channel/channels/{deposit_txid}", summary="One stored channel")
+    @app.get("/channel/channels/{deposit_txid}", summary="One stored channel (operator only)",
+             dependencies=[operator])
     def get_channel(deposit_txid: str = Path(pattern=_TXID)) -> dict[str, Any]:
         ch = server.channel(deposit_txid)
         if ch is None:

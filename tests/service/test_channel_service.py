@@ -24,6 +24,7 @@ from btcmicro.channels.bitcoinj.messages import MAX_MESSAGE_BYTES
 from btcmicro.node.chain import RPCChain
 from btcmicro.node.rpc import sats
 from btcmicro.service import HTTPTransport, ServiceThread, create_channel_app
+from btcmicro.service.app import operator_headers
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_engines]
 
@@ -69,6 +70,11 @@ class Service:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def operator(self) -> dict[str, str]:
+        """The header the channel listings need (the running app's operator token)."""
+        assert self.thread is not None
+        return operator_headers(self.thread.app.state.operator_token)
 
     def client(self) -> PaymentChannelClient:
         store = SQLiteClientStore(self.path / "client.db", passphrase="client secret")
@@ -156,7 +162,7 @@ MALFORMED = [
 
 
 def test_malformed_and_oversized_messages_answered_4xx_with_bitcoinj_codes_and_no_state_change(service):
-    http = httpx.Client(base_url=service.url, timeout=10)
+    http = httpx.Client(base_url=service.url, timeout=10, headers=service.operator())  # listings are operator only
     client = service.client()
     client.open(DEPOSIT)  # a stored channel whose rows must not move
     before = service.store.dump()
@@ -216,7 +222,7 @@ def test_v3_channel_over_http_settles_to_the_satoshi_on_chain(service):
         assert info == {"paid": 1_000 + sum(amounts[:n]), "remaining": DEPOSIT - 1_000 - sum(amounts[:n]),
                         "amount": a}
     want_change = DEPOSIT - 1_000 - sum(amounts)
-    stored = httpx.get(f"{service.url}/channel/channels/{txid}").json()
+    stored = httpx.get(f"{service.url}/channel/channels/{txid}", headers=service.operator()).json()
     assert (stored["client_change"], stored["payments"], stored["status"]) == (want_change, 41, "open")
     settlement = client.close()
     service.wallet.mine_to_self(1)
@@ -229,7 +235,7 @@ def test_v3_channel_over_http_settles_to_the_satoshi_on_chain(service):
     deposit = service.rpc.getrawtransaction(txid, True)
     assert deposit["vout"][0]["scriptPubKey"]["type"] == "witness_v0_scripthash"
     assert sats(deposit["vout"][0]["value"]) == DEPOSIT
-    assert httpx.get(f"{service.url}/channel/channels/{txid}").json()["status"] == "closing"
+    assert httpx.get(f"{service.url}/channel/channels/{txid}", headers=service.operator()).json()["status"] == "closing"
 
 
 def test_resume_after_client_restart_over_http(service):
