@@ -114,3 +114,17 @@ def bench_microcash(ctx: click.Context, batch: int, rounds: int, json_out: bool)
         raise click.BadParameter("batch x rounds must be a multiple of 100", param_hint="--batch/--rounds")
     report = run_microcash_bench(batch=batch, rounds=rounds)
     emit(ctx, report, format_report(report))
+
+
+@bench.command("dastripathi")
+@click.option("--quick", is_flag=True, help="Fewer iterations and an 8-bit nonce-committed key (a smoke run).")
+@JSON_OPT
+@click.pass_context
+def bench_dastripathi(ctx: click.Context, quick: bool, json_out: bool) -> None:
+    """Das–Tripathi: voucher sign/check, both assertion schemes (Assert/Verify/Extract), AOS ring sign/verify
+    at n = 2, 10, 50, microcoin issue/verify and key extraction, next to the raw libsecp256k1 operations of
+    the same rounds; sizes in bytes."""
+    from btcmicro.bench.dastripathi import format_report, run_dastripathi_bench
+
+    report = run_dastripathi_bench(quick=quick, echo=None if json_out else lambda m: click.echo(m, err=True))
+    emit(ctx, report, format_report(report))
