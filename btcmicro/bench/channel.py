@@ -40,7 +40,9 @@ from btcmicro.core.keys import PrivateKey, verify_der
 from btcmicro.node.chain import RPCChain
 from btcmicro.node.launcher import start_node
 from btcmicro.node.rpc import sats
+from btcmicro.service.app import operator_headers, read_operator_token
 from btcmicro.service.channel import HTTPTransport
+from btcmicro.service.client import ServiceClient
 from btcmicro.wallet import Funder
 
 __all__ = ["run_channel_bench", "format_report", "ChannelServerProcess", "channel_fee", "PASSPHRASE"]
@@ -68,6 +70,7 @@ class ChannelServerProcess(ServerProcess):
         self.env.pop("BTCMICRO_PASSPHRASE", None)
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
+        self._drained: subprocess.Popen[str] | None = None  # the process whose stderr a drain thread reads
         self.cpu = None
 
     def start(self, timeout: float = 30.0) -> ChannelServerProcess:
@@ -85,6 +88,7 @@ class ChannelServerProcess(ServerProcess):
             raise RuntimeError(f"channel server did not start: {err[-500:]}")
         self.url = json.loads(out[0])["url"]
         self.port = int(self.url.rsplit(":", 1)[1])
+        self._drained = self.proc
         threading.Thread(target=self._drain, daemon=True).start()
         return self
 
@@ -99,16 +103,22 @@ class ChannelServerProcess(ServerProcess):
         return ""
 
     def _drain(self) -> None:
+        """Read the server's stderr until it exits (so it never blocks on a full pipe), then close it."""
         proc = self.proc
         if proc is not None and proc.stderr is not None:
-            for _ in proc.stderr:
-                pass
+            with proc.stderr:
+                for _ in proc.stderr:
+                    pass
 
     def kill(self) -> None:
         """SIGKILL: the server dies mid-whatever, as in a crash."""
         if self.proc is not None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait()
+            if self.proc.stdout is not None:
+                self.proc.stdout.close()
+            if self.proc is not self._drained and self.proc.stderr is not None:  # no drain thread owns it
+                self.proc.stderr.close()
             self.proc = None
 
 
@@ -209,9 +219,6 @@ def run_channel_bench(payments: int = 1_000, engine: str = "embedded",
             client = _client(transport, chain, tmp / "client-http.db", wallet)
             client.open(deposit)
             t_http = _pay_loop(client, payments)
-            from btcmicro.service.app import operator_headers, read_operator_token
-            from btcmicro.service.client import ServiceClient
-
             token = read_operator_token(tmp / "server.token")  # the listings are operator only
             with ServiceClient(proc.url, headers=operator_headers(token)) as operator:
                 got = operator.get(f"/channel/channels/{client.deposit_txid}")["client_change"]

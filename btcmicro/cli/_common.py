@@ -36,6 +36,7 @@ __all__ = [
     "engine_option",
     "keystore_passphrase",
     "open_keystore",
+    "close_with_command",
     "progress",
     "progress_bar",
     "Steps",
@@ -220,6 +221,18 @@ def progress(message: str) -> Iterator[None]:
 # -- the context ----------------------------------------------------------------------------------------
 
 
+def close_with_command(resource: Any) -> Any:
+    """Close ``resource`` (anything with ``close()``) when the running command ends, however it ends.
+
+    A command run in-process (click's test runner, a script calling :func:`btcmicro.cli.main`) then leaves no
+    socket or database handle behind for the garbage collector. Outside a command it does nothing.
+    """
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.call_on_close(resource.close)
+    return resource
+
+
 class Context:
     """The root command's options: where the datadir is and how to reach the node."""
 
@@ -237,17 +250,21 @@ class Context:
         return self.datadir / "node"
 
     def rpc(self) -> Any:
+        """A client of the node; closed with the command (a command run in-process leaves no socket open)."""
         from btcmicro.node.launcher import attach, read_node_record
 
         if self.url:
-            return attach(self.url, user=self.user, password=self.password, cookie_file=self.cookie)
-        record = read_node_record(self.nodedir)
-        if record is None:
-            raise ConfigError(
-                f"no running node recorded in {self.datadir}: start one with "
-                "`btcmicro regtest start --detach`, or pass --url and --cookie"
-            )
-        return attach(record["url"], cookie_file=record["cookie_file"])
+            client = attach(self.url, user=self.user, password=self.password, cookie_file=self.cookie)
+        else:
+            record = read_node_record(self.nodedir)
+            if record is None:
+                raise ConfigError(
+                    f"no running node recorded in {self.datadir}: start one with "
+                    "`btcmicro regtest start --detach`, or pass --url and --cookie"
+                )
+            client = attach(record["url"], cookie_file=record["cookie_file"])
+        close_with_command(client)
+        return client
 
     def wallet(self, rpc: Any) -> Any:
         from btcmicro.wallet import Wallet

@@ -22,7 +22,15 @@ from typing import Any
 
 import click
 
-from btcmicro.cli._common import CHANNEL_OPT, CHANNEL_PASSPHRASE_ENV, HOST_OPT, JSON_OPT, emit, keystore_passphrase
+from btcmicro.cli._common import (
+    CHANNEL_OPT,
+    CHANNEL_PASSPHRASE_ENV,
+    HOST_OPT,
+    JSON_OPT,
+    close_with_command,
+    emit,
+    keystore_passphrase,
+)
 
 __all__ = ["channel_group", "client_channel_json"]
 
@@ -48,7 +56,7 @@ class _ClientSide:
         self.rpc = ctx.obj.rpc()
         self.chain = RPCChain(self.rpc)
         self.dir = _client_dir(ctx)
-        self.store = SQLiteClientStore(self.dir / "client.db", passphrase=_passphrase())
+        self.store = close_with_command(SQLiteClientStore(self.dir / "client.db", passphrase=_passphrase()))
         self.urls_path = self.dir / "servers.json"
 
     def urls(self) -> dict[str, str]:
@@ -75,7 +83,8 @@ class _ClientSide:
             url = self.urls().get(deposit_txid)
             if url is None:
                 raise ChannelError(f"no server URL recorded for channel {deposit_txid}")
-        return PaymentChannelClient(HTTPTransport(url), self.chain, self.store, wallet, config=config,
+        transport = close_with_command(HTTPTransport(url))
+        return PaymentChannelClient(transport, self.chain, self.store, wallet, config=config,
                                     deposit_txid=deposit_txid, new=new)
 
 

@@ -9,7 +9,8 @@ is not this one (a test walks every module and checks both: each class descends 
     │   ├── InvalidAddress          not an address of this chain         btcmicro.script.standard
     │   ├── TemplateError           parameters a contract template       btcmicro.contracts.base
     │   │                           refuses
-    │   └── BitcoindExited          bitcoind stopped while starting      btcmicro.node.bitcoind
+    │   ├── BitcoindExited          bitcoind stopped while starting      btcmicro.node.bitcoind
+    │   └── SyncTimeout             regtest nodes did not agree in time  btcmicro.node.network
     ├── ScriptParseError            a script that does not parse         btcmicro.script.standard
     ├── NodeError                   a node answered a JSON-RPC error: Core's ``code`` and ``message``.
     │   │                           ``NodeError(code, message)`` builds the subclass for the code
@@ -41,11 +42,17 @@ is not this one (a test walks every module and checks both: each class descends 
     │   └── NodeUnavailable         no answer at all (refused, timeout, dropped, HTTP 503); code -28
     ├── EngineError                 the embedded engine's verdicts before they become RPC answers
     │   ├── Reject                  a transaction the mempool refuses    btcmicro.node.engine.mempool
-    │   └── BlockRejected           a block Core would refuse            btcmicro.node.engine.chainstate
+    │   ├── BlockRejected           a block Core would refuse            btcmicro.node.engine.chainstate
+    │   └── HeadersTooLarge         an RPC request's headers over the    btcmicro.node.engine.server
+    │                               limit (answered 431)
     ├── ServiceError                our own HTTP services (merchant, VTS, channel server)
     │   └── ServiceUnavailable      could not be reached (refused, reset, timed out)
     ├── InsufficientFunds           coin selection could not cover the request
     │   └── NoEscrow                no escrow left to pay a ticket from  btcmicro.lottery.micropay2.payer
+    ├── AnswerTooLarge              a node's or service's answer over    btcmicro.node.rpc
+    │                               the reader's cap (also a ValueError)
+    ├── BadJSON                     an answer that is not strict JSON    btcmicro.node.rpc
+    │                               (NaN, Infinity, too deep; also a ValueError)
     ├── PolicyError                 a transaction a node would refuse (dust, fee), caught before broadcast
     ├── ProtocolError               bad input from a protocol peer (``code``, ``detail``)
     │   └── AlreadyClaimed          lotteries (MICROPAY2): the VTS       btcmicro.lottery.vts.party

@@ -72,7 +72,7 @@ import httpcore
 import httpx
 
 from btcmicro.core.amounts import btc_to_sats, sats_to_btc
-from btcmicro.core.errors import ConfigError, NodeError, NodeUnavailable
+from btcmicro.core.errors import BtcmicroError, ConfigError, NodeError, NodeUnavailable
 from btcmicro.interop import rpc_param
 from btcmicro.node.rpc_codes import RPCErrorCode
 
@@ -101,11 +101,11 @@ MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 _DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("btcmicro_http_deadline", default=None)
 
 
-class AnswerTooLarge(ValueError):
+class AnswerTooLarge(BtcmicroError, ValueError):
     """An HTTP answer longer than the reader's cap."""
 
 
-class BadJSON(ValueError):
+class BadJSON(BtcmicroError, ValueError):
     """Not JSON, or JSON with NaN/Infinity or nested past :data:`MAX_JSON_DEPTH`."""
 
 

@@ -23,7 +23,7 @@ import os
 import struct
 import threading
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -39,8 +39,11 @@ ChainChange = Callable[[list[bytes], list[bytes]], None]
 
 
 class _Chain(Protocol):
-    blocks: dict[bytes, object]
-    by_height: list[bytes]
+    @property
+    def blocks(self) -> Mapping[bytes, object]: ...
+
+    @property
+    def by_height(self) -> Sequence[bytes]: ...
 
     def process_block(self, raw: bytes, on_change: ChainChange) -> str | None: ...
 

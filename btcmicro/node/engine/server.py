@@ -31,7 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, cast
 
-from btcmicro.core.errors import NodeError
+from btcmicro.core.errors import EngineError, NodeError
 from btcmicro.node.engine.node import Engine
 from btcmicro.node.rpc_codes import RPCErrorCode
 
@@ -48,8 +48,8 @@ MAX_HEADER_BYTES = 8192  # Core's MAX_HEADERS_SIZE: request line plus headers
 DRAIN_LIMIT = 64 * 1024  # a refused request's body up to this size is read and dropped (keep-alive stays usable)
 
 
-class _HeadersTooLarge(Exception):
-    pass
+class HeadersTooLarge(EngineError):
+    """A request whose header block is over the server's limit (answered 431)."""
 
 
 class _LimitedLines:
@@ -64,7 +64,7 @@ class _LimitedLines:
         line: bytes = self.raw.readline(want)
         self.left -= len(line)
         if self.left < 0:
-            raise _HeadersTooLarge
+            raise HeadersTooLarge
         return line
 
     def __getattr__(self, name: str) -> Any:
@@ -169,7 +169,7 @@ class _Handler(BaseHTTPRequestHandler):
                     self.close_connection = True
                     return
                 parsed = self.parse_request()
-            except _HeadersTooLarge:
+            except HeadersTooLarge:
                 self.close_connection = True
                 self.rfile = raw_rfile
                 self.requestline, self.request_version, self.command = "", "HTTP/1.1", ""
