@@ -30,7 +30,9 @@ from btcmicro.cli._common import (
     close_with_command,
     emit,
     keystore_passphrase,
+    progress_bar,
 )
+from btcmicro.core.errors import BtcmicroError
 
 __all__ = ["channel_group", "client_channel_json"]
 
@@ -224,20 +226,40 @@ def open_cmd(ctx: click.Context, url: str, sats: int, version: str, window: int,
 @click.pass_context
 def pay(ctx: click.Context, sats: int, deposit_txid: str | None, count: int, info: str | None,
         json_out: bool) -> None:
-    """Pay SATS more through a channel; prints what the server acknowledged."""
+    """Pay SATS more through a channel; prints what the server acknowledged (and, when it stops early, what
+    was paid before it stopped and what to do next)."""
     client = _ClientSide(ctx).client(deposit_txid)
-    results = []
-    for _ in range(count):
-        r = client.pay(sats, info.encode() if info is not None else None)
-        results.append({"amount": r.amount, "change": r.change, "paid": r.paid, "info": _text(r.info),
-                        "settlement_txid": r.settlement.GetTxid()[::-1].hex() if r.settlement is not None else None})
-        if r.settlement is not None:
-            break
+    results: list[dict[str, Any]] = []
+    stopped: BaseException | None = None
+    with progress_bar(count, "paying") as steps:
+        try:
+            for _ in range(count):
+                r = client.pay(sats, info.encode() if info is not None else None)
+                steps.advance()
+                results.append({"amount": r.amount, "change": r.change, "paid": r.paid, "info": _text(r.info),
+                                "settlement_txid": (r.settlement.GetTxid()[::-1].hex()
+                                                    if r.settlement is not None else None)})
+                if r.settlement is not None:
+                    break
+        except (BtcmicroError, KeyboardInterrupt) as exc:  # say what was acknowledged before what went wrong
+            if not results:
+                raise
+            stopped = exc
     last = results[-1]
     text = (f"paid {sum(r['amount'] for r in results):,} sats in {len(results)} payment(s); channel total "
             f"{last['paid']:,}, change {last['change']:,}" + (f"; server: {last['info']}" if last["info"] else "")
             + (f"\nchannel used up and settled: {last['settlement_txid']}" if last["settlement_txid"] else ""))
-    emit(ctx, {"deposit_txid": client.deposit_txid, "payments": results}, text)
+    data: dict[str, Any] = {"deposit_txid": client.deposit_txid, "payments": results}
+    if stopped is None:
+        emit(ctx, data, text)
+        return
+    data["stopped"] = "interrupted" if isinstance(stopped, KeyboardInterrupt) else str(stopped)
+    data["next"] = (f"`btcmicro channel pay {sats} --count {count - len(results)}` pays the rest; every payment "
+                    "above was acknowledged by the server, which stored it first")
+    emit(ctx, data, text)
+    click.echo(f"error: stopped after {len(results):,} of {count:,} payments ({data['stopped']}): {data['next']}",
+               err=True)
+    ctx.exit(130 if isinstance(stopped, KeyboardInterrupt) else 1)
 
 
 def _text(info: bytes | None) -> str | None:

@@ -12,11 +12,13 @@ from typing import Any
 
 import click
 
-from btcmicro.cli._common import BITCOIND_OPT, ENGINE_OPT, JSON_OPT, Context, emit, progress
+from btcmicro.cli._common import BITCOIND_OPT, ENGINE_OPT, JSON_OPT, Context, emit, progress, progress_bar
 from btcmicro.core.amounts import format_sats
-from btcmicro.core.errors import ConfigError
+from btcmicro.core.errors import BtcmicroError, ConfigError
 
 __all__ = ["encode_json", "fund", "mine", "regtest", "rpc"]
+
+MINE_CHUNK = 100  # blocks per generatetoaddress call: a bar that moves, and a Ctrl-C that loses at most one call
 
 
 @click.group()
@@ -207,14 +209,33 @@ def regtest_status(ctx: click.Context, json_out: bool) -> None:
 @JSON_OPT
 @click.pass_context
 def mine(ctx: click.Context, n: int, address: str | None, json_out: bool) -> None:
-    """Mine N blocks."""
+    """Mine N blocks (in calls of at most 100, with a progress bar on a terminal; stopped early, it says how
+    many were mined)."""
     rpc = ctx.obj.rpc()
     if address is None:
         address = ctx.obj.wallet(rpc).address()
-    with progress(f"mining {n} blocks"):
-        hashes = rpc.generatetoaddress(n, address)
-    emit(ctx, {"blocks": hashes, "height": rpc.getblockcount(), "address": address},
-         f"mined {n} blocks to {address}; height {rpc.getblockcount()}")
+    hashes: list[str] = []
+    stopped: BaseException | None = None
+    with progress_bar(n, "mining") as steps:
+        try:
+            while len(hashes) < n:
+                mined = rpc.generatetoaddress(min(MINE_CHUNK, n - len(hashes)), address)
+                hashes += mined
+                steps.advance(len(mined))
+        except (BtcmicroError, KeyboardInterrupt) as exc:  # say what was mined before what went wrong
+            if not hashes:
+                raise
+            stopped = exc
+    height = rpc.getblockcount() if stopped is None else None
+    data: dict[str, Any] = {"blocks": hashes, "height": height, "address": address}
+    if stopped is None:
+        emit(ctx, data, f"mined {n} blocks to {address}; height {height}")
+        return
+    data["stopped"] = "interrupted" if isinstance(stopped, KeyboardInterrupt) else str(stopped)
+    emit(ctx, data, f"mined {len(hashes)} of {n} blocks to {address}")
+    click.echo(f"error: stopped after {len(hashes)} of {n} blocks ({data['stopped']}): every block listed is "
+               f"on the chain; `btcmicro mine {n - len(hashes)}` mines the rest", err=True)
+    ctx.exit(130 if isinstance(stopped, KeyboardInterrupt) else 1)
 
 
 @click.command()

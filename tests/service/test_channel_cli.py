@@ -78,3 +78,28 @@ def test_cli_open_pay_close_refund_after_the_server_stops_and_sweep(node, rpc, b
     out = rpc.getrawtransaction(swept["txid"], True)["vout"]
     assert [(o["scriptPubKey"]["address"], sats(o["value"])) for o in out] == [(wallet.address(), swept["amount"])]
     assert cli("sweep", "--json")["txid"] is None  # nothing left
+
+
+def test_cli_pay_that_runs_out_says_what_was_paid_and_what_to_do(node, rpc, bank, server_proc, tmp_path):
+    datadir = tmp_path / "cli"
+    wallet = Funder(rpc, directory=datadir / "wallet")
+    bank.ensure_balance(1_000_000)
+    bank.send_many([(wallet.address(), 600_000)])
+    bank.mine_to_self(1)
+    runner = CliRunner()
+    env = {"BTCMICRO_PASSPHRASE": PASSPHRASE, "BTCMICRO_CHANNEL_PASSPHRASE": None}
+    base = ["--datadir", str(datadir), "--url", node.url, "--cookie", str(node.cookie_path), "channel"]
+
+    opened = runner.invoke(main, [*base, "open", server_proc.url, "300000", "--window", "86340", "--json"], env=env)
+    assert opened.exit_code == 0, opened.output
+    res = runner.invoke(main, [*base, "pay", "100000", "--count", "5", "--json"], env=env)
+    assert res.exit_code == 1
+    out, err = res.stdout, res.stderr
+    report = json.loads(out)
+    assert [p["change"] for p in report["payments"]] == [199_000, 99_000]  # both acknowledged, then out of funds
+    assert "insufficient funds" in report["stopped"] and "--count 3" in report["next"]
+    assert err.strip().splitlines() == [
+        f"error: stopped after 2 of 5 payments ({report['stopped']}): {report['next']}"]
+    assert "Traceback" not in out + err
+    status = runner.invoke(main, [*base, "status", "--json"], env=env)
+    assert json.loads(status.output)["change"] == 99_000  # what the summary said is what the store holds
