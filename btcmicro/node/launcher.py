@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from btcmicro.core.errors import ConfigError, NodeError
-from btcmicro.core.files import atomic_write_json
+from btcmicro.core.files import atomic_write_json, open_private_append
 from btcmicro.node.bitcoind import BitcoindNode, NodeRPC, find_bitcoind, free_port, port_free
 from btcmicro.node.engine import EmbeddedNode
 from btcmicro.node.rpc import RPCClient
@@ -438,9 +438,12 @@ def _launch_detached(kind: EngineName, path: str | None, d: Path, rpcport: int, 
                             detached=True, start_timeout=timeout)
         node.start()
         return node.detach()
-    with open(d / "engine.log", "ab") as log:
+    # -P: the current directory is not put on the engine's path, so a folder named btcmicro there cannot shadow
+    # the installed package (Python 3.11+)
+    safe_path = ["-P"] if sys.version_info >= (3, 11) else []
+    with open_private_append(d / "engine.log") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "btcmicro.node.engine", "--datadir", str(d), "--rpcport", str(rpcport)],
+            [sys.executable, *safe_path, "-m", "btcmicro.node.engine", "--datadir", str(d), "--rpcport", str(rpcport)],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, start_new_session=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()  # one JSON line once RPC answers

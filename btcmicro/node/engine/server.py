@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from btcmicro.core.errors import EngineError, NodeError
+from btcmicro.core.files import write_private
 from btcmicro.node.engine.node import Engine
 from btcmicro.node.rpc_codes import RPCErrorCode
 
@@ -463,10 +464,7 @@ class EmbeddedNode:
         self.chaindir.mkdir(parents=True, exist_ok=True)
         self.engine = Engine(self.chaindir)
         cookie = f"__cookie__:{secrets.token_hex(32)}"
-        tmp = self.cookie_path.with_suffix(".tmp")
-        tmp.write_text(cookie)
-        tmp.chmod(0o600)
-        tmp.replace(self.cookie_path)
+        write_private(self.cookie_path, cookie)  # 0600 from the first byte, then renamed into place
         creds = [cookie.encode()]
         if self.rpc_user is not None and self.rpc_password is not None:
             creds.append(f"{self.rpc_user}:{self.rpc_password}".encode())
