@@ -37,6 +37,8 @@ __all__ = [
     "keystore_passphrase",
     "open_keystore",
     "close_with_command",
+    "role_key",
+    "role_settings",
     "progress",
     "progress_bar",
     "Steps",
@@ -219,6 +221,29 @@ def progress(message: str) -> Iterator[None]:
 
 
 # -- the context ----------------------------------------------------------------------------------------
+
+
+def role_key(directory: Path, label: str) -> Any:
+    """The :class:`~btcmicro.core.keys.PrivateKey` labelled ``label`` in the keystore at ``directory`` (opened by
+    the passphrase policy), created on first use: a scheme's CLI keeps one key per role there."""
+    keystore = open_keystore(directory)
+    for key in keystore:
+        if keystore.label(key.pubkey) == label:
+            return key
+    return keystore.new_key(label)
+
+
+def role_settings(path: Path, update: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A role's saved settings (a JSON object at ``path``, ``{}`` when absent); ``update`` is merged in and
+    written back atomically and privately first."""
+    from btcmicro.core.files import atomic_write_json
+
+    data: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    if update:
+        data.update(update)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(path, data)
+    return data
 
 
 def close_with_command(resource: Any) -> Any:

@@ -16,7 +16,6 @@ A typical session on one datadir (each server in its own terminal)::
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -24,7 +23,16 @@ from typing import Any, Literal
 
 import click
 
-from btcmicro.cli._common import HOST_OPT, JSON_OPT, Context, emit, open_keystore, progress, progress_bar
+from btcmicro.cli._common import (
+    HOST_OPT,
+    JSON_OPT,
+    Context,
+    emit,
+    progress,
+    progress_bar,
+    role_key,
+    role_settings,
+)
 from btcmicro.core.amounts import format_sats
 from btcmicro.core.errors import BtcmicroError, ConfigError
 from btcmicro.core.keys import PrivateKey
@@ -45,24 +53,13 @@ def _home(ctx: click.Context) -> Path:
 
 
 def _key(ctx: click.Context, label: str) -> PrivateKey:
-    """The role's key from the micropay2 keystore, created on first use."""
-    ks = open_keystore(_home(ctx) / "keys")
-    for k in ks:
-        if ks.label(k.pubkey) == label:
-            return k
-    return ks.new_key(label)
+    """The role's key from this scheme's keystore, created on first use."""
+    key: PrivateKey = role_key(_home(ctx) / "keys", label)
+    return key
 
 
 def _settings(ctx: click.Context, role: str, update: dict[str, Any] | None = None) -> dict[str, Any]:
-    from btcmicro.core.files import atomic_write_json
-
-    path = _home(ctx) / f"{role}.json"
-    data = json.loads(path.read_text()) if path.exists() else {}
-    if update:
-        data.update(update)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(path, data)
-    return data
+    return role_settings(_home(ctx) / f"{role}.json", update)
 
 
 def _vts_clients(urls: Sequence[str], keys: Sequence[str]) -> list[Any]:

@@ -19,14 +19,13 @@ A session on one datadir (each server in its own terminal)::
 """
 from __future__ import annotations
 
-import json
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import click
 
-from btcmicro.cli._common import HOST_OPT, JSON_OPT, Context, emit, open_keystore
+from btcmicro.cli._common import HOST_OPT, JSON_OPT, Context, emit, role_key, role_settings
 from btcmicro.core.amounts import format_sats
 from btcmicro.core.errors import ConfigError, NodeError, ProtocolError
 from btcmicro.core.keys import PrivateKey
@@ -43,23 +42,13 @@ def _home(ctx: click.Context) -> Path:
 
 
 def _key(ctx: click.Context, label: str) -> PrivateKey:
-    ks = open_keystore(_home(ctx) / "keys")
-    for k in ks:
-        if ks.label(k.pubkey) == label:
-            return k
-    return ks.new_key(label)
+    """The role's key from this scheme's keystore, created on first use."""
+    key: PrivateKey = role_key(_home(ctx) / "keys", label)
+    return key
 
 
 def _settings(ctx: click.Context, role: str, update: dict[str, Any] | None = None) -> dict[str, Any]:
-    from btcmicro.core.files import atomic_write_json
-
-    path = _home(ctx) / f"{role}.json"
-    data = json.loads(path.read_text()) if path.exists() else {}
-    if update:
-        data.update(update)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(path, data)
-    return data
+    return role_settings(_home(ctx) / f"{role}.json", update)
 
 
 def _pk_t(vts_url: str | None, vts_key: str | None) -> bytes:

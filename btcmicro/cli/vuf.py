@@ -24,7 +24,7 @@ from typing import Any
 
 import click
 
-from btcmicro.cli._common import HOST_OPT, JSON_OPT, Context, emit, open_keystore
+from btcmicro.cli._common import HOST_OPT, JSON_OPT, Context, emit, role_key, role_settings
 from btcmicro.core.errors import ConfigError
 from btcmicro.core.keys import SECP256K1_ORDER, PrivateKey
 
@@ -37,24 +37,13 @@ def _home(ctx: click.Context) -> Path:
 
 
 def _key(ctx: click.Context, label: str) -> PrivateKey:
-    """The role's key from the vuf keystore, created on first use."""
-    ks = open_keystore(_home(ctx) / "keys")
-    for k in ks:
-        if ks.label(k.pubkey) == label:
-            return k
-    return ks.new_key(label)
+    """The role's key from this scheme's keystore, created on first use."""
+    key: PrivateKey = role_key(_home(ctx) / "keys", label)
+    return key
 
 
 def _settings(ctx: click.Context, role: str, update: dict[str, Any] | None = None) -> dict[str, Any]:
-    path = _home(ctx) / f"{role}.json"
-    data: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
-    if update:
-        data.update(update)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data))
-        tmp.replace(path)
-    return data
+    return role_settings(_home(ctx) / f"{role}.json", update)
 
 
 def _vts_key(url: str | None, key: str | None) -> bytes:
