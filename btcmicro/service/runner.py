@@ -10,8 +10,17 @@ import time
 from typing import Any
 
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-__all__ = ["ServiceThread", "listening_socket", "serve", "uvicorn_config", "exposure_warning"]
+__all__ = ["ServiceThread", "listening_socket", "serve", "uvicorn_config", "exposure_warning",
+           "GuardedHttpProtocol", "REQUEST_TIMEOUT", "MAX_CONNECTIONS"]
+
+#: Seconds a connection has to deliver a whole request (headers and body) from its first byte, or from
+#: being opened: a silent or half-sent connection is closed after it (uvicorn itself only times out idle
+#: keep-alive connections *between* requests, so a connection that never completes a request stays forever).
+REQUEST_TIMEOUT = 15.0
+#: Connections served at once; beyond it uvicorn answers 503 at once instead of queueing without bound.
+MAX_CONNECTIONS = 1024
 
 
 def exposure_warning(host: str, options: dict[str, Any] | None = None, *, token: bool = False) -> str | None:
@@ -45,11 +54,65 @@ def listening_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     return sock
 
 
-def uvicorn_config(app: Any, host: str, port: int, **overrides: Any) -> uvicorn.Config:
-    """uvicorn settings shared by every service: httptools parser, no access log,
-    keep-alive connections held 30 s, graceful shutdown bounded to 5 s."""
+class GuardedHttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a request deadline.
+
+    A timer armed when the connection opens, and again when a request begins, closes the connection
+    unless the whole request (headers and body) has arrived within :attr:`request_timeout` seconds; it is
+    cancelled once the request is complete, so a slow *handler* is never cut off. Between requests
+    uvicorn's own keep-alive timeout applies. Body bytes buffered per connection stay bounded by
+    uvicorn's flow control (reading pauses while the app has not consumed them).
+    """
+
+    request_timeout: float = REQUEST_TIMEOUT
+    _deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._arm()
+
+    def on_message_complete(self) -> None:
+        self._disarm()
+        super().on_message_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        if self._deadline is None:
+            self._deadline = self.loop.call_later(self.request_timeout, self._expired)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _expired(self) -> None:
+        self._deadline = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+
+def _guarded(request_timeout: float) -> type[GuardedHttpProtocol]:
+    if request_timeout == GuardedHttpProtocol.request_timeout:
+        return GuardedHttpProtocol
+    return type("GuardedHttpProtocol", (GuardedHttpProtocol,), {"request_timeout": float(request_timeout)})
+
+
+def uvicorn_config(app: Any, host: str, port: int, *, request_timeout: float = REQUEST_TIMEOUT,
+                   **overrides: Any) -> uvicorn.Config:
+    """uvicorn settings shared by every service: httptools parser with a request deadline
+    (:class:`GuardedHttpProtocol`, ``request_timeout`` seconds), at most :data:`MAX_CONNECTIONS`
+    connections at once, no access log, keep-alive connections held 30 s idle, graceful shutdown
+    bounded to 5 s."""
     options: dict[str, Any] = dict(host=host, port=port, log_level="warning", access_log=False,
-                                   http="httptools", loop="asyncio", timeout_keep_alive=30,
+                                   http=_guarded(request_timeout), loop="asyncio", timeout_keep_alive=30,
+                                   limit_concurrency=MAX_CONNECTIONS, backlog=2048,
                                    timeout_graceful_shutdown=5, lifespan="on")
     options.update(overrides)
     return uvicorn.Config(app, **options)
