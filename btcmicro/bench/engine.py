@@ -4,11 +4,17 @@ Measured per engine, each on a fresh temporary datadir:
 
 - **start**: launch the node process until RPC answers;
 - **101 blocks**: ``generatetoaddress 101`` (the first coins mature);
+- **100 × 1 block**: ``generatetoaddress 1`` a hundred times (each call makes its block durable
+  before it returns, so this shows what crash safety costs per call);
 - **send**: ``N`` pre-signed one-in-one-out P2WPKH transactions through ``sendrawtransaction``,
   one call each, on one keep-alive connection;
 - **mine**: the blocks that confirm them (``generatetoaddress`` until the mempool is empty).
 
 Signing happens before the clock starts, so the figures are the node's cost.
+
+With the embedded engine, the same run is repeated as ``embedded-nofsync``: the engine started with
+``--no-block-fsync`` (its record of connected blocks is written but never fsync'd), which is what the
+embedded engine cost before it was crash-safe. The ratio of the two is the price of durability.
 """
 from __future__ import annotations
 
@@ -54,15 +60,16 @@ def machine_description() -> str:
 class _EmbeddedProcess:
     """The embedded engine as its own process, as the CLI runs it."""
 
-    name = "embedded"
-
-    def __init__(self, datadir: Path) -> None:
+    def __init__(self, datadir: Path, *, fsync: bool = True) -> None:
         self.datadir = datadir
+        self.fsync = fsync
+        self.name = "embedded" if fsync else "embedded-nofsync"
         self.proc: subprocess.Popen[str] | None = None
 
     def start(self) -> RPCClient:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "btcmicro.node.engine", "--datadir", str(self.datadir)],
+            [sys.executable, "-m", "btcmicro.node.engine", "--datadir", str(self.datadir)]
+            + ([] if self.fsync else ["--no-block-fsync"]),
             stdout=subprocess.PIPE, text=True,
         )
         assert self.proc.stdout is not None
@@ -128,12 +135,16 @@ def _bench_one(runner: Any, txs: int, echo: Callable[[str], None] | None) -> dic
         t0 = time.perf_counter()
         hashes = rpc.generatetoaddress(101, address)
         t_101 = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for _ in range(100):
+            hashes += rpc.generatetoaddress(1, address)
+        t_1x100 = time.perf_counter() - t0
         # Setup (not timed): enough mature coinbases, split into one coin per transaction.
         needed_coinbases = max(1, -(-txs // 500))
         hashes += rpc.generatetoaddress(needed_coinbases, address)
         rpc.generatetoaddress(100, address)
         coinbases = []
-        for h in hashes[:needed_coinbases + 1]:
+        for h in hashes[:needed_coinbases + 1]:  # the first coinbases: mature by now
             cb = rpc.getblock(h, 2)["tx"][0]
             coinbases.append((cb["txid"], int(Decimal(cb["vout"][0]["value"]) * 100_000_000)))
         coins = _split_outputs(rpc, key, spk, coinbases, txs)
@@ -162,6 +173,7 @@ def _bench_one(runner: Any, txs: int, echo: Callable[[str], None] | None) -> dic
             "engine": runner.name,
             "start_s": round(t_start, 4),
             "blocks_101_s": round(t_101, 4),
+            "blocks_1x100_s": round(t_1x100, 4),
             "send_s": round(t_send, 4),
             "send_tx_per_s": round(len(signed) / t_send, 1),
             "mine_s": round(t_mine, 4),
@@ -178,6 +190,8 @@ def run_engine_bench(txs: int = 1000, engines: str = "auto", bitcoind: str | Non
     """Run the benchmark on each requested engine; ratios are embedded / bitcoind."""
     binary = find_bitcoind(bitcoind)
     wanted = ["embedded", "bitcoind"] if engines == "auto" else [e.strip() for e in engines.split(",")]
+    if "embedded" in wanted and "embedded-nofsync" not in wanted:
+        wanted.insert(wanted.index("embedded") + 1, "embedded-nofsync")
     results: list[dict[str, Any]] = []
     skipped: dict[str, str] = {}
     for name in wanted:
@@ -188,30 +202,44 @@ def run_engine_bench(txs: int = 1000, engines: str = "auto", bitcoind: str | Non
         try:
             if echo:
                 echo(f"benchmarking {name}…")
-            runner = _EmbeddedProcess(tmp) if name == "embedded" else _BitcoindProcess(tmp, binary or "")
+            runner: _EmbeddedProcess | _BitcoindProcess
+            if name in ("embedded", "embedded-nofsync"):
+                runner = _EmbeddedProcess(tmp, fsync=name == "embedded")
+            elif name == "bitcoind":
+                runner = _BitcoindProcess(tmp, binary or "")
+            else:
+                raise ValueError(f"unknown engine {name!r} (embedded, embedded-nofsync, bitcoind)")
             results.append(_bench_one(runner, txs, echo))
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     report: dict[str, Any] = {"machine": machine_description(), "transactions": txs, "results": results,
                               "skipped": skipped}
     by = {r["engine"]: r for r in results}
+    timed = ("start_s", "blocks_101_s", "blocks_1x100_s", "send_s", "mine_s")
     if "embedded" in by and "bitcoind" in by:
         e, b = by["embedded"], by["bitcoind"]
-        report["ratios_embedded_over_bitcoind"] = {
-            k: round(e[k] / b[k], 2) for k in ("start_s", "blocks_101_s", "send_s", "mine_s") if b[k]
-        }
+        report["ratios_embedded_over_bitcoind"] = {k: round(e[k] / b[k], 2) for k in timed if b[k]}
+    if "embedded" in by and "embedded-nofsync" in by:
+        e, n = by["embedded"], by["embedded-nofsync"]
+        report["durability_cost"] = {k: round(e[k] / n[k], 2) for k in timed if n[k]}
     return report
 
 
 def format_report(report: dict[str, Any]) -> str:
     lines = [f"machine: {report['machine']}", f"transactions: {report['transactions']}", ""]
-    header = f"{'engine':<10} {'start':>8} {'101 blocks':>11} {'send':>9} {'tx/s':>8} {'mine':>8} {'blocks':>7}"
+    header = (f"{'engine':<17} {'start':>8} {'101 blocks':>11} {'100 x 1 block':>14} {'send':>9} {'tx/s':>8} "
+              f"{'mine':>8} {'blocks':>7}")
     lines += [header, "-" * len(header)]
     for r in report["results"]:
-        lines.append(f"{r['engine']:<10} {r['start_s']:>7.3f}s {r['blocks_101_s']:>10.3f}s {r['send_s']:>8.3f}s "
+        lines.append(f"{r['engine']:<17} {r['start_s']:>7.3f}s {r['blocks_101_s']:>10.3f}s "
+                     f"{r['blocks_1x100_s']:>13.3f}s {r['send_s']:>8.3f}s "
                      f"{r['send_tx_per_s']:>8.0f} {r['mine_s']:>7.3f}s {r['mine_blocks']:>7}")
     for name, why in report["skipped"].items():
-        lines.append(f"{name:<10} skipped: {why}")
+        lines.append(f"{name:<17} skipped: {why}")
+    if "durability_cost" in report:
+        lines.append("")
+        lines.append("crash safety (embedded / embedded-nofsync): " + ", ".join(
+            f"{k.removesuffix('_s')} {v}×" for k, v in report["durability_cost"].items()))
     if "ratios_embedded_over_bitcoind" in report:
         lines.append("")
         lines.append("embedded / bitcoind: " + ", ".join(

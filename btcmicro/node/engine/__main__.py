@@ -24,6 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rpcport", type=int, default=0)
     parser.add_argument("--rpcuser")
     parser.add_argument("--rpcpassword")
+    parser.add_argument("--no-block-fsync", action="store_true",
+                        help="for benchmarks only: do not fsync the record of connected blocks, so a SIGKILL "
+                             "or power loss may lose mined blocks (measures what crash safety costs)")
     args = parser.parse_args(argv)
     node = EmbeddedNode(args.datadir, args.rpcport, rpc_user=args.rpcuser, rpc_password=args.rpcpassword)
     try:
@@ -31,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # e.g. the datadir is locked by another engine, or the port is taken
         print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}), flush=True)
         return 1
+    if args.no_block_fsync and node.engine is not None:
+        node.engine.blockstore.fsync = False
     stopping = threading.Event()
 
     def on_signal(_signum: int, _frame: object) -> None:
