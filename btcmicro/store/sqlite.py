@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from btcmicro.core.files import create_private
+from btcmicro.store.migrations import VERSION_TABLE, Schema, as_schemas, sqlite_statements
 
 __all__ = ["SQLiteStore"]
 
@@ -27,10 +28,12 @@ class SQLiteStore:
     - :meth:`transaction` takes the write lock at ``BEGIN IMMEDIATE``, so a
       read-check-write inside it is atomic across threads *and* processes sharing the file.
 
-    Subclasses pass their ``schema`` (``CREATE TABLE IF NOT EXISTS ...``) and add typed methods.
+    Subclasses pass their ``schema``: a SQL string (version 1 of a component named after the class), or
+    :class:`~btcmicro.store.migrations.Schema` s with ordered migrations, applied at opening
+    (:meth:`migrate`); and add typed methods.
     """
 
-    def __init__(self, path: str | Path, schema: str, *, synchronous: Sync = "FULL",
+    def __init__(self, path: str | Path, schema: str | Schema | Sequence[Schema], *, synchronous: Sync = "FULL",
                  busy_timeout_ms: int = 30_000) -> None:
         self.path = str(path)
         if self.path != ":memory:" and not self.path.startswith("file:"):
@@ -44,8 +47,28 @@ class SQLiteStore:
         self._db.execute(f"PRAGMA synchronous={synchronous}")
         self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         self._db.execute("PRAGMA foreign_keys=ON")
-        with self._lock:
-            self._db.executescript(schema)
+        self.migrate(schema)
+
+    def migrate(self, schema: str | Schema | Sequence[Schema]) -> dict[str, int]:
+        """Bring each component to its latest version in one ``BEGIN IMMEDIATE`` transaction (so two
+        processes opening one file do not both migrate it); the versions now."""
+        versions: dict[str, int] = {}
+        with self.transaction() as db:
+            db.execute(f"CREATE TABLE IF NOT EXISTS {VERSION_TABLE} "
+                       "(component TEXT PRIMARY KEY, version INTEGER NOT NULL)")
+            for s in as_schemas(schema, type(self).__name__):
+                row = db.execute(f"SELECT version FROM {VERSION_TABLE} WHERE component = ?", (s.name,)).fetchone()
+                for m in s.pending(0 if row is None else int(row[0])):
+                    for statement in sqlite_statements(m.sql):
+                        db.execute(statement)
+                db.execute(f"INSERT INTO {VERSION_TABLE} (component, version) VALUES (?, ?) "
+                           "ON CONFLICT (component) DO UPDATE SET version = excluded.version", (s.name, s.latest))
+                versions[s.name] = s.latest
+        return versions
+
+    def schema_versions(self) -> dict[str, int]:
+        """``{component: version}`` as recorded in this database."""
+        return {str(r[0]): int(r[1]) for r in self.query(f"SELECT component, version FROM {VERSION_TABLE}")}
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
