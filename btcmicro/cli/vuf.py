@@ -12,6 +12,7 @@ terminals)::
     btcmicro vuf offer http://127.0.0.1:8411
     btcmicro vuf escrow --vts http://127.0.0.1:8412 --count 4 --value 200000
     btcmicro vuf pay http://127.0.0.1:8411 --count 100
+    btcmicro vuf wins http://127.0.0.1:8411             # the merchant server's winning tickets (operator)
     btcmicro vuf claim --vts http://127.0.0.1:8412      # the merchant's wins, through the VTS
     btcmicro vuf refund TXID:VOUT                       # an escrow after its expiry
     btcmicro vuf decode <base64url>                     # any MICROPAY2-NI message, as JSON
@@ -29,6 +30,9 @@ from btcmicro.core.errors import ConfigError
 from btcmicro.core.keys import SECP256K1_ORDER, PrivateKey
 
 __all__ = ["vuf_group"]
+
+OPERATOR_TOKEN_FILE = "merchant.operator-token"
+"""The merchant server's operator token, in ``<datadir>/vuf/`` (0600, rewritten at every start)."""
 
 
 def _home(ctx: click.Context) -> Path:
@@ -115,13 +119,33 @@ def merchant_serve(ctx: click.Context, vts_url: str | None, vts_key: str | None,
     """Serve the merchant: /offer, /ticket, /wins (with --vts, the VTS's board is followed: tickets on an
     escrow it published a claim for are refused)."""
     from btcmicro.service import serve
+    from btcmicro.service.app import write_operator_token
     from btcmicro.service.vuf import create_vuf_merchant_app
 
     settings = _settings(ctx, "merchant", {"vts_key": _vts_key(vts_url, vts_key).hex(), "price": price, "k": k,
                                            "vts_url": vts_url})
     merchant = _merchant(ctx, settings)
-    click.echo(f"merchant offer {merchant.offer.to_b64()} on http://{host}:{port}", err=True)
-    serve(create_vuf_merchant_app(merchant), host, port)
+    token = write_operator_token(_home(ctx) / OPERATOR_TOKEN_FILE)  # rotated at every start, as a cookie
+    click.echo(f"merchant offer {merchant.offer.to_b64()} on http://{host}:{port}; operator token in "
+               f"{_home(ctx) / OPERATOR_TOKEN_FILE}", err=True)
+    serve(create_vuf_merchant_app(merchant, operator_token=token), host, port)
+
+
+@vuf_group.command("wins")
+@click.argument("merchant_url", default="http://127.0.0.1:8411")
+@JSON_OPT
+@click.pass_context
+def wins_cmd(ctx: click.Context, merchant_url: str, json_out: bool) -> None:
+    """List the winning tickets of the merchant server at MERCHANT_URL (an operator endpoint: the token
+    the server wrote in this datadir is sent)."""
+    from btcmicro.service.app import operator_headers, read_operator_token
+    from btcmicro.service.client import ServiceClient
+
+    token = read_operator_token(_home(ctx) / OPERATOR_TOKEN_FILE)
+    with ServiceClient(merchant_url, headers=operator_headers(token)) as client:
+        wins = client.get("/wins")["wins"]
+    emit(ctx, {"wins": wins}, "\n".join(f"{w['t'][:16]}…  {w['status']:<9} {w['claim_txid'] or ''}"
+                                       for w in wins) or "no winning tickets")
 
 
 @vuf_group.command("offer")

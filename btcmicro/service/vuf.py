@@ -7,7 +7,8 @@ Merchant endpoints (JSON; every error ``{"error": {"code", "detail"}}`` with a 4
 ``POST /ticket`` ``{ticket}`` check a ticket (base64url) and record it: ``{"t", "won"}``; 409
                             ``T_REUSED`` for a t accepted before, ``ESCROW_CLAIMED`` for an
                             escrow this merchant holds a winner on
-``GET  /wins``              the winning tickets and their claims' progress
+``GET  /wins``              the winning tickets and their claims' progress (operator token only: 401
+                            without it)
 ==========================  ===================================================================
 
 VTS endpoints:
@@ -39,7 +40,7 @@ from pydantic import BaseModel, Field
 from btcmicro.core.errors import ProtocolError
 from btcmicro.lottery.vts import AlreadyClaimed, BoardEntry
 from btcmicro.lottery.vuf import CLAIMS, VTS, Merchant
-from btcmicro.service.app import ClientQuota, client_id, create_app, error_response
+from btcmicro.service.app import ClientQuota, client_id, create_app, error_response, new_operator_token, operator_only
 from btcmicro.service.vts import HTTPVTS
 from btcmicro.wire.base64url import b64decode
 
@@ -65,9 +66,13 @@ class ClaimBody(BaseModel):
     x: str = Field(max_length=4096, pattern=_B64, description="the claim x, base64url")
 
 
-def create_vuf_merchant_app(merchant: Merchant, *, title: str = "btcmicro MICROPAY2-NI merchant") -> FastAPI:
-    """The merchant's HTTP face: its offer and its ticket check."""
+def create_vuf_merchant_app(merchant: Merchant, *, title: str = "btcmicro MICROPAY2-NI merchant",
+                            operator_token: str | None = None) -> FastAPI:
+    """The merchant's HTTP face: its offer and its ticket check. ``/wins`` (which tickets won, and their
+    claims) answers only a request carrying ``operator_token`` (a fresh one when None:
+    ``app.state.operator_token``)."""
     app = create_app(title, description=__doc__ or "", status_for_code=STATUS)
+    app.state.operator_token = operator_token or new_operator_token()
 
     @app.get("/offer")
     def offer() -> dict[str, Any]:
@@ -78,7 +83,7 @@ def create_vuf_merchant_app(merchant: Merchant, *, title: str = "btcmicro MICROP
         acc = merchant.check(b64decode(body.ticket))
         return {"t": acc.t.hex(), "won": acc.won}
 
-    @app.get("/wins")
+    @app.get("/wins", dependencies=[operator_only(app.state.operator_token)])
     def wins() -> dict[str, Any]:
         return {"wins": [{"t": w.t.hex(), "status": str(w.status), "claim_txid": w.claim_txid, "detail": w.detail}
                          for w in merchant.winners()]}

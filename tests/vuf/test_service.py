@@ -6,6 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from btcmicro.lottery.vuf import Offer, WinStatus
+from btcmicro.service.app import operator_headers
 from btcmicro.service.runner import ServiceThread
 from btcmicro.service.vuf import create_vuf_merchant_app, create_vuf_vts_app, vuf_vts_client
 from btcmicro.wire import b64decode, b64encode
@@ -35,7 +36,10 @@ def test_session_over_http_offer_tickets_and_a_claim_through_the_vts(world):
         client = vuf_vts_client(vts_service.url, world.vts.pubkey)
         world.merchant.claim(won, client)
         client.close()
-        assert merchant.get("/wins").json()["wins"][0]["status"] == str(WinStatus.BROADCAST)
+        assert merchant.get("/wins").status_code == 401  # the operator's only
+        assert merchant.get("/wins", headers=operator_headers("0" * 64)).status_code == 401
+        listed = merchant.get("/wins", headers=operator_headers(merchant.app.state.operator_token)).json()
+        assert listed["wins"][0]["status"] == str(WinStatus.BROADCAST)
         vts = TestClient(create_vuf_vts_app(world.vts))
         page = vts.get("/board").json()
         assert len(page["entries"]) == 1 and page["entries"][0]["t"] == won.hex()
