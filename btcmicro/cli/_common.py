@@ -41,6 +41,7 @@ __all__ = [
     "role_settings",
     "progress",
     "progress_bar",
+    "finish_steps",
     "Steps",
     "wants_json",
 ]
@@ -205,6 +206,23 @@ def progress_bar(total: int, label: str) -> Iterator[Steps]:
         return
     with click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True, show_eta=True) as bar:
         yield Steps(total, bar)
+
+
+def finish_steps(ctx: click.Context, steps: Steps, stopped: BaseException | None, data: dict[str, Any],
+                 text: str, what: str, next_step: str) -> None:
+    """End a long command: its summary (``data`` under ``--json``, else ``text``), and when it ``stopped``
+    early (an error, or Ctrl-C) one more line on stderr saying how far it got, why it stopped and
+    ``next_step``, exiting 1 (130 on Ctrl-C)."""
+    if stopped is None:
+        emit(ctx, data, text)
+        return
+    interrupted = isinstance(stopped, KeyboardInterrupt)
+    data["stopped"] = "interrupted" if interrupted else str(stopped)
+    data["next"] = next_step
+    emit(ctx, data, text)
+    click.echo(f"error: stopped after {steps.done:,} of {steps.total:,} {what} ({data['stopped']}): {next_step}",
+               err=True)
+    ctx.exit(130 if interrupted else 1)
 
 
 @contextmanager

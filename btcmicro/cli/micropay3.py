@@ -25,9 +25,18 @@ from typing import Any
 
 import click
 
-from btcmicro.cli._common import HOST_OPT, JSON_OPT, Context, emit, role_key, role_settings
+from btcmicro.cli._common import (
+    HOST_OPT,
+    JSON_OPT,
+    Context,
+    emit,
+    finish_steps,
+    progress_bar,
+    role_key,
+    role_settings,
+)
 from btcmicro.core.amounts import format_sats
-from btcmicro.core.errors import ConfigError, NodeError, ProtocolError
+from btcmicro.core.errors import BtcmicroError, ConfigError, NodeError, ProtocolError
 from btcmicro.core.keys import PrivateKey
 
 __all__ = ["micropay3_group"]
@@ -272,7 +281,8 @@ def escrow(ctx: click.Context, vts_url: str | None, vts_key: str | None, count: 
 @JSON_OPT
 @click.pass_context
 def pay(ctx: click.Context, merchant_url: str, count: int, json_out: bool) -> None:
-    """Buy COUNT pages from a MICROPAY3 merchant (/ask, a ticket, /buy)."""
+    """Buy COUNT pages from a MICROPAY3 merchant (/ask, a ticket, /buy); a bar on a terminal, and when it
+    stops early (escrows used up, a refusal, Ctrl-C) what was bought and what to do next."""
     import httpx
 
     from btcmicro.lottery.micropay3 import NoEscrow, PaymentRequest
@@ -280,21 +290,32 @@ def pay(ctx: click.Context, merchant_url: str, count: int, json_out: bool) -> No
 
     payer = _payer(ctx)
     payer.refresh()
-    bought = won = 0
-    with httpx.Client(base_url=merchant_url.rstrip("/"), timeout=30) as http:
-        for _ in range(count):
-            req = PaymentRequest.decode(b64decode(http.get("/ask").json()["request"]))
-            try:
-                ticket = payer.pay(req)
-            except NoEscrow:
-                break
-            r = http.post("/buy", json={"ticket": ticket.to_b64()})
-            if r.status_code != 200:
-                raise ProtocolError("REFUSED", f"the merchant refused a ticket: {r.text[:200]}")
-            bought += 1
-            won += r.headers.get("x-ticket-won") == "1"
-            payer.answered(ticket, won=r.headers.get("x-ticket-won") == "1")
-    emit(ctx, {"bought": bought, "won": won}, f"{bought} pages bought, {won} won")
+    won = 0
+    stopped: BaseException | None = None
+    with progress_bar(count, "buying pages") as steps:
+        try:
+            with httpx.Client(base_url=merchant_url.rstrip("/"), timeout=30) as http:
+                for _ in range(count):
+                    req = PaymentRequest.decode(b64decode(http.get("/ask").json()["request"]))
+                    ticket = payer.pay(req)
+                    r = http.post("/buy", json={"ticket": ticket.to_b64()})
+                    if r.status_code != 200:
+                        raise ProtocolError("REFUSED", f"the merchant refused a ticket: {r.text[:200]}")
+                    is_win = r.headers.get("x-ticket-won") == "1"
+                    payer.answered(ticket, won=is_win)
+                    steps.advance()
+                    won += is_win
+        except (BtcmicroError, httpx.HTTPError, KeyboardInterrupt) as exc:  # what was bought, then what went wrong
+            stopped = exc
+    left = count - steps.done
+    if isinstance(stopped, NoEscrow):
+        next_step = (f"every escrow is used; fund more with `btcmicro micropay3 escrow --count 4`, "
+                     f"then buy the {left:,} left")
+    else:
+        next_step = f"`btcmicro micropay3 pay {merchant_url} --count {left}` buys the rest"
+    finish_steps(ctx, steps, stopped, {"bought": steps.done, "requested": count, "won": won},
+                 f"{steps.done:,}{'' if steps.done == count else f' of {count:,}'} pages bought, {won} won",
+                 "pages", next_step)
 
 
 @micropay3_group.command("release")

@@ -25,8 +25,17 @@ from typing import Any
 
 import click
 
-from btcmicro.cli._common import HOST_OPT, JSON_OPT, Context, emit, role_key, role_settings
-from btcmicro.core.errors import ConfigError
+from btcmicro.cli._common import (
+    HOST_OPT,
+    JSON_OPT,
+    Context,
+    emit,
+    finish_steps,
+    progress_bar,
+    role_key,
+    role_settings,
+)
+from btcmicro.core.errors import BtcmicroError, ConfigError
 from btcmicro.core.keys import SECP256K1_ORDER, PrivateKey
 
 __all__ = ["vuf_group"]
@@ -188,21 +197,36 @@ def escrow_cmd(ctx: click.Context, vts_url: str | None, vts_key: str | None, cou
 @JSON_OPT
 @click.pass_context
 def pay_cmd(ctx: click.Context, merchant_url: str, count: int, json_out: bool) -> None:
-    """Pay COUNT tickets to a merchant's /ticket against its offer (no request round trip)."""
-    from btcmicro.lottery.vuf import Offer
+    """Pay COUNT tickets to a merchant's /ticket against its offer (no request round trip); a bar on a
+    terminal, and when it stops early (escrows used up, a refusal, Ctrl-C) what was paid and what next."""
+    from btcmicro.lottery.vuf import NoEscrow, Offer
     from btcmicro.service.client import ServiceClient
 
     payer = _payer(ctx, _settings(ctx, "payer"))
     payer.refresh()
     won = 0
-    with ServiceClient(merchant_url) as web:
-        offer = Offer.from_b64(web.get("/offer")["offer"])
-        for _ in range(count):
-            ticket = payer.pay(offer)
-            if web.post("/ticket", {"ticket": ticket.to_b64()})["won"]:
-                won += 1
-                payer.retire(*ticket.escrow.outpoint)
-    emit(ctx, {"tickets": count, "won": won}, f"{count} tickets paid, {won} won")
+    stopped: BaseException | None = None
+    with progress_bar(count, "paying tickets") as steps:
+        try:
+            with ServiceClient(merchant_url) as web:
+                offer = Offer.from_b64(web.get("/offer")["offer"])
+                for _ in range(count):
+                    ticket = payer.pay(offer)
+                    is_win = bool(web.post("/ticket", {"ticket": ticket.to_b64()})["won"])
+                    steps.advance()
+                    if is_win:
+                        won += 1
+                        payer.retire(*ticket.escrow.outpoint)
+        except (BtcmicroError, KeyboardInterrupt) as exc:  # say what was paid before what went wrong
+            stopped = exc
+    left = count - steps.done
+    if isinstance(stopped, NoEscrow):
+        next_step = f"every escrow is used; fund more with `btcmicro vuf escrow --count 4`, then pay the {left:,} left"
+    else:
+        next_step = f"`btcmicro vuf pay {merchant_url} --count {left}` pays the rest"
+    finish_steps(ctx, steps, stopped, {"tickets": steps.done, "requested": count, "won": won},
+                 f"{steps.done:,}{'' if steps.done == count else f' of {count:,}'} tickets paid, {won} won",
+                 "tickets", next_step)
 
 
 @vuf_group.command("claim")

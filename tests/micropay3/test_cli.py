@@ -3,13 +3,16 @@ child processes; escrow, pay, the happy release (``release`` then ``merchant cla
 aborted release through the VTS, an orphan refund after W, and the audit, through click."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
 import btcmicro.lottery.micropay3  # noqa: F401  (the lottery first: the CLI imports the node stack lazily)
+from btcmicro.cli import main
 from btcmicro.lottery.micropay3 import SQLitePayerStore, Ticket
 from btcmicro.wallet import Funder, Wallet
 from tests.service.test_micropay2_cli import Cli
@@ -51,7 +54,7 @@ def test_micropay3_from_the_command_line(cli: Any, rpc: Any, funded: Funder, tmp
     assert cli("micropay3", "refund", "--vts", vts) == []  # no orphan yet
     # a losing merchant publishes the tx_1 of a losing ticket on an escrow 1 no winner spent
     for _ in range(12):  # buy until a ticket loses (rho = 1/2): it stands on an escrow 1 no winner holds
-        if cli("micropay3", "pay", shop, "--count", "1") == {"bought": 1, "won": 0}:
+        if cli("micropay3", "pay", shop, "--count", "1") == {"bought": 1, "requested": 1, "won": 0}:
             break
     store = SQLitePayerStore(tmp_path / "home" / "micropay3" / "payer.sqlite")
     loser = Ticket.decode(store.tickets()[-1][2])
@@ -67,3 +70,9 @@ def test_micropay3_from_the_command_line(cli: Any, rpc: Any, funded: Funder, tmp
     report = cli("micropay3", "audit", "--vts", vts, "--from-height", str(start))
     assert report["ok"], report
     assert report["entries"] == report["claims_on_chain"] == bought["won"]  # won - 1 aborted prizes, 1 refund
+    # escrows used up: pay says what it bought, why it stopped and what to do next, and exits 1
+    result = CliRunner().invoke(main, [*cli.base, "--json", "micropay3", "pay", shop, "--count", "40"])
+    assert result.exit_code == 1, result.output
+    data = json.loads(result.stdout)
+    assert data["requested"] == 40 and data["bought"] < 40 and data["next"].startswith("every escrow is used")
+    assert result.stderr.startswith(f"error: stopped after {data['bought']} of 40 pages")
