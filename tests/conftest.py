@@ -9,16 +9,21 @@ docstring. This file gives its fixtures the names the suite uses:
 - ``rpc``: the plugin's own, the node's :class:`~btcmicro.node.rpc.RPCClient`;
 - ``bank``: ``regtest_bank``; ``node_pool``: ``regtest_node_pool``;
 - ``funded``: ``funded_wallet``, a fresh :class:`~btcmicro.wallet.Funder` holding confirmed,
-  spendable coins (4 x 0.5 BTC, P2WPKH).
+  spendable coins (4 x 0.5 BTC, P2WPKH);
+- ``postgres_cluster`` (session): a throw-away PostgreSQL server (skipped with the reason when no
+  server binary is found); ``postgres_url``: a new database on it; ``store_backend`` and
+  ``store_url``: a store test parametrised over SQLite and PostgreSQL.
 
 At session end the suite fails if anything it started is still running: child processes,
 node threads, or temporary node directories.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -26,6 +31,7 @@ import pytest
 import btcmicro.pytest_plugin as regtest_plugin
 from btcmicro.node.launcher import RunningNode
 from btcmicro.pytest_plugin import RegtestNodePool
+from btcmicro.store.cluster import TemporaryCluster, find_pg_bin
 from btcmicro.wallet import Funder
 
 
@@ -107,3 +113,42 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         else:
             print(text)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# ------------------------------------------------------------ a throw-away PostgreSQL server
+NO_POSTGRES = ("no PostgreSQL server found: install Debian's postgresql package (initdb and postgres in "
+               "/usr/lib/postgresql/<version>/bin) or set BTCMICRO_PG_BIN")
+_databases = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[TemporaryCluster]:
+    """A PostgreSQL server for the session (fsync on), on a temporary directory and a free port, run
+    as the ``postgres`` user when the suite runs as root; stopped and removed at session end."""
+    if find_pg_bin() is None:
+        pytest.skip(NO_POSTGRES)
+    with TemporaryCluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster: TemporaryCluster) -> str:
+    """A new, empty database on the session's server: its URL."""
+    return postgres_cluster.create_database(f"test_{os.getpid()}_{next(_databases)}")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_backend(request: pytest.FixtureRequest) -> str:
+    """Each store test runs on both backends: "sqlite" or "postgresql"."""
+    return str(request.param)
+
+
+@pytest.fixture
+def store_url(store_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Callable[[str], str]:
+    """Where a test's store of a kind lives on this backend: ``store_url(kind.name)`` is a SQLite file in
+    ``tmp_path`` or the test's own PostgreSQL database (each kind in its namespace). The same name
+    twice gives the same store, as two processes would share it."""
+    if store_backend == "sqlite":
+        return lambda name: str(tmp_path / f"{name}.sqlite")
+    url = str(request.getfixturevalue("postgres_url"))
+    return lambda name: url

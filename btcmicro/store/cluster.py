@@ -148,11 +148,13 @@ class TemporaryCluster:
             conn.execute(f'CREATE DATABASE "{name}"'.encode())
         return self.database_url(name)
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """Fast shutdown (SIGINT: running transactions are rolled back), waited for; the directory removed."""
+    def stop(self, timeout: float = 30.0, *, immediate: bool = True) -> None:
+        """Stop the server and wait for it, then remove the directory. ``immediate`` (SIGQUIT: no
+        shutdown checkpoint, pointless for a directory about to be removed), else a fast shutdown
+        (SIGINT: running transactions are rolled back, a checkpoint written)."""
         if self.process is not None:
             if self.process.poll() is None:
-                self.process.send_signal(signal.SIGINT)
+                self.process.send_signal(signal.SIGQUIT if immediate else signal.SIGINT)
                 try:
                     self.process.wait(timeout)
                 except subprocess.TimeoutExpired:
