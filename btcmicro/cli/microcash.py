@@ -1,15 +1,42 @@
-"""``btcmicro microcash ...``: MicroCash's calculators from the command line.
+"""``btcmicro microcash ...``: MicroCash from the command line.
 
 ``penalty`` gives Eq. 2's bound on B_penalty (and the least whole number of satoshis above it);
-``draw`` recomputes a draw's winning seqnos from a block hash, as anyone can.
+``draw`` recomputes a draw's winning seqnos from a block hash, as anyone can. ``notary-serve`` and
+``merchant-serve`` run N and a merchant as services (:mod:`btcmicro.service.microcash`) on the node,
+with their keys (a keystore, encrypted with ``BTCMICRO_PASSPHRASE`` when set) and SQLite stores under
+``<datadir>/microcash/``; ``board`` fetches and checks N's board::
+
+    btcmicro microcash notary-serve --port 8421
+    btcmicro microcash merchant-serve --notary http://127.0.0.1:8421 --port 8422
+    btcmicro microcash board http://127.0.0.1:8421
 """
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import click
 
-from btcmicro.cli._common import JSON_OPT, emit
+from btcmicro.cli._common import HOST_OPT, JSON_OPT, Context, emit, role_key
 
 __all__ = ["microcash_group"]
+
+OPERATOR_TOKEN_FILES = {"notary": "notary.operator-token", "merchant": "merchant.operator-token"}
+"""Each server's operator token, in ``<datadir>/microcash/`` (0600, rewritten at every start)."""
+
+
+def _home(ctx: click.Context) -> Path:
+    obj: Context = ctx.obj
+    return obj.datadir / "microcash"
+
+
+def _node(ctx: click.Context) -> tuple[Any, Any, bytes]:
+    """(chain, beacon, genesis hash) of the node the command talks to."""
+    from btcmicro.lottery.microcash import RPCBeacon
+    from btcmicro.node.chain import RPCChain
+
+    rpc = ctx.obj.rpc()
+    return RPCChain(rpc), RPCBeacon(rpc), bytes.fromhex(rpc.call("getblockhash", 0))
 
 
 @click.group("microcash")
@@ -79,3 +106,65 @@ def draw(ctx: click.Context, block_hash: str, outpoint: str, delay: int, group: 
     emit(ctx, {"v": v.hex(), "winners": won, "lo": group * r, "range": r},
          f"v = {v.hex()}\nwinners of draw {group} (seqnos {group * r}..{group * r + r - 1}): "
          + ", ".join(map(str, sorted(won))))
+
+
+@microcash_group.command("notary-serve")
+@HOST_OPT
+@click.option("--port", type=click.IntRange(1, 65535), default=8421, show_default=True)
+@click.pass_context
+def notary_serve(ctx: click.Context, host: str, port: int) -> None:
+    """Serve the notary N: escrow registration, claims, proofs, payouts and burns (operator), the board."""
+    from btcmicro.lottery.microcash import Notary
+    from btcmicro.lottery.microcash.sqlite import SQLiteNotaryStore
+    from btcmicro.service import serve
+    from btcmicro.service.app import write_operator_token
+    from btcmicro.service.microcash import create_notary_app
+
+    chain, beacon, genesis = _node(ctx)
+    notary = Notary(role_key(_home(ctx) / "keys", "notary"), genesis, SQLiteNotaryStore(_home(ctx) / "notary.sqlite"),
+                    chain, beacon)
+    token = write_operator_token(_home(ctx) / OPERATOR_TOKEN_FILES["notary"])
+    click.echo(f"notary N {notary.key.pubkey.hex()} on http://{host}:{port} ({len(notary.escrows)} escrows); "
+               f"operator token in {_home(ctx) / OPERATOR_TOKEN_FILES['notary']}", err=True)
+    serve(create_notary_app(notary, operator_token=token), host, port)
+
+
+@microcash_group.command("merchant-serve")
+@click.option("--notary", "notary_url", help="N's URL: proofs of cheating go there, claims go through it.")
+@HOST_OPT
+@click.option("--port", type=click.IntRange(1, 65535), default=8422, show_default=True)
+@click.pass_context
+def merchant_serve(ctx: click.Context, notary_url: str | None, host: str, port: int) -> None:
+    """Serve a merchant: escrow announcements (checked on the chain), tickets, claims through N (operator)."""
+    from btcmicro.lottery.microcash import Merchant
+    from btcmicro.lottery.microcash.sqlite import SQLiteMerchantStore
+    from btcmicro.service import serve
+    from btcmicro.service.app import write_operator_token
+    from btcmicro.service.microcash import NotaryClient, create_microcash_merchant_app
+
+    chain, beacon, genesis = _node(ctx)
+    merchant = Merchant(role_key(_home(ctx) / "keys", "merchant"), genesis,
+                        SQLiteMerchantStore(_home(ctx) / "merchant.sqlite"), chain, beacon)
+    notary = NotaryClient(notary_url) if notary_url else None
+    token = write_operator_token(_home(ctx) / OPERATOR_TOKEN_FILES["merchant"])
+    click.echo(f"merchant {merchant.key.pubkey.hex()} on http://{host}:{port} ({len(merchant.escrows)} escrows); "
+               f"operator token in {_home(ctx) / OPERATOR_TOKEN_FILES['merchant']}", err=True)
+    serve(create_microcash_merchant_app(merchant, notary=notary, operator_token=token), host, port)
+
+
+@microcash_group.command("board")
+@click.argument("notary_url")
+@JSON_OPT
+@click.pass_context
+def board_cmd(ctx: click.Context, notary_url: str, json_out: bool) -> None:
+    """Fetch N's board and check it (hash chain, N's signature on every entry); print its entries."""
+    from btcmicro.lottery.microcash.board import KINDS
+    from btcmicro.service.microcash import NotaryClient
+
+    with NotaryClient(notary_url) as notary:
+        entries = notary.board()
+        pubkey = notary.pubkey
+    rows = [{"seq": e.seq, "kind": KINDS[e.kind], "hash": e.hash.hex(), "data": e.data.hex()} for e in entries]
+    lines = [f"board of N {pubkey.hex()}: {len(rows)} entries, chain and signatures check"]
+    lines += [f"{e.seq:>6}  {KINDS[e.kind]:<9} {e.hash.hex()[:16]}…" for e in entries]
+    emit(ctx, {"notary": pubkey.hex(), "entries": rows}, "\n".join(lines))

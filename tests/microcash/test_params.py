@@ -5,7 +5,7 @@ from fractions import Fraction
 
 import pytest
 
-from btcmicro.core.errors import ConfigError
+from btcmicro.core.errors import ConfigError, ProtocolError
 from btcmicro.core.keys import PrivateKey
 from btcmicro.lottery.microcash.params import (
     Params,
@@ -15,6 +15,7 @@ from btcmicro.lottery.microcash.params import (
     penalty_bound,
     theorem1_rho,
 )
+from tests.microcash.conftest import keys, small_params
 
 KEYS = [PrivateKey.from_bytes((i + 1).to_bytes(32, "big")).pubkey for i in range(6)]
 
@@ -91,3 +92,21 @@ def test_canonical_params_commitment_changes_with_every_field() -> None:
     assert len(a.digest) == 32
     for over in (dict(beta=1001), dict(delay=17), dict(merchants=(KEYS[1], KEYS[0])), dict(start_height=301)):
         assert params(**over).digest != a.digest
+
+
+def test_params_travel_as_their_canonical_encoding_and_only_it() -> None:
+    ks = keys(4)
+    p = small_params(ks[0], ks[1], ks[2:], 500)
+    assert Params.from_canonical(p.canonical()) == p
+    raw = bytearray(p.canonical())
+    tag = len(b"btcmicro/microcash/params/v1")
+    raw[tag:tag + 16] = (2).to_bytes(8, "big") + (8).to_bytes(8, "big")  # p = 2/8: the same p, not in lowest terms
+    with pytest.raises(ProtocolError, match="MALFORMED"):
+        Params.from_canonical(bytes(raw))
+    for bad in (p.canonical()[:-1], p.canonical() + b"\x00", b"btcmicro/microcash/params/v2" + p.canonical()[tag:]):
+        with pytest.raises(ProtocolError):
+            Params.from_canonical(bad)
+    weak = bytearray(p.canonical())
+    weak[tag + 8 * 9:tag + 8 * 10] = (1).to_bytes(8, "big")  # B_penalty 1 sat: below Eq. 2's bound
+    with pytest.raises(ConfigError, match="Eq. 2"):
+        Params.from_canonical(bytes(weak))

@@ -17,6 +17,7 @@ from btcmicro.lottery.microcash.board import BROKEN, Entry, verify_board
 from btcmicro.lottery.microcash.draw import group_winners
 from btcmicro.lottery.microcash.escrow import Escrow
 from btcmicro.lottery.microcash.messages import DUPLICATE, OUT_OF_RANGE, Claim, Proof, Ticket
+from btcmicro.lottery.microcash.params import Params
 from btcmicro.lottery.microcash.states import MERCHANT, TicketEvent, TicketStatus
 from btcmicro.lottery.microcash.store import MerchantStore
 from btcmicro.ports import Chain
@@ -35,11 +36,17 @@ class Merchant:
         self.escrows: dict[bytes, Escrow] = {}
         self.broken: set[bytes] = set()
         self.payout_spk = p2wpkh(key.pubkey)
+        for params, txid in store.saved_escrows():  # a restart serves what it served before
+            esc = Escrow(Params.from_canonical(params), txid)
+            self.escrows[esc.id_esc] = esc
 
     def serve(self, escrow: Escrow) -> int:
-        """Serve an escrow (its creation already checked by :func:`check_creation`); M's index in it."""
+        """Serve an escrow (its creation already checked by :func:`check_creation`), remembered in the
+        store so a restart serves it again; M's index in it."""
         if self.key.pubkey not in escrow.params.merchants:
             raise ProtocolError("NOT_A_MERCHANT", "this merchant is not in the escrow's merchant set")
+        if escrow.id_esc not in self.escrows:
+            self.store.save_escrow(escrow.id_esc, escrow.params.canonical(), escrow.txid)
         self.escrows[escrow.id_esc] = escrow
         return escrow.params.merchants.index(self.key.pubkey)
 

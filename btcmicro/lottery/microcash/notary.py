@@ -44,6 +44,9 @@ class Notary:
         self.escrows: dict[bytes, Escrow] = {}
         self._head: tuple[int, bytes] | None = None  # (next seq, prev hash) of the board
         self._draws: dict[tuple[bytes, int, str], list[int]] = {}  # (id_esc, g, block hash) -> winners
+        for params, txid in store.saved_escrows():  # a restart serves what was registered before
+            esc = Escrow(Params.from_canonical(params), txid)
+            self.escrows[esc.id_esc] = esc
 
     # --- the board -------------------------------------------------------------------------------
 
@@ -71,6 +74,7 @@ class Notary:
             raise ConfigError(f"no transaction {txid}")
         esc = check_creation(params, CTransaction.deserialize(bytes.fromhex(st.hex)), st.block_height)
         if self.store.escrow_status(esc.id_esc) is None:
+            self.store.save_escrow(esc.id_esc, params.canonical(), txid)
             self.store.set_escrow_status(esc.id_esc, EscrowStatus.ACTIVE.value)
             for g in range(params.groups if params.split else 1):
                 _, vout, value = esc.group_output(g)

@@ -25,8 +25,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
-from btcmicro.core.errors import ConfigError
+from btcmicro.core.errors import ConfigError, ProtocolError
 from btcmicro.script.standard import is_pubkey
+from btcmicro.wire.binary import Reader
 
 __all__ = [
     "MAX_DRAW_LEN",
@@ -272,6 +273,28 @@ class Params:
         for k in self.merchants:
             out += k
         return bytes(out)
+
+    @classmethod
+    def from_canonical(cls, data: bytes) -> Params:
+        """The parameters :meth:`canonical` encoded (how they travel to N and the merchants):
+        ``ProtocolError`` for bytes that are not an encoding, ``ConfigError`` for an encoding of
+        parameters that fail the creation checks (Eq. 2, an integer W, ...)."""
+        r = Reader(data, _PARAMS_TAG, "microcash params")
+        num, den, beta, tkt_rate, draw_len, l_esc, d_draw, d_redeem, start, b_penalty, delay, k, margin, reserve = (
+            r.u64(name) for name in ("p numerator", "p denominator", "beta", "tkt_rate", "draw_len", "l_esc",
+                                     "d_draw", "d_redeem", "start_height", "b_penalty", "delay", "confirmations",
+                                     "refund_margin", "fee_reserve"))
+        customer, notary = r.take(33, "customer"), r.take(33, "notary")
+        merchants = tuple(r.take(33, "merchant") for _ in range(r.u16("merchants")))
+        r.end()
+        if den == 0:
+            raise ProtocolError("MALFORMED", "microcash params: p has a zero denominator")
+        params = cls(Fraction(num, den), beta, tkt_rate, draw_len, l_esc, d_draw, d_redeem, merchants, customer,
+                     notary, start, b_penalty, delay=delay, confirmations=k, refund_margin=margin,
+                     fee_reserve=reserve)
+        if params.canonical() != bytes(data):  # p not in lowest terms: one encoding per parameter set
+            raise ProtocolError("MALFORMED", "microcash params: not the canonical encoding")
+        return params
 
     @property
     def digest(self) -> bytes:

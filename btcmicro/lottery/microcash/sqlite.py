@@ -15,14 +15,17 @@ __all__ = ["SQLiteCustomerStore", "SQLiteMerchantStore", "SQLiteNotaryStore"]
 _CUSTOMER = """
 CREATE TABLE IF NOT EXISTS seqnos (id_esc BLOB PRIMARY KEY, next INTEGER NOT NULL);
 """
-_MERCHANT = """
+_ESCROWS = """
+CREATE TABLE IF NOT EXISTS served (id_esc BLOB PRIMARY KEY, params BLOB NOT NULL, txid TEXT NOT NULL);
+"""
+_MERCHANT = _ESCROWS + """
 CREATE TABLE IF NOT EXISTS tickets (
     id_esc BLOB NOT NULL, seqno INTEGER NOT NULL, grp INTEGER NOT NULL, ticket BLOB NOT NULL,
     status TEXT NOT NULL, PRIMARY KEY (id_esc, seqno)
 );
 CREATE INDEX IF NOT EXISTS tickets_group ON tickets (id_esc, grp);
 """
-_NOTARY = """
+_NOTARY = _ESCROWS + """
 CREATE TABLE IF NOT EXISTS escrows (id_esc BLOB PRIMARY KEY, status TEXT NOT NULL, burn_after INTEGER);
 CREATE TABLE IF NOT EXISTS claims (
     id_esc BLOB NOT NULL, seqno INTEGER NOT NULL, grp INTEGER NOT NULL, claim BLOB NOT NULL,
@@ -51,7 +54,16 @@ class SQLiteCustomerStore(SQLiteStore):
             return s
 
 
-class SQLiteMerchantStore(SQLiteStore):
+class _EscrowBook(SQLiteStore):
+    def save_escrow(self, id_esc: bytes, params: bytes, txid: str) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT INTO served VALUES (?, ?, ?) ON CONFLICT (id_esc) DO NOTHING", (id_esc, params, txid))
+
+    def saved_escrows(self) -> list[tuple[bytes, str]]:
+        return [(bytes(r[0]), str(r[1])) for r in self.query("SELECT params, txid FROM served ORDER BY rowid")]
+
+
+class SQLiteMerchantStore(_EscrowBook):
     def __init__(self, path: str | Path, *, synchronous: Sync = "FULL") -> None:
         super().__init__(path, _MERCHANT, synchronous=synchronous)
 
@@ -80,7 +92,7 @@ class SQLiteMerchantStore(SQLiteStore):
             db.execute("UPDATE tickets SET status = ? WHERE id_esc = ? AND seqno = ?", (status, id_esc, seqno))
 
 
-class SQLiteNotaryStore(SQLiteStore):
+class SQLiteNotaryStore(_EscrowBook):
     def __init__(self, path: str | Path, *, synchronous: Sync = "FULL") -> None:
         super().__init__(path, _NOTARY, synchronous=synchronous)
 

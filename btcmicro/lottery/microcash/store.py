@@ -16,6 +16,7 @@ __all__ = [
     "NotaryStore",
     "HeldTicket",
     "ClaimRow",
+    "EscrowBook",
     "MemoryCustomerStore",
     "MemoryMerchantStore",
     "MemoryNotaryStore",
@@ -45,7 +46,19 @@ class CustomerStore(Store, Protocol):
         ...
 
 
-class MerchantStore(Store, Protocol):
+class EscrowBook(Protocol):
+    """The escrows a party serves, kept so a restart serves them again."""
+
+    def save_escrow(self, id_esc: bytes, params: bytes, txid: str) -> None:
+        """Durably remember an escrow (its canonical parameters and creation txid); idempotent."""
+        ...
+
+    def saved_escrows(self) -> list[tuple[bytes, str]]:
+        """(canonical parameters, creation txid) of every escrow remembered, oldest first."""
+        ...
+
+
+class MerchantStore(EscrowBook, Store, Protocol):
     def batch(self) -> AbstractContextManager[Any]:
         """A group commit: the writes inside are made durable together at its end."""
         ...
@@ -63,7 +76,7 @@ class MerchantStore(Store, Protocol):
     def set_status(self, id_esc: bytes, seqno: int, status: str) -> None: ...
 
 
-class NotaryStore(Store, Protocol):
+class NotaryStore(EscrowBook, Store, Protocol):
     def escrow_status(self, id_esc: bytes) -> str | None: ...
 
     def set_escrow_status(self, id_esc: bytes, status: str) -> None: ...
@@ -110,8 +123,20 @@ class MemoryCustomerStore:
         pass
 
 
-class MemoryMerchantStore:
+class _MemoryEscrowBook:
     def __init__(self) -> None:
+        self._escrows: dict[bytes, tuple[bytes, str]] = {}
+
+    def save_escrow(self, id_esc: bytes, params: bytes, txid: str) -> None:
+        self._escrows.setdefault(id_esc, (params, txid))
+
+    def saved_escrows(self) -> list[tuple[bytes, str]]:
+        return list(self._escrows.values())
+
+
+class MemoryMerchantStore(_MemoryEscrowBook):
+    def __init__(self) -> None:
+        super().__init__()
         self._t: dict[tuple[bytes, int], HeldTicket] = {}
 
     def batch(self) -> AbstractContextManager[Any]:
@@ -140,8 +165,9 @@ class MemoryMerchantStore:
         pass
 
 
-class MemoryNotaryStore:
+class MemoryNotaryStore(_MemoryEscrowBook):
     def __init__(self) -> None:
+        super().__init__()
         self._status: dict[bytes, str] = {}
         self._burn_after: dict[bytes, int] = {}
         self._claims: dict[tuple[bytes, int], ClaimRow] = {}
