@@ -4,7 +4,10 @@
 - ``micropay1 script``: the lottery output for given commitments, guesses, keys and delay (its
   script, asm and address);
 - ``micropay1 session``: a short MICROPAY1-sub session on the recorded node (the demo's tour): a
-  win claimed as a package, a losing merchant's griefing refunded after Δ, the payer's front-run.
+  win claimed as a package, a losing merchant's griefing refunded after Δ, the payer's front-run;
+- ``micropay1 merchant-serve``: the merchant's server (:mod:`btcmicro.service.micropay1`) on the node,
+  its secret in a keystore and its SQLite store under ``<datadir>/micropay1/``, the operator token
+  (for ``/claim``) written 0600 there at each start.
 """
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from typing import Any
 
 import click
 
-from btcmicro.cli._common import JSON_OPT, emit
+from btcmicro.cli._common import HOST_OPT, JSON_OPT, Context, emit, role_key
 from btcmicro.core.errors import ConfigError
 
 __all__ = ["micropay1_group"]
@@ -103,3 +106,35 @@ def session(ctx: click.Context, json_out: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         report = tour(rpc, wallet, tmp, (lambda m: None) if json_out else click.echo)
     emit(ctx, report, "done")
+
+
+@micropay1_group.command("merchant-serve")
+@click.option("--k", type=click.IntRange(1, 30), default=9, show_default=True, help="rho = 2^-k.")
+@click.option("--min-delay", type=click.IntRange(1, 65535), default=2, show_default=True,
+              help="The least refund delay (blocks) a ticket may name.")
+@HOST_OPT
+@click.option("--port", type=click.IntRange(1, 65535), default=8431, show_default=True)
+@click.pass_context
+def merchant_serve(ctx: click.Context, k: int, min_delay: int, host: str, port: int) -> None:
+    """Serve the MICROPAY1-sub merchant: /request, /ticket (the node judges tx1), /claim (operator)."""
+    import secrets
+
+    from bitcoin.core import lx
+
+    from btcmicro.lottery.micropay1 import Merchant, SQLiteMerchantStore
+    from btcmicro.node.chain import RPCChain
+    from btcmicro.service import serve
+    from btcmicro.service.app import write_operator_token
+    from btcmicro.service.micropay1 import create_micropay1_merchant_app
+
+    obj: Context = ctx.obj
+    home = obj.datadir / "micropay1"
+    rpc = obj.rpc()
+    secret = role_key(home / "keys", "merchant-secret").to_bytes()
+    merchant = Merchant(secret, RPCChain(rpc), SQLiteMerchantStore(home / "merchant.sqlite"), k=k,
+                        genesis=lx(rpc.getblockhash(0)), rng=secrets.token_bytes,
+                        submit_package=lambda txs: rpc.submitpackage(list(txs)), min_delay=min_delay)
+    token = write_operator_token(home / "merchant.operator-token")
+    click.echo(f"MICROPAY1-sub merchant {merchant.pubkey.hex()} on http://{host}:{port}, rho 1/{1 << k}; "
+               f"operator token in {home / 'merchant.operator-token'}", err=True)
+    serve(create_micropay1_merchant_app(merchant, operator_token=token), host, port)
