@@ -45,6 +45,11 @@ OPERATOR_TOKEN_FILE = "merchant.token"
 _Sync = Literal["FULL", "NORMAL"]
 SYNC = click.option("--synchronous", type=click.Choice(["FULL", "NORMAL"]), default="FULL", show_default=True,
                     help="SQLite durability: FULL fsyncs every commit (survives power loss), NORMAL survives a crash.")
+STORE_OPT = click.option("--store", "store_url", metavar="URL",
+                         help="Where the store lives: postgresql://user@host:port/db (several processes or hosts "
+                              "share it) or a SQLite path [default: the SQLite file in the datadir].")
+WORKERS_OPT = click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+                           help="Worker processes serving the port (with a store they can share: --store).")
 
 
 def _home(ctx: click.Context) -> Path:
@@ -108,19 +113,40 @@ def vts_pubkey(ctx: click.Context, json_out: bool) -> None:
 @HOST_OPT
 @click.option("--port", type=click.IntRange(1, 65535), default=8402, show_default=True)
 @SYNC
+@STORE_OPT
+@WORKERS_OPT
 @click.pass_context
-def vts_serve(ctx: click.Context, host: str, port: int, synchronous: _Sync) -> None:
+def vts_serve(ctx: click.Context, host: str, port: int, synchronous: _Sync, store_url: str | None,
+              workers: int) -> None:
     """Serve the VTS: /pubkey, /claim, /board (OpenAPI at /docs). Claims are signed only for escrows
-    the node holds unspent, as the claim describes them."""
-    from btcmicro.lottery.micropay2 import VTS, SQLiteVTSStore
+    the node holds unspent, as the claim describes them. Replicas (``--workers``, or several
+    ``vts serve`` on one ``--store postgresql://…``) sign at most once per escrow between them and
+    append to one board."""
+    from btcmicro.lottery.micropay2 import VTS
+    from btcmicro.lottery.micropay2.postgres import VTS_STORE
     from btcmicro.node.chain import RPCChain
     from btcmicro.service import serve
     from btcmicro.service.vts import create_vts_app
+    from btcmicro.service.workers import serve_workers
+    from btcmicro.store import describe_store, open_store
 
-    vts = VTS(_key(ctx, "vts"), SQLiteVTSStore(_home(ctx) / "vts.sqlite", synchronous=synchronous),
-              chain=RPCChain(ctx.obj.rpc()))
-    click.echo(f"VTS pk_T {vts.pubkey.hex()} on http://{host}:{port} ({len(vts.board)} claims published)", err=True)
-    serve(create_vts_app(vts), host, port)
+    key = _key(ctx, "vts")
+    default = _home(ctx) / "vts.sqlite"
+
+    def make_app() -> Any:
+        store = open_store(store_url, VTS_STORE, default=default, synchronous=synchronous)
+        return create_vts_app(VTS(key, store, chain=RPCChain(ctx.obj.rpc())))
+
+    store = open_store(store_url, VTS_STORE, default=default, synchronous=synchronous)  # a bad URL fails here
+    entries = store.head(key.pubkey)[0]
+    store.close()
+    click.echo(f"VTS pk_T {key.pubkey.hex()} on http://{host}:{port} ({entries} claims published; store "
+               f"{describe_store(store_url, default)}" + (f"; {workers} workers" if workers > 1 else "") + ")",
+               err=True)
+    if workers > 1:
+        serve_workers(make_app, host, port, workers)
+    else:
+        serve(make_app(), host, port)
 
 
 # -- the merchant -----------------------------------------------------------------------------------
@@ -131,14 +157,18 @@ def merchant_group() -> None:
     """A MICROPAY2 merchant web server (/base, /ask, /buy)."""
 
 
-def _merchant(ctx: click.Context, settings: dict[str, Any], synchronous: _Sync = "FULL") -> Any:
-    from btcmicro.lottery.micropay2 import Merchant, SQLiteMerchantStore
+def _merchant(ctx: click.Context, settings: dict[str, Any], synchronous: _Sync = "FULL",
+              store_url: str | None = None) -> Any:
+    from btcmicro.lottery.micropay2 import Merchant
+    from btcmicro.lottery.micropay2.postgres import MERCHANT_STORE
     from btcmicro.node.chain import RPCChain
+    from btcmicro.store import open_store
 
     if not settings:
         raise ConfigError(f"no merchant settings in {_home(ctx)}: run `btcmicro merchant serve` first")
     return Merchant(_key(ctx, "merchant-secret").to_bytes(), RPCChain(ctx.obj.rpc()),
-                    SQLiteMerchantStore(_home(ctx) / "merchant.sqlite", synchronous=synchronous),
+                    open_store(store_url, MERCHANT_STORE, default=_home(ctx) / "merchant.sqlite",
+                               synchronous=synchronous),
                     [bytes.fromhex(k) for k in settings["vts_keys"]], threshold=settings["threshold"],
                     price=settings["price"], k=settings["k"], fresh_addresses=not settings["fast"],
                     sigma1=settings["sigma1"])
@@ -156,25 +186,46 @@ def _merchant(ctx: click.Context, settings: dict[str, Any], synchronous: _Sync =
 @HOST_OPT
 @click.option("--port", type=click.IntRange(1, 65535), default=8401, show_default=True)
 @SYNC
+@STORE_OPT
+@WORKERS_OPT
 @click.pass_context
 def merchant_serve(ctx: click.Context, vts_urls: tuple[str, ...], vts_keys: tuple[str, ...], threshold: int,
-                   price: int, k: int, fast: bool, sigma1: str, host: str, port: int, synchronous: _Sync) -> None:
-    """Serve pages for lottery tickets; winners are claimed through the VTS(s) in the background."""
+                   price: int, k: int, fast: bool, sigma1: str, host: str, port: int, synchronous: _Sync,
+                   store_url: str | None, workers: int) -> None:
+    """Serve pages for lottery tickets; winners are claimed through the VTS(s) in the background.
+    With ``--workers N`` N processes serve one port and share the store (``--store
+    postgresql://…``): a ticket is accepted once whichever worker it reaches."""
     from btcmicro.service import serve
     from btcmicro.service.app import write_operator_token
     from btcmicro.service.merchant import create_merchant_app
+    from btcmicro.service.workers import serve_workers
+    from btcmicro.store import describe_store
 
     if not vts_urls:
         raise ConfigError("give at least one --vts URL")
     vtss = _vts_clients(vts_urls, vts_keys)
-    settings = _settings(ctx, "merchant", {"vts_urls": list(vts_urls), "vts_keys": [v.pubkey.hex() for v in vtss],
+    pubkeys = [v.pubkey.hex() for v in vtss]
+    settings = _settings(ctx, "merchant", {"vts_urls": list(vts_urls), "vts_keys": pubkeys,
                                            "threshold": threshold, "price": price, "k": k, "fast": fast,
                                            "sigma1": sigma1})
-    merchant = _merchant(ctx, settings, synchronous)
+    merchant = _merchant(ctx, settings, synchronous, store_url)  # a bad store URL fails here, once
     token = write_operator_token(_home(ctx) / OPERATOR_TOKEN_FILE)  # rotated at every start, as a cookie
     click.echo(f"merchant {merchant.merchant_id.hex()[:16]}… on http://{host}:{port}: {format_sats(price)} per page "
-               f"at rho 1/{1 << k}; operator token in {_home(ctx) / OPERATOR_TOKEN_FILE}", err=True)
-    serve(create_merchant_app(merchant, vtss, operator_token=token), host, port)
+               f"at rho 1/{1 << k}; store {describe_store(store_url, _home(ctx) / 'merchant.sqlite')}"
+               + (f"; {workers} workers" if workers > 1 else "")
+               + f"; operator token in {_home(ctx) / OPERATOR_TOKEN_FILE}", err=True)
+    if workers == 1:
+        serve(create_merchant_app(merchant, vtss, operator_token=token), host, port)
+        return
+    merchant.store.close()  # each worker opens its own, after the fork
+    for v in vtss:
+        v.close()
+
+    def make_app() -> Any:
+        own = _merchant(ctx, settings, synchronous, store_url)
+        return create_merchant_app(own, _vts_clients(vts_urls, pubkeys), operator_token=token)
+
+    serve_workers(make_app, host, port, workers, token=True)
 
 
 @merchant_group.command("wins")
