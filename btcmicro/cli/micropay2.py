@@ -201,6 +201,11 @@ def merchant_serve(ctx: click.Context, vts_urls: tuple[str, ...], vts_keys: tupl
     from btcmicro.service.workers import serve_workers
     from btcmicro.store import describe_store
 
+    if store_url:  # a bad or unreachable store is reported before any VTS is asked
+        from btcmicro.lottery.micropay2.postgres import MERCHANT_STORE
+        from btcmicro.store import open_store
+
+        open_store(store_url, MERCHANT_STORE, synchronous=synchronous).close()
     if not vts_urls:
         raise ConfigError("give at least one --vts URL")
     vtss = _vts_clients(vts_urls, vts_keys)

@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from btcmicro.core.errors import ConfigError
+from btcmicro.core.errors import ConfigError, ServiceUnavailable
 from btcmicro.store.migrations import VERSION_TABLE, Schema, as_schemas
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ class PostgresStore:
             first.close()
         self._pool: ConnectionPool[psycopg.Connection[Row]] = ConnectionPool(
             url, min_size=1, max_size=max(1, max_connections), kwargs=self._kwargs, open=False,
-            name=f"btcmicro-{namespace}", timeout=max(connect_timeout, 30.0))
+            name=f"btcmicro-{namespace}", timeout=10.0)
         self._pool.open(wait=True, timeout=connect_timeout)
 
     # -- schema ------------------------------------------------------------------------------------
@@ -126,7 +126,7 @@ class PostgresStore:
 
     def migrate(self, schema: Schema | Sequence[Schema]) -> dict[str, int]:
         """Bring each component to its latest version (a subclass adding tables of its own)."""
-        with self._pool.connection() as conn:
+        with self._connection() as conn:
             return self._migrate(conn, as_schemas(schema, self.namespace))
 
     def schema_versions(self) -> dict[str, int]:
@@ -142,14 +142,32 @@ class PostgresStore:
         return (zlib.crc32(data) << 31) ^ zlib.adler32(data)
 
     @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Row]]:
+        """A pooled connection; a server gone away (or a pool with none to give) raises
+        ``ServiceUnavailable`` (a service answers 503), never a driver error."""
+        import psycopg
+        import psycopg.errors
+        from psycopg_pool import PoolTimeout
+
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except psycopg.errors.TransactionRollback:
+            raise  # a deadlock or serialization failure: atomic() runs it again
+        except (psycopg.OperationalError, PoolTimeout) as e:
+            raise ServiceUnavailable(f"the PostgreSQL store {redact_url(self.url)} is unavailable: "
+                                     f"{_one_line(e)}") from None
+
+    @contextmanager
     def transaction(self) -> Iterator[psycopg.Connection[Row]]:
         """``BEGIN`` … ``COMMIT`` on a pooled connection (``ROLLBACK`` on any exception); the commit is
-        durable when this returns. Re-entrant in one thread: a nested call joins the outer one."""
+        durable when this returns. Re-entrant in one thread: a nested call joins the outer one.
+        A server that cannot be reached raises ``ServiceUnavailable``."""
         conn: psycopg.Connection[Row] | None = getattr(self._local, "conn", None)
         if conn is not None:
             yield conn
             return
-        with self._pool.connection() as conn:
+        with self._connection() as conn:
             self._local.conn = conn
             try:
                 with conn.transaction():
@@ -189,14 +207,14 @@ class PostgresStore:
         conn: psycopg.Connection[Row] | None = getattr(self._local, "conn", None)
         if conn is not None:
             return conn.execute(sql.encode(), params).fetchall()
-        with self._pool.connection() as conn:
+        with self._connection() as conn:
             return conn.execute(sql.encode(), params).fetchall()
 
     def query_one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         conn: psycopg.Connection[Row] | None = getattr(self._local, "conn", None)
         if conn is not None:
             return conn.execute(sql.encode(), params).fetchone()
-        with self._pool.connection() as conn:
+        with self._connection() as conn:
             return conn.execute(sql.encode(), params).fetchone()
 
     def close(self) -> None:

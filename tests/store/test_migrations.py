@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from btcmicro.core.errors import ConfigError
+from btcmicro.core.errors import ConfigError, ServiceUnavailable
 from btcmicro.lottery.micropay2 import SQLiteMerchantStore
 from btcmicro.lottery.micropay2.postgres import MERCHANT_STORE, PostgresMerchantStore
 from btcmicro.store import Migration, Schema, SQLiteStore, StoreKind, describe_store, open_store
@@ -93,3 +95,28 @@ def test_an_unreachable_or_refused_postgresql_store_is_one_line(postgres_url: st
         PostgresMerchantStore(postgres_url.rsplit("/", 1)[0] + "/nosuchdb")
     with pytest.raises(ConfigError, match="namespace"):
         PostgresMerchantStore(postgres_url, namespace="Bad-Name")
+
+
+def test_a_lost_postgresql_connection_is_service_unavailable_then_recovers(postgres_url: str):
+    import psycopg
+
+    store = PostgresMerchantStore(postgres_url, max_connections=1)
+    try:
+        assert store.count() == (0, 0)
+        with psycopg.connect(postgres_url, autocommit=True) as admin:  # the server drops the store's connection
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        with pytest.raises(ServiceUnavailable, match="PostgreSQL store .* is unavailable"):
+            store.count()
+        assert store.count() == (0, 0)  # the pool opened a new connection
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("url", ["mysql://u:pw@127.0.0.1/db", "postgresql://u:hunter2@127.0.0.1:1/db"])
+@pytest.mark.parametrize("command", [["vts", "serve"], ["merchant", "serve", "--vts-key", "02" * 33, "--price", "5"]])
+def test_a_bad_or_unreachable_store_url_is_one_line_on_the_command_line(tmp_path: Path, url: str, command: list[str]):
+    done = subprocess.run([sys.executable, "-m", "btcmicro.cli", "--datadir", str(tmp_path), *command,
+                           "--store", url, "--port", "1"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and done.stderr.count("\n") == 1 and done.stderr.startswith("error: "), done.stderr
+    assert "hunter2" not in done.stderr and ("unknown scheme" in done.stderr or "cannot open" in done.stderr)
