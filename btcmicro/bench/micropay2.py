@@ -82,24 +82,25 @@ K = 7  # rho = 1/128
 PRICE = 1_000
 VALUE = (PRICE << K) + 2_000
 SEED = b"btcmicro/bench/micropay2/v1"
+VTS_SEED = SEED + b"/vts-check"  # the claims the VTS checks are on escrows of a world of their own
 
 
 # --- a world both processes can build ----------------------------------------------------------------
 
 
 def _world(n: int, path: str = ":memory:", synchronous: Sync = "FULL", sigma1: Literal["always", "on_win"] = "always",
-           fresh: bool = True) -> tuple[Payer, Merchant, VTS, list[EscrowRef]]:
+           fresh: bool = True, seed: bytes = SEED) -> tuple[Payer, Merchant, VTS, list[EscrowRef]]:
     """(payer, merchant, vts, escrows): ``n`` escrows funded "on" a fake chain at a fixed tip (what the
-    merchant's per-block cache holds in steady state), all from SEED."""
+    merchant's per-block cache holds in steady state), all from ``seed`` (the same seed, the same world)."""
     chain = FakeChain(tip=1_000, mtp=int(time.time()))
-    vts = VTS(PrivateKey(sha256(SEED + b"vts")), SQLiteVTSStore(":memory:"))
-    payer = Payer(sha256(SEED + b"payer"), chain, SQLitePayerStore(":memory:"), [vts.pubkey],
+    vts = VTS(PrivateKey(sha256(seed + b"vts")), SQLiteVTSStore(":memory:"))
+    payer = Payer(sha256(seed + b"payer"), chain, SQLitePayerStore(":memory:"), [vts.pubkey],
                   max_price=PRICE, max_k=K)
     idx = payer.store.reserve_indices(n)
     recs = []
     for i in idx:
         t = payer.template(i, chain.tip + 10_000)
-        recs.append(EscrowRecord(i, VALUE, "p2wsh", t.script, sha256(SEED + i.to_bytes(4, "big")).hex(), 0,
+        recs.append(EscrowRecord(i, VALUE, "p2wsh", t.script, sha256(seed + i.to_bytes(4, "big")).hex(), 0,
                                  EscrowStatus.LIVE, None, 0, chain.tip - 5, None))
     payer.store.add_escrows(recs)
     escrows = []
@@ -107,7 +108,7 @@ def _world(n: int, path: str = ":memory:", synchronous: Sync = "FULL", sigma1: L
         ref = payer.escrow_ref(r)
         chain.add_output(ref.txid, ref.vout, VALUE, ref.script_pubkey, confirmations=6)
         escrows.append(ref)
-    merchant = Merchant(sha256(SEED + b"merchant"), chain, SQLiteMerchantStore(path, synchronous=synchronous),
+    merchant = Merchant(sha256(seed + b"merchant"), chain, SQLiteMerchantStore(path, synchronous=synchronous),
                         [vts.pubkey], price=PRICE, k=K, sigma1=sigma1, fresh_addresses=fresh,
                         tip_poll_seconds=3600)
     return payer, merchant, vts, escrows
@@ -123,28 +124,29 @@ def _web_app() -> Any:
 # --- timing ------------------------------------------------------------------------------------------
 
 
-def _time(fn: Callable[[int], Any], n: int) -> float:
-    """Mean µs per call of ``fn(i)``, i = 0..n-1."""
-    t0 = time.perf_counter()
-    for i in range(n):
-        fn(i)
-    return (time.perf_counter() - t0) / n * 1e6
-
-
 def _rounds(ops: dict[str, tuple[Callable[[int], Any], int]], repeats: int = 5,
-            before: dict[str, Callable[[], Any]] | None = None) -> dict[str, list[float]]:
-    """µs per call of each operation, measured ``repeats`` times in interleaved rounds.
+            before: Callable[[], Any] | None = None, slices: int = 20) -> dict[str, list[float]]:
+    """µs of CPU time per call of each operation, measured ``repeats`` times in interleaved rounds.
 
-    Each round times every operation once, one after the other, so an operation and the raw
-    operations it is compared with are measured seconds apart: on a shared machine whose speed
-    drifts, a ratio taken within a round is far steadier than a ratio of medians taken minutes
-    apart. ``before[name]`` runs (untimed) before each timing of ``name``."""
+    A round calls every operation on each of its ``n`` inputs once, in ``slices`` slices: slice
+    ``j`` runs the ``j``-th part of every operation, one operation after the other, so an
+    operation and the raw operations it is compared with run milliseconds apart all through the
+    round. On a shared machine whose speed drifts (other jobs on the other core, or on the same
+    core's sibling), a ratio taken within such a round is far steadier than one of operations
+    timed seconds apart. ``before`` runs (untimed) before each round."""
     out: dict[str, list[float]] = {name: [] for name in ops}
     for _ in range(repeats):
-        for name, (fn, n) in ops.items():
-            if before and name in before:
-                before[name]()
-            out[name].append(_time(fn, n))
+        if before is not None:
+            before()
+        spent = dict.fromkeys(ops, 0.0)
+        for j in range(slices):
+            for name, (fn, n) in ops.items():
+                t0 = time.process_time()
+                for i in range(n * j // slices, n * (j + 1) // slices):
+                    fn(i)
+                spent[name] += time.process_time() - t0
+        for name, (_, n) in ops.items():
+            out[name].append(spent[name] / n * 1e6)
     return out
 
 
@@ -155,7 +157,7 @@ def _escrows_warm(merchant: Any, tickets: list[bytes], n_escrows: int) -> None:
 
 def _micro(n: int, echo: Callable[[str], None], repeats: int = 5) -> dict[str, Any]:
     n_esc = max(64, n // 8)
-    payer, merchant, vts, escrows = _world(n_esc)
+    payer, merchant, _, escrows = _world(n_esc)
     fast = _world(1, fresh=False)[1]
     on_win = _world(n_esc, sigma1="on_win")[1]  # the same seed: the same escrows and r1
     key = PrivateKey.generate()
@@ -171,7 +173,8 @@ def _micro(n: int, echo: Callable[[str], None], repeats: int = 5) -> dict[str, A
 
     echo("micro-benchmarks: winning claims on escrows the VTS has never seen")
     n_vts = max(200, n // 10)
-    vpayer, vmerchant, _, vescrows = _world(n_vts)
+    # A world of its own: escrows (and keys) the merchants above never see, so none is cached.
+    vpayer, vmerchant, vts, vescrows = _world(n_vts, seed=VTS_SEED)
     xs: list[bytes] = []
     for e in vescrows:  # one winning x per escrow (rho = 1/2 here, to find winners quickly)
         while True:
@@ -189,6 +192,8 @@ def _micro(n: int, echo: Callable[[str], None], repeats: int = 5) -> dict[str, A
         messages._escrow_from_bytes.cache_clear()
         common._pubkey.cache_clear()
         common._pubkey(pk)  # the raw verify's key stays parsed, as it is in its own timing
+        _escrows_warm(merchant, tickets, n_esc)  # the merchants' escrows stay parsed and cached, as in a
+        _escrows_warm(on_win, losing, n_esc)  # steady state (each merchant sees its 1/8 of escrows again)
 
     ops: dict[str, tuple[Callable[[int], Any], int]] = {
         "raw sign": (lambda i: key.sign(digests[i]), n),
@@ -201,7 +206,7 @@ def _micro(n: int, echo: Callable[[str], None], repeats: int = 5) -> dict[str, A
         "VTS Check": (vts_check, len(xs)),
     }
     echo(f"micro-benchmarks: {len(ops)} operations in {repeats} interleaved rounds")
-    runs = _rounds(ops, repeats, before={"VTS Check": forget_escrows})
+    runs = _rounds(ops, repeats, before=forget_escrows)
     out: dict[str, Any] = {name: statistics.median(v) for name, v in runs.items()}
     raw = {  # the raw operations each one contains, per round
         "Make a Ticket": [2 * s for s in runs["raw sign"]],
@@ -243,7 +248,7 @@ def _throughput(n: int, tmp: Path, echo: Callable[[str], None]) -> dict[str, Any
 
 def _vts_claims(xs: list[bytes], tmp: Path, echo: Callable[[str], None]) -> dict[str, Any]:
     echo("VTS durable claims per second (FULL)")
-    vts = VTS(PrivateKey(sha256(SEED + b"vts")), SQLiteVTSStore(tmp / "vts.sqlite", synchronous="FULL"))
+    vts = VTS(PrivateKey(sha256(VTS_SEED + b"vts")), SQLiteVTSStore(tmp / "vts.sqlite", synchronous="FULL"))
     t0 = time.perf_counter()
     for xb in xs:
         vts.claim(xb)

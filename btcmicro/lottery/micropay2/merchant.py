@@ -46,6 +46,7 @@ Any other pair raises ``ProtocolError("UNEXPECTED_EVENT")`` and changes nothing.
 """
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 import threading
@@ -53,7 +54,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Literal
 
 from bitcoin.core import CMutableTransaction
@@ -61,14 +61,16 @@ from bitcoin.core import CMutableTransaction
 from btcmicro.core.errors import NodeError, ProtocolError, ServiceUnavailable
 from btcmicro.core.hashes import sha256
 from btcmicro.core.keys import PrivateKey
-from btcmicro.lottery.common import MAX_K, Transitions, derive_key, verify_sig, wins
+from btcmicro.lottery.common import MAX_K, Transitions, derive_key, verify_sig
 from btcmicro.lottery.micropay2.messages import (
     ClaimWitness,
     EscrowRef,
     PaymentRequest,
     Ticket,
+    _a2_dust,
     claim_fee,
     claim_tx,
+    sigma_digest,
 )
 from btcmicro.lottery.micropay2.states import MerchantEvent, WinStatus
 from btcmicro.lottery.micropay2.store import Acceptance, MerchantStore, WinRecord
@@ -76,9 +78,10 @@ from btcmicro.lottery.vts.follower import BoardFollower
 from btcmicro.lottery.vts.party import AlreadyClaimed, VTSClient
 from btcmicro.ports import Chain, Clock, Rng, UtxoInfo
 from btcmicro.script.standard import p2wpkh
-from btcmicro.tx.policy import dust_threshold
 
 __all__ = ["Merchant", "ClaimResult", "MERCHANT_TRANSITIONS"]
+
+_new = object.__new__
 
 _R1_TAG = b"btcmicro/micropay2/r1/v1"
 _A2_TAG = b"btcmicro/micropay2/a2/v1"
@@ -90,9 +93,23 @@ def _hmac(key: bytes, msg: bytes) -> bytes:
     return hmac.digest(key, msg, "sha256")
 
 
-@lru_cache(maxsize=4096)
-def _dust(spk: bytes) -> int:
-    return dust_threshold(spk)
+class _HMAC:
+    """HMAC-SHA256 under one key with its inner and outer pads hashed once: the same digest as
+    :func:`hmac.digest`, for a fraction of its cost on short messages (r1 is one per ticket)."""
+
+    __slots__ = ("_inner", "_outer")
+
+    def __init__(self, key: bytes) -> None:
+        key = hashlib.sha256(key).digest() if len(key) > 64 else key.ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+
+    def digest(self, msg: bytes) -> bytes:
+        h = self._inner.copy()
+        h.update(msg)
+        o = self._outer.copy()
+        o.update(h.digest())
+        return o.digest()
 
 
 @dataclass(frozen=True)
@@ -108,6 +125,8 @@ class ClaimResult:
 class _EscrowState:
     utxo: UtxoInfo | None
     refusal: tuple[str, str] | None
+    checked: EscrowRef | None = None  # the escrow ``verdict`` was reached for (until the next block)
+    verdict: tuple[str, str] | None = None
 
 
 class Merchant:
@@ -154,6 +173,7 @@ class Merchant:
         if sigma1 not in ("always", "on_win"):
             raise ValueError("sigma1 is 'always' or 'on_win'")
         self._secret = bytes(secret)
+        self._r1_mac = _HMAC(self._secret)
         self.chain = chain
         self.store = store
         self.vts_keys = tuple(bytes(v) for v in vts_keys)
@@ -196,7 +216,8 @@ class Merchant:
         return PaymentRequest(self.merchant_id, nonce, k, price, sha256(self._r1(nonce, k, price, a2)), a2)
 
     def _r1(self, nonce: bytes, k: int, price: int, a2: bytes) -> bytes:
-        return _hmac(self._secret, _R1_TAG + nonce + bytes([k]) + price.to_bytes(8, "big") + bytes([len(a2)]) + a2)[:16]
+        return self._r1_mac.digest(_R1_TAG + nonce + bytes([k]) + price.to_bytes(8, "big") + bytes([len(a2)])
+                                   + a2)[:16]
 
     def r1(self, ticket: Ticket) -> bytes:
         """The opening of the ticket's c (only meaningful for a ticket of this merchant's)."""
@@ -242,16 +263,25 @@ class Merchant:
     def _escrow_refusal(self, e: EscrowRef) -> tuple[str, str] | None:
         if self._tip is None or self.clock() - self._polled >= self.tip_poll_seconds:
             self.refresh()
+        outpoint = (e.txid, e.vout)
         with self._lock:
-            state = self._escrows.get(e.outpoint)
+            state = self._escrows.get(outpoint)
             if state is not None:
-                self._escrows.move_to_end(e.outpoint)
+                self._escrows.move_to_end(outpoint)
+                if state.checked is e:  # this escrow was judged since the last block: the same verdict
+                    return state.verdict
         if state is None:
             state = self._look_up(e)
-            with self._lock:
-                self._escrows[e.outpoint] = state
-                while len(self._escrows) > self.max_cached_escrows:
-                    self._escrows.popitem(last=False)
+        verdict = self._judge(e, state)
+        with self._lock:
+            state.checked, state.verdict = e, verdict
+            self._escrows[outpoint] = state
+            while len(self._escrows) > self.max_cached_escrows:
+                self._escrows.popitem(last=False)
+        return verdict
+
+    def _judge(self, e: EscrowRef, state: _EscrowState) -> tuple[str, str] | None:
+        """The escrow ``e`` against its chain state: a refusal or None (a function of the block)."""
         if state.refusal is not None:
             return state.refusal
         u = state.utxo
@@ -283,38 +313,47 @@ class Merchant:
         if not boards_synced:
             self.sync_boards()
         t = Ticket.decode(ticket.encode() if isinstance(ticket, Ticket) else ticket)  # objects are checked as bytes
-        if self.clock() >= t.expires:
+        e, k, price, a2, claim_value = t.escrow, t.k, t.price, t.a2, t.claim_value
+        expires = int.from_bytes(t.nonce[:8], "big")
+        if self.clock() >= expires:
             raise ProtocolError("REQUEST_EXPIRED", "the payment request has expired")
-        r1 = self._r1(t.nonce, t.k, t.price, t.a2)
+        r1 = self._r1(t.nonce, k, price, a2)
         if sha256(r1) != t.c:
             raise ProtocolError("UNKNOWN_REQUEST", "c does not open to a request of this merchant (forged or altered)")
         if t.c in self._seen:
             raise ProtocolError("REPLAYED", "this ticket was accepted before")
-        e = t.escrow
-        if e.template.vts_keys != self.vts_keys or e.template.threshold != self.threshold:
+        tpl = e.template
+        if tpl.vts_keys != self.vts_keys or tpl.threshold != self.threshold:
             raise ProtocolError("WRONG_VTS", "the escrow is not co-signed by the VTS this merchant trusts")
-        if t.claim_value < t.price << t.k:
+        if claim_value < price << k:
             raise ProtocolError("UNDERFUNDED",
-                                f"the claim pays {t.claim_value} sats, less than price * 2^k = {t.price << t.k}")
-        if t.claim_value < _dust(t.a2):
+                                f"the claim pays {claim_value} sats, less than price * 2^k = {price << k}")
+        dust = _a2_dust(a2)
+        if dust is None or claim_value < dust:  # (decoding refused an a2 that is not an address)
             raise ProtocolError("CLAIM_DUST", "the claim output would be dust")
-        need_fee = claim_fee(e, t.a2, self.min_claim_feerate)
-        if t.claim_fee < need_fee:
-            raise ProtocolError("CLAIM_FEE_TOO_LOW", f"the claim leaves {t.claim_fee} sats of fee, need {need_fee}")
-        if not verify_sig(e.payer, t.sigma, t.sigma_digest()):
+        need_fee = claim_fee(e, a2, self.min_claim_feerate)
+        if e.value - claim_value < need_fee:
+            raise ProtocolError("CLAIM_FEE_TOO_LOW",
+                                f"the claim leaves {e.value - claim_value} sats of fee, need {need_fee}")
+        payer = tpl.payer
+        if not verify_sig(payer, t.sigma, sigma_digest(e, t.c, t.r2, k, a2)):
             raise ProtocolError("BAD_SIGMA", "sigma is not pk_esc's signature on (c, r2, k, a2) for this escrow")
-        won = wins(r1, t.r2, t.k)
-        if (won or self.sigma1 == "always") and not verify_sig(e.payer, t.sigma1, t.claim_sighash()):
+        won = (int.from_bytes(r1, "big") ^ int.from_bytes(t.r2, "big")) & ((1 << k) - 1) == 0  # wins(r1, r2, k)
+        if (won or self.sigma1 == "always") and not verify_sig(payer, t.sigma1, t.claim_sighash()):
             raise ProtocolError("BAD_SIGMA1", "sigma1 is not pk_esc's signature on the claim transaction")
-        if e.outpoint in self._won:
+        outpoint = (e.txid, e.vout)
+        if outpoint in self._won:
             raise ProtocolError("ESCROW_CLAIMED", "this merchant already holds a winning ticket on the escrow")
-        published = self._board_claim(*e.outpoint)
-        if published is not None:
-            raise ProtocolError("ESCROW_CLAIMED", published)
+        if self.boards:
+            published = self._board_claim(*outpoint)
+            if published is not None:
+                raise ProtocolError("ESCROW_CLAIMED", published)
         refusal = self._escrow_refusal(e)
         if refusal is not None:
             raise ProtocolError(*refusal)
-        return t, Acceptance(t.c, e.txid, e.vout, won, t.claim_value, t.expires)
+        acc: Acceptance = _new(Acceptance)  # a frozen dataclass, filled without its per-field setattr
+        acc.__dict__.update(c=t.c, txid=e.txid, vout=e.vout, won=won, claim_value=claim_value, expires=expires)
+        return t, acc
 
     def check(self, ticket: Ticket | bytes) -> Acceptance:
         """Verify a ticket and record it (a winner whole) before answering; ProtocolError and no

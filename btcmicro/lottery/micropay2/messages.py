@@ -33,6 +33,7 @@ claim transaction (:func:`claim_tx`: version 2, the escrow as its only input, se
 """
 from __future__ import annotations
 
+import hashlib
 import struct
 from dataclasses import dataclass
 from functools import lru_cache
@@ -49,7 +50,7 @@ from btcmicro.core.lazy import cached_property
 from btcmicro.lottery.common import MAX_K, R_SIZE, check_k, derive_key, is_strict_der, verify_sig, wins
 from btcmicro.lottery.micropay2.templates import Micropay2Escrow
 from btcmicro.lottery.vts.claims import register_checker
-from btcmicro.script.standard import solve
+from btcmicro.tx.policy import dust_threshold
 from btcmicro.tx.size import fee_for
 from btcmicro.wire.base64url import b64decode, b64encode
 from btcmicro.wire.binary import Reader, TaggedMessage, message_tag, var
@@ -91,18 +92,40 @@ CLAIM_SEQUENCE = 0xFFFFFFFD
 CLAIM_VERSION = 2
 NONCE_SIZE = 16
 
+_new = object.__new__  # an instance without __init__: decoders fill a frozen dataclass's __dict__ in one step
 _WRAPPING_CODES = {"bare": 0, "p2sh": 1, "p2wsh": 2, "p2sh-p2wsh": 3}
 _WRAPPING_NAMES = {v: k for k, v in _WRAPPING_CODES.items()}
-_A2_KINDS = frozenset({"pubkeyhash", "scripthash", "witness_v0_keyhash", "witness_v0_scripthash",
-                       "witness_v1_taproot"})
 
 
 # --- primitives ------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=4096)
+def _a2_dust(spk: bytes) -> int | None:
+    """The dust threshold of an output paying ``spk`` when ``spk`` is one of the address scripts a2
+    may be (P2PKH, P2SH, P2WPKH, P2WSH, P2TR), else None: Core's Solver and GetDustThreshold for
+    these five patterns, read off the bytes (a fresh a2 comes with every request, so a cache by
+    script would only miss)."""
+    n = len(spk)
+    if n == 22:
+        return _DUST_P2WPKH if spk[0] == 0 and spk[1] == 20 else None
+    if n == 34:
+        return _DUST_P2WSH if spk[1] == 32 and (spk[0] == 0 or spk[0] == 0x51) else None
+    if n == 23:
+        return _DUST_P2SH if spk[0] == 0xA9 and spk[1] == 20 and spk[22] == 0x87 else None
+    if n == 25:
+        return (_DUST_P2PKH if spk[0] == 0x76 and spk[1] == 0xA9 and spk[2] == 20 and spk[23] == 0x88
+                and spk[24] == 0xAC else None)
+    return None
+
+
+_DUST_P2WPKH = dust_threshold(b"\x00\x14" + bytes(20))
+_DUST_P2WSH = dust_threshold(b"\x00\x20" + bytes(32))  # and P2TR: the same size, witness too
+_DUST_P2SH = dust_threshold(b"\xa9\x14" + bytes(20) + b"\x87")
+_DUST_P2PKH = dust_threshold(b"\x76\xa9\x14" + bytes(20) + b"\x88\xac")
+
+
 def _is_address_script(spk: bytes) -> bool:
-    return solve(spk)[0] in _A2_KINDS
+    return _a2_dust(spk) is not None
 
 
 # --- reading ---------------------------------------------------------------------------------------
@@ -154,6 +177,60 @@ _check_k = check_k
 def _check_amount(v: int, name: str, what: str) -> None:
     if not 0 < v <= MAX_MONEY:
         raise ProtocolError("MALFORMED", f"{what}: {name} {v} sats out of range")
+
+
+def _bytes(data: Any, what: str) -> bytes:
+    """``data`` as bytes (the :class:`Reader`'s first check)."""
+    if type(data) is bytes:
+        return data
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ProtocolError("MALFORMED", f"{what}: expected bytes, got {type(data).__name__}")
+    return bytes(data)
+
+
+def _head(data: bytes, tag: bytes, what: str) -> tuple[int, EscrowRef]:
+    """The tag, then the escrow: (position after the escrow, the escrow), as ``_Reader.escrow`` reads it."""
+    if not data.startswith(tag):
+        raise ProtocolError("BAD_TAG", f"{what}: does not start with {tag.decode()}")
+    start = len(tag)
+    end = start + _ESCROW_FIXED
+    if end > len(data):
+        raise ProtocolError("MALFORMED", f"{what}: truncated in escrow")
+    end += 33 * data[end - 1]
+    if end > len(data):
+        raise ProtocolError("MALFORMED", f"{what}: truncated in escrow vts keys")
+    return end, _escrow_from_bytes(data[start:end])
+
+
+def _a2(data: bytes, p: int, what: str) -> tuple[bytes, int]:
+    """a2 at ``p`` (as ``_Reader.a2``): (a2, the position after it)."""
+    if p >= len(data) or p + 1 + data[p] > len(data):
+        raise ProtocolError("MALFORMED", f"{what}: truncated in a2")
+    end = p + 1 + data[p]
+    spk = data[p + 1:end]
+    if _a2_dust(spk) is None:
+        raise ProtocolError("BAD_ADDRESS", f"{what}: a2 is not a standard address script")
+    return spk, end
+
+
+def _signed_end(data: bytes, p: int, what: str) -> tuple[bytes, bytes]:
+    """σ and σ1 at ``p``, then the end of the message (as ``_Reader.signed_end``)."""
+    n = len(data)
+    if p >= n or p + 1 + data[p] > n:
+        raise ProtocolError("MALFORMED", f"{what}: truncated in sigma")
+    q = p + 1 + data[p]
+    sigma = data[p + 1:q]
+    if not is_strict_der(sigma):
+        raise ProtocolError("NON_CANONICAL_SIGNATURE", f"{what}: sigma is not strict low-S DER")
+    if q >= n or q + 1 + data[q] > n:
+        raise ProtocolError("MALFORMED", f"{what}: truncated in sigma1")
+    p = q + 1 + data[q]
+    sigma1 = data[q + 1:p]
+    if not is_strict_der(sigma1):
+        raise ProtocolError("NON_CANONICAL_SIGNATURE", f"{what}: sigma1 is not strict low-S DER")
+    if p != n:
+        raise ProtocolError("TRAILING_BYTES", f"{what}: {n - p} bytes after the end")
+    return sigma, sigma1
 
 
 # --- escrow ----------------------------------------------------------------------------------------
@@ -235,13 +312,18 @@ class EscrowRef(TaggedMessage):
     @cached_property
     def _sighash_parts(self) -> tuple[bytes, bytes]:
         """The claim sighash preimage around the outputs (they depend on a2 and the value)."""
-        outpoint = lx(self.txid) + struct.pack("<I", self.vout)
+        outpoint = self.encode()[31::-1] + struct.pack("<I", self.vout)  # txid in internal byte order
         code = compact_size(len(self.script)) + self.script
         if self.segwit:  # BIP143
             head = (_CLAIM_VERSION_LE + hash256(outpoint) + _CLAIM_HASH_SEQUENCE + outpoint + code
                     + struct.pack("<q", self.value) + _CLAIM_SEQUENCE_LE)
             return head, _CLAIM_TAIL
         return _CLAIM_VERSION_LE + b"\x01" + outpoint + code + _CLAIM_SEQUENCE_LE + b"\x01", _CLAIM_TAIL  # legacy
+
+    @cached_property
+    def _sighash_midstate(self) -> Any:
+        """SHA256 fed with the preimage's head (``hashlib`` object; copied, never updated)."""
+        return hashlib.sha256(self._sighash_parts[0])
 
     @cached_property
     def _claim_weight_parts(self) -> tuple[int, int]:
@@ -269,19 +351,35 @@ _CLAIM_TAIL = struct.pack("<II", 0, 1)  # locktime 0, SIGHASH_ALL
 _CLAIM_WEIGHT_BY_SHAPE: dict[tuple[str, int, int, int, bool], tuple[int, int]] = {}
 
 
+_ESCROW_HEAD = struct.Struct(">IQBI")  # vout, value, wrapping code, expiry (after the txid)
+_LEAN_WRAPPINGS = frozenset({_WRAPPING_CODES["p2wsh"], _WRAPPING_CODES["p2sh-p2wsh"]})  # no size rule
+
+
 @lru_cache(maxsize=8192)
 def _escrow_from_bytes(b: bytes) -> EscrowRef:
-    """Parse an escrow once per distinct encoding (a merchant sees the same escrows many times)."""
+    """Parse an escrow once per distinct encoding (a merchant sees the same escrows many times; a
+    VTS meets a new one with nearly every claim, so the common case is built without the
+    dataclasses' per-field set-up once its every rule is seen to hold)."""
     txid = b[:32].hex()
-    vout, value, wcode, expiry = struct.unpack(">IQBI", b[32:49])
+    vout, value, wcode, expiry = _ESCROW_HEAD.unpack_from(b, 32)
     payer, threshold, n = b[49:82], b[82], b[83]
-    keys = tuple(b[84 + 33 * i:117 + 33 * i] for i in range(n))
+    keys = (b[84:117],) if n == 1 else tuple(b[84 + 33 * i:117 + 33 * i] for i in range(n))
     if wcode not in _WRAPPING_NAMES:
         raise ProtocolError("MALFORMED", f"escrow: unknown wrapping code {wcode}")
-    for pk in (payer, *keys):
-        if pk[0] not in (2, 3):
-            raise ProtocolError("MALFORMED", "escrow: keys must be compressed")
-    try:
+    if payer[0] not in (2, 3) or any(pk[0] not in (2, 3) for pk in keys):
+        raise ProtocolError("MALFORMED", "escrow: keys must be compressed")
+    if (wcode in _LEAN_WRAPPINGS and 1 <= threshold <= n <= 20 and 0 < value <= MAX_MONEY and payer not in keys
+            and (n == 1 or len(set(keys)) == n)):
+        # Every rule of Micropay2Escrow and EscrowRef holds (keys compressed, distinct and apart from
+        # pk_esc; 1 <= k <= n <= 20; the value in range; a witness wrapping, which any contract has):
+        # the same objects their constructors would build.
+        t: Micropay2Escrow = _new(Micropay2Escrow)
+        t.__dict__.update(vts=keys[0], payer=payer, expiry=None if expiry == 0 else Expiry(expiry), vts_keys=keys,
+                          threshold=threshold)
+        e: EscrowRef = _new(EscrowRef)
+        e.__dict__.update(txid=txid, vout=vout, value=value, template=t, wrapping=_WRAPPING_NAMES[wcode], _encoded=b)
+        return e
+    try:  # anything else through the constructors, which refuse it or build it (bare, P2SH)
         t = Micropay2Escrow(payer=payer, vts_keys=keys, threshold=threshold,
                             expiry=None if expiry == 0 else Expiry(expiry))
         e = EscrowRef(txid, vout, value, t, _WRAPPING_NAMES[wcode])
@@ -304,11 +402,10 @@ def claim_tx(escrow: EscrowRef, a2: bytes, claim_value: int) -> CMutableTransact
 
 def claim_sighash(escrow: EscrowRef, a2: bytes, claim_value: int) -> bytes:
     """The SIGHASH_ALL digest of :func:`claim_tx` (BIP143 for the witness wrappings, else legacy)."""
-    head, tail = escrow._sighash_parts
     out = struct.pack("<q", claim_value) + compact_size(len(a2)) + a2
-    if escrow.segwit:
-        return hash256(head + hash256(out) + tail)
-    return hash256(head + out + tail)
+    h = escrow._sighash_midstate.copy()  # the head is hashed once per escrow
+    h.update(hash256(out) + _CLAIM_TAIL if escrow.segwit else out + _CLAIM_TAIL)
+    return sha256(h.digest())
 
 
 def claim_vsize(escrow: EscrowRef, a2: bytes) -> int:
@@ -435,19 +532,30 @@ class Ticket(TaggedMessage):
 
     @classmethod
     def decode(cls, data: bytes) -> Ticket:
-        r = _Reader(data, TICKET_TAG, "ticket")
-        escrow = r.escrow()
-        head = r.take(NONCE_SIZE + 1 + 8 + 32, "nonce, k, price, c")
-        nonce, k, price, c = head[:16], head[16], int.from_bytes(head[17:25], "big"), head[25:]
-        a2 = r.a2()
-        tail = r.take(R_SIZE + 8, "r2, claim_value")
-        r2, claim_value = tail[:16], int.from_bytes(tail[16:], "big")
-        sigma, sigma1 = r.signed_end()
-        _check_k(k, "ticket")
-        _check_amount(price, "price", "ticket")
-        _check_claim_value(escrow, claim_value, "ticket")
-        t = cls(escrow, nonce, k, price, c, a2, r2, claim_value, sigma, sigma1)
-        t.__dict__["_encoded"] = r.data  # canonical by construction: every field has one form
+        # One pass over the bytes, the Reader's checks and errors in the Reader's order, without a
+        # Reader or a call per field (a merchant decodes every ticket it is sent).
+        data = _bytes(data, "ticket")
+        p, escrow = _head(data, TICKET_TAG, "ticket")
+        n = len(data)
+        q = p + NONCE_SIZE + 1 + 8 + 32
+        if q > n:
+            raise ProtocolError("MALFORMED", "ticket: truncated in nonce, k, price, c")
+        nonce, k, price, c = data[p:p + 16], data[p + 16], int.from_bytes(data[p + 17:p + 25], "big"), data[p + 25:q]
+        a2, p = _a2(data, q, "ticket")
+        q = p + R_SIZE + 8
+        if q > n:
+            raise ProtocolError("MALFORMED", "ticket: truncated in r2, claim_value")
+        r2, claim_value = data[p:p + 16], int.from_bytes(data[p + 16:q], "big")
+        sigma, sigma1 = _signed_end(data, q, "ticket")
+        if not 1 <= k <= MAX_K:
+            _check_k(k, "ticket")
+        if not 0 < price <= MAX_MONEY:
+            _check_amount(price, "price", "ticket")
+        if not 0 < claim_value < escrow.value:
+            _check_claim_value(escrow, claim_value, "ticket")
+        t: Ticket = _new(cls)
+        t.__dict__.update(escrow=escrow, nonce=nonce, k=k, price=price, c=c, a2=a2, r2=r2, claim_value=claim_value,
+                          sigma=sigma, sigma1=sigma1, _encoded=data)  # canonical by construction
         return t
 
 
@@ -549,19 +657,26 @@ class ClaimWitness(TaggedMessage):
 
     @classmethod
     def decode(cls, data: bytes) -> ClaimWitness:
-        r = _Reader(data, CLAIM_TAG, "claim")
-        escrow = r.escrow()
-        head = r.take(32 + 2 * R_SIZE + 1, "c, r1, r2, k")
-        c, r1, r2, k = head[:32], head[32:48], head[48:64], head[64]
-        a2 = r.a2()
-        claim_value = r.u64("claim_value")
-        sigma, sigma1 = r.signed_end()
-        _check_k(k, "claim")
-        _check_claim_value(escrow, claim_value, "claim")
-        x = cls(escrow, c, r1, r2, k, a2, claim_value, sigma, sigma1)
-        x.__dict__["_encoded"] = r.data
+        # One pass, as Ticket.decode (a VTS decodes every claim it is sent).
+        data = _bytes(data, "claim")
+        p, escrow = _head(data, CLAIM_TAG, "claim")
+        q = p + 32 + 2 * R_SIZE + 1
+        if q > len(data):
+            raise ProtocolError("MALFORMED", "claim: truncated in c, r1, r2, k")
+        c, r1, r2, k = data[p:p + 32], data[p + 32:p + 48], data[p + 48:p + 64], data[p + 64]
+        a2, p = _a2(data, q, "claim")
+        if p + 8 > len(data):
+            raise ProtocolError("MALFORMED", "claim: truncated in claim_value")
+        claim_value = int.from_bytes(data[p:p + 8], "big")
+        sigma, sigma1 = _signed_end(data, p + 8, "claim")
+        if not 1 <= k <= MAX_K:
+            _check_k(k, "claim")
+        if not 0 < claim_value < escrow.value:
+            _check_claim_value(escrow, claim_value, "claim")
+        x: ClaimWitness = _new(cls)
+        x.__dict__.update(escrow=escrow, c=c, r1=r1, r2=r2, k=k, a2=a2, claim_value=claim_value, sigma=sigma,
+                          sigma1=sigma1, _encoded=data)
         return x
-
 
 
 # --- the VTS's claim checker -----------------------------------------------------------------------------
