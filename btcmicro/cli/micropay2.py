@@ -50,6 +50,8 @@ STORE_OPT = click.option("--store", "store_url", metavar="URL",
                               "share it) or a SQLite path [default: the SQLite file in the datadir].")
 WORKERS_OPT = click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
                            help="Worker processes serving the port (with a store they can share: --store).")
+REUSE_PORT_OPT = click.option("--reuse-port", is_flag=True,
+                              help="Bind with SO_REUSEPORT: other serve commands started so share the port.")
 
 
 def _home(ctx: click.Context) -> Path:
@@ -115,9 +117,10 @@ def vts_pubkey(ctx: click.Context, json_out: bool) -> None:
 @SYNC
 @STORE_OPT
 @WORKERS_OPT
+@REUSE_PORT_OPT
 @click.pass_context
 def vts_serve(ctx: click.Context, host: str, port: int, synchronous: _Sync, store_url: str | None,
-              workers: int) -> None:
+              workers: int, reuse_port: bool) -> None:
     """Serve the VTS: /pubkey, /claim, /board (OpenAPI at /docs). Claims are signed only for escrows
     the node holds unspent, as the claim describes them. Replicas (``--workers``, or several
     ``vts serve`` on one ``--store postgresql://…``) sign at most once per escrow between them and
@@ -143,8 +146,8 @@ def vts_serve(ctx: click.Context, host: str, port: int, synchronous: _Sync, stor
     click.echo(f"VTS pk_T {key.pubkey.hex()} on http://{host}:{port} ({entries} claims published; store "
                f"{describe_store(store_url, default)}" + (f"; {workers} workers" if workers > 1 else "") + ")",
                err=True)
-    if workers > 1:
-        serve_workers(make_app, host, port, workers)
+    if workers > 1 or reuse_port:
+        serve_workers(make_app, host, port, workers, reuse_port=reuse_port)
     else:
         serve(make_app(), host, port)
 
@@ -188,10 +191,11 @@ def _merchant(ctx: click.Context, settings: dict[str, Any], synchronous: _Sync =
 @SYNC
 @STORE_OPT
 @WORKERS_OPT
+@REUSE_PORT_OPT
 @click.pass_context
 def merchant_serve(ctx: click.Context, vts_urls: tuple[str, ...], vts_keys: tuple[str, ...], threshold: int,
                    price: int, k: int, fast: bool, sigma1: str, host: str, port: int, synchronous: _Sync,
-                   store_url: str | None, workers: int) -> None:
+                   store_url: str | None, workers: int, reuse_port: bool) -> None:
     """Serve pages for lottery tickets; winners are claimed through the VTS(s) in the background.
     With ``--workers N`` N processes serve one port and share the store (``--store
     postgresql://…``): a ticket is accepted once whichever worker it reaches."""
@@ -219,7 +223,7 @@ def merchant_serve(ctx: click.Context, vts_urls: tuple[str, ...], vts_keys: tupl
                f"at rho 1/{1 << k}; store {describe_store(store_url, _home(ctx) / 'merchant.sqlite')}"
                + (f"; {workers} workers" if workers > 1 else "")
                + f"; operator token in {_home(ctx) / OPERATOR_TOKEN_FILE}", err=True)
-    if workers == 1:
+    if workers == 1 and not reuse_port:
         serve(create_merchant_app(merchant, vtss, operator_token=token), host, port)
         return
     merchant.store.close()  # each worker opens its own, after the fork
@@ -230,7 +234,7 @@ def merchant_serve(ctx: click.Context, vts_urls: tuple[str, ...], vts_keys: tupl
         own = _merchant(ctx, settings, synchronous, store_url)
         return create_merchant_app(own, _vts_clients(vts_urls, pubkeys), operator_token=token)
 
-    serve_workers(make_app, host, port, workers, token=True)
+    serve_workers(make_app, host, port, workers, token=True, reuse_port=reuse_port)
 
 
 @merchant_group.command("wins")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -24,9 +25,25 @@ from typing import Any
 import uvicorn
 
 from btcmicro.core.errors import ConfigError
-from btcmicro.service.runner import exposure_warning, listening_socket, uvicorn_config
+from btcmicro.service.runner import exposure_warning, uvicorn_config
+from btcmicro.service.runner import listening_socket as runner_socket
 
 __all__ = ["serve_workers"]
+
+
+def listening_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """:func:`btcmicro.service.runner.listening_socket`, with ``SO_REUSEPORT`` when asked."""
+    sock = runner_socket(host, port) if not reuse_port else _reuse_port_socket(host, port)
+    return sock
+
+
+def _reuse_port_socket(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind((host, port))
+    return sock
 
 
 def _child(make_app: Callable[[], Any], sock: Any, host: str, port: int, options: dict[str, Any],
@@ -49,15 +66,17 @@ def _child(make_app: Callable[[], Any], sock: Any, host: str, port: int, options
 
 
 def serve_workers(make_app: Callable[[], Any], host: str, port: int, workers: int, *,
-                  token: bool = False, on_start: Callable[[list[int]], None] | None = None,
-                  **uvicorn_options: Any) -> None:
+                  token: bool = False, reuse_port: bool = False,
+                  on_start: Callable[[list[int]], None] | None = None, **uvicorn_options: Any) -> None:
     """Serve ``make_app()`` from ``workers`` processes on ``host:port`` until SIGINT or SIGTERM.
-    ``on_start(pids)`` is called once every worker is forked. Call it before this process starts any
-    thread (a fork copies only the calling thread)."""
+    With ``reuse_port`` the socket is bound with ``SO_REUSEPORT``, so other processes started the
+    same way (another ``serve`` command, a second systemd unit) serve the same port and the kernel
+    spreads connections over all of them. ``on_start(pids)`` is called once every worker is forked.
+    Call this before the process starts any thread (a fork copies only the calling thread)."""
     warning = exposure_warning(host, uvicorn_options, token=token)
     if warning:
         print(warning, file=sys.stderr)
-    sock = listening_socket(host, port)
+    sock = listening_socket(host, port, reuse_port=reuse_port)
     sock.listen(2048)
     sock.set_inheritable(True)
     port = sock.getsockname()[1]

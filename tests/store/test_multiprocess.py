@@ -72,8 +72,8 @@ class Servers:
                               check=True)
         return done.stdout.decode().strip()
 
-    def serve(self, *args: str) -> tuple[str, subprocess.Popen[bytes]]:
-        port = _free_port()
+    def serve(self, *args: str, port: int = 0) -> tuple[str, subprocess.Popen[bytes]]:
+        port = port or _free_port()
         proc = subprocess.Popen([sys.executable, "-m", "btcmicro.cli", *self.base, *args, "--port", str(port)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.children.append(proc)
@@ -191,7 +191,9 @@ def test_merchant_and_vts_processes_share_one_postgres_store(servers, rpc, funde
 def test_a_merchant_worker_killed_mid_burst_loses_no_acknowledged_ticket(servers, rpc, funded, tmp_path,
                                                                          postgres_url):
     vts_pk = bytes.fromhex(servers.run("vts", "pubkey"))
-    vts, _ = servers.serve("vts", "serve", "--store", postgres_url)
+    port = _free_port()  # two VTS replicas on one port (SO_REUSEPORT): the second bind would fail without it
+    vts, _ = servers.serve("vts", "serve", "--store", postgres_url, "--reuse-port", port=port)
+    assert servers.serve("vts", "serve", "--store", postgres_url, "--reuse-port", port=port)[0] == vts
     shop, parent = servers.serve("merchant", "serve", "--vts", vts, "--vts-key", vts_pk.hex(), "--price", "1000",
                                  "--k", "12", "--store", postgres_url, "--workers", "2")
     workers = _children(parent.pid)
