@@ -160,6 +160,7 @@ class MeterApp:
         self.router.close()
         with self._lock:
             for t in self._transports:
+                t.session_id = None  # no hang-up on the way out: the router forgets idle sessions itself
                 t.close()
             for s in self._stores:
                 s.close()

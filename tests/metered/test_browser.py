@@ -108,6 +108,7 @@ def test_login_opens_then_5_mb_pays_5_times_live_and_closing_the_tab_settles(sta
     while session.state.value not in ("closed", "settled"):
         assert time.monotonic() < deadline, session.state
         time.sleep(0.02)
+    print(f"closed because: {session.closed_because} ({time.monotonic() - deadline + 10:.2f} s after the tab closed)")
     stack.mine(1)
     close_txid = session.client.channel.settlement_txid
     close = stack.rpc.getrawtransaction(close_txid, True)
@@ -137,7 +138,8 @@ def test_traffic_beyond_the_allotment_stalls_until_the_next_payment(stack):
         stack.app.session.autopay = True
         reader.join()
     assert done.get("bytes") == 1_500_000
-    assert len(stack.app.session.payments) == 1 and stack.usage()["allotment_bytes"] == 2_000_000
+    stack.wait(lambda: len(stack.app.session.payments) == 1)  # recorded once the router's answer is read
+    assert stack.usage()["allotment_bytes"] == 2_000_000
 
 
 def test_router_killed_the_client_refund_confirms_after_the_lock_time(stack, page):

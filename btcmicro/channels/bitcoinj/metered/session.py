@@ -167,6 +167,7 @@ class MeterSession:
         self.payments: list[_Payment] = []
         self.samples: list[tuple[float, int]] = []
         self.last_seen = clock()
+        self.closed_because: str | None = None
         self._height = -1
         self._confs: dict[str, int] = {}
         self._started = clock()
@@ -325,6 +326,7 @@ class MeterSession:
             if self.state is not MeterState.OPEN:
                 return
             self.event("close")
+            self.closed_because = why
         assert self.client is not None
         try:
             with self._channel_lock:
