@@ -26,6 +26,7 @@ from btcmicro.cli import (
     dastripathi,
     demo,
     describe,
+    metered,
     microcash,
     micropay1,
     micropay2,
@@ -77,6 +78,9 @@ COMMANDS: tuple[click.Command, ...] = (
     dastripathi.dastripathi_group,
     vuf.vuf_group,
     microcash.microcash_group,
+    metered.router_group,
+    metered.keyserver_group,
+    metered.meter_group,
 )
 for _command in COMMANDS:
     main.add_command(_command)
