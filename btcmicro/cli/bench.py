@@ -128,3 +128,21 @@ def bench_dastripathi(ctx: click.Context, quick: bool, json_out: bool) -> None:
 
     report = run_dastripathi_bench(quick=quick, echo=None if json_out else lambda m: click.echo(m, err=True))
     emit(ctx, report, format_report(report))
+
+
+@bench.command("metered")
+@click.option("--megabytes", type=click.IntRange(1, 4096), default=64, show_default=True, help="Per download.")
+@click.option("--rounds", type=click.IntRange(1, 50), default=5, show_default=True)
+@JSON_OPT
+@click.pass_context
+def bench_metered(ctx: click.Context, megabytes: int, rounds: int, json_out: bool) -> None:
+    """The metered router's proxy: throughput with and without metering (same proxy code, same run,
+    loopback, interleaved rounds), next to a direct download; the ratio against the 0.8 target."""
+    from btcmicro.bench.metered import format_report, run_metered_bench
+
+    report = run_metered_bench(megabytes=megabytes, rounds=rounds,
+                               echo=None if json_out else lambda m: click.echo(m, err=True))
+    emit(ctx, report, format_report(report))
+
+
+__all__ += ["bench_metered"]
