@@ -20,6 +20,9 @@
    after the CSV delay, the payer's RBF front-run (:mod:`btcmicro.tours.micropay1`).
 12. a MicroCash session: one escrow, three merchants, concurrent tickets, exact-W draws, batched
    payouts by the notary, a duplicate-issuing customer's penalty burned (:mod:`btcmicro.tours.microcash`).
+13. the metered router ("metercoin"): key server, router with its metering proxy and the client app on
+   loopback; a login, 3 MB through the proxy paid a megabyte ahead, log off and settlement
+   (:mod:`btcmicro.tours.metered`).
 
 Every step is judged by the node; the report carries txids, sizes and fees.
 """
@@ -38,7 +41,7 @@ from btcmicro.core.errors import NodeError
 from btcmicro.core.keys import PrivateKey
 from btcmicro.node.launcher import start_node
 from btcmicro.script import standard
-from btcmicro.tours import channel, dastripathi, microcash, micropay1, micropay2, micropay3, vuf
+from btcmicro.tours import channel, dastripathi, metered, microcash, micropay1, micropay2, micropay3, vuf
 from btcmicro.tx.build import TxBuilder
 from btcmicro.wallet import Wallet
 
@@ -120,7 +123,7 @@ def run_demo(engine: str = "auto", bitcoind: str | None = None,
 
         tours = (("channel", channel.tour), ("micropay2", micropay2.tour), ("dastripathi", dastripathi.tour),
                  ("micropay3", micropay3.tour), ("vuf", vuf.tour), ("micropay1", micropay1.tour),
-                 ("microcash", microcash.tour))
+                 ("microcash", microcash.tour), ("metered", metered.tour))
         for step, (name, tour) in enumerate(tours, start=6):
             say("")
             workdir = Path(tmp) / name
