@@ -44,25 +44,29 @@ def _until(cond: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
         time.sleep(0.02)
 
 
-def tour(rpc: Any, wallet: Any, workdir: Path | str, say: Callable[[str], None]) -> dict[str, Any]:
-    """Run the metered service on ``rpc`` with coins from ``wallet``; a JSON-able report."""
+def tour(rpc: Any, wallet: Any, workdir: Path | str, say: Callable[[str], None], *, megabytes: int = MEGABYTES,
+         price: int = 10_000) -> dict[str, Any]:
+    """Run the metered service on ``rpc`` with coins from ``wallet`` (``megabytes`` downloaded at
+    ``price`` sats per megabyte); a JSON-able report."""
     workdir = Path(workdir)
+    tariff = Tariff(price)
     key = PrivateKey.generate()
-    wallet.ensure_balance(DEPOSIT * 3)
-    wallet.send_many([(wallet.address("p2wpkh", key), DEPOSIT * 2)])
+    deposit = max(DEPOSIT, (megabytes + 2) * tariff.increment_sats)
+    wallet.ensure_balance(deposit * 3)
+    wallet.send_many([(wallet.address("p2wpkh", key), deposit * 2)])
     wallet.confirm(1)
     keys = KeyServer(JSONAccountStore(workdir / "accounts.json"))
     keys.enroll(seal_key(_USER, _PASSWORD, key))
     (workdir / "files").mkdir()
-    (workdir / "files" / "video.bin").write_bytes(os.urandom(MEGABYTES * 1_000_000))
+    (workdir / "files" / "video.bin").write_bytes(os.urandom(megabytes * 1_000_000))
     store = SQLiteServerStore(workdir / "router.db", passphrase="demo")
-    config = ServerConfig(expiry_by_height=True, min_time_window_secs=600, min_payment=10_000,
-                          min_channel_size=50_000, close_margin_blocks=2)
-    router = MeteredRouter(PaymentChannelServer(RPCChain(rpc), store, config=config), Tariff())
+    config = ServerConfig(expiry_by_height=True, min_time_window_secs=600, min_payment=tariff.increment_sats,
+                          min_channel_size=max(50_000, tariff.increment_sats), close_margin_blocks=2)
+    router = MeteredRouter(PaymentChannelServer(RPCChain(rpc), store, config=config), tariff)
     report: dict[str, Any] = {}
     with ServiceThread(create_keyserver_app(keys)) as ks, RouterService(router) as rt, \
             FileServer(workdir / "files") as files:
-        app = MeterApp(rpc, ks.url, rt.url, workdir / "meter", deposit=DEPOSIT, window_secs=3_600, page_timeout=0)
+        app = MeterApp(rpc, ks.url, rt.url, workdir / "meter", deposit=deposit, window_secs=3_600, page_timeout=0)
         with MeterService(app) as meter, httpx.Client(base_url=meter.url, trust_env=False, timeout=30) as api:
             say(f"metercoin: key server {ks.url}, router {rt.url} (proxy {rt.proxy_url}), client app {meter.url}")
             terms = api.get("/api/terms").json()
@@ -79,10 +83,10 @@ def tour(rpc: Any, wallet: Any, workdir: Path | str, say: Callable[[str], None])
             with httpx.Client(proxy=state["proxy"]["with_credentials"], trust_env=False, timeout=60) as http:
                 got = len(http.get(f"{files.url}/video.bin").content)
             took = time.monotonic() - t0
-            _until(lambda: len(app.session.payments) >= MEGABYTES, "the payments")
+            _until(lambda: len(app.session.payments) >= megabytes, "the payments")
             state = api.get("/api/state").json()
             say(f"   downloaded {got:,} bytes through the proxy in {took:.2f} s; {state['payments']} payments of "
-                f"{format_sats(Tariff().increment_sats)} fired ahead of use, each acknowledged by the router")
+                f"{format_sats(tariff.increment_sats)} fired ahead of use, each acknowledged by the router")
             closed = api.post("/api/logout").json()
             wallet.confirm(1)
             close = rpc.getrawtransaction(closed["close_tx"]["txid"], True)
