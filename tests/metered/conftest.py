@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -33,7 +34,8 @@ DEPOSIT = 100_000  # 10 MB at 10,000 sats / MB
 WINDOW = 3_600  # the refund's lock time: 6 blocks ahead
 ROUTER_CONFIG = ServerConfig(expiry_by_height=True, min_time_window_secs=600, min_payment=10_000,
                              min_channel_size=50_000, close_margin_blocks=2, close_confirmations=3)
-SCREENSHOTS = Path(os.environ.get("METERED_SCREENSHOTS", Path(__file__).resolve().parents[2] / "docs" / "img"))
+#: Where the browser tests save their screenshots; ``METERED_SCREENSHOTS=docs/img`` refreshes the docs' images.
+SCREENSHOTS = Path(os.environ.get("METERED_SCREENSHOTS") or Path(tempfile.gettempdir()) / "btcmicro-screenshots")
 
 
 @dataclass

@@ -1,8 +1,8 @@
 """The metered service as a person uses it: the client app's pages in headless Chromium, traffic
 through the router's proxy from a local file server, every transaction judged by the node.
 
-Screenshots of the login page and of the live view are written to docs/img/ (``METERED_SCREENSHOTS``
-overrides the directory).
+Screenshots of the login page and of the live view are saved (to ``$TMPDIR/btcmicro-screenshots``, or to
+``METERED_SCREENSHOTS``: set it to docs/img to refresh the images of docs/metered.md).
 """
 from __future__ import annotations
 
@@ -100,6 +100,10 @@ def test_login_opens_then_5_mb_pays_5_times_live_and_closing_the_tab_settles(sta
     print("prepaid bytes left when each payment arrived:", [p.left_before_bytes for p in payments])
     assert stack.router.server.channel(deposit_txid).best_change == 100_000 - 60_000
     expect(page.locator("#paid")).to_have_attribute("data-value", "60000")
+    expect(page.locator("#deposit-tx")).to_have_attribute("data-value", deposit_txid)
+    expect(page.locator("#deposit-tx")).to_have_attribute("data-confirmations", "0")  # in the mempool
+    page.wait_for_function("() => Number(document.getElementById('used-mb').dataset.value) >= 5000000")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "metered-live.png"), full_page=True)
 
     shown_paid, shown_remaining = int(_value(page, "paid")), int(_value(page, "remaining"))

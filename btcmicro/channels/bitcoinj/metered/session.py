@@ -170,6 +170,7 @@ class MeterSession:
         self.closed_because: str | None = None
         self._height = -1
         self._confs: dict[str, int] = {}
+        self._confs_at = 0.0
         self._started = clock()
 
     # --- the table -------------------------------------------------------------------------------
@@ -347,10 +348,11 @@ class MeterSession:
             height = self.chain.height()
         except BtcmicroError:
             return
-        if height == self._height:
-            return
-        self._height = height
-        if self.watcher is not None:
+        new_block = height != self._height
+        if not new_block and self.clock() - self._confs_at < 1.0:
+            return  # the confirmations are looked up at each block, and at least once a second
+        self._height, self._confs_at = height, self.clock()
+        if new_block and self.watcher is not None:
             try:
                 events = self.watcher.poll()
             except BtcmicroError:
