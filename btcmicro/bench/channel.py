@@ -182,21 +182,79 @@ def _lifecycle(rpc: Any, chain: RPCChain, wallet: Any, tmp: Path, version: int) 
     return out
 
 
+def _concurrent_http(proc: ChannelServerProcess, chain: RPCChain, wallet: Any, tmp: Path, clients: int,
+                     per_client: int, deposit: int) -> dict[str, Any]:
+    """``clients`` channels to the server process, each its own client (own store file, own HTTP
+    connection, own thread), paying ``per_client`` payments at once; the total rate and the CPU of
+    both sides over the paying phase."""
+    opened: list[PaymentChannelClient] = []
+    for n in range(clients):
+        c = _client(HTTPTransport(proc.url), chain, tmp / f"client-many-{n}.db", wallet)
+        c.open(deposit)
+        opened.append(c)
+    wallet.mine_to_self(1)
+    start = threading.Barrier(clients + 1)
+    errors: list[BaseException] = []
+
+    def work(c: PaymentChannelClient) -> None:
+        start.wait()
+        try:
+            for _ in range(per_client):
+                c.pay(PAYMENT)
+        except BaseException as e:  # reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(c,), daemon=True) for c in opened]
+    for t in threads:
+        t.start()
+    server_cpu0 = proc.cpu_seconds()
+    start.wait()
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    for t in threads:
+        t.join()
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    server_cpu1 = proc.cpu_seconds()
+    if errors:
+        raise RuntimeError(f"{len(errors)} of {clients} clients failed: {errors[0]!r}")
+    token = read_operator_token(tmp / "server.token")
+    with ServiceClient(proc.url, headers=operator_headers(token)) as operator:
+        for c in opened:  # every acknowledged payment is in the server's store
+            assert operator.get(f"/channel/channels/{c.deposit_txid}")["client_change"] == c.change
+    for c in opened:
+        assert isinstance(c.transport, HTTPTransport)
+        c.transport.close()
+        c.store.close()
+    total = clients * per_client
+    out: dict[str, Any] = {"clients": clients, "payments": total, "seconds": round(elapsed, 3),
+                           "payments_per_s": round(total / elapsed, 1),
+                           "generator_cpu_cores": round(cpu / elapsed, 2),
+                           "generator_cpu_us_per_payment": round(cpu / total * 1e6, 1)}
+    if server_cpu0 is not None and server_cpu1 is not None:
+        out["server_cpu_cores"] = round((server_cpu1 - server_cpu0) / elapsed, 2)
+        out["server_cpu_us_per_payment"] = round((server_cpu1 - server_cpu0) / total * 1e6, 1)
+    return out
+
+
 def run_channel_bench(payments: int = 1_000, engine: str = "embedded",
-                      echo: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Run the benchmark on a fresh node of ``engine``; a JSON-able report."""
+                      echo: Callable[[str], None] | None = None, *, clients: int = 1,
+                      per_client: int = 200, lifecycles: bool = True) -> dict[str, Any]:
+    """Run the benchmark on a fresh node of ``engine``; a JSON-able report. With ``clients`` above
+    one, ``clients`` channels also pay ``per_client`` payments each at once over HTTP."""
     say = echo or (lambda _m: None)
     deposit = PAYMENT * (payments + 10) + 100_000
+    many_deposit = PAYMENT * (per_client + 10) + 100_000
     with tempfile.TemporaryDirectory(prefix="btcmicro-bench-channel-") as d, start_node(engine) as node:
         tmp = Path(d)
         rpc = node.rpc
         chain = RPCChain(rpc)
         wallet = Funder(rpc)
-        wallet.ensure_balance(4 * deposit + 10_000_000)
+        wallet.ensure_balance(4 * deposit + 10_000_000 + (clients * many_deposit if clients > 1 else 0))
         wallet.split(8, deposit + 1_000_000)
+        if clients > 1:
+            wallet.split(clients, many_deposit + 100_000)
         wallet.mine_to_self(1)
         report: dict[str, Any] = {"machine": machine_description(), "engine": node.engine, "payments": payments,
-                                  "payment_sats": PAYMENT}
+                                  "payment_sats": PAYMENT, "load": _load_average()}
 
         say("raw sign + verify…")
         raw = _raw_sign_verify(max(1_000, payments))
@@ -214,33 +272,53 @@ def run_channel_bench(payments: int = 1_000, engine: str = "embedded",
         store.close()
 
         say(f"{payments} payments over HTTP (server process)…")
-        with ChannelServerProcess(node.url, node.cookie_path, tmp / "datadir", tmp / "server-http.db") as proc:
+        proc = ChannelServerProcess(node.url, node.cookie_path, tmp / "datadir", tmp / "server-http.db",
+                                    args=("--max-sessions-per-client", str(max(16, 2 * clients))))
+        with proc:
             transport = HTTPTransport(proc.url)
             client = _client(transport, chain, tmp / "client-http.db", wallet)
             client.open(deposit)
+            cpu0, server_cpu0 = time.process_time(), proc.cpu_seconds()
             t_http = _pay_loop(client, payments)
+            cpu_http, server_cpu_http = time.process_time() - cpu0, proc.cpu_seconds()
+            if server_cpu0 is not None and server_cpu_http is not None:
+                server_cpu_http -= server_cpu0
             token = read_operator_token(tmp / "server.token")  # the listings are operator only
             with ServiceClient(proc.url, headers=operator_headers(token)) as operator:
                 got = operator.get(f"/channel/channels/{client.deposit_txid}")["client_change"]
             assert got == client.change
             transport.close()
             client.store.close()
+            if clients > 1:
+                say(f"{clients} clients x {per_client} payments at once over HTTP…")
+                report["concurrent_http"] = _concurrent_http(proc, chain, wallet, tmp, clients, per_client,
+                                                             many_deposit)
 
         per_in = t_in / payments
         report["in_process"] = {"seconds": round(t_in, 3), "payments_per_s": round(payments / t_in, 1),
                                 "ms_per_payment": round(per_in * 1e3, 3)}
         report["http_loopback"] = {"seconds": round(t_http, 3), "payments_per_s": round(payments / t_http, 1),
-                                   "ms_per_payment": round(t_http / payments * 1e3, 3)}
+                                   "ms_per_payment": round(t_http / payments * 1e3, 3),
+                                   "client_cpu_us_per_payment": round(cpu_http / payments * 1e6, 1)}
+        if server_cpu_http is not None:
+            report["http_loopback"]["server_cpu_us_per_payment"] = round(server_cpu_http / payments * 1e6, 1)
         report["payment_over_sign_verify"] = round(per_in / raw, 1)
         report["http_over_in_process"] = round(t_http / t_in, 2)
 
-        lifecycles = []
-        for version in (1, 2, 3):
+        report["lifecycles"] = []
+        for version in (1, 2, 3) if lifecycles else ():
             say(f"v{version} lifecycle on chain…")
-            lifecycles.append(_lifecycle(rpc, chain, wallet, tmp, version))
-        report["lifecycles"] = lifecycles
+            report["lifecycles"].append(_lifecycle(rpc, chain, wallet, tmp, version))
         report["feerate_sat_per_kvb"] = LIFECYCLE_CONFIG.close_feerate
     return report
+
+
+def _load_average() -> str:
+    """The machine's load average (1, 5, 15 min) as ``uptime`` shows it; other jobs share the cores."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
 
 
 def format_report(report: dict[str, Any]) -> str:
@@ -253,12 +331,29 @@ def format_report(report: dict[str, Any]) -> str:
         f"{'':<26}{'payments/s':>12}{'ms/payment':>12}",
         f"{'in-process (JSON wire)':<26}{i['payments_per_s']:>12,.0f}{i['ms_per_payment']:>12.3f}",
         f"{'HTTP loopback (2 procs)':<26}{h['payments_per_s']:>12,.0f}{h['ms_per_payment']:>12.3f}",
+        f"  HTTP CPU per payment: client {h.get('client_cpu_us_per_payment', 0):.0f} µs, server "
+        f"{h.get('server_cpu_us_per_payment', 0):.0f} µs",
         f"raw sign + verify: {report['raw_sign_plus_verify_us']:.1f} µs; one in-process payment = "
         f"{report['payment_over_sign_verify']}× that; HTTP = {report['http_over_in_process']}× in-process",
+    ]
+    many = report.get("concurrent_http")
+    if many:
+        lines += [
+            f"{many['clients']} clients at once over HTTP: {many['payments_per_s']:,.0f} payments/s in total "
+            f"({many['payments']:,} in {many['seconds']:.2f} s) = {many['payments_per_s'] / h['payments_per_s']:.2f}× "
+            "one client",
+            f"  CPU: load generator {many['generator_cpu_cores']:.2f} cores "
+            f"({many['generator_cpu_us_per_payment']:.0f} µs/payment), server "
+            f"{many.get('server_cpu_cores', 0):.2f} cores ({many.get('server_cpu_us_per_payment', 0):.0f} µs/payment)",
+        ]
+    lines += [
+        f"load average at start: {report.get('load', 'unknown')}",
         "",
         f"on chain at {report['feerate_sat_per_kvb']:,} sat/kvB (vbytes / fee sats):",
         f"{'version':<9}{'deposit':>16}{'close':>16}{'refund':>16}   deposit output",
     ]
+    if not report["lifecycles"]:
+        lines[-2:] = []
     for lc in report["lifecycles"]:
         cells = "".join(f"{lc[k]['vsize']:>8} / {lc[k]['fee']:<5}" for k in ("deposit", "close", "refund"))
         lines.append(f"v{lc['version']:<8}{cells}   {lc['deposit_script_type']}")

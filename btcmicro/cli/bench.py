@@ -32,15 +32,23 @@ def bench_engine(ctx: click.Context, txs: int, engines: str, bitcoind_path: str 
 
 @bench.command("channel")
 @click.option("--payments", type=click.IntRange(10, 1_000_000), default=1_000, show_default=True)
+@click.option("--clients", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Above 1: also this many channels paying at once over HTTP (one thread each).")
+@click.option("--per-client", type=click.IntRange(1, 100_000), default=200, show_default=True,
+              help="Payments each of the --clients channels makes.")
+@click.option("--no-lifecycles", is_flag=True, help="Skip the on-chain lifecycles of v1, v2 and v3.")
 @engine_option(default="embedded")
 @JSON_OPT
 @click.pass_context
-def bench_channel(ctx: click.Context, payments: int, engine: str, json_out: bool) -> None:
+def bench_channel(ctx: click.Context, payments: int, clients: int, per_client: int, no_lifecycles: bool,
+                  engine: str, json_out: bool) -> None:
     """Payments/s in-process and over HTTP (file stores, synchronous FULL), one payment next to a raw
-    sign + verify, and the on-chain bytes and fees of v1, v2 and v3 lifecycles."""
+    sign + verify, CLIENTS channels paying at once over HTTP (with the CPU of both sides), and the
+    on-chain bytes and fees of v1, v2 and v3 lifecycles."""
     from btcmicro.bench.channel import format_report, run_channel_bench
 
-    report = run_channel_bench(payments=payments, engine=engine,
+    report = run_channel_bench(payments=payments, engine=engine, clients=clients, per_client=per_client,
+                               lifecycles=not no_lifecycles,
                                echo=None if json_out else lambda m: click.echo(m, err=True))
     emit(ctx, report, format_report(report))
 

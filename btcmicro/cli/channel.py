@@ -126,11 +126,13 @@ def channel_group() -> None:
 @click.option("--close-margin-blocks", type=click.IntRange(0), default=12, show_default=True)
 @click.option("--poll", type=click.FloatRange(0.05), default=1.0, show_default=True,
               help="Seconds between tip checks (the watcher runs once per new block).")
+@click.option("--max-sessions-per-client", type=click.IntRange(1), default=16, show_default=True,
+              help="Sessions one client address may hold at once.")
 @JSON_OPT
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, store_path: Path | None, payout: str | None,
           min_payment: int, min_channel_size: int, min_window: int, expiry: str, close_margin_blocks: int,
-          poll: float, json_out: bool) -> None:
+          poll: float, max_sessions_per_client: int, json_out: bool) -> None:
     """Serve payment channels over HTTP until SIGTERM or SIGINT."""
     from btcmicro.channels.bitcoinj import PaymentChannelServer, ServerConfig, ServerWatcher, SQLiteServerStore
     from btcmicro.core.errors import NodeUnavailable
@@ -161,7 +163,8 @@ def serve(ctx: click.Context, host: str, port: int, store_path: Path | None, pay
     warning = exposure_warning(host, token=True)
     if warning:
         click.echo(warning, err=True)
-    service = ServiceThread(create_channel_app(server, operator_token=token), host, port).start()
+    service = ServiceThread(create_channel_app(server, operator_token=token,
+                                               max_sessions_per_client=max_sessions_per_client), host, port).start()
     emit(ctx, {"url": service.url, "store": str(store_path), "pid": os.getpid(),
                 "open_channels": len(store.channels(("open",)))},
           f"channel server at {service.url} (store {store_path}); SIGTERM or Ctrl-C to stop")

@@ -126,6 +126,7 @@ class PaymentChannelClient:
         self._refund_signature: bytes | None = None  # the server's refund signature (version 1)
         self._settlement: CTransaction | None = None  # the settlement the last CLOSE carried
         self._ack: PaymentAck | None = None  # the last PAYMENT_ACK
+        self._contract_made: ChannelContract | None = None
         self._ch: ClientChannel | None
         if new:  # a client for a new channel (open() next), whatever the store holds
             self._ch = None
@@ -172,6 +173,13 @@ class PaymentChannelClient:
         self.store.update(ch.deposit_txid, **fields)
         self._ch = replace(ch, **fields)
         return self._ch
+
+    def _contract(self, ch: ClientChannel) -> ChannelContract:
+        """The channel's contract (made once per channel: its scripts take a while to build)."""
+        made = self._contract_made
+        if made is None or made.deposit_txid != ch.deposit_txid:
+            made = self._contract_made = ch.contract
+        return made
 
     def _key(self, ch: ClientChannel) -> PrivateKey:
         key = self.store.key(ch.client_key)
@@ -276,8 +284,11 @@ class PaymentChannelClient:
 
     def _on_ack(self, m: PaymentAck) -> ClientState:
         ch = self._require(ClientStatus.OPEN)
-        self._update(change=ch.pending_change, signature=ch.pending_signature,
-                     pending_change=None, pending_signature=None)
+        assert ch.pending_change is not None and ch.pending_signature is not None
+        # not waiting for the disk: lost in a crash, the payment is resent and acknowledged again
+        self.store.record_ack(ch.deposit_txid, ch.pending_change, ch.pending_signature)
+        self._ch = replace(ch, change=ch.pending_change, signature=ch.pending_signature,
+                           pending_change=None, pending_signature=None)
         self._pending_info = None
         self._ack = m
         return ClientState.OPEN
@@ -428,7 +439,7 @@ class PaymentChannelClient:
                 raise ValueError("amount must be a positive int of sats")
             if amount > ch.change:
                 raise InsufficientFunds(amount, ch.change)
-            contract = ch.contract
+            contract = self._contract(ch)
             change = contract.round_change(ch.change - amount)
             signature = contract.sign_payment(self._key(ch), change)
             self._update(pending_change=change, pending_signature=signature)  # resendable after a crash

@@ -60,6 +60,9 @@ __all__ = ["PaymentChannelServer", "CloseResult", "PaymentHook", "SessionState",
 
 log = logging.getLogger(__name__)
 
+#: At most this many channels are remembered between payments (then the memory starts afresh).
+_MAX_PAYING = 100_000
+
 #: Called after a payment is stored: (channel after the payment, amount of this payment, the
 #: client's info) -> the info of the PAYMENT_ACK.
 PaymentHook = Callable[[ServerChannel, int, "bytes | None"], "bytes | None"]
@@ -135,6 +138,10 @@ class PaymentChannelServer:
         self._lock = threading.Lock()
         self._sessions: dict[str, _Session] = {}
         self._channel_locks: dict[str, threading.RLock] = {}
+        # The open channels payments went to, as last stored by this server (read under the
+        # channel's lock). Only a hint: record_payment's compare-and-set judges every payment
+        # against the store, and a failed one drops the entry.
+        self._paying: dict[str, tuple[ServerChannel, ChannelContract]] = {}
 
     # --- sessions ----------------------------------------------------------------------------
 
@@ -250,6 +257,7 @@ class PaymentChannelServer:
                                 f"version {m.major} not served; this server speaks {list(cfg.versions)}")
         replies: list[Message] = [ServerVersion(m.major, 0)]
         if m.previous_channel_contract_hash is not None:
+            self._paying.pop(m.previous_channel_contract_hash.hex(), None)  # a resume reads the store afresh
             ch = self.store.channel(m.previous_channel_contract_hash.hex())
             if ch is not None and ch.version == m.major:
                 if ch.status == ServerStatus.OPEN:
@@ -369,9 +377,14 @@ class PaymentChannelServer:
     def _update_payment(self, s: _Session, m: UpdatePayment) -> Step:
         assert s.channel is not None
         with self._channel_lock(s.channel):
-            ch = self.store.channel(s.channel)
-            if ch is None or ch.status != ServerStatus.OPEN:
-                raise ProtocolError("OTHER", f"channel {s.channel} is {'unknown' if ch is None else ch.status}")
+            cached = self._paying.get(s.channel)
+            if cached is None:
+                ch = self.store.channel(s.channel)
+                if ch is None or ch.status != ServerStatus.OPEN:
+                    raise ProtocolError("OTHER", f"channel {s.channel} is {'unknown' if ch is None else ch.status}")
+                contract = ch.contract
+            else:
+                ch, contract = cached
             change = m.client_change_value
             if change == ch.best_change and m.signature == ch.best_signature:
                 return [PaymentAck(self._ack_info(ch, 0, m.info))], SessionState.OPEN  # resent: already stored
@@ -379,15 +392,23 @@ class PaymentChannelServer:
                 raise ProtocolError("BAD_TRANSACTION",
                                     f"payment would not increase the server's value: change {change} >= "
                                     f"current {ch.best_change} (replayed or rolled back)")
-            ch.contract.check_payment(change, m.signature)
+            contract.check_payment(change, m.signature)
             if not self.store.record_payment(ch.deposit_txid, ch.best_change, change, m.signature):
+                self._paying.pop(ch.deposit_txid, None)  # closed, forgotten or paid elsewhere: read it again
+                now = self.store.channel(ch.deposit_txid)
+                if now is None or now.status != ServerStatus.OPEN:
+                    raise ProtocolError("OTHER", f"channel {s.channel} is {'unknown' if now is None else now.status}")
                 raise ProtocolError("OTHER", "the channel changed concurrently; resend")
             amount = ch.best_change - change
             ch = replace(ch, best_change=change, best_signature=m.signature, payments=ch.payments + 1)
-            ack = PaymentAck(self._ack_info(ch, amount, m.info))
             if change == 0:
+                self._paying.pop(ch.deposit_txid, None)
+                ack = PaymentAck(self._ack_info(ch, amount, m.info))
                 return [ack, Close(self.close_channel(ch.deposit_txid).tx)], SessionState.DONE
-            return [ack], SessionState.OPEN
+            if len(self._paying) >= _MAX_PAYING:
+                self._paying.clear()
+            self._paying[ch.deposit_txid] = (ch, contract)
+            return [PaymentAck(self._ack_info(ch, amount, m.info))], SessionState.OPEN
 
     def _ack_info(self, ch: ServerChannel, amount: int, info: bytes | None) -> bytes | None:
         if self.on_payment is None:
@@ -415,6 +436,7 @@ class PaymentChannelServer:
         :meth:`bump_close`). Raises KeyError for an unknown channel, ProtocolError("OTHER") when
         the server's value cannot pay the fee."""
         with self._channel_lock(deposit_txid):
+            self._paying.pop(deposit_txid, None)
             ch = self.store.channel(deposit_txid)
             if ch is None:
                 raise KeyError(f"no channel {deposit_txid}")
@@ -430,6 +452,7 @@ class PaymentChannelServer:
         client's SINGLE|ANYONECANPAY signature; the new fee must beat the old by Core's
         incremental relay fee. PolicyError if it does not."""
         with self._channel_lock(deposit_txid):
+            self._paying.pop(deposit_txid, None)
             ch = self.store.channel(deposit_txid)
             if ch is None or ch.close_fee is None:
                 raise KeyError(f"no settlement to bump for {deposit_txid}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
+import threading
 import types
 import typing
 from collections.abc import Iterable
@@ -67,6 +68,7 @@ class _ChannelTable(SQLiteStore, Generic[R]):
         if str(path) != ":memory:" and passphrase is None:
             raise ConfigError("a passphrase is required: channel keys are stored encrypted")
         super().__init__(path, schema, synchronous=synchronous)
+        self._synchronous = synchronous
         if keys_dir is None and self.path != ":memory:":
             keys_dir = f"{self.path}.keys"
         self.keystore = Keystore(keys_dir, passphrase)
@@ -139,14 +141,17 @@ class SQLiteServerStore(_ChannelTable[ServerChannel]):
     CREATE INDEX IF NOT EXISTS closes_by_deposit ON closes (deposit_txid);
     """
 
+    def __init__(self, path: str | Path, *, passphrase: str | None = None,
+                 keys_dir: str | Path | None = None, synchronous: Sync = "FULL") -> None:
+        super().__init__(path, passphrase=passphrase, keys_dir=keys_dir, synchronous=synchronous)
+        self._payments = _GroupCommit(self)
+
     def record_payment(self, deposit_txid: str, previous_change: int, change: int, signature: bytes) -> bool:
-        """Store a better payment if the stored best is still ``previous_change`` (False if not)."""
-        with self.transaction() as db:
-            cur = db.execute(
-                "UPDATE channels SET best_change = ?, best_signature = ?, payments = payments + 1 "
-                "WHERE deposit_txid = ? AND best_change = ? AND status = 'open'",
-                (change, signature, deposit_txid, previous_change))
-            return cur.rowcount == 1
+        """Store a better payment if the stored best is still ``previous_change`` (False if not).
+
+        Payments of concurrent callers (other channels) share one transaction and one fsync (a
+        group commit); each call returns once the transaction holding its payment is committed."""
+        return self._payments.submit((change, signature, deposit_txid, previous_change))
 
     def add_close(self, deposit_txid: str, close_txid: str, close_hex: bytes, fee: int, feerate: int) -> None:
         """Record a settlement signed for this channel (every fee-bumped version is kept)."""
@@ -164,8 +169,84 @@ class SQLiteServerStore(_ChannelTable[ServerChannel]):
             db.execute("DELETE FROM channels WHERE deposit_txid = ?", (deposit_txid,))
 
 
+_RECORD_PAYMENT = ("UPDATE channels SET best_change = ?, best_signature = ?, payments = payments + 1 "
+                   "WHERE deposit_txid = ? AND best_change = ? AND status = 'open'")
+
+
+class _Pending:
+    __slots__ = ("params", "done", "stored", "error")
+
+    def __init__(self, params: tuple[int, bytes, str, int]) -> None:
+        self.params = params
+        self.done = False
+        self.stored = False
+        self.error: BaseException | None = None
+
+
+class _GroupCommit:
+    """Payments from many threads, committed in batches: one ``BEGIN IMMEDIATE`` … ``COMMIT`` (one
+    fsync) per batch. No thread of its own: the first caller to find no batch being committed
+    commits every payment waiting (its own included) and wakes their callers; the others wait. A
+    payment is applied in arrival order within its batch, each as its own compare-and-set; a
+    failed transaction fails every payment in it (nothing of it is stored)."""
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self._store = store
+        self._cv = threading.Condition()
+        self._waiting: list[_Pending] = []
+        self._committing = False
+
+    def submit(self, params: tuple[int, bytes, str, int]) -> bool:
+        mine = _Pending(params)
+        batch: list[_Pending] = []
+        with self._cv:
+            self._waiting.append(mine)
+            while self._committing and not mine.done:
+                self._cv.wait()
+            if not mine.done:  # no batch in flight: this caller commits every payment waiting
+                batch, self._waiting = self._waiting, []
+                self._committing = True
+        if batch:
+            try:
+                self._commit(batch)
+            finally:
+                with self._cv:
+                    for p in batch:
+                        p.done = True
+                    self._committing = False
+                    self._cv.notify_all()
+        if mine.error is not None:
+            raise mine.error
+        return mine.stored
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        try:
+            with self._store.transaction() as db:
+                for p in batch:
+                    p.stored = db.execute(_RECORD_PAYMENT, p.params).rowcount == 1
+        except BaseException as e:  # rolled back: none of the batch is stored
+            for p in batch:
+                p.stored, p.error = False, e
+
+
 class SQLiteClientStore(_ChannelTable[ClientChannel]):
     """:class:`ClientStore` in one SQLite file."""
 
     record = ClientChannel
     status_type = ClientStatus
+
+    def record_ack(self, deposit_txid: str, change: int, signature: bytes) -> None:
+        """The payment in flight was acknowledged: committed without waiting for the disk
+        (``synchronous=NORMAL`` for this one transaction: in WAL mode the write is not fsynced, yet
+        visible at once and kept through a crash of this process; the next fsynced commit makes
+        it durable, in order). Lost with the machine, the payment is in flight again and resent."""
+        with self._lock:
+            relaxed = self._synchronous == "FULL" and not self._db.in_transaction
+            if relaxed:
+                self._db.execute("PRAGMA synchronous=NORMAL")
+            try:
+                self.update(deposit_txid, change=change, signature=signature, pending_change=None,
+                            pending_signature=None)
+            finally:
+                if relaxed:
+                    self._db.execute("PRAGMA synchronous=FULL")

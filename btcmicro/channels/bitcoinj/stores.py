@@ -224,3 +224,11 @@ class ClientStore(Store, Protocol):
     def update(self, deposit_txid: str, **fields: object) -> None:
         """Set some fields of a channel; ``KeyError`` for an unknown channel."""
         ...
+
+    def record_ack(self, deposit_txid: str, change: int, signature: bytes) -> None:
+        """The payment in flight (``change``, ``signature``) was acknowledged: it becomes the
+        channel's last acknowledged payment and nothing is in flight. Unlike :meth:`update` this
+        need not be durable when it returns, only visible at once and durable no later than the
+        next write: lost in a crash, the payment is in flight again and is resent, and the server
+        acknowledges a payment it stored again. So a payment costs the client one durable write."""
+        ...
