@@ -6,8 +6,12 @@ Every verdict about a transaction comes from the node.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import socket
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -45,7 +49,7 @@ class Stack:
     tmp: Path
     key: PrivateKey
     keyserver: ServiceThread
-    router: RouterService
+    router: Any  # a RouterService, or a RouterProcess
     router_store: SQLiteServerStore
     meter: MeterService
     files: FileServer
@@ -99,8 +103,42 @@ def _file(directory: Path, name: str, size: int) -> None:
     (directory / name).write_bytes(os.urandom(size))
 
 
-@pytest.fixture
-def stack(rpc, funded, tmp_path) -> Iterator[Stack]:
+class RouterProcess:
+    """``btcmicro router serve`` in a process of its own (killed with SIGKILL by :meth:`stop`)."""
+
+    def __init__(self, node: Any, home: Path) -> None:
+        self.port, proxy_port = _free_port(), _free_port()
+        self.url, self.proxy_url = f"http://127.0.0.1:{self.port}", f"http://127.0.0.1:{proxy_port}"
+        args = ["--datadir", str(home), "--url", node.url, "--cookie", str(node.cookie_path), "router", "serve",
+                "--port", str(self.port), "--proxy-port", str(proxy_port), "--min-window", "600",
+                "--close-margin-blocks", "2"]
+        self.proc = subprocess.Popen([sys.executable, "-m", "btcmicro.cli", *args],
+                                     env={**os.environ, "BTCMICRO_PASSPHRASE": "router secret"},
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        Stack.wait(lambda: self._answers(), timeout=30)
+
+    def _answers(self) -> bool:
+        assert self.proc.poll() is None, "router serve exited"
+        try:
+            return httpx.get(f"{self.url}/meter", timeout=1, trust_env=False).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()  # SIGKILL: nothing is settled on the way out
+        self.proc.wait(10)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def _stack(rpc: Any, funded: Any, tmp_path: Path, node: Any = None) -> Iterator[Stack]:
+    """Every party on loopback; the router in this process, or (``node`` given) as a process."""
     key = PrivateKey.generate()
     funded.send_many([(funded.address("p2wpkh", key), 300_000)])
     funded.mine_to_self(1)
@@ -110,14 +148,16 @@ def stack(rpc, funded, tmp_path) -> Iterator[Stack]:
     files_dir.mkdir()
     _file(files_dir, "5mb.bin", 5_000_000)
     _file(files_dir, "1500k.bin", 1_500_000)
-    chain = RPCChain(rpc)
     router_store = SQLiteServerStore(tmp_path / "router.db", passphrase="router secret")
-    router = MeteredRouter(PaymentChannelServer(chain, router_store, config=ROUTER_CONFIG), Tariff())
     started: list[Any] = []
     try:
         keyserver = ServiceThread(create_keyserver_app(keys)).start()
         started.append(keyserver)
-        router_svc = RouterService(router).start()
+        if node is None:
+            router = MeteredRouter(PaymentChannelServer(RPCChain(rpc), router_store, config=ROUTER_CONFIG), Tariff())
+            router_svc: Any = RouterService(router).start()
+        else:
+            router_svc = RouterProcess(node, tmp_path / "router-home")
         started.append(router_svc)
         files = FileServer(files_dir).start()
         started.append(files)
@@ -130,6 +170,20 @@ def stack(rpc, funded, tmp_path) -> Iterator[Stack]:
         for s in reversed(started):
             s.stop()
         router_store.close()
+
+
+@pytest.fixture
+def stack(rpc, funded, tmp_path) -> Iterator[Stack]:
+    """Key server, router (in this process), client app and file server."""
+    with _stack(rpc, funded, tmp_path) as st:
+        yield st
+
+
+@pytest.fixture
+def stack_router_process(node, rpc, funded, tmp_path) -> Iterator[Stack]:
+    """The same, with the router as ``btcmicro router serve`` in a process of its own."""
+    with _stack(rpc, funded, tmp_path, node) as st:
+        yield st
 
 
 @pytest.fixture(scope="module")

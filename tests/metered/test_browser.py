@@ -146,12 +146,13 @@ def test_traffic_beyond_the_allotment_stalls_until_the_next_payment(stack):
     assert stack.usage()["allotment_bytes"] == 2_000_000
 
 
-def test_router_killed_the_client_refund_confirms_after_the_lock_time(stack, page):
+def test_router_killed_the_client_refund_confirms_after_the_lock_time(stack_router_process, page):
+    stack = stack_router_process  # the router runs as `btcmicro router serve`, a process of its own
     _log_in(page, stack)
     expect(page.locator("#state")).to_have_attribute("data-value", "open")
     session = stack.app.session
     ch = session.client.channel
-    stack.router.stop()  # the router dies without settling
+    stack.router.stop()  # SIGKILL: the router dies without settling
     expect(page.locator("#live-error")).to_contain_text("router unreachable")
     stack.mine(ch.expiry - stack.height() - 1)
     early = stack.rpc.testmempoolaccept([ch.refund_hex.hex()])[0]

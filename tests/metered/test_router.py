@@ -100,3 +100,25 @@ def test_the_router_closes_a_channel_whose_client_ran_out_of_funds(stack):
     close = stack.rpc.getrawtransaction(ch.close_txid, True)
     outputs = {o["scriptPubKey"]["hex"]: sats(o["value"]) for o in close["vout"]}
     assert close["confirmations"] == 1 and outputs[session.client.channel.client_spk.hex()] == 5_000
+
+
+def test_the_router_settles_before_the_refunds_lock_time(stack):
+    stack.app.session.page_timeout = 0
+    stack.login_api()
+    session = stack.app.session
+    ch = session.client.channel
+    with session._channel_lock:
+        session.client.pay(10_000)
+    margin = stack.router.server.config.close_margin_blocks
+    stack.mine(ch.expiry - margin - stack.height() - 1)
+    assert stack.router.server.channel(ch.deposit_txid).status.value == "open"  # not yet due
+    stack.mine(1)  # the close margin: the router's watcher settles on its best payment
+    stack.wait(lambda: stack.router.server.channel(ch.deposit_txid).status.value == "closing")
+    stack.wait(lambda: session.state.value == "closed")  # the app hears it from the router's usage
+    close_txid = stack.router.server.channel(ch.deposit_txid).close_txid
+    stack.mine(1)
+    close = stack.rpc.getrawtransaction(close_txid, True)
+    outputs = {o["scriptPubKey"]["hex"]: sats(o["value"]) for o in close["vout"]}
+    assert close["confirmations"] == 1 and outputs[ch.client_spk.hex()] == 100_000 - 20_000
+    assert stack.height() < ch.expiry  # settled before the client could refund
+    stack.wait(lambda: session.state.value == "settled")
