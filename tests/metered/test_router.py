@@ -7,9 +7,10 @@ import httpx
 import pytest
 
 from btcmicro.channels.bitcoinj import Error, PaymentChannelServer, UpdatePayment
-from btcmicro.channels.bitcoinj.metered import sign_grant
+from btcmicro.channels.bitcoinj.metered import MeteredRouter, Tariff, sign_grant
 from btcmicro.core.keys import PrivateKey
 from btcmicro.node.rpc import sats
+from btcmicro.service.router import RouterService
 
 from .conftest import ROUTER_CONFIG
 
@@ -122,3 +123,25 @@ def test_the_router_settles_before_the_refunds_lock_time(stack):
     assert close["confirmations"] == 1 and outputs[ch.client_spk.hex()] == 100_000 - 20_000
     assert stack.height() < ch.expiry  # settled before the client could refund
     stack.wait(lambda: session.state.value == "settled")
+
+
+def test_a_restarted_router_takes_up_the_channel_and_grants_again(stack):
+    stack.app.session.page_timeout = 0
+    stack.login_api()
+    session = stack.app.session
+    txid = session.client.channel.deposit_txid
+    old = stack.router
+    old_token = session.token
+    proxy_port = int(old.proxy_url.rsplit(":", 1)[1])
+    port = int(old.url.rsplit(":", 1)[1])
+    old.stop()
+    router = MeteredRouter(PaymentChannelServer(old.server.chain, stack.router_store, config=ROUTER_CONFIG), Tariff())
+    new = RouterService(router, port=port, proxy_port=proxy_port).start()  # same store, same ports
+    try:
+        stack.router = new
+        stack.wait(lambda: session.token != old_token and session.router_reachable)  # granted again
+        assert stack.download("1500k.bin") == 1_500_000  # metered from the stored payments on, and paid
+        stack.wait(lambda: len(session.payments) == 1)
+        assert router.server.channel(txid).best_change == 100_000 - 20_000
+    finally:
+        new.stop()

@@ -145,6 +145,8 @@ class MeteredRouter:
             ch = self.server.channel(u.deposit_txid)
             if ch is None or ch.status != ServerStatus.OPEN:
                 self.meter.close(u.deposit_txid)
+                with self._lock:  # its grants end with it
+                    self._tokens = {t: d for t, d in self._tokens.items() if d != u.deposit_txid}
                 events.append(RouterEvent("settled", u.deposit_txid, ch.close_txid if ch else None))
             elif self.meter.out_of_funds(u.deposit_txid):
                 try:

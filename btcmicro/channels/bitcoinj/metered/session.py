@@ -158,6 +158,7 @@ class MeterSession:
         self.error: str | None = None
         self.username: str | None = None
         self.client: PaymentChannelClient | None = None
+        self._key: PrivateKey | None = None
         self.watcher: ClientWatcher | None = None
         self.tariff: Tariff | None = None
         self.token: str | None = None
@@ -223,6 +224,7 @@ class MeterSession:
         """Steps 4-11 (run it in a thread: each step shows on the page as it happens)."""
         assert self.tariff is not None
         try:
+            assert self._key is not None
             self.client = self.make_client(self._key, lambda t: ObservedTransport(t, self._observe))
             ch = self.client.open(self.deposit)
             self.watcher = ClientWatcher(self.chain, self.client.store, config=self.client.config)
@@ -252,7 +254,8 @@ class MeterSession:
             self.usage = dict(g["usage"])
             self.usage_at = self.clock()
             self.samples.append((self.clock() - self._started, int(self.usage.get("used_bytes", 0))))
-            self.event("granted")
+            if self.state is not MeterState.OPEN:
+                self.event("granted")
 
     # --- running ---------------------------------------------------------------------------------
 
@@ -274,7 +277,14 @@ class MeterSession:
     def _poll_usage(self) -> None:
         assert self.token is not None
         try:
-            u = self.router.usage(self.token)
+            try:
+                u = self.router.usage(self.token)
+            except ProtocolError as e:
+                if e.code != "UNKNOWN_TOKEN" or self.client is None or self.client.channel is None:
+                    raise
+                self._grant(self.client.channel.deposit_txid)  # the router restarted: a new grant
+                assert self.token is not None
+                u = self.router.usage(self.token)
         except BtcmicroError as e:
             with self._lock:
                 self.router_reachable = False
