@@ -6,7 +6,7 @@ import click
 from btcmicro.cli._common import BITCOIND_OPT, JSON_OPT, emit, engine_option
 
 __all__ = ["bench", "bench_channel", "bench_engine", "bench_micropay2", "bench_vuf", "bench_micropay3",
-           "bench_micropay1"]
+           "bench_micropay1", "bench_scaling"]
 
 
 @click.group()
@@ -154,3 +154,22 @@ def bench_metered(ctx: click.Context, megabytes: int, rounds: int, json_out: boo
 
 
 __all__ += ["bench_metered"]
+
+
+@bench.command("scaling")
+@click.option("--duration", type=click.FloatRange(0.5, 600), default=5.0, show_default=True, help="Seconds per run.")
+@click.option("--concurrency", type=click.IntRange(1, 256), default=16, show_default=True)
+@click.option("--postgres", "postgres_url", metavar="URL",
+              help="A PostgreSQL database to use (default: a throw-away server of Debian's binaries).")
+@click.option("--quick", is_flag=True, help="Short runs (a smoke run).")
+@JSON_OPT
+@click.pass_context
+def bench_scaling(ctx: click.Context, duration: float, concurrency: int, postgres_url: str | None, quick: bool,
+                  json_out: bool) -> None:
+    """MICROPAY2 merchant capacity and server CPU per /ask + /buy on 1 and 2 worker processes, on SQLite
+    and PostgreSQL (the load generator's own CPU beside them), and VTS claims/s with 1 and 2 replicas."""
+    from btcmicro.bench.scaling import format_report, run_scaling_bench
+
+    report = run_scaling_bench(duration=duration, concurrency=concurrency, postgres_url=postgres_url, quick=quick,
+                               echo=None if json_out else lambda m: click.echo(m, err=True))
+    emit(ctx, report, format_report(report))
