@@ -205,3 +205,40 @@ def test_escrows_built_without_the_constructors_equal_the_constructors() -> None
         assert got.template.__dict__.keys() >= {f for f in ("vts", "payer", "expiry", "vts_keys", "threshold")}
         assert (got.script, got.script_pubkey, got._sighash_parts, got._claim_weight_parts) == (
             ref.script, ref.script_pubkey, ref._sighash_parts, ref._claim_weight_parts)
+
+
+# --- the merchant store's one-statement batch ------------------------------------------------------------
+
+
+def test_merchant_store_batches_answer_as_ticket_by_ticket(tmp_path) -> None:
+    """Random batches of new, replayed and winning tickets on a few escrows: the store's answers and
+    rows are those of checking each ticket in turn (c seen → replayed; escrow won → escrow_won)."""
+    from btcmicro.lottery.micropay2 import SQLiteMerchantStore
+    from btcmicro.lottery.micropay2.store import Acceptance
+
+    rng = random.Random(4)
+    store = SQLiteMerchantStore(tmp_path / "m.sqlite")
+    seen: set[bytes] = set()
+    won: set[tuple[str, int]] = set()
+    cs = [bytes([i]) * 32 for i in range(120)]
+    for _ in range(150):
+        batch = []
+        for _ in range(rng.randrange(1, 9)):
+            c = rng.choice(cs)
+            esc = (f"{rng.randrange(12):064x}", rng.randrange(2))
+            w = rng.random() < 0.05
+            batch.append((Acceptance(c, esc[0], esc[1], w, 5_000, 2_000_000_000), b"ticket" if w else None))
+        want = []
+        for a, _ in batch:
+            if a.c in seen:
+                want.append("replayed")
+            elif (a.txid, a.vout) in won:
+                want.append("escrow_won")
+            else:
+                want.append("ok")
+                seen.add(a.c)
+                if a.won:
+                    won.add((a.txid, a.vout))
+        assert store.accept(batch) == want
+    assert store.count() == (len(seen), len(won))
+    assert all(store.seen(c) == (c in seen) for c in cs)

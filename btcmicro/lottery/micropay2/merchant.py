@@ -312,6 +312,16 @@ class Merchant:
         The followed boards are synced first unless ``boards_synced`` (a batch syncs them once)."""
         if not boards_synced:
             self.sync_boards()
+        t, acc = self.precheck(ticket)
+        refusal = self._state_refusal(t.escrow)
+        if refusal is not None:
+            raise ProtocolError(*refusal)
+        return t, acc
+
+    def precheck(self, ticket: Ticket | bytes) -> tuple[Ticket, Acceptance]:
+        """The checks of a ticket that ask nothing of the chain, the boards or the store (decoding,
+        expiry, c, the in-memory replay set, the VTS, the amounts, σ and σ1): pure CPU, so a server
+        may run them where it likes. :meth:`record` makes the others and records the ticket."""
         t = Ticket.decode(ticket.encode() if isinstance(ticket, Ticket) else ticket)  # objects are checked as bytes
         e, k, price, a2, claim_value = t.escrow, t.k, t.price, t.a2, t.claim_value
         expires = int.from_bytes(t.nonce[:8], "big")
@@ -341,19 +351,22 @@ class Merchant:
         won = (int.from_bytes(r1, "big") ^ int.from_bytes(t.r2, "big")) & ((1 << k) - 1) == 0  # wins(r1, r2, k)
         if (won or self.sigma1 == "always") and not verify_sig(payer, t.sigma1, t.claim_sighash()):
             raise ProtocolError("BAD_SIGMA1", "sigma1 is not pk_esc's signature on the claim transaction")
-        outpoint = (e.txid, e.vout)
-        if outpoint in self._won:
-            raise ProtocolError("ESCROW_CLAIMED", "this merchant already holds a winning ticket on the escrow")
-        if self.boards:
-            published = self._board_claim(*outpoint)
-            if published is not None:
-                raise ProtocolError("ESCROW_CLAIMED", published)
-        refusal = self._escrow_refusal(e)
-        if refusal is not None:
-            raise ProtocolError(*refusal)
         acc: Acceptance = _new(Acceptance)  # a frozen dataclass, filled without its per-field setattr
         acc.__dict__.update(c=t.c, txid=e.txid, vout=e.vout, won=won, claim_value=claim_value, expires=expires)
         return t, acc
+
+    def _state_refusal(self, e: EscrowRef) -> tuple[str, str] | None:
+        """The checks :meth:`precheck` leaves out, for the ticket's escrow: a winner already held, a
+        claim on a followed board (as last synced), the escrow's state on chain (cached per block;
+        may ask the node). The refusal, or None."""
+        outpoint = (e.txid, e.vout)
+        if outpoint in self._won:
+            return ("ESCROW_CLAIMED", "this merchant already holds a winning ticket on the escrow")
+        if self.boards:
+            published = self._board_claim(*outpoint)
+            if published is not None:
+                return ("ESCROW_CLAIMED", published)
+        return self._escrow_refusal(e)
 
     def check(self, ticket: Ticket | bytes) -> Acceptance:
         """Verify a ticket and record it (a winner whole) before answering; ProtocolError and no
@@ -365,16 +378,35 @@ class Merchant:
 
     def check_many(self, tickets: Sequence[Ticket | bytes]) -> list[Acceptance | ProtocolError]:
         """:meth:`check` for a batch with one durable commit: per ticket its Acceptance or the ProtocolError."""
-        out: list[Acceptance | ProtocolError | None] = []
-        items: list[tuple[Acceptance, bytes | None]] = []
-        slots: list[int] = []
+        checked: list[tuple[Ticket, Acceptance] | ProtocolError] = []
         if tickets:
             self.sync_boards()  # once per batch; ServiceUnavailable refuses the whole batch
         for t in tickets:
             try:
-                ticket, acc = self.verify(t, boards_synced=True)
+                checked.append(self.precheck(t))
             except ProtocolError as e:
-                out.append(e)
+                checked.append(e)
+        return self.record(checked, boards_synced=True)
+
+    def record(self, checked: Sequence[tuple[Ticket, Acceptance] | ProtocolError], *,
+               boards_synced: bool = False) -> list[Acceptance | ProtocolError]:
+        """The rest of :meth:`check_many` for tickets that passed :meth:`precheck` (a ProtocolError in
+        ``checked`` is passed through): the followed boards synced once (unless ``boards_synced``),
+        then per ticket the checks of the escrow's state, then one durable commit of those that pass.
+        Per item its Acceptance or the ProtocolError, in order."""
+        out: list[Acceptance | ProtocolError | None] = []
+        items: list[tuple[Acceptance, bytes | None]] = []
+        slots: list[int] = []
+        if not boards_synced and any(not isinstance(c, ProtocolError) for c in checked):
+            self.sync_boards()  # ServiceUnavailable refuses the whole batch
+        for c in checked:
+            if isinstance(c, ProtocolError):
+                out.append(c)
+                continue
+            ticket, acc = c
+            refusal = self._state_refusal(ticket.escrow)
+            if refusal is not None:
+                out.append(ProtocolError(*refusal))
                 continue
             slots.append(len(out))
             out.append(None)
