@@ -153,15 +153,18 @@ def keyserver_serve(ctx: click.Context, host: str, port: int, accounts_path: Pat
 def keyserver_add_user(ctx: click.Context, username: str, url: str, fund: int, json_out: bool) -> None:
     """Enrol USERNAME with a fresh key, sealed here under its password (env BTCMICRO_METER_PASSWORD, else
     a prompt); the key server receives the sealed blob and a login verifier, never the password."""
+    from btcmicro.channels.bitcoinj.metered import KeyServer
     from btcmicro.core.keys import PrivateKey
     from btcmicro.script.standard import p2wpkh, script_to_address
     from btcmicro.service.keyserver import KeyServerClient
 
-    password = os.environ.get(METER_PASSWORD_ENV) or str(
-        click.prompt(f"password for {username}", hide_input=True, confirmation_prompt=True))
-    key = PrivateKey.generate()
-    client = KeyServerClient(url)
+    KeyServer.check_username(username)
+    client = KeyServerClient(url, connect_retries=0)
     try:
+        client.get("/keys/salt", username=username)  # the key server answers: only then ask for the password
+        password = os.environ.get(METER_PASSWORD_ENV) or str(
+            click.prompt(f"password for {username}", hide_input=True, confirmation_prompt=True))
+        key = PrivateKey.generate()
         client.enroll(username, password, key)
     finally:
         client.close()

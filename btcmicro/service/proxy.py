@@ -62,10 +62,6 @@ def _answer(status: int, reason: str, body: str, extra: str = "") -> bytes:
             f"Connection: close\r\n{extra}\r\n").encode() + data
 
 
-class _Closed(Exception):
-    """The channel closed while a transfer was under way."""
-
-
 class MeteringProxy:
     """The proxy's logic on one event loop. ``authorize(username, password)`` names the channel of
     a grant (None: refused with 407); ``meter`` None carries traffic unmetered."""
@@ -103,7 +99,7 @@ class MeteringProxy:
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             await self._handle(reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, _Closed, OSError):
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError):  # incl. a close
             pass
         finally:
             writer.close()
@@ -216,7 +212,7 @@ class MeteringProxy:
         if got > 0:
             return got
         if got < 0:
-            raise _Closed(channel)
+            raise ConnectionAbortedError(f"channel {channel} closed")
         ev = asyncio.Event()
         self._events.setdefault(channel, set()).add(ev)
         self.meter.stalled(channel, +1)
@@ -236,7 +232,7 @@ class MeteringProxy:
                 if not waiting:
                     del self._events[channel]
         if got < 0:
-            raise _Closed(channel)
+            raise ConnectionAbortedError(f"channel {channel} closed")
         return got
 
 
