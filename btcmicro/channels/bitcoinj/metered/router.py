@@ -137,17 +137,21 @@ class MeteredRouter:
         return self.server.close_channel(deposit_txid)
 
     def tick(self) -> list[RouterEvent]:
-        """Close channels whose client ran out of funds; stop metering channels no longer open."""
+        """Close channels whose client ran out of funds; stop metering channels no longer open, and
+        forget them (and their grants) once the server has forgotten them (settlement deep enough)."""
         events: list[RouterEvent] = []
         for u in self.meter.channels():
+            ch = self.server.channel(u.deposit_txid)
+            if ch is None:
+                self.meter.forget(u.deposit_txid)
+                with self._lock:
+                    self._tokens = {t: d for t, d in self._tokens.items() if d != u.deposit_txid}
+                continue
             if not u.open:
                 continue
-            ch = self.server.channel(u.deposit_txid)
-            if ch is None or ch.status != ServerStatus.OPEN:
-                self.meter.close(u.deposit_txid)
-                with self._lock:  # its grants end with it
-                    self._tokens = {t: d for t, d in self._tokens.items() if d != u.deposit_txid}
-                events.append(RouterEvent("settled", u.deposit_txid, ch.close_txid if ch else None))
+            if ch.status != ServerStatus.OPEN:
+                self.meter.close(u.deposit_txid)  # the channel's usage stays readable with its grant
+                events.append(RouterEvent("settled", u.deposit_txid, ch.close_txid))
             elif self.meter.out_of_funds(u.deposit_txid):
                 try:
                     res = self.close(u.deposit_txid)

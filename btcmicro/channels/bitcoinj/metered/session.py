@@ -285,6 +285,13 @@ class MeterSession:
                 self._grant(self.client.channel.deposit_txid)  # the router restarted: a new grant
                 assert self.token is not None
                 u = self.router.usage(self.token)
+        except ProtocolError as e:
+            if e.code in ("CHANNEL_CLOSED", "UNKNOWN_CHANNEL"):  # the router settled it meanwhile
+                self._try("closed")
+                return
+            with self._lock:
+                self.error = f"the router refuses the usage: {e}"
+            return
         except BtcmicroError as e:
             with self._lock:
                 self.router_reachable = False
