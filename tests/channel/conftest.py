@@ -18,11 +18,13 @@ from btcmicro.channels.bitcoinj import (
     Message,
     PaymentChannelClient,
     PaymentChannelServer,
+    ResumeProof,
     ServerConfig,
     ServerWatcher,
     SQLiteClientStore,
     SQLiteServerStore,
     TransportError,
+    resume_digest,
 )
 from btcmicro.node.chain import RPCChain
 
@@ -115,10 +117,17 @@ class Kit:
         return self.server_store.dump() + b"\n--keys--\n" + keys
 
     def resumed_session(self, deposit_txid: str, version: int = 3) -> str:
-        """A new session (as a second connection would open) resuming ``deposit_txid``."""
+        """A new session (as a second connection would open) resuming ``deposit_txid``, the server's
+        challenge signed with the channel's client key (from the client's store)."""
         sid = self.server.new_session()
         replies = self.server.receive(sid, ClientVersion(version, 0, bytes.fromhex(deposit_txid), WINDOW))
-        assert [r.TYPE for r in replies] == ["SERVER_VERSION", "CHANNEL_OPEN"], replies
+        assert [r.TYPE for r in replies] == ["SERVER_VERSION", "RESUME_CHALLENGE"], replies
+        ch = self.client_store.channel(deposit_txid)
+        assert ch is not None
+        key = self.client_store.key(ch.client_key)
+        assert key is not None
+        proof = ResumeProof(key.sign(resume_digest(deposit_txid, ch.server_key, replies[1].challenge)))  # type: ignore[attr-defined]  # a RESUME_CHALLENGE, checked above
+        assert [r.TYPE for r in self.server.receive(sid, proof)] == ["CHANNEL_OPEN"]
         return sid
 
     def onchain_tx(self, txid: str) -> dict:

@@ -4,6 +4,7 @@ payments on unknown or closed channels, malformed and oversized messages, bad de
 handshakes either side refuses."""
 from __future__ import annotations
 
+import hashlib
 import random
 
 import pytest
@@ -17,11 +18,13 @@ from btcmicro.channels.bitcoinj import (
     Initiate,
     PaymentChannelServer,
     ProvideContract,
+    ResumeProof,
     ServerConfig,
     UpdatePayment,
     client_change_script,
     decode_message,
     encode_message,
+    resume_digest,
 )
 from btcmicro.channels.bitcoinj.contract import NONE_ANYONECANPAY, SINGLE_ANYONECANPAY
 from btcmicro.core.errors import ProtocolError
@@ -162,9 +165,10 @@ def test_payment_on_an_unknown_channel_refused(chan):
 def test_payment_on_a_closed_channel_refused(chan):
     txid = chan.client.deposit_txid
     chan.client.close()
-    sid = chan.server.new_session()
-    replies = chan.server.receive(sid, ClientVersion(3, 0, bytes.fromhex(txid), WINDOW))
-    assert [r.TYPE for r in replies] == ["SERVER_VERSION", "CLOSE"]  # resuming gives the settlement
+    sid, challenge = challenged(chan, txid)
+    key = chan.client_store.key(chan.client.channel.client_key)
+    proof = ResumeProof(key.sign(resume_digest(txid, chan.server.channel(txid).server_key, challenge)))
+    assert [r.TYPE for r in chan.server.receive(sid, proof)] == ["CLOSE"]  # resuming gives the settlement
     refused(chan, sid, UpdatePayment(1_000, sign(chan, 1_000)), "SYNTAX_ERROR")
 
 
@@ -340,3 +344,52 @@ def test_server_receive_never_raises_on_a_broken_chain(kit):
     sid = server.new_session()
     replies = server.receive(sid, ClientVersion(3, 0, None, WINDOW))
     assert [(r.TYPE, r.code) for r in replies] == [("ERROR", "OTHER")]
+
+
+# --- resume and close by a party without the channel's client key (security issue, item 4) --------
+
+
+def challenged(kit, deposit_txid):
+    """A new session resuming ``deposit_txid`` as anyone can (the txid is public); the challenge."""
+    sid = kit.server.new_session()
+    replies = kit.server.receive(sid, ClientVersion(3, 0, bytes.fromhex(deposit_txid), WINDOW))
+    assert [r.TYPE for r in replies] == ["SERVER_VERSION", "RESUME_CHALLENGE"], replies
+    return sid, replies[1].challenge
+
+
+def test_resume_without_the_client_key_is_refused_and_changes_nothing(chan):
+    txid = chan.client.deposit_txid
+    ch = chan.server.channel(txid)
+    before = chan.server_state()
+    # before the fix: CLIENT_VERSION with the txid alone resumed the channel (CHANNEL_OPEN)
+    sid, challenge = challenged(chan, txid)
+    intruder = PrivateKey.generate()
+    e = refused(chan, sid, ResumeProof(intruder.sign(resume_digest(txid, ch.server_key, challenge))), "OTHER")
+    assert "client key" in e.explanation
+    sid, _challenge = challenged(chan, txid)  # and the session may not use the channel meanwhile
+    refused(chan, sid, Close(), "SYNTAX_ERROR")
+    assert chan.server_state() == before and chan.server.channel(txid).status == "open"
+    still_pays(chan)
+
+
+def test_close_by_a_replayed_resume_proof_is_refused(chan):
+    """A proof seen on the wire answers its own challenge only: replayed to a new session it fails."""
+    txid = chan.client.deposit_txid
+    ch = chan.server.channel(txid)
+    key = chan.client_store.key(chan.client.channel.client_key)
+    sid, challenge = challenged(chan, txid)
+    seen = ResumeProof(key.sign(resume_digest(txid, ch.server_key, challenge)))
+    assert [r.TYPE for r in chan.server.receive(sid, seen)] == ["CHANNEL_OPEN"]  # the owner's own resume
+    chan.server.end_session(sid)
+    sid, _other = challenged(chan, txid)
+    refused(chan, sid, seen, "OTHER")
+    wrong_digests = (
+        lambda c: hashlib.sha256(bytes.fromhex(txid) + ch.server_key + c).digest(),  # untagged: another domain
+        lambda c: resume_digest("00" * 32, ch.server_key, c),  # another channel's
+        lambda c: resume_digest(txid, PrivateKey.generate().pubkey, c),  # for another server
+    )
+    for digest in wrong_digests:
+        sid, challenge = challenged(chan, txid)
+        refused(chan, sid, ResumeProof(key.sign(digest(challenge))), "OTHER")
+    assert chan.server.channel(txid).status == "open"
+    still_pays(chan)

@@ -64,7 +64,8 @@ def test_round_trip_through_the_wire_form(message):
 def test_every_bitcoinj_message_type_is_known():
     assert set(MESSAGE_TYPES) == {
         "CLIENT_VERSION", "SERVER_VERSION", "INITIATE", "PROVIDE_REFUND", "RETURN_REFUND", "PROVIDE_CONTRACT",
-        "CHANNEL_OPEN", "UPDATE_PAYMENT", "PAYMENT_ACK", "CLOSE", "ERROR"}
+        "CHANNEL_OPEN", "UPDATE_PAYMENT", "PAYMENT_ACK", "CLOSE", "ERROR",
+        "RESUME_CHALLENGE", "RESUME_PROOF"}  # the last two are ours: a resume proves the client's key
     assert ERROR_CODES == ("TIMEOUT", "SYNTAX_ERROR", "NO_ACCEPTABLE_VERSION", "BAD_TRANSACTION",
                            "TIME_WINDOW_UNACCEPTABLE", "CHANNEL_VALUE_TOO_LARGE", "MIN_PAYMENT_TOO_LARGE", "OTHER")
 

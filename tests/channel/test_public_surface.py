@@ -12,10 +12,11 @@ CHANNELS = {
     "ClientConfig", "ClientState", "ClientStatus", "ClientStore", "ClientVersion", "ClientWatcher", "Close",
     "CloseResult", "ERROR_CODES", "Error", "InProcessTransport", "Initiate", "MESSAGE_TYPES", "Message",
     "PaymentAck", "PaymentChannelClient", "PaymentChannelServer", "PaymentHook", "PaymentResult", "ProvideContract",
-    "ProvideRefund", "ReturnRefund", "SERVER_TRANSITIONS", "SERVER_WATCH", "SQLiteClientStore", "SQLiteServerStore",
+    "ProvideRefund", "ResumeChallenge", "ResumeProof", "ReturnRefund", "SERVER_TRANSITIONS", "SERVER_WATCH",
+    "SQLiteClientStore", "SQLiteServerStore",
     "ServerChannel", "ServerConfig", "ServerStatus", "ServerStore", "ServerVersion", "ServerWatcher", "SessionState",
     "Transport", "TransportError", "UpdatePayment", "VERSIONS", "WatchEvent", "client_change_script",
-    "decode_message", "encode_message", "error_message", "message_from_json", "message_to_json",
+    "decode_message", "encode_message", "resume_digest", "error_message", "message_from_json", "message_to_json",
     "sweep_channel_coins",
 }
 WIRE_JSON = {

@@ -23,7 +23,7 @@ def test_resume_after_a_client_restart_from_the_same_store(kit):
     assert client.deposit_txid == txid and client.change == DEPOSIT - 7_000
     assert kit.client_store.key(client.channel.client_key) == old_key  # decrypted from the keystore
     assert client.resume().status == "open"
-    assert [m.TYPE for m in kit.transport.sent] == ["CLIENT_VERSION"]
+    assert [m.TYPE for m in kit.transport.sent] == ["CLIENT_VERSION", "RESUME_PROOF"]
     assert kit.transport.sent[0].previous_channel_contract_hash == bytes.fromhex(txid)
     client.pay(4_000)
     assert kit.server.channel(txid).best_change == DEPOSIT - 11_000
@@ -55,7 +55,7 @@ def test_resume_after_a_server_restart(kit):
     kit.restart_server()  # new server object on the same store: every session is gone
     client = kit.new_client(2)
     assert client.pay(5_000).change == DEPOSIT - 11_000  # reconnects, resumes, pays
-    assert [m.TYPE for m in kit.transport.sent] == ["CLIENT_VERSION", "UPDATE_PAYMENT"]
+    assert [m.TYPE for m in kit.transport.sent] == ["CLIENT_VERSION", "RESUME_PROOF", "UPDATE_PAYMENT"]
     assert kit.server.channel(txid).best_change == DEPOSIT - 11_000
 
 
@@ -71,9 +71,9 @@ def test_lost_message_is_resent_once_and_applied_once(kit, lost):
     assert stored.best_change == DEPOSIT - 4_500 and stored.payments == payments + 1
     sent = [m.TYPE for m in kit.transport.sent]
     if lost == "request":
-        assert sent[-2:] == ["CLIENT_VERSION", "UPDATE_PAYMENT"]
+        assert sent[-3:] == ["CLIENT_VERSION", "RESUME_PROOF", "UPDATE_PAYMENT"]
     else:
-        assert sent[-3:] == ["UPDATE_PAYMENT", "CLIENT_VERSION", "UPDATE_PAYMENT"]
+        assert sent[-4:] == ["UPDATE_PAYMENT", "CLIENT_VERSION", "RESUME_PROOF", "UPDATE_PAYMENT"]
 
 
 def test_client_crash_with_a_payment_in_flight_resends_it_after_restart(kit):

@@ -40,6 +40,8 @@ from btcmicro.channels.bitcoinj import (
     PaymentChannelServer,
     ProvideContract,
     ProvideRefund,
+    ResumeChallenge,
+    ResumeProof,
     ReturnRefund,
     ServerChannel,
     ServerConfig,
@@ -51,6 +53,7 @@ from btcmicro.channels.bitcoinj import (
     SQLiteServerStore,
     UpdatePayment,
     client_change_script,
+    resume_digest,
 )
 from btcmicro.channels.bitcoinj.config import DEFAULT_FEERATE
 from btcmicro.core.errors import ProtocolError
@@ -80,6 +83,8 @@ SAMPLES: dict[type[Message], Message] = {
     PaymentAck: PaymentAck(),
     Close: Close(),
     Error: Error("OTHER", "sample"),
+    ResumeChallenge: ResumeChallenge(b"\x07" * 32),
+    ResumeProof: ResumeProof(SIG[:-1]),
 }
 
 
@@ -184,6 +189,14 @@ class ServerSide:
         pay = UpdatePayment(change, contract.sign_payment(key, change))
         return ProvideContract(prepared.tx.serialize(), pay, key.pubkey)
 
+    def challenged(self, client: PaymentChannelClient) -> tuple[str, bytes]:
+        """A new session resuming ``client``'s channel, waiting for the proof; the challenge."""
+        sid = self.sid()
+        replies = self.handle(sid, ClientVersion(3, 0, bytes.fromhex(client.deposit_txid or ""), WINDOW))
+        challenge = replies[-1]
+        assert isinstance(challenge, ResumeChallenge), replies
+        return sid, challenge.challenge
+
     def open(self) -> tuple[str, PaymentChannelClient]:
         """A session bound to an open channel (opened by a real client)."""
         client = self.w.client()
@@ -201,14 +214,24 @@ def _payment(client: PaymentChannelClient, change: int) -> UpdatePayment:
     return UpdatePayment(change, ch.contract.sign_payment(key, change))
 
 
+def _proof(client: PaymentChannelClient, challenge: bytes) -> ResumeProof:
+    ch = client.channel
+    assert ch is not None
+    key = client.store.key(ch.client_key)
+    assert key is not None
+    return ResumeProof(key.sign(resume_digest(ch.deposit_txid, ch.server_key, challenge)))
+
+
 def _server_cases() -> list[tuple[str, SessionState, type[Message], SessionState]]:
     S = SessionState
     return [
         ("v1 version", S.NEW, ClientVersion, S.WAIT_REFUND),
         ("v3 version", S.NEW, ClientVersion, S.WAIT_CONTRACT),
-        ("resume open", S.NEW, ClientVersion, S.OPEN),
-        ("resume settled", S.NEW, ClientVersion, S.DONE),
+        ("resume", S.NEW, ClientVersion, S.WAIT_PROOF),
         ("error when new", S.NEW, Error, S.ENDED),
+        ("proof of an open channel", S.WAIT_PROOF, ResumeProof, S.OPEN),
+        ("proof of a settled channel", S.WAIT_PROOF, ResumeProof, S.DONE),
+        ("error awaiting the proof", S.WAIT_PROOF, Error, S.ENDED),
         ("refund", S.WAIT_REFUND, ProvideRefund, S.WAIT_CONTRACT),
         ("error awaiting refund", S.WAIT_REFUND, Error, S.ENDED),
         ("v1 contract", S.WAIT_CONTRACT, ProvideContract, S.OPEN),
@@ -244,15 +267,17 @@ def test_server_allowed_transition(world: World, name: str, state: SessionState,
             m: Message = ClientVersion(1, 0, None, WINDOW)
         elif name == "v3 version":
             m = ClientVersion(3, 0, None, WINDOW)
-        elif name == "resume open":
+        elif name == "resume":
             _old, client = side.open()
-            m = ClientVersion(3, 0, bytes.fromhex(client.deposit_txid or ""), WINDOW)
-        elif name == "resume settled":
-            _old, client = side.open()
-            client.close()
             m = ClientVersion(3, 0, bytes.fromhex(client.deposit_txid or ""), WINDOW)
         else:
             m = Error("OTHER", "bye")
+    elif state is S.WAIT_PROOF:
+        _old, client = side.open()
+        if name == "proof of a settled channel":
+            client.close()
+        sid, challenge = side.challenged(client)
+        m = _proof(client, challenge) if mtype is ResumeProof else Error("OTHER", "bye")
     elif state is S.WAIT_REFUND:
         sid, init = side.initiated(1)
         m = side.v1_refund(init)[0] if mtype is ProvideRefund else Error("OTHER", "bye")
@@ -307,7 +332,9 @@ def _server_session_in(world: World, state: SessionState) -> str:
         return side.initiated(1)[0]
     if state is S.WAIT_CONTRACT:
         return side.initiated(3)[0]
-    sid, _client = side.open()
+    sid, client = side.open()
+    if state is S.WAIT_PROOF:
+        return side.challenged(client)[0]
     if state is S.DONE:
         side.handle(sid, Close())
     return sid

@@ -112,7 +112,7 @@ def test_openapi_describes_routes_and_the_bitcoinj_messages(service):
     body = spec["paths"]["/channel/sessions/{session_id}/messages"]["post"]["requestBody"]
     schemas = body["content"]["application/json"]["schema"]["oneOf"]
     assert [s["title"] for s in schemas] == ["CLIENT_VERSION", "PROVIDE_REFUND", "PROVIDE_CONTRACT",
-                                             "UPDATE_PAYMENT", "CLOSE", "ERROR"]
+                                             "UPDATE_PAYMENT", "CLOSE", "ERROR", "RESUME_PROOF"]
     update = schemas[3]
     assert update["required"] == ["type", "client_change_value", "signature"]  # info is optional
     assert update["properties"]["signature"]["maxLength"] == 146 and update["additionalProperties"] is False

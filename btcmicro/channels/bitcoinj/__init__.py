@@ -43,6 +43,8 @@ from btcmicro.channels.bitcoinj.messages import (
     PaymentAck,
     ProvideContract,
     ProvideRefund,
+    ResumeChallenge,
+    ResumeProof,
     ReturnRefund,
     ServerVersion,
     UpdatePayment,
@@ -51,6 +53,7 @@ from btcmicro.channels.bitcoinj.messages import (
     error_message,
     message_from_json,
     message_to_json,
+    resume_digest,
 )
 from btcmicro.channels.bitcoinj.server import (
     SERVER_TRANSITIONS,
@@ -104,6 +107,8 @@ __all__ = [
     "PaymentResult",
     "ProvideContract",
     "ProvideRefund",
+    "ResumeChallenge",
+    "ResumeProof",
     "ReturnRefund",
     "SQLiteClientStore",
     "SQLiteServerStore",
@@ -120,6 +125,7 @@ __all__ = [
     "WatchEvent",
     "client_change_script",
     "decode_message",
+    "resume_digest",
     "encode_message",
     "error_message",
     "message_from_json",

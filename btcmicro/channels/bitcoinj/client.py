@@ -32,10 +32,13 @@ from btcmicro.channels.bitcoinj.messages import (
     PaymentAck,
     ProvideContract,
     ProvideRefund,
+    ResumeChallenge,
+    ResumeProof,
     ReturnRefund,
     ServerVersion,
     UpdatePayment,
     error_message,
+    resume_digest,
 )
 from btcmicro.channels.bitcoinj.stores import ClientChannel, ClientStatus, ClientStore
 from btcmicro.channels.bitcoinj.transport import Transport, TransportError
@@ -65,10 +68,12 @@ class ClientState(str, Enum):
     AWAIT_REFUND = "await_refund"  # version 1: PROVIDE_REFUND sent
     AWAIT_OPEN = "await_open"  # PROVIDE_CONTRACT sent
     AWAIT_RESUME_VERSION = "await_resume_version"  # CLIENT_VERSION sent with the deposit txid
-    AWAIT_RESUME = "await_resume"  # SERVER_VERSION seen: the channel's state on the server next
+    AWAIT_RESUME = "await_resume"  # SERVER_VERSION seen: the server's challenge next
     OPEN = "open"  # the channel is open on this session; nothing in flight
     AWAIT_ACK = "await_ack"  # UPDATE_PAYMENT sent
     AWAIT_CLOSE = "await_close"  # CLOSE sent
+    CHALLENGED = "challenged"  # RESUME_CHALLENGE seen: the client signs it with the channel's key
+    AWAIT_RESUMED = "await_resumed"  # RESUME_PROOF sent: the channel's state on the server next
 
     def __str__(self) -> str:
         return self.value
@@ -127,6 +132,7 @@ class PaymentChannelClient:
         self._settlement: CTransaction | None = None  # the settlement the last CLOSE carried
         self._ack: PaymentAck | None = None  # the last PAYMENT_ACK
         self._contract_made: ChannelContract | None = None
+        self._challenge: bytes | None = None  # the server's RESUME_CHALLENGE
         self._ch: ClientChannel | None
         if new:  # a client for a new channel (open() next), whatever the store holds
             self._ch = None
@@ -272,6 +278,10 @@ class PaymentChannelClient:
             raise self._fail("NO_ACCEPTABLE_VERSION", f"channel is version {ch.version}, server chose {m.major}")
         return ClientState.AWAIT_RESUME
 
+    def _on_challenge(self, m: ResumeChallenge) -> ClientState:
+        self._challenge = m.challenge
+        return ClientState.CHALLENGED
+
     def _on_forgotten(self, m: Initiate) -> ClientState:
         """INITIATE in answer to a resume: the server does not know the channel."""
         ch = self._require()
@@ -396,11 +406,17 @@ class PaymentChannelClient:
     # --- resume ------------------------------------------------------------------------------
 
     def _handshake(self) -> None:
-        """A new session that resumes this channel (CLIENT_VERSION with its deposit txid)."""
+        """A new session that resumes this channel: CLIENT_VERSION with its deposit txid, then the
+        server's challenge signed with the channel's client key (RESUME_PROOF)."""
         ch = self._require(ClientStatus.OPENING, ClientStatus.OPEN)
         self.transport.reconnect()
+        self._challenge = None
         self._exchange(ClientVersion(ch.version, 0, bytes.fromhex(ch.deposit_txid), self.config.time_window_secs),
                        ClientState.AWAIT_RESUME_VERSION)
+        if self._state is ClientState.CHALLENGED:
+            assert self._challenge is not None
+            proof = self._key(ch).sign(resume_digest(ch.deposit_txid, ch.server_key, self._challenge))
+            self._exchange(ResumeProof(proof), ClientState.AWAIT_RESUMED)
 
     def resume(self) -> ClientChannel:
         """Reconnect to the server and take up this channel where it was: a payment sent but never
@@ -518,7 +534,7 @@ _ERROR: dict[type[Message], tuple[_Handler, frozenset[ClientState]]] = {Error: (
 
 #: The client's whole protocol: ``CLIENT_TRANSITIONS[state][server message type] -> (handler, next
 #: states)``. The client sets the ``AWAIT_*`` state as it sends (CLIENT_VERSION, PROVIDE_REFUND,
-#: PROVIDE_CONTRACT, UPDATE_PAYMENT, CLOSE); the server's replies then move it. ERROR in any awaited
+#: PROVIDE_CONTRACT, UPDATE_PAYMENT, CLOSE, RESUME_PROOF); the server's replies then move it. ERROR in any awaited
 #: state is raised and leaves the session IDLE; a CLOSE after CHANNEL_OPEN or PAYMENT_ACK (the
 #: payment left no change) settles the channel. A message absent from a state's row is refused with
 #: SYNTAX_ERROR before anything changes (the caller then tells the server and drops the session).
@@ -531,9 +547,14 @@ CLIENT_TRANSITIONS: dict[ClientState, dict[type[Message], tuple[_Handler, frozen
     _C.AWAIT_OPEN: {ChannelOpen: (_P._on_channel_open, frozenset({_C.OPEN})), **_ERROR},
     _C.AWAIT_RESUME_VERSION: {ServerVersion: (_P._on_resume_version, frozenset({_C.AWAIT_RESUME})), **_ERROR},
     _C.AWAIT_RESUME: {
+        ResumeChallenge: (_P._on_challenge, frozenset({_C.CHALLENGED})),
+        Initiate: (_P._on_forgotten, frozenset({_C.IDLE})),
+        **_ERROR,
+    },
+    _C.CHALLENGED: {},
+    _C.AWAIT_RESUMED: {
         ChannelOpen: (_P._on_channel_open, frozenset({_C.OPEN})),
         Close: (_P._on_close, frozenset({_C.IDLE})),
-        Initiate: (_P._on_forgotten, frozenset({_C.IDLE})),
         **_ERROR,
     },
     _C.OPEN: {Close: (_P._on_close, frozenset({_C.IDLE}))},

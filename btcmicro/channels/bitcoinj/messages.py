@@ -16,6 +16,13 @@ Conventions of this module (where bitcoinj's proto leaves a choice):
 - ``INITIATE.expire_time_secs`` is the channel's nLockTime: a UNIX time (>= 500,000,000) or,
   for block-height expiry (version 3's default), a block height;
 - ``CLOSE.tx`` is empty (``null``) from the client and carries the settlement from the server.
+
+Two messages are ours, not bitcoinj's: a resume must prove the channel's client key. The server
+answers ``CLIENT_VERSION(previous_channel_contract_hash=txid)`` with ``RESUME_CHALLENGE`` (32 fresh
+random bytes); the client answers ``RESUME_PROOF``, its ECDSA signature with the channel's client
+key of :func:`resume_digest` (a tagged hash, tag ``btcmicro/bitcoinj/resume/v1``, of the deposit
+txid, the server's channel key and the challenge); only then does the server take the channel up
+(``CHANNEL_OPEN``, or ``CLOSE`` with its settlement).
 """
 from __future__ import annotations
 
@@ -24,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from btcmicro.core.errors import ProtocolError
+from btcmicro.core.hashes import tagged_hash
 from btcmicro.wire.json import (
     JSON,
     Hex,
@@ -60,6 +68,10 @@ __all__ = [
     "PaymentAck",
     "Close",
     "Error",
+    "ResumeChallenge",
+    "ResumeProof",
+    "RESUME_TAG",
+    "resume_digest",
     "MESSAGE_TYPES",
     "CLIENT_MESSAGE_TYPES",
     "SERVER_MESSAGE_TYPES",
@@ -223,19 +235,47 @@ class Error(Message):
         return with_expected_value(ProtocolError(self.code, self.explanation), self.expected_value)
 
 
+@dataclass(frozen=True)
+class ResumeChallenge(Message):
+    """Ours: the server's answer to a resume. The client proves the channel's client key by signing
+    :func:`resume_digest` of ``challenge`` before the channel is taken up."""
+
+    TYPE: ClassVar[str] = "RESUME_CHALLENGE"
+    challenge: bytes = wire_field(Hex(32))
+
+
+@dataclass(frozen=True)
+class ResumeProof(Message):
+    """Ours: the client's DER ECDSA signature (low-S, no hashtype byte) of :func:`resume_digest`
+    with the channel's client key."""
+
+    TYPE: ClassVar[str] = "RESUME_PROOF"
+    signature: bytes = wire_field(Hex(8, 72))
+
+
+#: The domain of a resume proof: a signature made for it is worth nothing elsewhere.
+RESUME_TAG = "btcmicro/bitcoinj/resume/v1"
+
+
+def resume_digest(deposit_txid: str, server_key: bytes, challenge: bytes) -> bytes:
+    """What a resuming client signs: ``tagged_hash(RESUME_TAG, txid || server_key || challenge)``,
+    the deposit txid as 32 bytes in display order, the server's channel key as its 33 bytes."""
+    return tagged_hash(RESUME_TAG, bytes.fromhex(deposit_txid) + server_key + challenge)
+
+
 MESSAGE_TYPES: dict[str, type[Message]] = {
     c.TYPE: c
     for c in (ClientVersion, ServerVersion, Initiate, ProvideRefund, ReturnRefund, UpdatePayment,
-              ProvideContract, ChannelOpen, PaymentAck, Close, Error)
+              ProvideContract, ChannelOpen, PaymentAck, Close, Error, ResumeChallenge, ResumeProof)
 }
 
 
 #: What a client sends, in the order the service documents them.
 CLIENT_MESSAGE_TYPES: tuple[type[Message], ...] = (ClientVersion, ProvideRefund, ProvideContract, UpdatePayment,
-                                                   Close, Error)
+                                                   Close, Error, ResumeProof)
 #: What a server sends.
 SERVER_MESSAGE_TYPES: tuple[type[Message], ...] = (ServerVersion, Initiate, ReturnRefund, ChannelOpen, PaymentAck,
-                                                   Close, Error)
+                                                   Close, Error, ResumeChallenge)
 
 
 def with_expected_value(exc: ProtocolError, expected_value: int | None) -> ProtocolError:

@@ -3,7 +3,9 @@
 A transport hands each client message to :meth:`PaymentChannelServer.receive` with the id of the
 client's *session* (one connection; any string, a new id starts a new session) and sends back the
 replies it returns. After CHANNEL_OPEN the session is bound to a channel, known from then on by its
-deposit txid; a later session resumes it with ``CLIENT_VERSION(previous_channel_contract_hash=txid)``.
+deposit txid; a later session resumes it with ``CLIENT_VERSION(previous_channel_contract_hash=txid)``
+and, to the server's ``RESUME_CHALLENGE``, a ``RESUME_PROOF`` signed with the channel's client key:
+whoever lacks that key cannot take up (nor close) someone else's channel.
 
 Every failure is answered with one ERROR message and ends the session (as bitcoinj closes the
 connection); nothing a client sends makes :meth:`receive` raise, and a refused message changes no
@@ -41,16 +43,19 @@ from btcmicro.channels.bitcoinj.messages import (
     PaymentAck,
     ProvideContract,
     ProvideRefund,
+    ResumeChallenge,
+    ResumeProof,
     ReturnRefund,
     ServerVersion,
     UpdatePayment,
     decode_message,
     error_message,
+    resume_digest,
     with_expected_value,
 )
 from btcmicro.channels.bitcoinj.stores import ServerChannel, ServerStatus, ServerStore
 from btcmicro.core.errors import NodeError, NodeUnavailable, PolicyError, ProtocolError
-from btcmicro.core.keys import PrivateKey, is_valid_pubkey
+from btcmicro.core.keys import PrivateKey, is_valid_pubkey, verify_der
 from btcmicro.ports import Chain, Clock
 from btcmicro.script.standard import p2wpkh
 from btcmicro.tx.policy import INCREMENTAL_RELAY_FEE, is_standard_script
@@ -77,6 +82,7 @@ class SessionState(str, Enum):
     OPEN = "open"  # bound to an open channel: payments and CLOSE
     DONE = "done"  # the channel is settled: CLOSE again returns the settlement
     ENDED = "ended"  # the client sent ERROR; the session is forgotten
+    WAIT_PROOF = "wait_proof"  # a resume: expects RESUME_PROOF (the channel's client key)
 
     def __str__(self) -> str:
         return self.value
@@ -110,6 +116,8 @@ class _Session:
     client_spk: bytes | None = None
     refund_spends: str | None = None
     channel: str | None = None
+    resuming: str | None = None  # the channel a resume asks for, until its proof arrives
+    challenge: bytes | None = None
     last_seen: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -229,7 +237,8 @@ class PaymentChannelServer:
         raises ``ProtocolError("SYNTAX_ERROR")`` before anything changes."""
         transition = SERVER_TRANSITIONS[s.state].get(type(m))
         if transition is None:
-            early = s.state in (SessionState.NEW, SessionState.WAIT_REFUND, SessionState.WAIT_CONTRACT)
+            early = s.state in (SessionState.NEW, SessionState.WAIT_REFUND, SessionState.WAIT_CONTRACT,
+                                SessionState.WAIT_PROOF)
             where = "before CHANNEL_OPEN" if early else f"in state {s.state.value}"
             raise ProtocolError("SYNTAX_ERROR", f"unexpected {m.TYPE} {where}")
         handler, allowed = transition
@@ -259,14 +268,12 @@ class PaymentChannelServer:
         if m.previous_channel_contract_hash is not None:
             self._paying.pop(m.previous_channel_contract_hash.hex(), None)  # a resume reads the store afresh
             ch = self.store.channel(m.previous_channel_contract_hash.hex())
-            if ch is not None and ch.version == m.major:
-                if ch.status == ServerStatus.OPEN:
-                    s.version, s.channel = ch.version, ch.deposit_txid
-                    return replies + [ChannelOpen()], SessionState.OPEN
-                if ch.close_hex is not None:
-                    s.version, s.channel = ch.version, ch.deposit_txid
-                    return replies + [Close(ch.close_hex)], SessionState.DONE
-                # refunded or spent: a new channel
+            resumable = ch is not None and (ch.status == ServerStatus.OPEN or ch.close_hex is not None)
+            if ch is not None and resumable and ch.version == m.major:
+                # the client proves the channel's key before the session may use the channel
+                s.version, s.resuming, s.challenge = ch.version, ch.deposit_txid, secrets.token_bytes(32)
+                return replies + [ResumeChallenge(s.challenge)], SessionState.WAIT_PROOF
+            # unknown, refunded or spent: a new channel
         if not cfg.min_time_window_secs <= m.time_window_secs <= cfg.max_time_window_secs:
             too_short = m.time_window_secs < cfg.min_time_window_secs
             bound = cfg.min_time_window_secs if too_short else cfg.max_time_window_secs
@@ -280,6 +287,26 @@ class PaymentChannelServer:
         s.version, s.expiry, s.key = m.major, expiry, self.key_factory()
         state = SessionState.WAIT_REFUND if m.major == 1 else SessionState.WAIT_CONTRACT
         return replies + [Initiate(s.key.pubkey, cfg.min_channel_size, expiry, cfg.min_payment)], state
+
+    def _resume_proof(self, s: _Session, m: ResumeProof) -> Step:
+        """The client's signature of the challenge with the channel's client key: the session takes
+        the channel up (open: CHANNEL_OPEN; settled: CLOSE with the settlement). A signature by
+        any other key is refused (OTHER) and changes nothing stored."""
+        assert s.resuming is not None and s.challenge is not None
+        ch = self.store.channel(s.resuming)
+        if ch is None:
+            raise ProtocolError("OTHER", f"channel {s.resuming} is no longer stored")
+        if not verify_der(ch.client_key, m.signature, resume_digest(ch.deposit_txid, ch.server_key, s.challenge)):
+            raise ProtocolError("OTHER", f"the resume proof for channel {ch.deposit_txid} is not a signature by its "
+                                "client key: only the channel's client may resume or close it")
+        s.challenge = None
+        if ch.status == ServerStatus.OPEN:
+            s.channel = ch.deposit_txid
+            return [ChannelOpen()], SessionState.OPEN
+        if ch.close_hex is not None:
+            s.channel = ch.deposit_txid
+            return [Close(ch.close_hex)], SessionState.DONE
+        raise ProtocolError("OTHER", f"channel {ch.deposit_txid} is {ch.status}")
 
     def _provide_refund(self, s: _Session, m: ProvideRefund) -> Step:
         assert s.key is not None
@@ -492,13 +519,18 @@ _S = SessionState
 
 #: The server's whole protocol: ``SERVER_TRANSITIONS[state][message type] -> (handler, next states)``.
 #: The handler chooses among the next states by the message's content (CLIENT_VERSION: version 1
-#: waits for the refund, 2 and 3 for the contract, a resumed channel is open or done; a payment
+#: waits for the refund, 2 and 3 for the contract, a resume for the proof of the client key;
+#: RESUME_PROOF: the resumed channel is open or done; a payment
 #: leaving no change settles the channel). A message absent from a state's row is refused with
 #: SYNTAX_ERROR before anything changes (the session then ends, as every failure ends it).
 SERVER_TRANSITIONS: dict[SessionState, dict[type[Message], tuple[_Handler, frozenset[SessionState]]]] = {
     _S.NEW: {
         ClientVersion: (PaymentChannelServer._client_version,
-                        frozenset({_S.WAIT_REFUND, _S.WAIT_CONTRACT, _S.OPEN, _S.DONE})),
+                        frozenset({_S.WAIT_REFUND, _S.WAIT_CONTRACT, _S.WAIT_PROOF})),
+        Error: (PaymentChannelServer._client_error, frozenset({_S.ENDED})),
+    },
+    _S.WAIT_PROOF: {
+        ResumeProof: (PaymentChannelServer._resume_proof, frozenset({_S.OPEN, _S.DONE})),
         Error: (PaymentChannelServer._client_error, frozenset({_S.ENDED})),
     },
     _S.WAIT_REFUND: {
