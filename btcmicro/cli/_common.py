@@ -30,6 +30,7 @@ __all__ = [
     "ENGINE_OPT",
     "HOST_OPT",
     "JSON_OPT",
+    "STORE_OPT",
     "PASSPHRASE_ENV",
     "Context",
     "emit",
@@ -70,6 +71,10 @@ def engine_option(default: str = "auto") -> Callable[[_F], _F]:
 ENGINE_OPT = engine_option()
 BITCOIND_OPT = click.option("--bitcoind", "bitcoind_path", help="Path to bitcoind (else $BITCOIND, else PATH).")
 HOST_OPT = click.option("--host", default="127.0.0.1", show_default=True, help="Listen address.")
+STORE_OPT = click.option("--store", "store_url", metavar="URL",
+                         help="Where the party's store lives: postgresql://user@host:port/db (several processes or "
+                              "hosts share it) or a SQLite path [default: the SQLite file in the datadir]; "
+                              "remembered in the role's settings for its other commands.")
 
 
 # -- the passphrase policy ------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ import click
 from btcmicro.cli._common import (
     HOST_OPT,
     JSON_OPT,
+    STORE_OPT,
     Context,
     emit,
     progress,
@@ -45,9 +46,6 @@ OPERATOR_TOKEN_FILE = "merchant.token"
 _Sync = Literal["FULL", "NORMAL"]
 SYNC = click.option("--synchronous", type=click.Choice(["FULL", "NORMAL"]), default="FULL", show_default=True,
                     help="SQLite durability: FULL fsyncs every commit (survives power loss), NORMAL survives a crash.")
-STORE_OPT = click.option("--store", "store_url", metavar="URL",
-                         help="Where the store lives: postgresql://user@host:port/db (several processes or hosts "
-                              "share it) or a SQLite path [default: the SQLite file in the datadir].")
 WORKERS_OPT = click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
                            help="Worker processes serving the port (with a store they can share: --store).")
 REUSE_PORT_OPT = click.option("--reuse-port", is_flag=True,
@@ -170,7 +168,8 @@ def _merchant(ctx: click.Context, settings: dict[str, Any], synchronous: _Sync =
     if not settings:
         raise ConfigError(f"no merchant settings in {_home(ctx)}: run `btcmicro merchant serve` first")
     return Merchant(_key(ctx, "merchant-secret").to_bytes(), RPCChain(ctx.obj.rpc()),
-                    open_store(store_url, MERCHANT_STORE, default=_home(ctx) / "merchant.sqlite",
+                    open_store(store_url or settings.get("store"), MERCHANT_STORE,
+                               default=_home(ctx) / "merchant.sqlite",
                                synchronous=synchronous),
                     [bytes.fromhex(k) for k in settings["vts_keys"]], threshold=settings["threshold"],
                     price=settings["price"], k=settings["k"], fresh_addresses=not settings["fast"],
@@ -216,7 +215,7 @@ def merchant_serve(ctx: click.Context, vts_urls: tuple[str, ...], vts_keys: tupl
     pubkeys = [v.pubkey.hex() for v in vtss]
     settings = _settings(ctx, "merchant", {"vts_urls": list(vts_urls), "vts_keys": pubkeys,
                                            "threshold": threshold, "price": price, "k": k, "fast": fast,
-                                           "sigma1": sigma1})
+                                           "sigma1": sigma1, "store": store_url})
     merchant = _merchant(ctx, settings, synchronous, store_url)  # a bad store URL fails here, once
     token = write_operator_token(_home(ctx) / OPERATOR_TOKEN_FILE)  # rotated at every start, as a cookie
     click.echo(f"merchant {merchant.merchant_id.hex()[:16]}… on http://{host}:{port}: {format_sats(price)} per page "

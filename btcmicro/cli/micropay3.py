@@ -28,6 +28,7 @@ import click
 from btcmicro.cli._common import (
     HOST_OPT,
     JSON_OPT,
+    STORE_OPT,
     Context,
     emit,
     finish_steps,
@@ -112,15 +113,18 @@ def vts_pubkey(ctx: click.Context, json_out: bool) -> None:
               help="W: blocks escrow 2 must be confirmed, with no claim received, before an orphan refund.")
 @HOST_OPT
 @click.option("--port", type=click.IntRange(1, 65535), default=8412, show_default=True)
+@STORE_OPT
 @click.pass_context
-def vts_serve(ctx: click.Context, window: int, host: str, port: int) -> None:
+def vts_serve(ctx: click.Context, window: int, host: str, port: int, store_url: str | None) -> None:
     """Serve the VTS: /pubkey, /resolve/abort, /resolve/orphan, /board, /receipts. Needs the node."""
-    from btcmicro.lottery.micropay3 import Micropay3VTS, SQLiteMicropay3VTSStore
+    from btcmicro.lottery.micropay3 import Micropay3VTS
+    from btcmicro.lottery.micropay3.postgres import VTS_STORE
     from btcmicro.service import serve
     from btcmicro.service.micropay3 import create_micropay3_vts_app
+    from btcmicro.store import open_store
 
-    vts = Micropay3VTS(_key(ctx, "vts"), SQLiteMicropay3VTSStore(_home(ctx) / "vts.sqlite"), _chain(ctx),
-                       window=window)
+    vts = Micropay3VTS(_key(ctx, "vts"), open_store(store_url, VTS_STORE, default=_home(ctx) / "vts.sqlite"),
+                       _chain(ctx), window=window)
     click.echo(f"MICROPAY3 VTS pk_T {vts.pubkey.hex()} on http://{host}:{port}, W = {window} blocks", err=True)
     serve(create_micropay3_vts_app(vts), host, port)
 
@@ -134,13 +138,16 @@ def merchant_group() -> None:
 
 
 def _merchant(ctx: click.Context) -> Any:
-    from btcmicro.lottery.micropay3 import Merchant, SQLiteMerchantStore
+    from btcmicro.lottery.micropay3 import Merchant
+    from btcmicro.lottery.micropay3.postgres import MERCHANT_STORE
+    from btcmicro.store import open_store
 
     s = _settings(ctx, "merchant")
     if not s:
         raise ConfigError(f"no merchant settings in {_home(ctx)}: run `btcmicro micropay3 merchant serve` first")
     return Merchant(_key(ctx, "merchant-secret").to_bytes(), _chain(ctx),
-                    SQLiteMerchantStore(_home(ctx) / "merchant.sqlite"), bytes.fromhex(s["vts_key"]),
+                    open_store(s.get("store"), MERCHANT_STORE, default=_home(ctx) / "merchant.sqlite"),
+                    bytes.fromhex(s["vts_key"]),
                     price=s["price"], k=s["k"])
 
 
@@ -151,14 +158,16 @@ def _merchant(ctx: click.Context) -> Any:
 @click.option("--k", type=click.IntRange(1, 64), default=7, show_default=True, help="Winning probability 2^-k.")
 @HOST_OPT
 @click.option("--port", type=click.IntRange(1, 65535), default=8411, show_default=True)
+@STORE_OPT
 @click.pass_context
 def merchant_serve(ctx: click.Context, vts_url: str | None, vts_key: str | None, price: int, k: int, host: str,
-                   port: int) -> None:
-    """Serve pages for lottery tickets (winners are released with ``merchant claim``)."""
+                   port: int, store_url: str | None) -> None:
+    """Serve pages for lottery tickets (winners are released with ``merchant claim``, on the same store)."""
     from btcmicro.service import serve
     from btcmicro.service.micropay3 import create_micropay3_merchant_app
 
-    _settings(ctx, "merchant", {"vts_key": _pk_t(vts_url, vts_key).hex(), "price": price, "k": k})
+    _settings(ctx, "merchant", {"vts_key": _pk_t(vts_url, vts_key).hex(), "price": price, "k": k,
+                                "store": store_url})
     merchant = _merchant(ctx)
     click.echo(f"MICROPAY3 merchant on http://{host}:{port}: {format_sats(price)} per page at rho 1/{1 << k}",
                err=True)

@@ -28,6 +28,7 @@ import click
 from btcmicro.cli._common import (
     HOST_OPT,
     JSON_OPT,
+    STORE_OPT,
     Context,
     emit,
     finish_steps,
@@ -72,17 +73,20 @@ def _vts_key(url: str | None, key: str | None) -> bytes:
 
 def _merchant(ctx: click.Context, settings: dict[str, Any]) -> Any:
     from btcmicro.lottery.vts import BoardFollower
-    from btcmicro.lottery.vuf import Merchant, SQLiteMerchantStore
+    from btcmicro.lottery.vuf import Merchant
+    from btcmicro.lottery.vuf.postgres import MERCHANT_STORE
     from btcmicro.node.chain import RPCChain
     from btcmicro.script.standard import p2wpkh
     from btcmicro.service.vuf import vuf_vts_client
+    from btcmicro.store import open_store
 
     vrf_secret = int.from_bytes(_key(ctx, "vrf").to_bytes(), "big") % SECP256K1_ORDER
     a_m = bytes(p2wpkh(_key(ctx, "a_m").pubkey))
     vts_key = bytes.fromhex(settings["vts_key"])
     boards = [BoardFollower(vuf_vts_client(settings["vts_url"], vts_key), vts_key)] if settings.get("vts_url") else []
-    return Merchant(vrf_secret, a_m, RPCChain(ctx.obj.rpc()), SQLiteMerchantStore(_home(ctx) / "merchant.sqlite"),
-                    [vts_key], k=settings["k"], price=settings["price"], boards=boards)
+    store = open_store(settings.get("store"), MERCHANT_STORE, default=_home(ctx) / "merchant.sqlite")
+    return Merchant(vrf_secret, a_m, RPCChain(ctx.obj.rpc()), store, [vts_key], k=settings["k"],
+                    price=settings["price"], boards=boards)
 
 
 def _payer(ctx: click.Context, settings: dict[str, Any]) -> Any:
@@ -102,15 +106,19 @@ def vuf_group() -> None:
 @vuf_group.command("vts-serve")
 @HOST_OPT
 @click.option("--port", type=click.IntRange(1, 65535), default=8412, show_default=True)
+@STORE_OPT
 @click.pass_context
-def vts_serve(ctx: click.Context, host: str, port: int) -> None:
+def vts_serve(ctx: click.Context, host: str, port: int, store_url: str | None) -> None:
     """Serve the VTS: /pubkey, /claim, /board (checks escrows on the datadir's node)."""
-    from btcmicro.lottery.vuf import VTS, SQLiteVufVTSStore
+    from btcmicro.lottery.vuf import VTS
+    from btcmicro.lottery.vuf.postgres import VTS_STORE
     from btcmicro.node.chain import RPCChain
     from btcmicro.service import serve
     from btcmicro.service.vuf import create_vuf_vts_app
+    from btcmicro.store import open_store
 
-    vts = VTS(_key(ctx, "vts"), SQLiteVufVTSStore(_home(ctx) / "vts.sqlite"), chain=RPCChain(ctx.obj.rpc()))
+    vts = VTS(_key(ctx, "vts"), open_store(store_url, VTS_STORE, default=_home(ctx) / "vts.sqlite"),
+              chain=RPCChain(ctx.obj.rpc()))
     click.echo(f"VTS pk_T {vts.pubkey.hex()} on http://{host}:{port} ({len(vts.board)} claims published)", err=True)
     serve(create_vuf_vts_app(vts), host, port)
 
@@ -122,9 +130,10 @@ def vts_serve(ctx: click.Context, host: str, port: int) -> None:
 @click.option("--k", type=click.IntRange(1, 30), default=7, show_default=True, help="rho = 2^-k.")
 @HOST_OPT
 @click.option("--port", type=click.IntRange(1, 65535), default=8411, show_default=True)
+@STORE_OPT
 @click.pass_context
 def merchant_serve(ctx: click.Context, vts_url: str | None, vts_key: str | None, price: int, k: int, host: str,
-                   port: int) -> None:
+                   port: int, store_url: str | None) -> None:
     """Serve the merchant: /offer, /ticket, /wins (with --vts, the VTS's board is followed: tickets on an
     escrow it published a claim for are refused)."""
     from btcmicro.service import serve
@@ -132,7 +141,7 @@ def merchant_serve(ctx: click.Context, vts_url: str | None, vts_key: str | None,
     from btcmicro.service.vuf import create_vuf_merchant_app
 
     settings = _settings(ctx, "merchant", {"vts_key": _vts_key(vts_url, vts_key).hex(), "price": price, "k": k,
-                                           "vts_url": vts_url})
+                                           "vts_url": vts_url, "store": store_url})
     merchant = _merchant(ctx, settings)
     token = write_operator_token(_home(ctx) / OPERATOR_TOKEN_FILE)  # rotated at every start, as a cookie
     click.echo(f"merchant offer {merchant.offer.to_b64()} on http://{host}:{port}; operator token in "
