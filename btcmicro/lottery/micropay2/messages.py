@@ -290,7 +290,7 @@ class EscrowRef(TaggedMessage):
 
     @property
     def segwit(self) -> bool:
-        return self.wrapping in ("p2wsh", "p2sh-p2wsh")
+        return self.wrapping in _SEGWIT
 
     @cached_property
     def _encoded(self) -> bytes:
@@ -312,11 +312,13 @@ class EscrowRef(TaggedMessage):
     @cached_property
     def _sighash_parts(self) -> tuple[bytes, bytes]:
         """The claim sighash preimage around the outputs (they depend on a2 and the value)."""
-        outpoint = self.encode()[31::-1] + struct.pack("<I", self.vout)  # txid in internal byte order
-        code = compact_size(len(self.script)) + self.script
-        if self.segwit:  # BIP143
+        enc = self.encode()
+        outpoint = enc[31::-1] + enc[35:31:-1]  # txid in internal byte order, vout little-endian
+        script = self.template.script
+        code = (bytes([len(script)]) if len(script) < 253 else compact_size(len(script))) + script
+        if self.wrapping in _SEGWIT:  # BIP143
             head = (_CLAIM_VERSION_LE + hash256(outpoint) + _CLAIM_HASH_SEQUENCE + outpoint + code
-                    + struct.pack("<q", self.value) + _CLAIM_SEQUENCE_LE)
+                    + _I64_LE(self.value) + _CLAIM_SEQUENCE_LE)
             return head, _CLAIM_TAIL
         return _CLAIM_VERSION_LE + b"\x01" + outpoint + code + _CLAIM_SEQUENCE_LE + b"\x01", _CLAIM_TAIL  # legacy
 
@@ -344,6 +346,8 @@ class EscrowRef(TaggedMessage):
                 "address": self.template.output(self.wrapping).address, "contract": self.template.to_dict()}
 
 
+_SEGWIT = ("p2wsh", "p2sh-p2wsh")
+_I64_LE = struct.Struct("<q").pack
 _CLAIM_VERSION_LE = struct.pack("<i", CLAIM_VERSION)
 _CLAIM_SEQUENCE_LE = struct.pack("<I", CLAIM_SEQUENCE)
 _CLAIM_HASH_SEQUENCE = hash256(_CLAIM_SEQUENCE_LE)  # BIP143 hashSequence of the one-input claim
@@ -374,8 +378,11 @@ def _escrow_from_bytes(b: bytes) -> EscrowRef:
         # pk_esc; 1 <= k <= n <= 20; the value in range; a witness wrapping, which any contract has):
         # the same objects their constructors would build.
         t: Micropay2Escrow = _new(Micropay2Escrow)
-        t.__dict__.update(vts=keys[0], payer=payer, expiry=None if expiry == 0 else Expiry(expiry), vts_keys=keys,
-                          threshold=threshold)
+        exp: Expiry | None = None
+        if expiry:  # 1..2^32-1: in Expiry's range
+            exp = _new(Expiry)
+            exp.__dict__["value"] = expiry
+        t.__dict__.update(vts=keys[0], payer=payer, expiry=exp, vts_keys=keys, threshold=threshold)
         e: EscrowRef = _new(EscrowRef)
         e.__dict__.update(txid=txid, vout=vout, value=value, template=t, wrapping=_WRAPPING_NAMES[wcode], _encoded=b)
         return e
@@ -402,10 +409,14 @@ def claim_tx(escrow: EscrowRef, a2: bytes, claim_value: int) -> CMutableTransact
 
 def claim_sighash(escrow: EscrowRef, a2: bytes, claim_value: int) -> bytes:
     """The SIGHASH_ALL digest of :func:`claim_tx` (BIP143 for the witness wrappings, else legacy)."""
-    out = struct.pack("<q", claim_value) + compact_size(len(a2)) + a2
-    h = escrow._sighash_midstate.copy()  # the head is hashed once per escrow
-    h.update(hash256(out) + _CLAIM_TAIL if escrow.segwit else out + _CLAIM_TAIL)
-    return sha256(h.digest())
+    out = _I64_LE(claim_value) + (bytes([len(a2)]) if len(a2) < 253 else compact_size(len(a2))) + a2
+    rest = hash256(out) + _CLAIM_TAIL if escrow.wrapping in _SEGWIT else out + _CLAIM_TAIL
+    d = escrow.__dict__
+    if "_sighash_midstate" in d or "_sighash_parts" in d:  # an escrow seen before: its head is hashed once
+        h = escrow._sighash_midstate.copy()
+        h.update(rest)
+        return sha256(h.digest())
+    return hash256(escrow._sighash_parts[0] + rest)  # the first claim on an escrow (a VTS's every claim)
 
 
 def claim_vsize(escrow: EscrowRef, a2: bytes) -> int:
@@ -632,14 +643,16 @@ class ClaimWitness(TaggedMessage):
         Checks c = SHA256(r1), σ on (c, r2, a2, k) under pk_esc, σ1 on the claim transaction and the win.
         """
         out = []
-        if sha256(self.r1) != self.c:
+        e, c, r2, k, a2 = self.escrow, self.c, self.r2, self.k, self.a2
+        if sha256(self.r1) != c:
             out.append(("BAD_OPENING", "c is not SHA256(r1)"))
-        if not verify_sig(self.escrow.payer, self.sigma, self.sigma_digest()):
+        payer = e.template.payer
+        if not verify_sig(payer, self.sigma, sha256(SIGMA_TAG + e.encode() + c + r2 + bytes([k, len(a2)]) + a2)):
             out.append(("BAD_SIGMA", "sigma is not pk_esc's signature on (c, r2, k, a2) for this escrow"))
-        if not verify_sig(self.escrow.payer, self.sigma1, self.claim_sighash()):
+        if not verify_sig(payer, self.sigma1, self.claim_sighash()):
             out.append(("BAD_SIGMA1", "sigma1 is not pk_esc's signature on the claim transaction"))
-        if not self.wins:
-            out.append(("LOSING_TICKET", f"the low {self.k} bits of r1 xor r2 are not all zero"))
+        if (int.from_bytes(self.r1, "big") ^ int.from_bytes(r2, "big")) & ((1 << k) - 1):  # not wins(r1, r2, k)
+            out.append(("LOSING_TICKET", f"the low {k} bits of r1 xor r2 are not all zero"))
         return out
 
     @cached_property

@@ -130,16 +130,19 @@ class Micropay2Escrow(Template):
         # Assembled byte by byte: the same bytes CScript([...]) gives for the layouts in the class
         # docstring (keys are direct pushes; k, n and the expiry are minimal number pushes),
         # about ten times faster, which counts where a VTS meets a new escrow on every claim.
-        if self.n == 1:
-            claim = b"\x52" + _push_key(self.vts) + _push_key(self.payer) + b"\x52\xae"
+        payer = self.payer
+        if len(self.vts_keys) == 1:
+            vts = self.vts
+            claim = (b"\x52\x21" + vts + b"\x21" + payer + b"\x52\xae" if len(vts) == len(payer) == 33
+                     else b"\x52" + _push_key(vts) + _push_key(payer) + b"\x52\xae")
         else:
-            claim = (_push_key(self.payer) + bytes([OP_CHECKSIGVERIFY]) + _push_number(self.threshold)
+            claim = (_push_key(payer) + bytes([OP_CHECKSIGVERIFY]) + _push_number(self.threshold)
                      + b"".join(_push_key(k) for k in self.vts_keys) + _push_number(self.n)
                      + bytes([OP_CHECKMULTISIG]))
         if self.expiry is None:
             return claim
-        return (bytes([OP_IF]) + claim + bytes([OP_ELSE]) + _push_number(self.expiry.value)
-                + bytes([OP_CHECKLOCKTIMEVERIFY, OP_DROP]) + _push_key(self.payer) + bytes([OP_CHECKSIG, OP_ENDIF]))
+        return (b"\x63" + claim + b"\x67" + _push_number(self.expiry.value) + b"\xb1\x75" + _push_key(payer)
+                + b"\xac\x68")  # IF claim ELSE <expiry> CHECKLOCKTIMEVERIFY DROP <pk_esc> CHECKSIG ENDIF
 
     def roles(self) -> dict[str, bytes]:
         if self.n == 1:
