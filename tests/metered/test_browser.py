@@ -106,6 +106,14 @@ def test_login_opens_then_5_mb_pays_5_times_live_and_closing_the_tab_settles(sta
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "metered-live.png"), full_page=True)
 
+    operator = page.context.new_page()  # the router's operator page lists the channel with its income
+    operator.goto(f"{stack.router.url}/operator#token={stack.router.operator_token}")
+    row = operator.locator(f"tr[data-txid='{deposit_txid}'] td")
+    expect(row.nth(1)).to_have_text("open")
+    expect(row.nth(3)).to_have_text("60,000")
+    expect(row.nth(7)).to_have_text("6.000")  # MB prepaid
+    operator.close()
+
     shown_paid, shown_remaining = int(_value(page, "paid")), int(_value(page, "remaining"))
     page.close()  # the tab closes: the page's beacon (or its silence) closes the channel
     deadline = time.monotonic() + 10
