@@ -2,7 +2,8 @@
 
 - ``channel serve``: the channel server over HTTP, with a watcher that checks the chain once per
   block (settles at the expiry margin, notices refunds, re-broadcasts reorged settlements), until
-  SIGTERM or SIGINT. Its store is ``<datadir>/channel-server/server.db`` (``--store``).
+  SIGTERM or SIGINT. Its store is ``<datadir>/channel-server/server.db``; ``--store`` takes another
+  file or a ``postgresql://`` URL, which several server processes may share.
 - ``channel open URL SATS``, ``pay``, ``close``, ``refund``, ``status``, ``list``: the client side;
   its store is ``<datadir>/channel/client.db`` and it remembers each channel's server URL.
 - ``channel sweep``: the client's change and refunds pay the channel key (bitcoinj's rule), not the
@@ -111,11 +112,37 @@ def channel_group() -> None:
 # --- server ----------------------------------------------------------------------------------------
 
 
+def _server_store_location(ctx: click.Context, location: str | None) -> tuple[Path, str]:
+    """The folder the server's token goes to (the SQLite file's folder, else
+    ``<datadir>/channel-server``, created 0700) and what the store is, for messages."""
+    from btcmicro.core.files import private_dir
+    from btcmicro.store import describe_store, is_postgres_url
+
+    default = Path(ctx.obj.datadir) / "channel-server" / "server.db"
+    if is_postgres_url(location):
+        where = default.parent
+    else:
+        where = Path(location).parent if location and not location.startswith("sqlite:") else default.parent
+    private_dir(where)
+    return where, describe_store(location, default)
+
+
+def _open_server_store(ctx: click.Context, location: str | None) -> Any:
+    """The server's store at ``location`` (a SQLite path or a postgresql:// URL; default the datadir's)."""
+    from btcmicro.channels.bitcoinj.postgres import SERVER_STORE
+    from btcmicro.store import open_store
+
+    default = Path(ctx.obj.datadir) / "channel-server" / "server.db"
+    return open_store(location, SERVER_STORE, default=default, passphrase=_passphrase())
+
+
+
 @channel_group.command("serve")
 @HOST_OPT
 @click.option("--port", type=click.IntRange(0, 65535), default=8335, show_default=True, help="0 picks a free port.")
-@click.option("--store", "store_path", type=click.Path(path_type=Path),
-              help="Server database (default <datadir>/channel-server/server.db).")
+@click.option("--store", "store_location",
+              help="Server store: a SQLite file (default <datadir>/channel-server/server.db) or a postgresql:// URL "
+                   "(several server processes may share one).")
 @click.option("--payout", help="Address the settlements pay the server (default: the toolkit wallet).")
 @click.option("--min-payment", type=click.IntRange(1), default=1_000, show_default=True)
 @click.option("--min-channel-size", type=click.IntRange(1), default=100_000, show_default=True)
@@ -130,11 +157,11 @@ def channel_group() -> None:
               help="Sessions one client address may hold at once.")
 @JSON_OPT
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, store_path: Path | None, payout: str | None,
+def serve(ctx: click.Context, host: str, port: int, store_location: str | None, payout: str | None,
           min_payment: int, min_channel_size: int, min_window: int, expiry: str, close_margin_blocks: int,
           poll: float, max_sessions_per_client: int, json_out: bool) -> None:
     """Serve payment channels over HTTP until SIGTERM or SIGINT."""
-    from btcmicro.channels.bitcoinj import PaymentChannelServer, ServerConfig, ServerWatcher, SQLiteServerStore
+    from btcmicro.channels.bitcoinj import PaymentChannelServer, ServerConfig, ServerWatcher
     from btcmicro.core.errors import NodeUnavailable
     from btcmicro.node.chain import RPCChain
     from btcmicro.script.standard import address_to_script
@@ -143,14 +170,12 @@ def serve(ctx: click.Context, host: str, port: int, store_path: Path | None, pay
 
     rpc = ctx.obj.rpc()
     chain = RPCChain(rpc)
-    if store_path is None:
-        store_path = Path(ctx.obj.datadir) / "channel-server" / "server.db"
-    store_path.parent.mkdir(parents=True, exist_ok=True)
+    where, store_text = _server_store_location(ctx, store_location)
     payout_spk = bytes(address_to_script(payout or ctx.obj.wallet(rpc).address()))
     config = ServerConfig(expiry_by_height={"default": None, "height": True, "time": False}[expiry],
                           min_time_window_secs=min_window, min_payment=min_payment,
                           min_channel_size=min_channel_size, close_margin_blocks=close_margin_blocks)
-    store = SQLiteServerStore(store_path, passphrase=_passphrase())
+    store = _open_server_store(ctx, store_location)
     server = PaymentChannelServer(chain, store, config=config, payout_spk=payout_spk)
     watcher = ServerWatcher(server)
     stop = threading.Event()
@@ -159,15 +184,15 @@ def serve(ctx: click.Context, host: str, port: int, store_path: Path | None, pay
     from btcmicro.service.app import write_operator_token
     from btcmicro.service.runner import exposure_warning
 
-    token = write_operator_token(store_path.parent / "server.token")  # 0600, rotated at every start
+    token = write_operator_token(where / "server.token")  # 0600, rotated at every start
     warning = exposure_warning(host, token=True)
     if warning:
         click.echo(warning, err=True)
     service = ServiceThread(create_channel_app(server, operator_token=token,
                                                max_sessions_per_client=max_sessions_per_client), host, port).start()
-    emit(ctx, {"url": service.url, "store": str(store_path), "pid": os.getpid(),
+    emit(ctx, {"url": service.url, "store": store_text, "pid": os.getpid(),
                 "open_channels": len(store.channels(("open",)))},
-          f"channel server at {service.url} (store {store_path}); SIGTERM or Ctrl-C to stop")
+          f"channel server at {service.url} (store {store_text}); SIGTERM or Ctrl-C to stop")
     last = -1
     node_away = False
     try:
@@ -353,19 +378,19 @@ def status(ctx: click.Context, deposit_txid: str | None, json_out: bool) -> None
 
 @channel_group.command("list")
 @click.option("--server", "server_side", is_flag=True, help="List the server's store instead of the client's.")
-@click.option("--store", "store_path", type=click.Path(path_type=Path), help="Server database (with --server).")
+@click.option("--store", "store_location", help="Server store, a SQLite file or a postgresql:// URL (with --server).")
 @JSON_OPT
 @click.pass_context
-def list_cmd(ctx: click.Context, server_side: bool, store_path: Path | None, json_out: bool) -> None:
+def list_cmd(ctx: click.Context, server_side: bool, store_location: str | None, json_out: bool) -> None:
     """Every channel in the client's store (or, with --server, the server's)."""
     if server_side:
-        from btcmicro.channels.bitcoinj import SQLiteServerStore
         from btcmicro.service.channel import server_channel_json
 
-        path = store_path or Path(ctx.obj.datadir) / "channel-server" / "server.db"
-        store = SQLiteServerStore(path, passphrase=_passphrase())
-        rows = [server_channel_json(ch) for ch in store.channels()]
-        store.close()
+        store = _open_server_store(ctx, store_location)
+        try:
+            rows = [server_channel_json(ch) for ch in store.channels()]
+        finally:
+            store.close()
     else:
         rows = [client_channel_json(ch) for ch in _ClientSide(ctx).store.channels()]
     emit(ctx, rows, "\n".join(_line(r) for r in rows) or "no channels")
