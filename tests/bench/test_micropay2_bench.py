@@ -40,8 +40,13 @@ def test_quick_bench_reports_every_operation_both_web_regimes_and_the_targets():
         assert run["transactions_per_s"] <= web["offered_rate"] * 1.05
         assert run["max_in_flight"] <= web["offered_connections"]
 
+    cpu = web["cpu"]  # None only where /proc is missing
+    if cpu is not None:
+        assert cpu["rounds"] == len(cpu["difference_us_per_round"]) > 0
+        assert set(cpu["server_cpu_us"]) == {"/ask + /base", "/ask + /buy"}
+        assert all(n > 0 for n in cpu["transactions"].values())
     targets = {t["target"]: t for t in report["targets"]}
-    assert len(targets) == 5 and all(isinstance(t["ok"], bool) for t in targets.values())
+    assert len(targets) == (6 if web.get("cpu") else 5) and all(isinstance(t["ok"], bool) for t in targets.values())
     bound = web_capacity_bound(report)
     assert bound is None or 0 < bound < 1
     text = format_report(report)
