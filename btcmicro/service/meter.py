@@ -18,8 +18,9 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
@@ -43,7 +44,7 @@ from btcmicro.web import page
 
 __all__ = ["MeterApp", "MeterService", "create_meter_app", "METER_STATUS"]
 
-METER_STATUS = {"BAD_LOGIN": 401, "BAD_BLOB": 401, "TOO_MANY_ATTEMPTS": 429, "BAD_STATE": 409,
+METER_STATUS = {"FOREIGN_ORIGIN": 403, "BAD_LOGIN": 401, "BAD_BLOB": 401, "TOO_MANY_ATTEMPTS": 429, "BAD_STATE": 409,
                 "BAD_USERNAME": 400, "ROUTER_UNREACHABLE": 503}
 _ACTIVE = (MeterState.KEY_DECRYPTED, MeterState.REFUND_SIGNED, MeterState.DEPOSIT_SENT,
            MeterState.DEPOSIT_BROADCAST, MeterState.OPEN, MeterState.CLOSING)
@@ -166,10 +167,19 @@ class MeterApp:
                 s.close()
 
 
+def _same_origin(request: Request) -> None:
+    """Refuse a state-changing request sent by a page of another origin (a browser names it in
+    ``Origin``): only the app's own page logs in, off, or pauses payments."""
+    origin = request.headers.get("origin")
+    if origin is not None and urlsplit(origin).netloc != request.headers.get("host", ""):
+        raise ProtocolError("FOREIGN_ORIGIN", f"requests from {origin[:100]} are not accepted")
+
+
 def create_meter_app(meter: MeterApp) -> FastAPI:
     app = create_app("metercoin client", description="The local app: login page and live view.",
                      status_for_code=METER_STATUS)
     app.state.meter = meter
+    own_page = [Depends(_same_origin)]
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> str:
@@ -182,7 +192,7 @@ def create_meter_app(meter: MeterApp) -> FastAPI:
         except BtcmicroError as e:
             raise ProtocolError("ROUTER_UNREACHABLE", f"the router does not answer: {e}") from None
 
-    @app.post("/api/login", summary="Log in: fetch and decrypt the key, then open the channel")
+    @app.post("/api/login", summary="Log in: fetch and decrypt the key, then open the channel", dependencies=own_page)
     def login(body: LoginRequest) -> dict[str, Any]:
         return meter.login(body.username, body.password)
 
@@ -190,11 +200,11 @@ def create_meter_app(meter: MeterApp) -> FastAPI:
     def state() -> dict[str, Any]:
         return meter.state()
 
-    @app.post("/api/logout", summary="Close the channel")
+    @app.post("/api/logout", summary="Close the channel", dependencies=own_page)
     def logout() -> dict[str, Any]:
         return meter.logout()
 
-    @app.post("/api/autopay", summary="Pause or resume paying ahead of use")
+    @app.post("/api/autopay", summary="Pause or resume paying ahead of use", dependencies=own_page)
     def autopay(body: AutopayRequest) -> dict[str, Any]:
         meter.session.autopay = body.enabled
         return {"autopay": body.enabled}

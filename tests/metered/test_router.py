@@ -83,6 +83,9 @@ def test_the_proxy_wants_a_grant_and_a_grant_wants_the_client_key(stack):
         assert r.status_code == 400
         r = app.post("/api/autopay", json={"enabled": "maybe"})
         assert r.status_code == 400
+        r = app.post("/api/logout", headers={"Origin": "http://elsewhere.example"})  # another site's page
+        assert r.status_code == 403 and r.json()["error"]["code"] == "FOREIGN_ORIGIN"
+        assert stack.app.session.state.value == "open"
 
 
 def test_the_router_closes_a_channel_whose_client_ran_out_of_funds(stack):
