@@ -117,7 +117,7 @@ def _buy_ticket(body: bytes) -> str:
     ``SYNTAX_ERROR`` a pydantic model's refusal gets."""
     try:
         doc = json.loads(body)
-    except ValueError:  # bad JSON, or bytes that are not UTF-8/16/32
+    except (ValueError, RecursionError):  # bad JSON, bytes that are not UTF-8/16/32, or nested too deep
         raise _invalid_body(("body",), "JSON decode error") from None
     if not isinstance(doc, dict):
         raise _invalid_body(("body",), "Input should be a valid dictionary or object to extract fields from")
@@ -128,7 +128,7 @@ def _buy_ticket(body: bytes) -> str:
         raise _invalid_body(("body", "ticket"), "Input should be a valid string")
     if len(ticket) > _TICKET_MAX:
         raise _invalid_body(("body", "ticket"), f"String should have at most {_TICKET_MAX} characters")
-    if not _TICKET_CHARS.issuperset(ticket.encode()):
+    if not (ticket.isascii() and _TICKET_CHARS.issuperset(ticket.encode("ascii"))):
         raise _invalid_body(("body", "ticket"), "String should match pattern '^[A-Za-z0-9_-]*$'")
     return ticket
 

@@ -117,6 +117,26 @@ def test_concurrent_tickets_share_commits(w, service):
     assert w.merchant.store.count()[0] == accepted
 
 
+def test_buy_bodies_the_pydantic_model_refused_are_refused_alike(w, service):
+    """/buy reads its body without a pydantic model: what BuyBody refused is still a 400 SYNTAX_ERROR
+    (hostile shapes included: nesting too deep for the JSON parser, a lone surrogate, a non-ASCII
+    or over-long ticket), and members besides "ticket" are ignored as the model ignored them."""
+    bodies = [b"[" * 60_000, b'{"ticket": "\\ud800"}', '{"ticket": "\u00e9AAA"}'.encode(),
+              b'{"ticket": "' + b"A" * 4097 + b'"}', b'{"ticket": "AA+A"}', b'{"ticket": "AA=="}', b"null",
+              b'{"tickets": "AAAA"}', b'{"ticket": true}']
+    with httpx.Client(base_url=service.url) as c:
+        for body in bodies:
+            r = c.post("/buy", content=body, headers={"content-type": "application/json"})
+            assert (r.status_code, r.json()["error"]["code"]) == (400, "SYNTAX_ERROR"), body[:40]
+        ticket = w.payer.pay(w.merchant.request())
+        r = c.post("/buy", json={"ticket": ticket.to_b64(), "note": "ignored"})
+        assert r.status_code == 200 and r.headers["Micropay2-C"] == ticket.c.hex()
+        assert r.headers["content-type"] == "text/html; charset=utf-8" and int(r.headers["content-length"]) == len(
+            r.content)
+    spec = service.app.openapi()["paths"]["/buy"]["post"]
+    assert spec["requestBody"]["content"]["application/json"]["schema"]["required"] == ["ticket"]
+
+
 def test_malformed_requests_to_every_merchant_endpoint_are_json_4xx(w, service):
     ticket = w.payer.pay(w.merchant.request())
     forged = Ticket(ticket.escrow, ticket.nonce, ticket.k, ticket.price, bytes(32), ticket.a2, ticket.r2,
