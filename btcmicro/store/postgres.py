@@ -13,9 +13,10 @@ before it returns), ``execute``/``query``/``query_one`` and ``close``. What diff
   transaction-scoped advisory lock (:meth:`PostgresStore.lock`: the VTS's one-signature-per-escrow
   rule and its board's hash chain). :meth:`PostgresStore.atomic` re-runs a transaction the server
   aborted as a deadlock or serialization failure (nothing of it was committed).
-- **Durability** is the server's: with PostgreSQL's defaults (``fsync=on``,
-  ``synchronous_commit=on``) a transaction is on disk when its ``COMMIT`` returns, so a party still
-  acknowledges only what is stored.
+- **Durability**: every connection sets ``synchronous_commit=on`` (whatever the server's default), so
+  a transaction is flushed to the WAL on disk when its ``COMMIT`` returns and a party still
+  acknowledges only what is stored; the server must keep ``fsync=on`` (its default; a server-wide
+  setting a client cannot check for itself).
 
 psycopg is imported when a store is opened, not when this module is: a program that never opens a
 PostgreSQL store does not pay for loading the driver.
@@ -89,7 +90,7 @@ class PostgresStore:
         self.namespace = namespace
         self._local = threading.local()
         self._kwargs: dict[str, Any] = {"autocommit": True, "row_factory": dict_row,
-                                        "options": f"-c search_path={namespace}"}
+                                        "options": f"-c search_path={namespace} -c synchronous_commit=on"}
         try:
             first = psycopg.connect(url, connect_timeout=max(1, int(connect_timeout)), **self._kwargs)
         except (psycopg.Error, ValueError) as e:

@@ -113,9 +113,11 @@ def test_a_lost_postgresql_connection_is_service_unavailable_then_recovers(postg
         store.close()
 
 
-@pytest.mark.parametrize("url", ["mysql://u:pw@127.0.0.1/db", "postgresql://u:hunter2@127.0.0.1:1/db"])
-@pytest.mark.parametrize("command", [["vts", "serve"], ["merchant", "serve", "--vts-key", "02" * 33, "--price", "5"]])
-def test_a_bad_or_unreachable_store_url_is_one_line_on_the_command_line(tmp_path: Path, url: str, command: list[str]):
+@pytest.mark.parametrize(("command", "url"), [
+    (["vts", "serve"], "mysql://u:pw@127.0.0.1/db"),
+    (["merchant", "serve", "--vts-key", "02" * 33, "--price", "5"], "postgresql://u:hunter2@127.0.0.1:1/db"),
+])
+def test_a_bad_or_unreachable_store_url_is_one_line_on_the_command_line(tmp_path: Path, command: list[str], url: str):
     done = subprocess.run([sys.executable, "-m", "btcmicro.cli", "--datadir", str(tmp_path), *command,
                            "--store", url, "--port", "1"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and done.stderr.count("\n") == 1 and done.stderr.startswith("error: "), done.stderr
