@@ -55,6 +55,8 @@ is not this one (a test walks every module and checks both: each class descends 
     │                               (NaN, Infinity, too deep; also a ValueError)
     ├── PolicyError                 a transaction a node would refuse (dust, fee), caught before broadcast
     ├── ProtocolError               bad input from a protocol peer (``code``, ``detail``)
+    │   ├── CheatingProved          MicroCash: a ticket proves the       btcmicro.service.microcash
+    │   │                           customer cheated (the proof rides along)
     │   └── AlreadyClaimed          lotteries (MICROPAY2): the VTS       btcmicro.lottery.vts.party
     │       │                       signed another claim on this escrow
     │       └── PrizeRefused        MICROPAY3: escrow 2 was released     btcmicro.lottery.micropay3.vts

@@ -54,8 +54,8 @@ from btcmicro.service.app import create_app, error_response, new_operator_token,
 from btcmicro.service.client import ServiceClient
 from btcmicro.wire.base64url import b64decode, b64encode
 
-__all__ = ["create_notary_app", "create_microcash_merchant_app", "NotaryClient", "MerchantClient", "STATUS",
-           "MAX_BOARD_RANGE"]
+__all__ = ["create_notary_app", "create_microcash_merchant_app", "NotaryClient", "MerchantClient", "CheatingProved",
+           "STATUS", "MAX_BOARD_RANGE"]
 
 MAX_BOARD_RANGE = 500
 """Board entries per page."""
@@ -262,9 +262,9 @@ def create_microcash_merchant_app(merchant: Merchant, *, notary: NotaryClient | 
     operator = operator_only(app.state.operator_token)
     lock = threading.Lock()
 
-    @app.exception_handler(_Cheating)
-    async def _cheating(request: Request, exc: _Cheating) -> JSONResponse:
-        return error_response(409, "CHEATING", exc.detail, proof=b64encode(exc.proof.encode()), notary=exc.verdict)
+    @app.exception_handler(CheatingProved)
+    async def _cheating(request: Request, exc: CheatingProved) -> JSONResponse:
+        return error_response(409, exc.code, exc.detail, proof=b64encode(exc.proof.encode()), notary=exc.verdict)
 
     @app.get("/info")
     def info() -> dict[str, Any]:
@@ -292,7 +292,7 @@ def create_microcash_merchant_app(merchant: Merchant, *, notary: NotaryClient | 
         if notary is not None:
             verdict = notary.proof(proof)
             merchant.mark_broken(proof.first.id_esc)
-        raise _Cheating(proof, verdict)
+        raise CheatingProved(proof, verdict)
 
     @app.post("/claim", dependencies=[operator])
     def claim(body: DrawBody) -> dict[str, Any]:
@@ -314,14 +314,16 @@ def create_microcash_merchant_app(merchant: Merchant, *, notary: NotaryClient | 
     return app
 
 
-class _Cheating(Exception):
+class CheatingProved(ProtocolError):
+    """A ticket the merchant refused because it proves the customer cheated: ``CHEATING``, with the
+    :class:`Proof` and N's verdict on it (None when the merchant does not know N)."""
+
     def __init__(self, proof: Proof, verdict: str | None) -> None:
-        super().__init__("a proof of cheating")
+        kind = "a duplicate seqno" if proof.second is not None else "an out-of-range seqno"
+        super().__init__("CHEATING", f"{kind} ({proof.first.seqno}) proves the customer cheated"
+                         + (f"; N: {verdict}" if verdict else ""))
         self.proof = proof
         self.verdict = verdict
-        kind = "a duplicate seqno" if proof.second is not None else "an out-of-range seqno"
-        self.detail = (f"{kind} ({proof.first.seqno}) proves the customer cheated"
-                       + (f"; N: {verdict}" if verdict else ""))
 
 
 class MerchantClient:
