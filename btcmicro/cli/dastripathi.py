@@ -22,7 +22,7 @@ from typing import Any
 
 import click
 
-from btcmicro.cli._common import HOST_OPT, JSON_OPT, emit, open_keystore
+from btcmicro.cli._common import HOST_OPT, JSON_OPT, STORE_OPT, emit, open_keystore
 
 __all__ = ["dastripathi_group"]
 
@@ -88,19 +88,23 @@ def dastripathi_group() -> None:
 @click.option("--margin", type=int, default=6, show_default=True, help="T_conf: blocks before t the merchant closes.")
 @click.option("--fee", type=int, default=1_000, show_default=True, help="The close fee (sats) every channel reserves.")
 @click.option("--poll", type=float, default=5.0, show_default=True, help="Seconds between chain checks.")
+@STORE_OPT
 @click.pass_context
-def serve_cmd(ctx: click.Context, host: str, port: int, margin: int, fee: int, poll: float) -> None:
+def serve_cmd(ctx: click.Context, host: str, port: int, margin: int, fee: int, poll: float,
+              store_url: str | None) -> None:
     """Run the merchant over HTTP until SIGTERM or SIGINT."""
-    from btcmicro.channels.dastripathi import Merchant, SQLiteMerchantStore
+    from btcmicro.channels.dastripathi import Merchant
+    from btcmicro.channels.dastripathi.postgres import MERCHANT_STORE
     from btcmicro.node.chain import RPCChain
     from btcmicro.service import serve
     from btcmicro.service.dastripathi import create_dastripathi_app
+    from btcmicro.store import open_store
 
     directory = Path(ctx.obj.datadir) / "dastripathi-merchant"
     keystore = open_keystore(directory)
     key = keystore.keys()[0] if len(keystore) else keystore.new_key("dastripathi pk_B")
-    merchant = Merchant(RPCChain(ctx.obj.rpc()), SQLiteMerchantStore(directory / "merchant.db"), key,
-                        fee=fee, margin=margin)
+    store = open_store(store_url, MERCHANT_STORE, default=directory / "merchant.db")
+    merchant = Merchant(RPCChain(ctx.obj.rpc()), store, key, fee=fee, margin=margin)
     stop = threading.Event()
 
     def watch() -> None:

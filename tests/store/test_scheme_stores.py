@@ -86,3 +86,28 @@ def test_vuf_claim_once_t_once_and_replays(opened):
     assert again.seen(t) and again.accept(Acceptance(t, "00" * 32, 0, False, 1, b"b"), b"", b"") == "replayed"
     assert again.accept(Acceptance(b"u" * 32, tk.escrow.txid, tk.escrow.vout, False, 1, b"b"), b"", b"") == "escrow_won"
     assert again.count() == (1, 1)
+
+
+def test_dastripathi_merchant_spends_a_voucher_once_across_processes(opened):
+    from btcmicro.channels.dastripathi import Merchant, MerchantStatus
+    from btcmicro.channels.dastripathi.postgres import MERCHANT_STORE
+
+    from ..dastripathi.helpers import key, world
+
+    w = world(open_channel=False)
+    w.merchant = Merchant(w.chain, opened(MERCHANT_STORE), key("merchant"), rng=counter_rng(1000))
+    w.channel = w.payer.on_voucher(w.escrow_id, w.merchant.open(w.payer.open_message(w.escrow_id).encode()).encode())
+    other = Merchant(w.chain, opened(MERCHANT_STORE), key("merchant"), rng=counter_rng(2000))  # a second process
+    for amount in (1_000, 2_000):
+        w.pay(amount)
+    m = w.payer.pay(w.escrow_id, 3_000)
+    first = w.merchant.pay(m.encode())
+    assert other.pay(m.encode()) == first  # the exact replay at the other process: the same receipt
+    spent = w.payer.store.channel(w.escrow_id).voucher
+    w.payer.on_receipt(w.escrow_id, m, first.encode())
+    w.pay(4_000)
+    with pytest.raises(ProtocolError, match="VOUCHER_REUSED"):  # an old voucher again, at the other process
+        other.pay(w.payer.pay(w.escrow_id, 1_000, voucher=spent).encode())
+    ch = w.merchant.store.channel(w.escrow_id)
+    assert (ch.paid, ch.k, ch.status) == (10_000, 4, MerchantStatus.CLOSING)
+    assert w.merchant.store.is_blacklisted(ch.terms.escrow_key) and len(other.store.channels()) == 1
