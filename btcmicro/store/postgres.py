@@ -200,8 +200,11 @@ class PostgresStore:
     # -- one-statement helpers (autocommit, or in this thread's open transaction) --------------------
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """Run one statement; the number of rows it touched."""
-        with self.transaction() as conn:
+        """Run one statement (committed on its own, durably, outside a transaction); the rows it touched."""
+        conn: psycopg.Connection[Row] | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn.execute(sql.encode(), params).rowcount
+        with self._connection() as conn:
             return conn.execute(sql.encode(), params).rowcount
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
