@@ -249,11 +249,27 @@ def progress(message: str) -> Iterator[None]:
 def role_key(directory: Path, label: str) -> Any:
     """The :class:`~btcmicro.core.keys.PrivateKey` labelled ``label`` in the keystore at ``directory`` (opened by
     the passphrase policy), created on first use: a scheme's CLI keeps one key per role there."""
-    keystore = open_keystore(directory)
-    for key in keystore:
-        if keystore.label(key.pubkey) == label:
-            return key
-    return keystore.new_key(label)
+    with _role_lock(directory):  # two processes starting at once (replicas of a server) get one key
+        keystore = open_keystore(directory)
+        for key in keystore:
+            if keystore.label(key.pubkey) == label:
+                return key
+        return keystore.new_key(label)
+
+
+@contextmanager
+def _role_lock(directory: Path) -> Iterator[None]:
+    """An exclusive lock (``flock``) on ``directory``'s lock file, held while a role's key is looked up or
+    created: the keystore is read after the lock is taken, so a key another process just created is found."""
+    import fcntl
+
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(directory / ".role.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def role_settings(path: Path, update: dict[str, Any] | None = None) -> dict[str, Any]:
