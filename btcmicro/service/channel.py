@@ -45,7 +45,7 @@ from types import TracebackType
 from typing import Any
 
 from fastapi import FastAPI, Path, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
@@ -228,7 +228,7 @@ class _MessageFastPath:
     for a bug). Anything else, and any request whose path does not match exactly, takes the
     ordinary way."""
 
-    def __init__(self, app: Any, deliver: Callable[[str, bytes], Awaitable[JSONResponse]]) -> None:
+    def __init__(self, app: Any, deliver: Callable[[str, bytes], Awaitable[bytes | JSONResponse]]) -> None:
         self.app = app
         self.deliver = deliver
 
@@ -242,14 +242,20 @@ class _MessageFastPath:
         if body is None:
             return  # the client went away
         if isinstance(body, JSONResponse):
-            response = body
+            answer: bytes | JSONResponse = body
         else:
             try:
-                response = await self.deliver(match[1], body)
+                answer = await self.deliver(match[1], body)
             except Exception as e:  # a bug: answered as the app answers one
                 log.exception("channel service: unexpected failure on a message")
-                response = error_response(500, "INTERNAL", f"internal error ({type(e).__name__})")
-        await response(scope, receive, send)
+                answer = error_response(500, "INTERNAL", f"internal error ({type(e).__name__})")
+        if isinstance(answer, JSONResponse):
+            await answer(scope, receive, send)
+            return
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(answer)).encode())]})
+        await send({"type": "http.response.body", "body": answer})
 
 
 async def _bounded_body(scope: Scope, receive: Receive, limit: int) -> bytes | JSONResponse | None:
@@ -331,8 +337,9 @@ def create_channel_app(server: PaymentChannelServer, *, max_sessions: int = 10_0
 
     app.router.lifespan_context = lifespan
 
-    async def deliver(session_id: str, body: bytes) -> JSONResponse:
-        """The answer to one message on a session (the route and the fast path below share it)."""
+    async def deliver(session_id: str, body: bytes) -> bytes | JSONResponse:
+        """The answer to one message on a session: the JSON of the replies, or an error response (the
+        route and the fast path below share it)."""
         try:
             sessions.touch(session_id)
             if pools:
@@ -349,12 +356,13 @@ def create_channel_app(server: PaymentChannelServer, *, max_sessions: int = 10_0
         if any(isinstance(m, (ChannelOpen, Close)) for m in replies):
             sessions.opened(session_id)
         # the replies are already plain JSON: sent as they are (the Replies model documents them)
-        return JSONResponse({"messages": [message_to_json(m) for m in replies]})
+        return json.dumps({"messages": [message_to_json(m) for m in replies]}, separators=(",", ":")).encode()
 
     @app.post("/channel/sessions/{session_id}/messages", response_model=Replies, openapi_extra=body_doc,
               summary="Send one client message; the server's replies")
-    async def post_message(request: Request, session_id: str = Path(pattern=_SESSION_ID)) -> JSONResponse:
-        return await deliver(session_id, await request.body())
+    async def post_message(request: Request, session_id: str = Path(pattern=_SESSION_ID)) -> Response:
+        answer = await deliver(session_id, await request.body())
+        return answer if isinstance(answer, JSONResponse) else Response(answer, media_type="application/json")
 
     # the fast path goes first, before the framework's own middleware (see _MessageFastPath)
     build_stack = app.build_middleware_stack

@@ -106,6 +106,18 @@ class CloseResult:
 
 
 @dataclass
+class _Paying:
+    """A paying channel as this server last stored it (held under the channel's lock): the record as
+    read (its other fields do not change while it is open), its contract, and its best payment."""
+
+    channel: ServerChannel
+    contract: ChannelContract
+    best_change: int
+    best_signature: bytes
+    payments: int
+
+
+@dataclass
 class _Session:
     id: str
     state: SessionState = SessionState.NEW
@@ -149,7 +161,7 @@ class PaymentChannelServer:
         # The open channels payments went to, as last stored by this server (read under the
         # channel's lock). Only a hint: record_payment's compare-and-set judges every payment
         # against the store, and a failed one drops the entry.
-        self._paying: dict[str, tuple[ServerChannel, ChannelContract]] = {}
+        self._paying: dict[str, _Paying] = {}
 
     # --- sessions ----------------------------------------------------------------------------
 
@@ -404,38 +416,44 @@ class PaymentChannelServer:
     def _update_payment(self, s: _Session, m: UpdatePayment) -> Step:
         assert s.channel is not None
         with self._channel_lock(s.channel):
-            cached = self._paying.get(s.channel)
-            if cached is None:
+            p = self._paying.get(s.channel)
+            if p is None:
                 ch = self.store.channel(s.channel)
                 if ch is None or ch.status != ServerStatus.OPEN:
                     raise ProtocolError("OTHER", f"channel {s.channel} is {'unknown' if ch is None else ch.status}")
-                contract = ch.contract
-            else:
-                ch, contract = cached
+                p = _Paying(ch, ch.contract, ch.best_change, ch.best_signature, ch.payments)
             change = m.client_change_value
-            if change == ch.best_change and m.signature == ch.best_signature:
-                return [PaymentAck(self._ack_info(ch, 0, m.info))], SessionState.OPEN  # resent: already stored
-            if 0 <= change <= ch.value and change >= ch.best_change:
+            if change == p.best_change and m.signature == p.best_signature:
+                return [PaymentAck(self._paid_info(p, 0, m.info))], SessionState.OPEN  # resent: already stored
+            if 0 <= change <= p.channel.value and change >= p.best_change:
                 raise ProtocolError("BAD_TRANSACTION",
                                     f"payment would not increase the server's value: change {change} >= "
-                                    f"current {ch.best_change} (replayed or rolled back)")
-            contract.check_payment(change, m.signature)
-            if not self.store.record_payment(ch.deposit_txid, ch.best_change, change, m.signature):
-                self._paying.pop(ch.deposit_txid, None)  # closed, forgotten or paid elsewhere: read it again
-                now = self.store.channel(ch.deposit_txid)
+                                    f"current {p.best_change} (replayed or rolled back)")
+            p.contract.check_payment(change, m.signature)
+            txid = p.channel.deposit_txid
+            if not self.store.record_payment(txid, p.best_change, change, m.signature):
+                self._paying.pop(txid, None)  # closed, forgotten or paid elsewhere: read it again
+                now = self.store.channel(txid)
                 if now is None or now.status != ServerStatus.OPEN:
-                    raise ProtocolError("OTHER", f"channel {s.channel} is {'unknown' if now is None else now.status}")
+                    raise ProtocolError("OTHER", f"channel {txid} is {'unknown' if now is None else now.status}")
                 raise ProtocolError("OTHER", "the channel changed concurrently; resend")
-            amount = ch.best_change - change
-            ch = replace(ch, best_change=change, best_signature=m.signature, payments=ch.payments + 1)
+            amount = p.best_change - change
+            p.best_change, p.best_signature, p.payments = change, m.signature, p.payments + 1
             if change == 0:
-                self._paying.pop(ch.deposit_txid, None)
-                ack = PaymentAck(self._ack_info(ch, amount, m.info))
-                return [ack, Close(self.close_channel(ch.deposit_txid).tx)], SessionState.DONE
+                self._paying.pop(txid, None)
+                ack = PaymentAck(self._paid_info(p, amount, m.info))
+                return [ack, Close(self.close_channel(txid).tx)], SessionState.DONE
             if len(self._paying) >= _MAX_PAYING:
                 self._paying.clear()
-            self._paying[ch.deposit_txid] = (ch, contract)
-            return [PaymentAck(self._ack_info(ch, amount, m.info))], SessionState.OPEN
+            self._paying[txid] = p
+            return [PaymentAck(self._paid_info(p, amount, m.info))], SessionState.OPEN
+
+    def _paid_info(self, p: _Paying, amount: int, info: bytes | None) -> bytes | None:
+        """The PAYMENT_ACK's info from the hook (the channel record is built only for it)."""
+        if self.on_payment is None:
+            return None
+        return self._ack_info(replace(p.channel, best_change=p.best_change, best_signature=p.best_signature,
+                                      payments=p.payments), amount, info)
 
     def _ack_info(self, ch: ServerChannel, amount: int, info: bytes | None) -> bytes | None:
         if self.on_payment is None:
