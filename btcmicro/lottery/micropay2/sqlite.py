@@ -48,10 +48,6 @@ def _unpack_sigs(blob: bytes | None) -> tuple[bytes, ...]:
     return tuple(out)
 
 
-class _NotAll(Exception):
-    """Not every ticket of a batch could be inserted at once (rolled back)."""
-
-
 @lru_cache(maxsize=64)
 def _accept_all_sql(n: int) -> str:
     """INSERT of ``n`` tickets (six values each), each unless its c is held or its escrow holds a win."""
@@ -73,20 +69,20 @@ class SQLiteMerchantStore(SQLiteStore):
         """Record tickets in one transaction; per item ``"ok"``, ``"replayed"`` (c seen before) or
         ``"escrow_won"`` (a winning ticket on that escrow is already held). Winners carry their
         ticket bytes. Items refused leave no row."""
-        if items and not any(a.won for a, _ in items) and len({a.c for a, _ in items}) == len(items):
-            # The common batch (no winner, no c twice): one statement inserts every ticket whose c is
-            # new and whose escrow holds no win; when it inserts them all, each is "ok". Otherwise it
-            # is rolled back and the batch goes item by item below, to say which was refused.
-            params = [v for a, _ in items for v in (a.c, a.expires, a.txid, a.vout, 0, a.claim_value)]
-            try:
-                with self.transaction() as db:
-                    if db.execute(_accept_all_sql(len(items)), params).rowcount == len(items):
-                        return ["ok"] * len(items)
-                    raise _NotAll
-            except _NotAll:
-                pass
         out: list[str] = []
         with self.transaction() as db:
+            if items and not any(a.won for a, _ in items) and len({a.c for a, _ in items}) == len(items):
+                # The common batch (no winner, no c twice): one statement inserts every ticket whose c is
+                # new and whose escrow holds no win; when it inserts them all, each is "ok". Otherwise it
+                # is rolled back to its savepoint and the batch goes item by item below (same transaction),
+                # to say which was refused.
+                params = [v for a, _ in items for v in (a.c, a.expires, a.txid, a.vout, 0, a.claim_value)]
+                db.execute("SAVEPOINT accept_all")
+                if db.execute(_accept_all_sql(len(items)), params).rowcount == len(items):
+                    db.execute("RELEASE accept_all")
+                    return ["ok"] * len(items)
+                db.execute("ROLLBACK TO accept_all")
+                db.execute("RELEASE accept_all")
             for a, ticket in items:
                 if db.execute("SELECT 1 FROM tickets WHERE c = ?", (a.c,)).fetchone():
                     out.append("replayed")
