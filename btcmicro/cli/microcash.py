@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from btcmicro.cli._common import HOST_OPT, JSON_OPT, Context, emit, role_key
+from btcmicro.cli._common import HOST_OPT, JSON_OPT, STORE_OPT, Context, emit, role_key
 
 __all__ = ["microcash_group"]
 
@@ -109,20 +109,22 @@ def draw(ctx: click.Context, block_hash: str, outpoint: str, delay: int, group: 
 
 
 @microcash_group.command("notary-serve")
+@STORE_OPT
 @HOST_OPT
 @click.option("--port", type=click.IntRange(1, 65535), default=8421, show_default=True)
 @click.pass_context
-def notary_serve(ctx: click.Context, host: str, port: int) -> None:
+def notary_serve(ctx: click.Context, store_url: str | None, host: str, port: int) -> None:
     """Serve the notary N: escrow registration, claims, proofs, payouts and burns (operator), the board."""
     from btcmicro.lottery.microcash import Notary
-    from btcmicro.lottery.microcash.sqlite import SQLiteNotaryStore
+    from btcmicro.lottery.microcash.postgres import NOTARY_STORE
     from btcmicro.service import serve
     from btcmicro.service.app import write_operator_token
     from btcmicro.service.microcash import create_notary_app
+    from btcmicro.store import open_store
 
+    store = open_store(store_url, NOTARY_STORE, default=_home(ctx) / "notary.sqlite")
     chain, beacon, genesis = _node(ctx)
-    notary = Notary(role_key(_home(ctx) / "keys", "notary"), genesis, SQLiteNotaryStore(_home(ctx) / "notary.sqlite"),
-                    chain, beacon)
+    notary = Notary(role_key(_home(ctx) / "keys", "notary"), genesis, store, chain, beacon)
     token = write_operator_token(_home(ctx) / OPERATOR_TOKEN_FILES["notary"])
     click.echo(f"notary N {notary.key.pubkey.hex()} on http://{host}:{port} ({len(notary.escrows)} escrows); "
                f"operator token in {_home(ctx) / OPERATOR_TOKEN_FILES['notary']}", err=True)
@@ -131,20 +133,22 @@ def notary_serve(ctx: click.Context, host: str, port: int) -> None:
 
 @microcash_group.command("merchant-serve")
 @click.option("--notary", "notary_url", help="N's URL: proofs of cheating go there, claims go through it.")
+@STORE_OPT
 @HOST_OPT
 @click.option("--port", type=click.IntRange(1, 65535), default=8422, show_default=True)
 @click.pass_context
-def merchant_serve(ctx: click.Context, notary_url: str | None, host: str, port: int) -> None:
+def merchant_serve(ctx: click.Context, notary_url: str | None, store_url: str | None, host: str, port: int) -> None:
     """Serve a merchant: escrow announcements (checked on the chain), tickets, claims through N (operator)."""
     from btcmicro.lottery.microcash import Merchant
-    from btcmicro.lottery.microcash.sqlite import SQLiteMerchantStore
+    from btcmicro.lottery.microcash.postgres import MERCHANT_STORE
     from btcmicro.service import serve
     from btcmicro.service.app import write_operator_token
     from btcmicro.service.microcash import NotaryClient, create_microcash_merchant_app
+    from btcmicro.store import open_store
 
+    store = open_store(store_url, MERCHANT_STORE, default=_home(ctx) / "merchant.sqlite")
     chain, beacon, genesis = _node(ctx)
-    merchant = Merchant(role_key(_home(ctx) / "keys", "merchant"), genesis,
-                        SQLiteMerchantStore(_home(ctx) / "merchant.sqlite"), chain, beacon)
+    merchant = Merchant(role_key(_home(ctx) / "keys", "merchant"), genesis, store, chain, beacon)
     notary = NotaryClient(notary_url) if notary_url else None
     token = write_operator_token(_home(ctx) / OPERATOR_TOKEN_FILES["merchant"])
     click.echo(f"merchant {merchant.key.pubkey.hex()} on http://{host}:{port} ({len(merchant.escrows)} escrows); "

@@ -1,5 +1,5 @@
-"""``btcmicro microcash notary-serve`` / ``merchant-serve`` / ``board`` on the node, as child processes: an escrow
-announced to both, a ticket held, the board fetched and checked, and a restarted merchant serving the same
+"""``btcmicro microcash notary-serve`` (on a PostgreSQL store) / ``merchant-serve`` / ``board`` on the node, as
+child processes: an escrow announced to both, a ticket held, the board fetched and checked, and a restarted merchant serving the same
 escrow from its store."""
 from __future__ import annotations
 
@@ -26,11 +26,11 @@ from .conftest import small_params
 pytestmark = [pytest.mark.integration, pytest.mark.both_engines]
 
 
-def test_notary_and_merchant_servers_from_the_command_line(node: Any, rpc: Any, funded: Funder,
-                                                           tmp_path: Path) -> None:
+def test_notary_and_merchant_servers_from_the_command_line(node: Any, rpc: Any, funded: Funder, tmp_path: Path,
+                                                           postgres_url: str) -> None:
     cli = Cli(node, tmp_path / "home")
     try:
-        n_url = cli.serve("microcash", "notary-serve")
+        n_url = cli.serve("microcash", "notary-serve", "--store", postgres_url)  # N on PostgreSQL, M on SQLite
         m_url = cli.serve("microcash", "merchant-serve", "--notary", n_url)
         npk = bytes.fromhex(httpx.get(n_url + "/pubkey").json()["pubkey"])
         mpk = bytes.fromhex(httpx.get(m_url + "/info").json()["pubkey"])

@@ -8,24 +8,25 @@ from pathlib import Path
 from typing import Any
 
 from btcmicro.lottery.microcash.store import ClaimRow, HeldTicket
+from btcmicro.store.migrations import Migration, Schema
 from btcmicro.store.sqlite import SQLiteStore, Sync
 
 __all__ = ["SQLiteCustomerStore", "SQLiteMerchantStore", "SQLiteNotaryStore"]
 
-_CUSTOMER = """
+_CUSTOMER = Schema("microcash_customer", (Migration(1, "seqno counters", """
 CREATE TABLE IF NOT EXISTS seqnos (id_esc BLOB PRIMARY KEY, next INTEGER NOT NULL);
-"""
-_ESCROWS = """
+"""),))
+_SERVED = Migration(2, "the escrows served, for restarts", """
 CREATE TABLE IF NOT EXISTS served (id_esc BLOB PRIMARY KEY, params BLOB NOT NULL, txid TEXT NOT NULL);
-"""
-_MERCHANT = _ESCROWS + """
+""")
+_MERCHANT = Schema("microcash_merchant", (Migration(1, "tickets held", """
 CREATE TABLE IF NOT EXISTS tickets (
     id_esc BLOB NOT NULL, seqno INTEGER NOT NULL, grp INTEGER NOT NULL, ticket BLOB NOT NULL,
     status TEXT NOT NULL, PRIMARY KEY (id_esc, seqno)
 );
 CREATE INDEX IF NOT EXISTS tickets_group ON tickets (id_esc, grp);
-"""
-_NOTARY = _ESCROWS + """
+"""), _SERVED))
+_NOTARY = Schema("microcash_notary", (Migration(1, "escrows, claims, outputs, the board", """
 CREATE TABLE IF NOT EXISTS escrows (id_esc BLOB PRIMARY KEY, status TEXT NOT NULL, burn_after INTEGER);
 CREATE TABLE IF NOT EXISTS claims (
     id_esc BLOB NOT NULL, seqno INTEGER NOT NULL, grp INTEGER NOT NULL, claim BLOB NOT NULL,
@@ -36,7 +37,7 @@ CREATE TABLE IF NOT EXISTS utxos (
     value INTEGER NOT NULL, PRIMARY KEY (id_esc, name)
 );
 CREATE TABLE IF NOT EXISTS board (seq INTEGER PRIMARY KEY, entry BLOB NOT NULL);
-"""
+"""), _SERVED))
 
 
 class SQLiteCustomerStore(SQLiteStore):
