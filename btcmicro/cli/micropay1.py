@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from btcmicro.cli._common import HOST_OPT, JSON_OPT, Context, emit, role_key
+from btcmicro.cli._common import HOST_OPT, JSON_OPT, STORE_OPT, Context, emit, role_key
 from btcmicro.core.errors import ConfigError
 
 __all__ = ["micropay1_group"]
@@ -112,26 +112,30 @@ def session(ctx: click.Context, json_out: bool) -> None:
 @click.option("--k", type=click.IntRange(1, 30), default=9, show_default=True, help="rho = 2^-k.")
 @click.option("--min-delay", type=click.IntRange(1, 65535), default=2, show_default=True,
               help="The least refund delay (blocks) a ticket may name.")
+@STORE_OPT
 @HOST_OPT
 @click.option("--port", type=click.IntRange(1, 65535), default=8431, show_default=True)
 @click.pass_context
-def merchant_serve(ctx: click.Context, k: int, min_delay: int, host: str, port: int) -> None:
+def merchant_serve(ctx: click.Context, k: int, min_delay: int, store_url: str | None, host: str, port: int) -> None:
     """Serve the MICROPAY1-sub merchant: /request, /ticket (the node judges tx1), /claim (operator)."""
     import secrets
 
     from bitcoin.core import lx
 
-    from btcmicro.lottery.micropay1 import Merchant, SQLiteMerchantStore
+    from btcmicro.lottery.micropay1 import Merchant
+    from btcmicro.lottery.micropay1.postgres import MERCHANT_STORE
     from btcmicro.node.chain import RPCChain
     from btcmicro.service import serve
     from btcmicro.service.app import write_operator_token
     from btcmicro.service.micropay1 import create_micropay1_merchant_app
+    from btcmicro.store import open_store
 
     obj: Context = ctx.obj
     home = obj.datadir / "micropay1"
+    store = open_store(store_url, MERCHANT_STORE, default=home / "merchant.sqlite")
     rpc = obj.rpc()
     secret = role_key(home / "keys", "merchant-secret").to_bytes()
-    merchant = Merchant(secret, RPCChain(rpc), SQLiteMerchantStore(home / "merchant.sqlite"), k=k,
+    merchant = Merchant(secret, RPCChain(rpc), store, k=k,
                         genesis=lx(rpc.getblockhash(0)), rng=secrets.token_bytes,
                         submit_package=lambda txs: rpc.submitpackage(list(txs)), min_delay=min_delay)
     token = write_operator_token(home / "merchant.operator-token")

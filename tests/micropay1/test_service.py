@@ -70,12 +70,13 @@ def test_bad_tickets_and_floods_are_4xx_and_change_nothing(rpc: Any, funded: Fun
         assert flood.status_code == 429 and flood.json()["error"]["code"] == "TOO_MANY_REQUESTS"
 
 
-def test_merchant_serve_from_the_command_line(node: Any, rpc: Any, funded: Funder, tmp_path: Path) -> None:
+def test_merchant_serve_from_the_command_line(node: Any, rpc: Any, funded: Funder, tmp_path: Path,
+                                              postgres_url: str) -> None:
     from tests.service.test_micropay2_cli import Cli
 
     cli = Cli(node, tmp_path / "home")
     try:
-        url = cli.serve("micropay1", "merchant-serve", "--k", "1")
+        url = cli.serve("micropay1", "merchant-serve", "--k", "1", "--store", postgres_url)
         assert httpx.get(url + "/info").json()["k"] == 1
         kit = Kit(rpc, funded)
         payer = kit.payer()

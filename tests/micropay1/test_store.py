@@ -1,16 +1,16 @@
-"""The SQLite stores' compare-and-set: a replayed state change returns False and writes nothing."""
+"""The stores' compare-and-set, on SQLite and PostgreSQL alike (``store_backend``): a replayed state change
+returns False and writes nothing; a second handle (another process) is held to the same rules."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
 from btcmicro.core.keys import PrivateKey
-from btcmicro.lottery.micropay1 import (
-    EscrowState,
-    Outpoint,
-    Request,
-    RequestState,
-    SQLiteMerchantStore,
-    SQLitePayerStore,
-    Ticket,
-)
+from btcmicro.lottery.micropay1 import EscrowState, Outpoint, Request, RequestState, Ticket
+from btcmicro.lottery.micropay1.postgres import MERCHANT_STORE, PAYER_STORE
+from btcmicro.store import StoreKind, open_store
 
 PK = [PrivateKey(bytes(31) + bytes([i])).pubkey for i in (1, 2)]
 ESCROW = Outpoint(b"\x05" * 32, 0)
@@ -24,8 +24,20 @@ def _ticket(i: int) -> Ticket:
     return Ticket(bytes([i]) * 16, ESCROW, 100_000, b"\x06" * 16, 6, PK[1], b"\x07" * 64, b"\x08" * 90)
 
 
-def test_merchant_store_one_ticket_per_request_one_win_per_escrow() -> None:
-    st = SQLiteMerchantStore(":memory:")
+@pytest.fixture
+def opened(store_url: Callable[[str], str]) -> Iterator[Callable[..., Any]]:
+    handles: list[Any] = []
+
+    def open_(kind: StoreKind[Any]) -> Any:
+        handles.append(open_store(store_url(kind.name), kind))
+        return handles[-1]
+    yield open_
+    for h in handles:
+        h.close()
+
+
+def test_merchant_store_one_ticket_per_request_one_win_per_escrow(opened) -> None:
+    st = opened(MERCHANT_STORE)
     for i in (1, 2, 3):
         st.add_request(_request(i), b"\x09" * 16, (b"a" * 17, b"b" * 79))
     assert st.record_ticket(_request(1).request_id, _ticket(1), b"lo", RequestState.LOST)
@@ -35,7 +47,8 @@ def test_merchant_store_one_ticket_per_request_one_win_per_escrow() -> None:
     assert st.request(_request(1).request_id) == before and not st.escrow_won(ESCROW)
     assert st.record_ticket(_request(2).request_id, _ticket(2), b"lo", RequestState.WON)
     assert st.escrow_won(ESCROW)
-    assert not st.record_ticket(_request(3).request_id, _ticket(3), b"lo", RequestState.WON)  # the escrow won already
+    other = opened(MERCHANT_STORE)  # another process on the same store
+    assert not other.record_ticket(_request(3).request_id, _ticket(3), b"lo", RequestState.WON)  # escrow won already
     rec = st.request(_request(3).request_id)
     assert rec is not None and rec.state == RequestState.ISSUED and rec.preimages == (b"a" * 17, b"b" * 79)
     assert st.record_claim(_request(2).request_id, ("aa", "bb"))
@@ -44,11 +57,12 @@ def test_merchant_store_one_ticket_per_request_one_win_per_escrow() -> None:
     assert rec is not None and rec.claim == ("aa", "bb") and rec.state == RequestState.CLAIMED
 
 
-def test_payer_store_compare_and_set() -> None:
-    st = SQLitePayerStore(":memory:")
+def test_payer_store_compare_and_set(opened) -> None:
+    st, other = opened(PAYER_STORE), opened(PAYER_STORE)
     assert [st.next_index() for _ in range(3)] == [0, 1, 2]
+    assert other.next_index() == 3
     st.add_escrow(0, ESCROW, 100_000)
     assert st.set_escrow(ESCROW, EscrowState.FUNDED, EscrowState.OUTSTANDING, _ticket(1), b"lo")
-    assert not st.set_escrow(ESCROW, EscrowState.FUNDED, EscrowState.OUTSTANDING, _ticket(2), b"lo2")
+    assert not other.set_escrow(ESCROW, EscrowState.FUNDED, EscrowState.OUTSTANDING, _ticket(2), b"lo2")
     rec = st.escrow(ESCROW)
     assert rec is not None and rec.state == EscrowState.OUTSTANDING and rec.ticket == _ticket(1)
