@@ -25,12 +25,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import btcmicro.pytest_plugin as regtest_plugin
 from btcmicro.node.launcher import RunningNode
 from btcmicro.pytest_plugin import RegtestNodePool
+from btcmicro.store import StoreKind, open_store
 from btcmicro.store.cluster import TemporaryCluster, find_pg_bin
 from btcmicro.wallet import Funder
 
@@ -152,3 +154,18 @@ def store_url(store_backend: str, tmp_path: Path, request: pytest.FixtureRequest
         return lambda name: str(tmp_path / f"{name}.sqlite")
     url = str(request.getfixturevalue("postgres_url"))
     return lambda name: url
+
+
+@pytest.fixture
+def opened(store_url: Callable[[str], str]) -> Iterator[Callable[..., Any]]:
+    """``opened(kind, **options)``: a new handle on this test's store of ``kind`` on this backend
+    (``open_store``, as ``--store`` opens it); two calls are two processes' views of one store. Closed at
+    the end."""
+    handles: list[Any] = []
+
+    def open_(kind: StoreKind[Any], **options: Any) -> Any:
+        handles.append(open_store(store_url(kind.name), kind, **options))
+        return handles[-1]
+    yield open_
+    for h in handles:
+        h.close()

@@ -1,6 +1,6 @@
 """``btcmicro microcash notary-serve`` (on a PostgreSQL store) / ``merchant-serve`` / ``board`` on the node, as
-child processes: an escrow announced to both, a ticket held, the board fetched and checked, and a restarted merchant serving the same
-escrow from its store."""
+child processes: an escrow announced to both, a ticket held, the board fetched and checked, and a restarted
+merchant serving the same escrow from its store."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -2,15 +2,9 @@
 returns False and writes nothing; a second handle (another process) is held to the same rules."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
-
-import pytest
-
 from btcmicro.core.keys import PrivateKey
 from btcmicro.lottery.micropay1 import EscrowState, Outpoint, Request, RequestState, Ticket
 from btcmicro.lottery.micropay1.postgres import MERCHANT_STORE, PAYER_STORE
-from btcmicro.store import StoreKind, open_store
 
 PK = [PrivateKey(bytes(31) + bytes([i])).pubkey for i in (1, 2)]
 ESCROW = Outpoint(b"\x05" * 32, 0)
@@ -23,17 +17,6 @@ def _request(i: int) -> Request:
 def _ticket(i: int) -> Ticket:
     return Ticket(bytes([i]) * 16, ESCROW, 100_000, b"\x06" * 16, 6, PK[1], b"\x07" * 64, b"\x08" * 90)
 
-
-@pytest.fixture
-def opened(store_url: Callable[[str], str]) -> Iterator[Callable[..., Any]]:
-    handles: list[Any] = []
-
-    def open_(kind: StoreKind[Any]) -> Any:
-        handles.append(open_store(store_url(kind.name), kind))
-        return handles[-1]
-    yield open_
-    for h in handles:
-        h.close()
 
 
 def test_merchant_store_one_ticket_per_request_one_win_per_escrow(opened) -> None:

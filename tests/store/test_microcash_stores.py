@@ -4,29 +4,12 @@ tickets and board, and seqnos taken and tickets held once across handles."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from typing import Any
-
-import pytest
 
 from btcmicro.lottery.microcash import Merchant, Notary
 from btcmicro.lottery.microcash import postgres as stores
 from btcmicro.lottery.microcash.board import verify_board
-from btcmicro.store import StoreKind, open_store
 
 from ..microcash.fakes import GENESIS, FakeWorld
-
-
-@pytest.fixture
-def opened(store_url: Callable[[str], str]) -> Iterator[Callable[..., Any]]:
-    handles: list[Any] = []
-
-    def open_(kind: StoreKind[Any]) -> Any:
-        handles.append(open_store(store_url(kind.name), kind))
-        return handles[-1]
-    yield open_
-    for h in handles:
-        h.close()
 
 
 def test_session_through_the_stores_and_a_second_handle(opened) -> None:

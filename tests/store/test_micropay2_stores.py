@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -24,24 +24,10 @@ from btcmicro.lottery.micropay2 import (
     wins,
 )
 from btcmicro.lottery.micropay2.postgres import MERCHANT_STORE, PAYER_STORE, VTS_STORE
-from btcmicro.store import StoreKind, open_store
 
 from ..micropay2.fakes import World
 
 Opener = Callable[..., Any]
-
-
-@pytest.fixture
-def opened(store_url: Callable[[str], str]) -> Iterator[Opener]:
-    """``opened(kind)``: a new handle on this test's store of ``kind`` (closed after the test)."""
-    handles: list[Any] = []
-
-    def open_(kind: StoreKind[Any], **options: Any) -> Any:
-        handles.append(open_store(store_url(kind.name), kind, **options))
-        return handles[-1]
-    yield open_
-    for h in handles:
-        h.close()
 
 
 def _race(n_threads: int, work: Callable[[int], None]) -> None:

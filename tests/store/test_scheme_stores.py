@@ -2,9 +2,6 @@
 the parties' flows of their own tests, with the stores opened by ``open_store`` as ``--store`` does."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
-
 import pytest
 
 from btcmicro.core.errors import ProtocolError
@@ -14,24 +11,11 @@ from btcmicro.lottery.micropay3 import postgres as mp3_stores
 from btcmicro.lottery.vts import AlreadyClaimed, verify_log
 from btcmicro.lottery.vuf import postgres as vuf_stores
 from btcmicro.lottery.vuf.store import Acceptance
-from btcmicro.store import StoreKind, open_store
 from btcmicro.testing import counter_rng
 
 from ..micropay3.fakes import World as Micropay3World
 from ..vuf.world import VRF_SECRET
 from ..vuf.world import World as VufWorld
-
-
-@pytest.fixture
-def opened(store_url: Callable[[str], str]) -> Iterator[Callable[..., Any]]:
-    handles: list[Any] = []
-
-    def open_(kind: StoreKind[Any]) -> Any:
-        handles.append(open_store(store_url(kind.name), kind))
-        return handles[-1]
-    yield open_
-    for h in handles:
-        h.close()
 
 
 def test_micropay3_abort_path_receipt_board_and_replays(opened):

@@ -14,11 +14,17 @@ from typing import Any
 
 from btcmicro.lottery.micropay1.messages import Request, Ticket
 from btcmicro.lottery.micropay1.predicate import Outpoint
-from btcmicro.lottery.micropay1.sqlite import SQLiteMerchantStore, SQLitePayerStore, _pack, _unpack
+from btcmicro.lottery.micropay1.sqlite import (
+    SQLiteMerchantStore,
+    SQLitePayerStore,
+    _pack,
+    escrow_record,
+    request_record,
+)
 from btcmicro.lottery.micropay1.states import EscrowState, RequestState
 from btcmicro.lottery.micropay1.store import EscrowRecord, MerchantStore, PayerStore, RequestRecord
 from btcmicro.store.migrations import Migration, Schema
-from btcmicro.store.postgres import PostgresStore, Row
+from btcmicro.store.postgres import PostgresStore
 from btcmicro.store.url import StoreKind
 
 __all__ = ["PostgresMerchantStore", "PostgresPayerStore", "MERCHANT_STORE", "PAYER_STORE"]
@@ -47,17 +53,9 @@ class PostgresMerchantStore(PostgresStore):
         self.execute("INSERT INTO requests (rid, request, s, preimages, state) VALUES (%s, %s, %s, %s, %s)",
                      (request.request_id, request.encode(), s, _pack(preimages), str(RequestState.ISSUED)))
 
-    @staticmethod
-    def _rec(row: Row) -> RequestRecord:
-        claim = None if row["claim_tx1"] is None else (str(row["claim_tx1"]), str(row["claim_tx2"]))
-        return RequestRecord(Request.decode(bytes(row["request"])), bytes(row["s"]), _unpack(bytes(row["preimages"])),
-                             RequestState(row["state"]),
-                             None if row["ticket"] is None else Ticket.decode(bytes(row["ticket"])),
-                             None if row["lottery"] is None else bytes(row["lottery"]), claim)
-
     def request(self, request_id: bytes) -> RequestRecord | None:
         row = self.query_one("SELECT * FROM requests WHERE rid = %s", (request_id,))
-        return None if row is None else self._rec(row)
+        return None if row is None else request_record(row)
 
     def escrow_won(self, escrow: Outpoint) -> bool:
         return self.query_one("SELECT 1 FROM won_escrows WHERE outpoint = %s", (escrow.encode(),)) is not None
@@ -100,11 +98,7 @@ class PostgresPayerStore(PostgresStore):
 
     def escrow(self, outpoint: Outpoint) -> EscrowRecord | None:
         row = self.query_one("SELECT * FROM escrows WHERE outpoint = %s", (outpoint.encode(),))
-        if row is None:
-            return None
-        return EscrowRecord(int(row["idx"]), outpoint, int(row["value"]), EscrowState(row["state"]),
-                            None if row["ticket"] is None else Ticket.decode(bytes(row["ticket"])),
-                            None if row["lottery"] is None else bytes(row["lottery"]))
+        return None if row is None else escrow_record(row, outpoint)
 
     def set_escrow(self, outpoint: Outpoint, expect: EscrowState, state: EscrowState, ticket: Ticket | None,
                    lottery_script: bytes | None) -> bool:

@@ -2,8 +2,8 @@
 :class:`btcmicro.store.SQLiteStore`)."""
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
+from typing import Any
 
 from btcmicro.lottery.micropay1.messages import Request, Ticket
 from btcmicro.lottery.micropay1.predicate import Outpoint
@@ -43,6 +43,22 @@ def _unpack(data: bytes) -> tuple[bytes, ...]:
     return tuple(out)
 
 
+def request_record(row: Any) -> RequestRecord:
+    """A ``requests`` row (SQLite's or PostgreSQL's, read by column name) as a :class:`RequestRecord`."""
+    claim = None if row["claim_tx1"] is None else (str(row["claim_tx1"]), str(row["claim_tx2"]))
+    return RequestRecord(Request.decode(bytes(row["request"])), bytes(row["s"]), _unpack(bytes(row["preimages"])),
+                         RequestState(row["state"]),
+                         None if row["ticket"] is None else Ticket.decode(bytes(row["ticket"])),
+                         None if row["lottery"] is None else bytes(row["lottery"]), claim)
+
+
+def escrow_record(row: Any, outpoint: Outpoint) -> EscrowRecord:
+    """An ``escrows`` row (either backend) as an :class:`EscrowRecord`."""
+    return EscrowRecord(int(row["idx"]), outpoint, int(row["value"]), EscrowState(row["state"]),
+                        None if row["ticket"] is None else Ticket.decode(bytes(row["ticket"])),
+                        None if row["lottery"] is None else bytes(row["lottery"]))
+
+
 class SQLiteMerchantStore(SQLiteStore):
     """:class:`~btcmicro.lottery.micropay1.store.MerchantStore` in SQLite."""
 
@@ -54,17 +70,9 @@ class SQLiteMerchantStore(SQLiteStore):
             db.execute("INSERT INTO requests (rid, request, s, preimages, state) VALUES (?, ?, ?, ?, ?)",
                        (request.request_id, request.encode(), s, _pack(preimages), str(RequestState.ISSUED)))
 
-    @staticmethod
-    def _rec(row: sqlite3.Row) -> RequestRecord:
-        claim = None if row["claim_tx1"] is None else (str(row["claim_tx1"]), str(row["claim_tx2"]))
-        return RequestRecord(Request.decode(bytes(row["request"])), bytes(row["s"]), _unpack(bytes(row["preimages"])),
-                             RequestState(row["state"]),
-                             None if row["ticket"] is None else Ticket.decode(bytes(row["ticket"])),
-                             None if row["lottery"] is None else bytes(row["lottery"]), claim)
-
     def request(self, request_id: bytes) -> RequestRecord | None:
         row = self.query_one("SELECT * FROM requests WHERE rid = ?", (request_id,))
-        return None if row is None else self._rec(row)
+        return None if row is None else request_record(row)
 
     def escrow_won(self, escrow: Outpoint) -> bool:
         return self.query_one("SELECT 1 FROM won_escrows WHERE outpoint = ?", (escrow.encode(),)) is not None
@@ -110,11 +118,7 @@ class SQLitePayerStore(SQLiteStore):
 
     def escrow(self, outpoint: Outpoint) -> EscrowRecord | None:
         row = self.query_one("SELECT * FROM escrows WHERE outpoint = ?", (outpoint.encode(),))
-        if row is None:
-            return None
-        return EscrowRecord(int(row["idx"]), outpoint, int(row["value"]), EscrowState(row["state"]),
-                            None if row["ticket"] is None else Ticket.decode(bytes(row["ticket"])),
-                            None if row["lottery"] is None else bytes(row["lottery"]))
+        return None if row is None else escrow_record(row, outpoint)
 
     def set_escrow(self, outpoint: Outpoint, expect: EscrowState, state: EscrowState, ticket: Ticket | None,
                    lottery_script: bytes | None) -> bool:
