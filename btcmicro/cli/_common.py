@@ -97,7 +97,8 @@ def keystore_passphrase(*, scope_env: str | None = None, prompt: str | None = No
     (which one encrypted the stores cannot be guessed).
 
     - With ``prompt`` (stores that always encrypt their keys: the channel stores), the passphrase is
-      asked for on the terminal (hidden) when no variable gives one.
+      asked for on the terminal (hidden) when no variable gives one; with no terminal on stdin the error
+      says which variable to set.
     - Without ``prompt`` (the toolkit wallet, the MICROPAY2 keystore) the answer is then None; see
       :func:`open_keystore` for what happens to a keystore opened with or without one.
     """
@@ -112,6 +113,9 @@ def keystore_passphrase(*, scope_env: str | None = None, prompt: str | None = No
             return alias
     if general is not None or prompt is None:
         return general
+    if not sys.stdin.isatty():  # nobody to ask (a script, a pipe, a service): say which variable to set
+        raise ConfigError(f"these keys are kept encrypted: set {PASSPHRASE_ENV} (no terminal to ask for the "
+                          "passphrase on)")
     return str(click.prompt(prompt, hide_input=True))
 
 

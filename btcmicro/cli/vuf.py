@@ -93,6 +93,9 @@ def _payer(ctx: click.Context, settings: dict[str, Any]) -> Any:
     from btcmicro.lottery.vuf import Payer, SQLitePayerStore
     from btcmicro.node.chain import RPCChain
 
+    if "vts_key" not in settings:
+        raise ConfigError(f"no escrows yet in {_home(ctx)}: run `btcmicro vuf escrow --vts URL --value SATS` first")
+
     rpc = ctx.obj.rpc()
     return Payer(_key(ctx, "payer-secret").to_bytes(), RPCChain(rpc), SQLitePayerStore(_home(ctx) / "payer.sqlite"),
                  bytes.fromhex(settings["vts_key"]), funder=ctx.obj.wallet(rpc), max_price=settings["max_price"])

@@ -83,3 +83,19 @@ def test_wallet_encrypt_command(tmp_path, monkeypatch):
     monkeypatch.setenv(PASSPHRASE_ENV, "wrong")
     with pytest.raises(ConfigError, match="wrong passphrase"):
         cli(datadir, "wallet", "encrypt")
+
+
+def test_always_encrypted_keys_with_no_terminal_say_which_variable_to_set(monkeypatch):
+    """The channel stores always encrypt their keys; with no variable set and nobody at a terminal (a script,
+    a pipe, a service) the command fails with one line naming the variable instead of waiting on a prompt."""
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    with pytest.raises(ConfigError, match=PASSPHRASE_ENV):
+        _common.keystore_passphrase(scope_env=CHANNEL_PASSPHRASE_ENV, prompt="channel key passphrase")
+    monkeypatch.setenv(PASSPHRASE_ENV, "pw")
+    assert _common.keystore_passphrase(scope_env=CHANNEL_PASSPHRASE_ENV, prompt="channel key passphrase") == "pw"
+
+
+def test_vuf_pay_before_any_escrow_says_what_to_run(tmp_path):
+    result = CliRunner().invoke(main, ["--datadir", str(tmp_path), "vuf", "pay", "http://127.0.0.1:9"])
+    assert result.exit_code == 1 and isinstance(result.exception, ConfigError)
+    assert "btcmicro vuf escrow" in str(result.exception)
