@@ -86,6 +86,7 @@ def test_passphrase_policy(monkeypatch):
         return "typed"
 
     monkeypatch.setattr(_common.click, "prompt", fake_prompt)
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)  # someone at a terminal (see test_passphrase.py for none)
     monkeypatch.delenv(PASSPHRASE_ENV, raising=False)
     monkeypatch.delenv(CHANNEL_PASSPHRASE_ENV, raising=False)
 
