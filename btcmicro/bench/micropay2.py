@@ -70,12 +70,13 @@ from btcmicro.lottery.micropay2 import (
     verify_sig,
     wins,
 )
+from btcmicro.lottery.micropay2.store import MerchantStore
 from btcmicro.service.merchant import create_merchant_app
 from btcmicro.store.sqlite import Sync
 from btcmicro.testing import FakeChain
 from btcmicro.wire.base64url import b64decode, b64encode
 
-__all__ = ["run_micropay2_bench", "format_report", "web_capacity_bound", "PAPER"]
+__all__ = ["run_micropay2_bench", "format_report", "web_capacity_bound", "bench_world", "PAPER"]
 
 PAPER = {"Request Ticket": 84.9, "Request Ticket (Fast)": 3.7, "Make a Ticket": 170.6, "Check Ticket": 437.6,
          "VTS Check": 496.1}
@@ -92,10 +93,12 @@ VTS_SEED = SEED + b"/vts-check"  # the claims the VTS checks are on escrows of a
 # --- a world both processes can build ----------------------------------------------------------------
 
 
-def _world(n: int, path: str = ":memory:", synchronous: Sync = "FULL", sigma1: Literal["always", "on_win"] = "always",
-           fresh: bool = True, seed: bytes = SEED) -> tuple[Payer, Merchant, VTS, list[EscrowRef]]:
-    """(payer, merchant, vts, escrows): ``n`` escrows funded "on" a fake chain at a fixed tip (what the
-    merchant's per-block cache holds in steady state), all from ``seed`` (the same seed, the same world)."""
+def bench_world(n: int, path: str = ":memory:", synchronous: Sync = "FULL",
+                sigma1: Literal["always", "on_win"] = "always", fresh: bool = True, seed: bytes = SEED, *,
+                store: MerchantStore | None = None, value: int = VALUE) -> tuple[Payer, Merchant, VTS, list[EscrowRef]]:
+    """(payer, merchant, vts, escrows): ``n`` escrows of ``value`` funded "on" a fake chain at a fixed tip
+    (what the merchant's per-block cache holds in steady state), all from ``seed`` (the same seed, the same
+    world). The merchant's store is ``store``, else SQLite at ``path``."""
     chain = FakeChain(tip=1_000, mtp=int(time.time()))
     vts = VTS(PrivateKey(sha256(seed + b"vts")), SQLiteVTSStore(":memory:"))
     payer = Payer(sha256(seed + b"payer"), chain, SQLitePayerStore(":memory:"), [vts.pubkey],
@@ -104,15 +107,16 @@ def _world(n: int, path: str = ":memory:", synchronous: Sync = "FULL", sigma1: L
     recs = []
     for i in idx:
         t = payer.template(i, chain.tip + 10_000)
-        recs.append(EscrowRecord(i, VALUE, "p2wsh", t.script, sha256(seed + i.to_bytes(4, "big")).hex(), 0,
+        recs.append(EscrowRecord(i, value, "p2wsh", t.script, sha256(seed + i.to_bytes(4, "big")).hex(), 0,
                                  EscrowStatus.LIVE, None, 0, chain.tip - 5, None))
     payer.store.add_escrows(recs)
     escrows = []
     for r in recs:
         ref = payer.escrow_ref(r)
-        chain.add_output(ref.txid, ref.vout, VALUE, ref.script_pubkey, confirmations=6)
+        chain.add_output(ref.txid, ref.vout, value, ref.script_pubkey, confirmations=6)
         escrows.append(ref)
-    merchant = Merchant(sha256(seed + b"merchant"), chain, SQLiteMerchantStore(path, synchronous=synchronous),
+    merchant = Merchant(sha256(seed + b"merchant"), chain,
+                        SQLiteMerchantStore(path, synchronous=synchronous) if store is None else store,
                         [vts.pubkey], price=PRICE, k=K, sigma1=sigma1, fresh_addresses=fresh,
                         tip_poll_seconds=3600)
     return payer, merchant, vts, escrows
@@ -121,7 +125,8 @@ def _world(n: int, path: str = ":memory:", synchronous: Sync = "FULL", sigma1: L
 def _web_app() -> Any:
     """The merchant server of the web experiment (a ServerProcess factory; settings from the environment)."""
     sync: Sync = "NORMAL" if os.environ.get("BTCMICRO_BENCH_SYNC", "FULL") == "NORMAL" else "FULL"
-    _, merchant, vts, _ = _world(int(os.environ["BTCMICRO_BENCH_ESCROWS"]), os.environ["BTCMICRO_BENCH_STORE"], sync)
+    escrows = int(os.environ["BTCMICRO_BENCH_ESCROWS"])
+    _, merchant, vts, _ = bench_world(escrows, os.environ["BTCMICRO_BENCH_STORE"], sync)
     return create_merchant_app(merchant, [vts], claim_in_background=False)
 
 
@@ -161,9 +166,9 @@ def _escrows_warm(merchant: Any, tickets: list[bytes], n_escrows: int) -> None:
 
 def _micro(n: int, echo: Callable[[str], None], repeats: int = 5) -> dict[str, Any]:
     n_esc = max(64, n // 8)
-    payer, merchant, _, escrows = _world(n_esc)
-    fast = _world(1, fresh=False)[1]
-    on_win = _world(n_esc, sigma1="on_win")[1]  # the same seed: the same escrows and r1
+    payer, merchant, _, escrows = bench_world(n_esc)
+    fast = bench_world(1, fresh=False)[1]
+    on_win = bench_world(n_esc, sigma1="on_win")[1]  # the same seed: the same escrows and r1
     key = PrivateKey.generate()
     digests = [os.urandom(32) for _ in range(n)]
     sigs = [key.sign(d) for d in digests]
@@ -178,7 +183,7 @@ def _micro(n: int, echo: Callable[[str], None], repeats: int = 5) -> dict[str, A
     echo("micro-benchmarks: winning claims on escrows the VTS has never seen")
     n_vts = max(200, n // 10)
     # A world of its own: escrows (and keys) the merchants above never see, so none is cached.
-    vpayer, vmerchant, vts, vescrows = _world(n_vts, seed=VTS_SEED)
+    vpayer, vmerchant, vts, vescrows = bench_world(n_vts, seed=VTS_SEED)
     xs: list[bytes] = []
     for e in vescrows:  # one winning x per escrow (rho = 1/2 here, to find winners quickly)
         while True:
@@ -239,7 +244,7 @@ def _throughput(n: int, tmp: Path, echo: Callable[[str], None]) -> dict[str, Any
                                           ("check_many batches of 64, FULL", "FULL", 64)]
     for mode, sync, batch in modes:
         echo(f"ticket checks per second: {mode}")
-        payer, merchant, _, escrows = _world(n_esc, str(tmp / f"merchant-{sync}-{batch}.sqlite"), sync)
+        payer, merchant, _, escrows = bench_world(n_esc, str(tmp / f"merchant-{sync}-{batch}.sqlite"), sync)
         tickets = [payer.sign_ticket(escrows[i % n_esc], merchant.request(), claim_value).encode() for i in range(n)]
         _escrows_warm(merchant, tickets, n_esc)
         t0 = time.perf_counter()
@@ -263,7 +268,7 @@ def _vts_claims(xs: list[bytes], tmp: Path, echo: Callable[[str], None]) -> dict
 def _web(duration: float, concurrency: int, tmp: Path, echo: Callable[[str], None]) -> dict[str, Any]:
     n_esc = 2_000
     env = {"BTCMICRO_BENCH_ESCROWS": str(n_esc), "BTCMICRO_BENCH_STORE": str(tmp / "web-merchant.sqlite")}
-    payer, _, _, escrows = _world(n_esc)
+    payer, _, _, escrows = bench_world(n_esc)
     claim_value = VALUE - 1_000
     won: set[int] = set()
 

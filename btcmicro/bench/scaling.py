@@ -35,18 +35,15 @@ from pathlib import Path
 from typing import Any
 
 from btcmicro.bench.load import Request, measure_ceiling, run_load
+from btcmicro.bench.micropay2 import bench_world as micropay2_world
 from btcmicro.core.hashes import sha256
 from btcmicro.core.keys import PrivateKey
 from btcmicro.lottery.micropay2 import (
     VTS,
-    EscrowRecord,
     EscrowRef,
-    EscrowStatus,
     Merchant,
     Payer,
     PaymentRequest,
-    SQLitePayerStore,
-    SQLiteVTSStore,
     wins,
 )
 from btcmicro.lottery.micropay2.postgres import MERCHANT_STORE, VTS_STORE
@@ -55,7 +52,6 @@ from btcmicro.service.vts import create_vts_app
 from btcmicro.service.workers import serve_workers
 from btcmicro.store.cluster import TemporaryCluster
 from btcmicro.store.url import open_store
-from btcmicro.testing import FakeChain
 from btcmicro.wire.base64url import b64decode, b64encode
 
 __all__ = ["run_scaling_bench", "format_report"]
@@ -69,25 +65,8 @@ ESCROWS = 2_000
 
 def _world(n: int, store: Any, seed: bytes = SEED) -> tuple[Payer, Merchant, VTS, list[EscrowRef]]:
     """(payer, merchant, vts, escrows) on a stand-in chain at a fixed tip, all from ``seed``: the
-    same world in the generator and in every worker."""
-    chain = FakeChain(tip=1_000, mtp=int(time.time()))
-    vts = VTS(PrivateKey(sha256(seed + b"vts")), SQLiteVTSStore(":memory:"))
-    payer = Payer(sha256(seed + b"payer"), chain, SQLitePayerStore(":memory:"), [vts.pubkey], max_price=PRICE,
-                  max_k=K)
-    recs = []
-    for i in payer.store.reserve_indices(n):
-        t = payer.template(i, chain.tip + 10_000)
-        recs.append(EscrowRecord(i, VALUE, "p2wsh", t.script, sha256(seed + i.to_bytes(4, "big")).hex(), 0,
-                                 EscrowStatus.LIVE, None, 0, chain.tip - 5, None))
-    payer.store.add_escrows(recs)
-    escrows = []
-    for r in recs:
-        ref = payer.escrow_ref(r)
-        chain.add_output(ref.txid, ref.vout, VALUE, ref.script_pubkey, confirmations=6)
-        escrows.append(ref)
-    merchant = Merchant(sha256(seed + b"merchant"), chain, store, [vts.pubkey], price=PRICE, k=K,
-                        tip_poll_seconds=3600)
-    return payer, merchant, vts, escrows
+    same world in the generator and in every worker (``bench micropay2``'s, on ``store``)."""
+    return micropay2_world(n, seed=seed, store=store, value=VALUE)
 
 
 # -- the server processes ---------------------------------------------------------------------------
