@@ -36,7 +36,8 @@ class NodeWorld:
         self.notary = Notary(self.nk, self.genesis, MemoryNotaryStore(), self.chain, self.beacon)
         self.merchants = [Merchant(k, self.genesis, MemoryMerchantStore(), self.chain, self.beacon) for k in self.mks]
 
-    def create(self) -> Escrow:
+    def broadcast_creation(self) -> str:
+        """The customer's creation transaction, mined; its txid (nobody has registered it yet)."""
         amount = creation_amount(self.params)
         fund = self.funded.send_many([(p2wpkh(self.ck.pubkey), amount)])
         st = self.chain.get_tx(fund)
@@ -46,6 +47,10 @@ class NodeWorld:
         tx = self.customer.create(self.params, [(fund, vout, amount)])
         txid = self.chain.broadcast(tx.serialize().hex())
         self.mine(1)
+        return txid
+
+    def create(self) -> Escrow:
+        txid = self.broadcast_creation()
         esc = self.notary.register(self.params, txid)
         for m in self.merchants:
             m.serve(esc)

@@ -13,10 +13,8 @@ from bitcoin.core import CTransaction
 
 from btcmicro.core.errors import ProtocolError
 from btcmicro.lottery.microcash import Customer, Merchant, Notary, Params
-from btcmicro.lottery.microcash.escrow import creation_amount
 from btcmicro.lottery.microcash.sqlite import SQLiteMerchantStore, SQLiteNotaryStore
 from btcmicro.lottery.microcash.store import MemoryCustomerStore
-from btcmicro.script.standard import p2wpkh
 from btcmicro.service.app import operator_headers
 from btcmicro.service.microcash import (
     MerchantClient,
@@ -33,19 +31,6 @@ from .nodeworld import NodeWorld
 pytestmark = [pytest.mark.integration, pytest.mark.both_engines]
 
 
-def _create(w: NodeWorld) -> str:
-    """The customer's creation transaction, confirmed; its txid (nobody registered yet)."""
-    amount = creation_amount(w.params)
-    fund = w.funded.send_many([(p2wpkh(w.ck.pubkey), amount)])
-    st = w.chain.get_tx(fund)
-    assert st is not None
-    vout = next(i for i, o in enumerate(CTransaction.deserialize(bytes.fromhex(st.hex)).vout)
-                if bytes(o.scriptPubKey) == p2wpkh(w.ck.pubkey))
-    txid = w.chain.broadcast(w.customer.create(w.params, [(fund, vout, amount)]).serialize().hex())
-    w.mine(1)
-    return txid
-
-
 def _paid_to(w: NodeWorld, txid: str, spk: bytes) -> int:
     st = w.chain.get_tx(txid)
     assert st is not None and st.confirmations >= 1
@@ -59,7 +44,7 @@ def test_escrow_tickets_claims_and_payout_over_http(rpc: Any, funded: Funder, tm
     notary = Notary(w.nk, w.genesis, SQLiteNotaryStore(tmp_path / "n.sqlite"), w.chain, w.beacon)
     merchants = [Merchant(k, w.genesis, SQLiteMerchantStore(tmp_path / f"m{i}.sqlite"), w.chain, w.beacon)
                  for i, k in enumerate(w.mks)]
-    txid = _create(w)
+    txid = w.broadcast_creation()
     customer = Customer(w.ck, w.genesis, MemoryCustomerStore(), w.chain)
     with ServiceThread(create_notary_app(notary)) as n_svc, NotaryClient(n_svc.url) as n_client:
         n_op = NotaryClient(n_svc.url, operator_token=n_svc.app.state.operator_token)
@@ -142,7 +127,7 @@ def test_bad_input_is_a_4xx_json_error_and_changes_nothing(rpc: Any, funded: Fun
     w = NodeWorld(rpc, funded)
     notary = Notary(w.nk, w.genesis, SQLiteNotaryStore(tmp_path / "n.sqlite"), w.chain, w.beacon)
     merchant = Merchant(w.mks[0], w.genesis, SQLiteMerchantStore(tmp_path / "m.sqlite"), w.chain, w.beacon)
-    txid = _create(w)
+    txid = w.broadcast_creation()
     other = Params.from_canonical(w.params.canonical()).replace(beta=w.params.beta * 2,
                                                                 b_penalty=w.params.b_penalty * 4)
     with ServiceThread(create_notary_app(notary)) as n_svc, \

@@ -26,6 +26,7 @@ from btcmicro.contracts import Expiry
 from btcmicro.core.errors import ConfigError, ProtocolError
 from btcmicro.core.keys import PrivateKey
 from btcmicro.lottery.microcash.params import Params
+from btcmicro.lottery.microcash.store import EscrowBook
 from btcmicro.lottery.microcash.templates import MicrocashEscrow
 from btcmicro.script.standard import p2wpkh
 from btcmicro.tx.build import SEQUENCE_RBF, TxBuilder
@@ -40,6 +41,7 @@ __all__ = [
     "layout",
     "params_commitment",
     "check_creation",
+    "saved_escrows",
     "creation_tx",
     "creation_amount",
     "outpoint_bytes",
@@ -162,6 +164,12 @@ def creation_tx(params: Params, customer: PrivateKey, coins: Sequence[tuple[str,
     for i, (_, _, amount) in enumerate(coins):
         sign_p2wpkh(tx, i, customer, amount)
     return tx
+
+
+def saved_escrows(book: EscrowBook) -> dict[bytes, Escrow]:
+    """The escrows a party's store remembers serving, by id_esc: what a restarted N or merchant serves."""
+    escrows = (Escrow(Params.from_canonical(params), txid) for params, txid in book.saved_escrows())
+    return {e.id_esc: e for e in escrows}
 
 
 def check_creation(params: Params, tx: CTransaction, confirmed_height: int | None) -> Escrow:

@@ -15,9 +15,8 @@ from btcmicro.core.keys import PrivateKey
 from btcmicro.lottery.microcash.beacon import Beacon
 from btcmicro.lottery.microcash.board import BROKEN, Entry, verify_board
 from btcmicro.lottery.microcash.draw import group_winners
-from btcmicro.lottery.microcash.escrow import Escrow
+from btcmicro.lottery.microcash.escrow import Escrow, saved_escrows
 from btcmicro.lottery.microcash.messages import DUPLICATE, OUT_OF_RANGE, Claim, Proof, Ticket
-from btcmicro.lottery.microcash.params import Params
 from btcmicro.lottery.microcash.states import MERCHANT, TicketEvent, TicketStatus
 from btcmicro.lottery.microcash.store import MerchantStore
 from btcmicro.ports import Chain
@@ -33,12 +32,9 @@ class Merchant:
         self.store = store
         self.chain = chain
         self.beacon = beacon
-        self.escrows: dict[bytes, Escrow] = {}
+        self.escrows: dict[bytes, Escrow] = saved_escrows(store)  # a restart serves them again
         self.broken: set[bytes] = set()
         self.payout_spk = p2wpkh(key.pubkey)
-        for params, txid in store.saved_escrows():  # a restart serves what it served before
-            esc = Escrow(Params.from_canonical(params), txid)
-            self.escrows[esc.id_esc] = esc
 
     def serve(self, escrow: Escrow) -> int:
         """Serve an escrow (its creation already checked by :func:`check_creation`), remembered in the

@@ -24,7 +24,14 @@ from btcmicro.core.keys import PrivateKey
 from btcmicro.lottery.microcash import board as B
 from btcmicro.lottery.microcash.beacon import Beacon
 from btcmicro.lottery.microcash.draw import group_winners
-from btcmicro.lottery.microcash.escrow import Escrow, burn_script, check_creation, payout_commitment, spend_tx
+from btcmicro.lottery.microcash.escrow import (
+    Escrow,
+    burn_script,
+    check_creation,
+    payout_commitment,
+    saved_escrows,
+    spend_tx,
+)
 from btcmicro.lottery.microcash.messages import DUPLICATE, OUT_OF_RANGE, Claim, Proof, Ticket
 from btcmicro.lottery.microcash.params import Params
 from btcmicro.lottery.microcash.states import NOTARY, EscrowEvent, EscrowStatus
@@ -41,12 +48,9 @@ class Notary:
         self.store = store
         self.chain = chain
         self.beacon = beacon
-        self.escrows: dict[bytes, Escrow] = {}
+        self.escrows: dict[bytes, Escrow] = saved_escrows(store)  # a restart serves them again
         self._head: tuple[int, bytes] | None = None  # (next seq, prev hash) of the board
         self._draws: dict[tuple[bytes, int, str], list[int]] = {}  # (id_esc, g, block hash) -> winners
-        for params, txid in store.saved_escrows():  # a restart serves what was registered before
-            esc = Escrow(Params.from_canonical(params), txid)
-            self.escrows[esc.id_esc] = esc
 
     # --- the board -------------------------------------------------------------------------------
 
