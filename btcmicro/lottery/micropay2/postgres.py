@@ -19,13 +19,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from btcmicro.lottery.micropay2.messages import Ticket
 from btcmicro.lottery.micropay2.sqlite import (
     SQLiteMerchantStore,
     SQLitePayerStore,
     SQLiteVTSStore,
     _pack_sigs,
-    _unpack_sigs,
+    escrow_record,
+    win_record,
 )
 from btcmicro.lottery.micropay2.states import EscrowStatus, WinStatus
 from btcmicro.lottery.micropay2.store import Acceptance, EscrowRecord, MerchantStore, PayerStore, VTSStore, WinRecord
@@ -105,10 +105,7 @@ class PostgresMerchantStore(PostgresStore):
     def has_win(self, txid: str, vout: int) -> bool:
         return self.query_one("SELECT 1 FROM wins WHERE txid = %s AND vout = %s", (txid, vout)) is not None
 
-    @staticmethod
-    def _win(row: Row) -> WinRecord:
-        return WinRecord(bytes(row["c"]), Ticket.decode(bytes(row["ticket"])), WinStatus(row["status"]),
-                         _unpack_sigs(row["vts_sigs"]), row["claim_txid"], row["detail"])
+    _win = staticmethod(win_record)
 
     def win(self, c: bytes) -> WinRecord | None:
         row = self.query_one("SELECT * FROM wins WHERE c = %s", (c,))
@@ -191,12 +188,7 @@ class PostgresPayerStore(PostgresStore):
         self.execute("UPDATE escrows SET status = %s, spent_txid = COALESCE(%s, spent_txid), "
                      "height = COALESCE(%s, height) WHERE idx = %s", (str(status), spent_txid, height, index))
 
-    @staticmethod
-    def _rec(row: Row) -> EscrowRecord:
-        return EscrowRecord(int(row["idx"]), int(row["value"]), row["wrapping"], bytes(row["script"]), row["txid"],
-                            row["vout"], EscrowStatus(row["status"]),
-                            None if row["merchant"] is None else bytes(row["merchant"]), int(row["tickets"]),
-                            row["height"], row["spent_txid"])
+    _rec = staticmethod(escrow_record)
 
     def escrows(self, status: EscrowStatus | None = None) -> list[EscrowRecord]:
         if status is None:

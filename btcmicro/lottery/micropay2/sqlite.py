@@ -7,10 +7,10 @@ The VTS's SQLite store is the shared :class:`btcmicro.lottery.vts.SQLiteVTSStore
 """
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from btcmicro.lottery.micropay2.messages import Ticket
 from btcmicro.lottery.micropay2.states import EscrowStatus, WinStatus
@@ -56,6 +56,19 @@ def _accept_all_sql(n: int) -> str:
             "SELECT column1, column2, column3, column4, column5, column6 FROM (VALUES " + values + ") AS v "
             "WHERE NOT EXISTS (SELECT 1 FROM wins WHERE wins.txid = v.column3 AND wins.vout = v.column4) "
             "ON CONFLICT (c) DO NOTHING")
+
+
+def win_record(row: Any) -> WinRecord:
+    """A row of either backend (read by column name) as a :class:`WinRecord`."""
+    return WinRecord(bytes(row["c"]), Ticket.decode(bytes(row["ticket"])), WinStatus(row["status"]),
+                     _unpack_sigs(row["vts_sigs"]), row["claim_txid"], row["detail"])
+
+
+def escrow_record(row: Any) -> EscrowRecord:
+    """A row of either backend (read by column name) as a :class:`EscrowRecord`."""
+    return EscrowRecord(row["idx"], row["value"], row["wrapping"], bytes(row["script"]), row["txid"], row["vout"],
+                        EscrowStatus(row["status"]), None if row["merchant"] is None else bytes(row["merchant"]),
+                        row["tickets"], row["height"], row["spent_txid"])
 
 
 class SQLiteMerchantStore(SQLiteStore):
@@ -106,10 +119,7 @@ class SQLiteMerchantStore(SQLiteStore):
     def has_win(self, txid: str, vout: int) -> bool:
         return self.query_one("SELECT 1 FROM wins WHERE txid = ? AND vout = ?", (txid, vout)) is not None
 
-    @staticmethod
-    def _win(row: sqlite3.Row) -> WinRecord:
-        return WinRecord(bytes(row["c"]), Ticket.decode(bytes(row["ticket"])), WinStatus(row["status"]),
-                         _unpack_sigs(row["vts_sigs"]), row["claim_txid"], row["detail"])
+    _win = staticmethod(win_record)
 
     def win(self, c: bytes) -> WinRecord | None:
         row = self.query_one("SELECT * FROM wins WHERE c = ?", (c,))
@@ -198,11 +208,7 @@ class SQLitePayerStore(SQLiteStore):
             db.execute("UPDATE escrows SET status = ?, spent_txid = COALESCE(?, spent_txid), "
                        "height = COALESCE(?, height) WHERE idx = ?", (str(status), spent_txid, height, index))
 
-    @staticmethod
-    def _rec(row: sqlite3.Row) -> EscrowRecord:
-        return EscrowRecord(row["idx"], row["value"], row["wrapping"], bytes(row["script"]), row["txid"], row["vout"],
-                            EscrowStatus(row["status"]), None if row["merchant"] is None else bytes(row["merchant"]),
-                            row["tickets"], row["height"], row["spent_txid"])
+    _rec = staticmethod(escrow_record)
 
     def escrows(self, status: EscrowStatus | None = None) -> list[EscrowRecord]:
         if status is None:

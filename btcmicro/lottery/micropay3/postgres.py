@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from btcmicro.lottery.micropay3.messages import CLAIMS, Receipt, Ticket
-from btcmicro.lottery.micropay3.sqlite import SQLiteMerchantStore, SQLiteMicropay3VTSStore
+from btcmicro.lottery.micropay3.messages import CLAIMS, Receipt
+from btcmicro.lottery.micropay3.sqlite import SQLiteMerchantStore, SQLiteMicropay3VTSStore, win_record
 from btcmicro.lottery.micropay3.states import WinStatus
 from btcmicro.lottery.micropay3.store import Acceptance, MerchantStore, Micropay3VTSStore, WinRecord
 from btcmicro.lottery.vts import GENESIS
@@ -86,12 +86,7 @@ class PostgresMerchantStore(PostgresStore):
             return out
         return self.atomic(run)
 
-    @staticmethod
-    def _win(row: Row) -> WinRecord:
-        return WinRecord(bytes(row["c"]), Ticket.decode(bytes(row["ticket"])), WinStatus(row["status"]), row["tx1"],
-                         row["path"], None if row["cosig"] is None else bytes(row["cosig"]),
-                         None if row["receipt"] is None else Receipt.decode(bytes(row["receipt"])),
-                         row["claim_txid"], row["detail"])
+    _win = staticmethod(win_record)
 
     def win(self, c: bytes) -> WinRecord | None:
         row = self.query_one("SELECT * FROM wins WHERE c = %s", (c,))

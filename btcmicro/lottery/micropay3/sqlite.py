@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from btcmicro.lottery.micropay3.messages import CLAIMS, Receipt, Ticket
 from btcmicro.lottery.micropay3.states import EscrowStatus, WinStatus
@@ -25,6 +26,14 @@ CREATE TABLE IF NOT EXISTS tickets (
     UNIQUE (idx, number)
 );
 """
+
+
+def win_record(row: Any) -> WinRecord:
+    """A row of either backend (read by column name) as a :class:`WinRecord`."""
+    return WinRecord(bytes(row["c"]), Ticket.decode(bytes(row["ticket"])), WinStatus(row["status"]), row["tx1"],
+                     row["path"], None if row["cosig"] is None else bytes(row["cosig"]),
+                     None if row["receipt"] is None else Receipt.decode(bytes(row["receipt"])),
+                     row["claim_txid"], row["detail"])
 
 
 class SQLitePayerStore(SQLiteStore):
@@ -139,12 +148,7 @@ class SQLiteMerchantStore(SQLiteStore):
                 out.append("ok")
         return out
 
-    @staticmethod
-    def _win(row: sqlite3.Row) -> WinRecord:
-        return WinRecord(bytes(row["c"]), Ticket.decode(bytes(row["ticket"])), WinStatus(row["status"]), row["tx1"],
-                         row["path"], None if row["cosig"] is None else bytes(row["cosig"]),
-                         None if row["receipt"] is None else Receipt.decode(bytes(row["receipt"])),
-                         row["claim_txid"], row["detail"])
+    _win = staticmethod(win_record)
 
     def win(self, c: bytes) -> WinRecord | None:
         row = self.query_one("SELECT * FROM wins WHERE c = ?", (c,))

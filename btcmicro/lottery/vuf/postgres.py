@@ -18,7 +18,7 @@ from btcmicro.core.errors import ProtocolError
 from btcmicro.lottery.vts.board import BoardEntry
 from btcmicro.lottery.vts.postgres import PostgresVTSStore
 from btcmicro.lottery.vuf.messages import CLAIMS
-from btcmicro.lottery.vuf.sqlite import SQLiteMerchantStore, SQLiteVufVTSStore
+from btcmicro.lottery.vuf.sqlite import SQLiteMerchantStore, SQLiteVufVTSStore, win_record
 from btcmicro.lottery.vuf.states import WinStatus
 from btcmicro.lottery.vuf.store import Acceptance, MerchantStore, VufVTSStore, WinRecord
 from btcmicro.store.migrations import Migration, Schema
@@ -79,10 +79,7 @@ class PostgresMerchantStore(PostgresStore):
     def seen(self, t: bytes) -> bool:
         return self.query_one("SELECT 1 FROM vuf_tickets WHERE t = %s", (t,)) is not None
 
-    @staticmethod
-    def _win(row: Row) -> WinRecord:
-        return WinRecord(bytes(row["t"]), bytes(row["ticket"]), bytes(row["proof"]), WinStatus(row["status"]),
-                         None if row["vts_sig"] is None else bytes(row["vts_sig"]), row["claim_txid"], row["detail"])
+    _win = staticmethod(win_record)
 
     def win(self, t: bytes) -> WinRecord | None:
         row = self.query_one("SELECT * FROM vuf_wins WHERE t = %s", (t,))

@@ -34,6 +34,12 @@ CREATE TABLE IF NOT EXISTS vuf_wins (
 """
 
 
+def win_record(row: Any) -> WinRecord:
+    """A row of either backend (read by column name) as a :class:`WinRecord`."""
+    return WinRecord(bytes(row["t"]), bytes(row["ticket"]), bytes(row["proof"]), WinStatus(row["status"]),
+                     None if row["vts_sig"] is None else bytes(row["vts_sig"]), row["claim_txid"], row["detail"])
+
+
 class SQLiteMerchantStore(SQLiteStore):
     """:class:`~btcmicro.lottery.vuf.store.MerchantStore` in SQLite: t is the tickets' primary key and
     the wins table holds at most one winner per escrow."""
@@ -57,10 +63,7 @@ class SQLiteMerchantStore(SQLiteStore):
     def seen(self, t: bytes) -> bool:
         return self.query_one("SELECT 1 FROM vuf_tickets WHERE t = ?", (t,)) is not None
 
-    @staticmethod
-    def _win(row: sqlite3.Row) -> WinRecord:
-        return WinRecord(bytes(row["t"]), bytes(row["ticket"]), bytes(row["proof"]), WinStatus(row["status"]),
-                         None if row["vts_sig"] is None else bytes(row["vts_sig"]), row["claim_txid"], row["detail"])
+    _win = staticmethod(win_record)
 
     def win(self, t: bytes) -> WinRecord | None:
         row = self.query_one("SELECT * FROM vuf_wins WHERE t = ?", (t,))
