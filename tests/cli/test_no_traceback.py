@@ -66,6 +66,11 @@ def assert_one_line_error(code: int, output: str, args: tuple[str, ...]) -> None
     assert len(errors) == 1, f"btcmicro {' '.join(args)}: want one error line, got:\n{output}"
 
 
+def assert_only_one_line(code: int, output: str, args: tuple[str, ...]) -> None:
+    assert_one_line_error(code, output, args)
+    assert len(output.strip().splitlines()) == 1, f"btcmicro {' '.join(args)}: want one line in all, got:\n{output}"
+
+
 @pytest.fixture
 def empty_home(tmp_path, monkeypatch):
     monkeypatch.setenv("BTCMICRO_DATADIR", str(tmp_path / "dd"))
@@ -84,7 +89,7 @@ def test_the_sweep_reaches_every_command():
 @pytest.mark.parametrize("args", list(bad_invocations()), ids=" ".join)
 def test_bad_arguments_get_one_line_never_a_traceback(args, empty_home, monkeypatch, capsys):
     code, output = run_cli(monkeypatch, capsys, "--datadir", str(empty_home), *args)
-    assert_one_line_error(code, output, args)
+    assert_only_one_line(code, output, args)
 
 
 # --------------------------------------------------------------- the four seen, on a real node
