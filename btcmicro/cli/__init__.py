@@ -99,10 +99,10 @@ def run() -> None:
         sys.exit(130)
     except click.UsageError as exc:  # click's own shows three lines: usage, a hint, the error
         hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
-        click.echo(f"error: {_one_line(exc).rstrip('.')}{hint}", err=True)
+        click.echo(f"error: {_one_line(exc.format_message()).rstrip('.')}{hint}", err=True)
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        click.echo(f"error: {_one_line(exc)}", err=True)
+        click.echo(f"error: {_one_line(exc.format_message())}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
@@ -122,7 +122,7 @@ def run() -> None:
         _unexpected(exc)
 
 
-def _one_line(exc: BaseException) -> str:
+def _one_line(exc: BaseException | str) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
