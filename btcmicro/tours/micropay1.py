@@ -16,6 +16,7 @@ from typing import Any
 
 from bitcoin.core import lx
 
+from btcmicro.core.amounts import format_sats
 from btcmicro.core.errors import NodeError
 from btcmicro.lottery.micropay1 import (
     Merchant,
@@ -69,7 +70,7 @@ def tour(rpc: Any, wallet: Any, workdir: Path | str, say: Callable[[str], None])
     wallet.ensure_balance(6 * VALUE + 100_000)
     escrows = [payer.fund_escrow(VALUE) for _ in range(3)]
     wallet.confirm(1)
-    say(f"MICROPAY1-sub: 3 escrows of {VALUE} sat, rho = 1/{1 << K}, refund delay {DELAY} blocks")
+    say(f"MICROPAY1-sub: 3 escrows of {format_sats(VALUE)}, rho = 1/{1 << K}, refund delay {DELAY} blocks")
 
     t, n, _ = _pay_until(payer, merchant, wallet, escrows[0], won=True)
     tx1, tx2 = merchant.claim_package(t.request_id)
@@ -78,8 +79,8 @@ def tour(rpc: Any, wallet: Any, workdir: Path | str, say: Callable[[str], None])
     fees = VALUE - tx2.vout[0].nValue
     report["win"] = {"tickets": n, "tx1": id1, "tx2": id2, "tx1_vbytes": vsize(tx1), "tx2_vbytes": vsize(tx2),
                      "fees_sats": fees, "confirmations": rpc.getrawtransaction(id2, True)["confirmations"]}
-    say(f"1. {n} ticket(s) until a win; claim package through submitpackage mined:\n"
-        f"   tx1 {vsize(tx1)} vB + tx2 {vsize(tx2)} vB, fees {fees} sat")
+    say(f"  {n} ticket(s) until a win; claim package through submitpackage mined:\n"
+        f"    tx1 {vsize(tx1)} vB + tx2 {vsize(tx2)} vB, fees {format_sats(fees)}")
 
     t, n, lost_on = _pay_until(payer, merchant, wallet, escrows[1], won=False)
     grief = merchant.broadcast_tx1(t.request_id)
@@ -94,8 +95,8 @@ def tour(rpc: Any, wallet: Any, workdir: Path | str, say: Callable[[str], None])
     refund = payer.timeout(lost_on)
     wallet.confirm(1)
     report["griefing"] = {"tx1": grief, "early_refund": refused, "refund": refund}
-    say(f"2. a losing merchant publishes tx1: the payer's refund is refused ({refused}),\n"
-        f"   taken after {DELAY} blocks: {refund}")
+    say(f"  a losing merchant publishes tx1: the payer's refund is refused ({refused}),\n"
+        f"    taken after {DELAY} blocks: {refund}")
 
     t, n, won_on = _pay_until(payer, merchant, wallet, escrows[2], won=True)
     id1, id2 = merchant.claim(t.request_id)
@@ -103,6 +104,6 @@ def tour(rpc: Any, wallet: Any, workdir: Path | str, say: Callable[[str], None])
     wallet.confirm(1)
     gone = [x for x in (id1, id2) if chain.get_tx(x) is None]
     report["front_run"] = {"claim": [id1, id2], "double_spend": theft, "claim_gone": len(gone) == 2}
-    say(f"3. the payer front-runs a won ticket with a higher-fee double spend of the escrow: mined,\n"
-        f"   the claim package is gone ({len(gone)} of 2 transactions) - the substitute's kept weakness")
+    say(f"  the payer front-runs a won ticket with a higher-fee double spend of the escrow: mined,\n"
+        f"    the claim package is gone ({len(gone)} of 2 transactions) - the substitute's kept weakness")
     return report
