@@ -16,13 +16,24 @@ from btcmicro.lottery.microcash.beacon import Beacon
 from btcmicro.lottery.microcash.board import BROKEN, Entry, verify_board
 from btcmicro.lottery.microcash.draw import group_winners
 from btcmicro.lottery.microcash.escrow import Escrow, saved_escrows
-from btcmicro.lottery.microcash.messages import DUPLICATE, OUT_OF_RANGE, Claim, Proof, Ticket
+from btcmicro.lottery.microcash.messages import DUPLICATE, OUT_OF_RANGE, Claim, Proof, Ticket, ticket_ok
+from btcmicro.lottery.microcash.params import Params
 from btcmicro.lottery.microcash.states import MERCHANT, TicketEvent, TicketStatus
 from btcmicro.lottery.microcash.store import MerchantStore
 from btcmicro.ports import Chain
 from btcmicro.script.standard import p2wpkh
 
-__all__ = ["Merchant"]
+__all__ = ["Merchant", "hold_tickets"]
+
+
+def hold_tickets(store: MerchantStore, id_esc: bytes, rows: Sequence[tuple[int, int, bytes]]) -> list[bytes | None]:
+    """Hold (seqno, group, ticket) rows of one escrow inside the caller's group commit: per row None
+    when new, else the ticket already held for that seqno (a seqno twice: the second gets the first).
+    One statement when the store has ``add_tickets``; else one add_ticket per row."""
+    many = getattr(store, "add_tickets", None)
+    if many is not None:
+        return list(many(id_esc, rows))
+    return [store.add_ticket(id_esc, seqno, group, ticket) for seqno, group, ticket in rows]
 
 
 class Merchant:
@@ -57,10 +68,8 @@ class Merchant:
             if e.kind == BROKEN:
                 self.broken.add(Proof.decode(e.data).first.id_esc)
 
-    def receive(self, data: bytes, height: int | None = None) -> Proof | None:
-        """Check and hold a ticket: None when accepted, a Proof of cheating, or ProtocolError (dropped).
-        ``height`` is the chain tip the schedule is read at (asked from the chain when None)."""
-        t = Ticket.decode(data)
+    def _served(self, t: Ticket) -> Params:
+        """Checks 1 and 2 (and that the escrow is served): the escrow's parameters."""
         esc = self.escrows.get(t.id_esc)
         if esc is None:
             raise ProtocolError("UNKNOWN_ESCROW", "no such escrow")
@@ -69,6 +78,14 @@ class Merchant:
             raise ProtocolError("ESCROW_BROKEN", "the escrow is broken")
         if t.index >= p.m or p.merchants[t.index] != self.key.pubkey:  # 2
             raise ProtocolError("WRONG_MERCHANT", f"index {t.index} is not this merchant's")
+        return p
+
+    def receive(self, data: bytes, height: int | None = None) -> Proof | None:
+        """Check and hold a ticket: None when accepted, a Proof of cheating, or ProtocolError (dropped).
+        ``height`` is the chain tip the schedule is read at (asked from the chain when None).
+        This is the general path, in the paper's order; :meth:`receive_batch` reaches the same outcome."""
+        t = Ticket.decode(data)
+        p = self._served(t)
         if t.seqno < p.max_seqno:
             held = self.store.ticket_for(t.id_esc, t.seqno)
             if held is not None:  # 3
@@ -84,24 +101,56 @@ class Merchant:
             raise ProtocolError("BAD_SIGNATURE", "sigma_C does not verify")
         if t.seqno >= p.max_seqno:
             return Proof(OUT_OF_RANGE, t)
-        old = self.store.add_ticket(t.id_esc, t.seqno, p.group_of_seqno(t.seqno), t.encode())
-        if old is not None:  # a concurrent second ticket for this seqno
-            if old == t.encode():
-                raise ProtocolError("REPLAYED", f"seqno {t.seqno} already held")
-            return Proof(DUPLICATE, Ticket.decode(old), t)
-        return None
+        return self._outcome(t, t.encode(), self.store.add_ticket(t.id_esc, t.seqno, p.group_of_seqno(t.seqno),
+                                                                  t.encode()))
 
-    def receive_batch(self, items: list[bytes]) -> list[Proof | ProtocolError | None]:
+    @staticmethod
+    def _outcome(t: Ticket, wire: bytes, old: bytes | None) -> Proof | None:
+        """The outcome of holding ``t``: None when new, else REPLAYED or a duplicate's Proof."""
+        if old is None:
+            return None
+        if old == wire:
+            raise ProtocolError("REPLAYED", f"seqno {t.seqno} already held")
+        return Proof(DUPLICATE, Ticket.decode(old), t)
+
+    def receive_batch(self, items: Sequence[bytes]) -> list[Proof | ProtocolError | None]:
         """:meth:`receive` for many tickets with one group commit: per ticket None (held), a Proof, or
-        the ProtocolError that dropped it."""
-        out: list[Proof | ProtocolError | None] = []
+        the ProtocolError that dropped it; the same outcomes as :meth:`receive` one by one.
+
+        The fast path is a ticket on schedule (check 4) whose seqno this process has not been asked
+        about yet: sigma_C is verified from the wire bytes (check 5), then the batch's tickets are held
+        together and a seqno already held (check 3, decided in the store's transaction) gives REPLAYED
+        or a duplicate's Proof exactly as in :meth:`receive`. Any other ticket (off schedule, out of
+        range, or a seqno already held out of the window) goes through :meth:`receive`."""
+        out: list[Proof | ProtocolError | None] = [None] * len(items)
         height = self.chain.height()  # one chain query per batch
+        windows: dict[bytes, tuple[int, int]] = {}
+        fresh: dict[bytes, list[tuple[int, Ticket, bytes]]] = {}  # per escrow: (slot, ticket, wire)
         with self.store.batch():
-            for data in items:
+            for i, data in enumerate(items):
                 try:
-                    out.append(self.receive(data, height))
+                    t = Ticket.decode(data)
+                    p = self._served(t)
+                    w = windows.get(t.id_esc)
+                    if w is None:
+                        w = windows[t.id_esc] = p.seqno_window(height)
+                    if not w[0] <= t.seqno < w[1]:  # off schedule, out of range: the general path
+                        out[i] = self.receive(data, height)
+                        continue
+                    wire = bytes(data)
+                    if not ticket_ok(p.customer, self.genesis, wire):  # 5
+                        raise ProtocolError("BAD_SIGNATURE", "sigma_C does not verify")
+                    fresh.setdefault(t.id_esc, []).append((i, t, wire))
                 except ProtocolError as exc:
-                    out.append(exc)
+                    out[i] = exc
+            for id_esc, rows in fresh.items():
+                p = self.escrows[id_esc].params
+                olds = hold_tickets(self.store, id_esc, [(t.seqno, p.group_of_seqno(t.seqno), w) for _, t, w in rows])
+                for (i, t, wire), old in zip(rows, olds, strict=True):
+                    try:
+                        out[i] = self._outcome(t, wire, old)
+                    except ProtocolError as exc:
+                        out[i] = exc
         return out
 
     def draw(self, id_esc: bytes, g: int) -> list[int] | None:

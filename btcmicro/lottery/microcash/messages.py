@@ -15,14 +15,16 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import coincurve
+from coincurve._libsecp256k1 import lib as _lib  # type: ignore[import-not-found,unused-ignore]
+from coincurve.context import GLOBAL_CONTEXT
 
 from btcmicro.core.errors import ProtocolError
 from btcmicro.core.keys import PrivateKey
 from btcmicro.crypto.secp256k1 import tagged_hash
-from btcmicro.wire.binary import Reader, TaggedMessage, Writer, message_tag
+from btcmicro.wire.binary import TaggedMessage, Writer, message_tag
 
 __all__ = [
     "TICKET_SIZE",
@@ -33,6 +35,8 @@ __all__ = [
     "OUT_OF_RANGE",
     "schnorr_sign",
     "schnorr_ok",
+    "ticket_digest",
+    "ticket_ok",
 ]
 
 TICKET_SIZE = 110
@@ -40,6 +44,9 @@ DUPLICATE = 1
 OUT_OF_RANGE = 2
 _TICKET_TAG = "btcmicro/microcash/ticket/v1"
 _CLAIM_SIG_TAG = "btcmicro/microcash/claim/v1"
+_BODY = 46  # index_M | id_esc | seqno: what sigma_C signs (after the genesis hash)
+_CTX = GLOBAL_CONTEXT.ctx
+_schnorrsig_verify = _lib.secp256k1_schnorrsig_verify
 
 
 @lru_cache(maxsize=256)
@@ -52,17 +59,50 @@ def _xonly(x: bytes) -> coincurve.PublicKeyXOnly:
     return coincurve.PublicKeyXOnly(x)
 
 
+@lru_cache(maxsize=4096)
+def _parsed(pubkey33: bytes) -> Any:
+    """libsecp256k1's parsed x-only key for the x coordinate of ``pubkey33``, or None when invalid."""
+    try:
+        return _xonly(pubkey33[1:33]).public_key
+    except (ValueError, TypeError):
+        return None
+
+
+@lru_cache(maxsize=64)
+def _ticket_state(genesis: bytes) -> Any:
+    """SHA-256 state after the ticket tag's 64-byte prefix and ``genesis`` (copied per ticket)."""
+    t = hashlib.sha256(_TICKET_TAG.encode()).digest()
+    return hashlib.sha256(t + t + genesis)
+
+
+def ticket_digest(genesis: bytes, wire: bytes) -> bytes:
+    """What sigma_C signs for the encoded ticket ``wire`` (its first 46 bytes on this chain)."""
+    h = _ticket_state(bytes(genesis)).copy()
+    h.update(wire[:_BODY])
+    return bytes(h.digest())
+
+
 def schnorr_sign(key: PrivateKey, digest: bytes) -> bytes:
     """BIP340 signature of ``key`` on a 32-byte digest (deterministic aux: the digest)."""
     return _signer(key.to_bytes()).sign_schnorr(digest, digest)
 
 
 def schnorr_ok(pubkey33: bytes, digest: bytes, sig: bytes) -> bool:
-    """Whether ``sig`` is a BIP340 signature on ``digest`` under the x coordinate of ``pubkey33``."""
-    try:
-        return bool(_xonly(bytes(pubkey33[1:33])).verify(sig, digest))
-    except (ValueError, TypeError):
+    """Whether ``sig`` is a BIP340 signature on ``digest`` under the x coordinate of ``pubkey33``
+    (libsecp256k1's verify called directly on the cached parsed key)."""
+    if len(sig) != 64 or len(digest) != 32 or len(pubkey33) != 33:
         return False
+    pk = _parsed(bytes(pubkey33))
+    return pk is not None and bool(_schnorrsig_verify(_CTX, bytes(sig), bytes(digest), 32, pk))
+
+
+def ticket_ok(customer: bytes, genesis: bytes, wire: bytes) -> bool:
+    """Whether the encoded 110-byte ticket ``wire`` carries C's valid sigma_C: :meth:`Ticket.verify`
+    without building the Ticket (the merchant's batch path)."""
+    if len(wire) != TICKET_SIZE:
+        return False
+    pk = _parsed(bytes(customer))
+    return pk is not None and bool(_schnorrsig_verify(_CTX, bytes(wire[_BODY:]), ticket_digest(genesis, wire), 32, pk))
 
 
 @dataclass(frozen=True)
@@ -84,7 +124,7 @@ class Ticket(TaggedMessage):
 
     @staticmethod
     def digest_of(genesis: bytes, body: bytes) -> bytes:
-        return tagged_hash(_TICKET_TAG, genesis + body)
+        return ticket_digest(genesis, body)
 
     @classmethod
     def issue(cls, key: PrivateKey, genesis: bytes, index: int, id_esc: bytes, seqno: int) -> Ticket:
@@ -104,10 +144,8 @@ class Ticket(TaggedMessage):
     def decode(cls, data: bytes) -> Ticket:
         if not isinstance(data, (bytes, bytearray)) or len(data) != TICKET_SIZE:
             raise ProtocolError("MALFORMED", f"ticket: exactly {TICKET_SIZE} bytes")
-        r = Reader(bytes(data), b"", "ticket")
-        index, id_esc, seqno, sig = r.u16("index_M"), r.take(36, "id_esc"), r.u64("seqno"), r.take(64, "sigma_C")
-        r.end()
-        return cls(index, id_esc, seqno, sig)
+        b = bytes(data)  # fixed layout: one pass of slices (every field's length is implied by the total)
+        return cls(int.from_bytes(b[:2], "big"), b[2:38], int.from_bytes(b[38:_BODY], "big"), b[_BODY:])
 
 
 @dataclass(frozen=True)
