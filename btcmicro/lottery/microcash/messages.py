@@ -13,6 +13,7 @@ trailing bytes raise ProtocolError and build nothing.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, ClassVar
@@ -37,6 +38,7 @@ __all__ = [
     "schnorr_ok",
     "ticket_digest",
     "ticket_ok",
+    "ticket_checker",
 ]
 
 TICKET_SIZE = 110
@@ -96,13 +98,27 @@ def schnorr_ok(pubkey33: bytes, digest: bytes, sig: bytes) -> bool:
     return pk is not None and bool(_schnorrsig_verify(_CTX, bytes(sig), bytes(digest), 32, pk))
 
 
-def ticket_ok(customer: bytes, genesis: bytes, wire: bytes) -> bool:
-    """Whether the encoded 110-byte ticket ``wire`` carries C's valid sigma_C: :meth:`Ticket.verify`
-    without building the Ticket (the merchant's batch path)."""
-    if len(wire) != TICKET_SIZE:
-        return False
+def ticket_checker(customer: bytes, genesis: bytes) -> Callable[[bytes], bool]:
+    """A check of sigma_C for one escrow's tickets on one chain: the customer's key parsed and the
+    digest's prefix hashed once, then per ticket one SHA-256 of 46 bytes and libsecp256k1's verify.
+    The function takes the exact 110 encoded bytes (``bytes``; the caller checks the length)."""
     pk = _parsed(bytes(customer))
-    return pk is not None and bool(_schnorrsig_verify(_CTX, bytes(wire[_BODY:]), ticket_digest(genesis, wire), 32, pk))
+    state = _ticket_state(bytes(genesis))
+    if pk is None:
+        return lambda wire: False
+
+    def ok(wire: bytes) -> bool:
+        h = state.copy()
+        h.update(wire[:_BODY])
+        return bool(_schnorrsig_verify(_CTX, wire[_BODY:], h.digest(), 32, pk))
+
+    return ok
+
+
+def ticket_ok(customer: bytes, genesis: bytes, wire: bytes) -> bool:
+    """Whether the encoded 110-byte ticket ``wire`` carries C's valid sigma_C (:meth:`Ticket.verify`
+    without building the Ticket)."""
+    return len(wire) == TICKET_SIZE and ticket_checker(customer, genesis)(bytes(wire))
 
 
 @dataclass(frozen=True)
