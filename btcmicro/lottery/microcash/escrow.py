@@ -6,11 +6,13 @@ Creation, funded by the customer C, in this order::
                    MicrocashEscrow(N, C, refund_height(g)), when groups <= 50; else one output worth
                    B_escrow + fee_reserve locked until t_refund
     out G          penalty escrow: MicrocashEscrow(N, C, t_refund), worth B_penalty + fee_reserve
+                   (under P-B: MicrocashBurnEscrow(P_tkt, burn keys, C, t_refund))
     out G+1        OP_RETURN "MCSH" ‖ SHA256(canonical params)
 
 id_esc is the outpoint of output 0 as an input serialises it (internal txid bytes, vout u32 LE).
 :func:`check_creation` is what N and every merchant run before serving an escrow: the outputs are
-exactly these, and the transaction confirmed before ``start_height``.
+exactly these, and the transaction confirmed before ``start_height``. With a federation every
+MicrocashEscrow's first branch is the k-of-n CHECKMULTISIG of the notaries.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from btcmicro.core.errors import ConfigError, ProtocolError
 from btcmicro.core.keys import PrivateKey
 from btcmicro.lottery.microcash.params import Params
 from btcmicro.lottery.microcash.store import EscrowBook
-from btcmicro.lottery.microcash.templates import MicrocashEscrow
+from btcmicro.lottery.microcash.templates import MicrocashBurnEscrow, MicrocashEscrow
 from btcmicro.script.standard import p2wpkh
 from btcmicro.tx.build import SEQUENCE_RBF, TxBuilder
 from btcmicro.tx.sign import sign_p2wpkh
@@ -47,6 +49,7 @@ __all__ = [
     "outpoint_bytes",
     "outpoint_of",
     "spend_tx",
+    "unsigned_spend",
     "burn_script",
 ]
 
@@ -76,7 +79,7 @@ class EscrowOutputs:
     """The templates and values of a creation, in output order (the OP_RETURN last)."""
 
     payment: tuple[tuple[MicrocashEscrow, int], ...]
-    penalty: tuple[MicrocashEscrow, int]
+    penalty: tuple[MicrocashEscrow | MicrocashBurnEscrow, int]
     commitment: bytes
 
     def outputs(self) -> list[tuple[bytes, int]]:
@@ -89,15 +92,19 @@ class EscrowOutputs:
 def layout(params: Params) -> EscrowOutputs:
     """The outputs C's creation transaction must have, first to last."""
     def tmpl(height: int) -> MicrocashEscrow:
-        return MicrocashEscrow(params.notary, params.customer, Expiry.height(height))
+        return MicrocashEscrow(params.notary, params.customer, Expiry.height(height), params.notaries,
+                               params.threshold)
 
     if params.split:
         payment = tuple((tmpl(params.refund_height(g)), params.group_budget + params.fee_reserve)
                         for g in range(params.groups))
     else:
         payment = ((tmpl(params.t_refund), params.b_escrow + params.fee_reserve),)
-    return EscrowOutputs(payment, (tmpl(params.t_refund), params.b_penalty + params.fee_reserve),
-                         params_commitment(params))
+    penalty: MicrocashEscrow | MicrocashBurnEscrow = tmpl(params.t_refund)
+    if params.trustless:
+        penalty = MicrocashBurnEscrow(params.ticket_key, params.burn_keys, params.customer,
+                                      Expiry.height(params.t_refund))
+    return EscrowOutputs(payment, (penalty, params.b_penalty + params.fee_reserve), params_commitment(params))
 
 
 def outpoint_bytes(txid: str, vout: int) -> bytes:
@@ -139,7 +146,7 @@ class Escrow:
         return len(self.outputs.payment)
 
     @property
-    def penalty_output(self) -> tuple[MicrocashEscrow, int, int]:
+    def penalty_output(self) -> tuple[MicrocashEscrow | MicrocashBurnEscrow, int, int]:
         t, v = self.outputs.penalty
         return t, self.penalty_vout, v
 
@@ -187,12 +194,24 @@ def check_creation(params: Params, tx: CTransaction, confirmed_height: int | Non
     return Escrow(params, b2lx(tx.GetTxid()))
 
 
-def spend_tx(template: MicrocashEscrow, txid: str, vout: int, amount: int, path: str, key: PrivateKey,
-             outputs: Sequence[tuple[bytes, int]], *, change: bool = False, locktime: int = 0,
+def spend_tx(template: MicrocashEscrow | MicrocashBurnEscrow, txid: str, vout: int, amount: int, path: str,
+             key: PrivateKey, outputs: Sequence[tuple[bytes, int]], *, change: bool = False, locktime: int = 0,
              fee: int | None = None, change_spk: bytes | None = None) -> CMutableTransaction:
     """A signed transaction spending one escrow output by ``path`` (``pay`` by N, ``refund`` by C)
     to ``outputs``; with ``change`` the rest (less the fee) returns to the same escrow script, or goes
-    to ``change_spk`` (the burn's OP_RETURN) when given."""
+    to ``change_spk`` (the burn's OP_RETURN) when given. A one-signature path only (a federation's
+    members sign :func:`unsigned_spend`'s transaction each)."""
+    tx = unsigned_spend(template, txid, vout, amount, path, outputs, change=change, locktime=locktime, fee=fee,
+                        change_spk=change_spk)
+    sig = template.sign(key, tx, 0, amount)
+    return template.spend(path, sig).apply(tx, 0)
+
+
+def unsigned_spend(template: MicrocashEscrow | MicrocashBurnEscrow, txid: str, vout: int, amount: int, path: str,
+                   outputs: Sequence[tuple[bytes, int]], *, change: bool = False, locktime: int = 0,
+                   fee: int | None = None, change_spk: bytes | None = None) -> CMutableTransaction:
+    """:func:`spend_tx`'s transaction before its signatures: the same bytes for everyone who builds it
+    from the same outputs (the fee is sized for the path's signatures at their largest)."""
     b = TxBuilder()
     b.inputs.append(template.input(txid, vout, amount, path, sequence=SEQUENCE_RBF))
     for spk, value in outputs:
@@ -201,8 +220,4 @@ def spend_tx(template: MicrocashEscrow, txid: str, vout: int, amount: int, path:
         b.set_locktime(locktime)
     if change_spk is None and change:
         change_spk = template.script_pubkey()
-    built = b.build(change_spk=change_spk, feerate=FEERATE, fee=fee)
-    tx = built.tx
-    sig = template.sign(key, tx, 0, amount)
-    spend = template.pay(sig) if path == "pay" else template.refund(sig)
-    return spend.apply(tx, 0)
+    return b.build(change_spk=change_spk, feerate=FEERATE, fee=fee).tx

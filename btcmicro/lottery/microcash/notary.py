@@ -16,8 +16,9 @@
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 
-from bitcoin.core import CTransaction
+from bitcoin.core import CMutableTransaction, CTransaction, b2lx
 
 from btcmicro.core.errors import ConfigError, ProtocolError
 from btcmicro.core.keys import PrivateKey
@@ -30,15 +31,16 @@ from btcmicro.lottery.microcash.escrow import (
     check_creation,
     payout_commitment,
     saved_escrows,
-    spend_tx,
+    unsigned_spend,
 )
 from btcmicro.lottery.microcash.messages import DUPLICATE, OUT_OF_RANGE, Claim, Proof, Ticket
 from btcmicro.lottery.microcash.params import Params
 from btcmicro.lottery.microcash.states import NOTARY, EscrowEvent, EscrowStatus
 from btcmicro.lottery.microcash.store import ClaimRow, NotaryStore
+from btcmicro.lottery.microcash.templates import MicrocashEscrow
 from btcmicro.ports import Chain
 
-__all__ = ["Notary"]
+__all__ = ["Notary", "SpendPlan"]
 
 
 class Notary:
@@ -71,7 +73,7 @@ class Notary:
 
     def register(self, params: Params, txid: str) -> Escrow:
         """Check a creation on the chain and serve the escrow (ConfigError when it is not valid)."""
-        if params.notary != self.key.pubkey:
+        if self.key.pubkey not in params.notary_keys:
             raise ConfigError("the parameters name another notary")
         st = self.chain.get_tx(txid)
         if st is None:
@@ -159,11 +161,13 @@ class Notary:
         self._publish(B.ACCEPTED, c.encode())
         return "accepted"
 
-    def settle(self, id_esc: bytes, g: int) -> str | None:
-        """Pay every accepted, unpaid claim of draw g in one transaction; its txid, or None if none."""
+    def payout_plan(self, id_esc: bytes, g: int) -> SpendPlan | None:
+        """The unsigned payout of every accepted, unpaid claim of draw g (in seqno order, so every member
+        of a federation with the same view builds the same bytes), or None if nothing is due."""
         esc = self.escrows[id_esc]
         NOTARY.step(self.status(id_esc), EscrowEvent.SETTLE)
-        due = [c for c in self.store.claims(id_esc, g) if c.status == "accepted" and c.seqno >= 0]
+        due = sorted((c for c in self.store.claims(id_esc, g) if c.status == "accepted" and c.seqno >= 0),
+                     key=lambda c: c.seqno)
         if not due:
             return None
         key = f"g{esc.group_output(g)[1]}"
@@ -174,16 +178,71 @@ class Notary:
         claims = [Claim.decode(c.claim) for c in due]
         outs = [(cl.payout_spk, esc.params.beta) for cl in claims]
         outs.append((payout_commitment([cl.ticket.encode() for cl in claims]), 0))
-        tx = spend_tx(tmpl, utxo[0], utxo[1], utxo[2], "pay", self.key, outs, change=True)
-        txid = self.chain.broadcast(tx.serialize().hex())
-        change = len(tx.vout) - 1
-        if bytes(tx.vout[change].scriptPubKey) == tmpl.script_pubkey():
-            self.store.set_utxo(id_esc, key, (txid, change, int(tx.vout[change].nValue)))
-        else:  # no change left above dust: the budget is spent
-            self.store.set_utxo(id_esc, key, None)
-        self.store.mark_paid(id_esc, [c.seqno for c in due], txid)
-        self._publish(B.PAID, bytes.fromhex(txid) + b"".join(struct.pack(">Q", c.seqno) for c in due))
+        tx = unsigned_spend(tmpl, utxo[0], utxo[1], utxo[2], "pay", outs, change=True)
+        return SpendPlan("payout", id_esc, g, key, tmpl, utxo[2], tx, tuple(c.seqno for c in due))
+
+    def settle(self, id_esc: bytes, g: int) -> str | None:
+        """Pay every accepted, unpaid claim of draw g in one transaction; its txid, or None if none.
+        A federation member cannot: its :class:`~btcmicro.lottery.microcash.federation.Federation` can."""
+        plan = self.payout_plan(id_esc, g)
+        if plan is None:
+            return None
+        return self._spend_alone(plan)
+
+    def _spend_alone(self, plan: SpendPlan) -> str:
+        p = self.escrows[plan.id_esc].params
+        if p.threshold > 1:
+            raise ProtocolError("BELOW_THRESHOLD", f"one member of a {p.threshold}-of-{len(p.notaries)} "
+                                "federation cannot spend alone")
+        tx = plan.complete([self.sign(plan)])
+        txid = self.broadcast(plan, tx)
+        self.record(plan, txid)
         return txid
+
+    def broadcast(self, plan: SpendPlan, tx: CMutableTransaction) -> str:
+        """Send a completed plan: a burn with maxburnamount."""
+        if plan.kind == "burn":
+            return self.beacon.broadcast_burn(tx.serialize().hex(), int(tx.vout[-1].nValue))
+        return self.chain.broadcast(tx.serialize().hex())
+
+    def plan(self, kind: str, id_esc: bytes, g: int = 0) -> SpendPlan | None:
+        """This member's own plan: a ``payout`` of draw g or the ``burn``."""
+        if kind == "payout":
+            return self.payout_plan(id_esc, g)
+        if kind == "burn":
+            return self.burn_plan(id_esc)
+        raise ProtocolError("MALFORMED", f"no plan kind {kind!r}")
+
+    def sign(self, plan: SpendPlan) -> bytes:
+        """N's (or this member's) signature on a plan it builds itself from its own store and board;
+        ``DISAGREE`` when this member's own view gives another transaction (other claims, another
+        proof, a spent output) or none. Nothing is written."""
+        mine = self.plan(plan.kind, plan.id_esc, plan.group)
+        if mine is None or mine.tx.serialize() != plan.tx.serialize():
+            raise ProtocolError("DISAGREE", f"this notary's own view gives another {plan.kind}")
+        if self.key.pubkey not in self.escrows[plan.id_esc].params.notary_keys:  # pragma: no cover - registered
+            raise ProtocolError("NOT_A_NOTARY", "this key is not one of the escrow's notaries")
+        return plan.template.sign(self.key, plan.tx, 0, plan.amount)
+
+    def record(self, plan: SpendPlan, txid: str) -> None:
+        """Write down a plan that was broadcast (its txid): the output's change, the claims paid, the
+        board entry (``PAID`` or ``BURNED``)."""
+        tx = plan.tx
+        if plan.kind == "burn":
+            burned = int(tx.vout[-1].nValue)
+            self.store.set_escrow_status(plan.id_esc, EscrowStatus.BURNED.value)
+            self.store.set_utxo(plan.id_esc, "penalty", None)
+            self.store.mark_paid(plan.id_esc, list(plan.seqnos), txid)
+            self._publish(B.BURNED, bytes.fromhex(txid) + struct.pack(">Q", burned)
+                          + b"".join(struct.pack(">q", s) for s in plan.seqnos))
+            return
+        change = len(tx.vout) - 1
+        if bytes(tx.vout[change].scriptPubKey) == plan.template.script_pubkey():
+            self.store.set_utxo(plan.id_esc, plan.utxo_key, (txid, change, int(tx.vout[change].nValue)))
+        else:  # no change left above dust: the budget is spent
+            self.store.set_utxo(plan.id_esc, plan.utxo_key, None)
+        self.store.mark_paid(plan.id_esc, list(plan.seqnos), txid)
+        self._publish(B.PAID, bytes.fromhex(txid) + b"".join(struct.pack(">Q", s) for s in plan.seqnos))
 
     # --- proofs of cheating ----------------------------------------------------------------------
 
@@ -205,14 +264,13 @@ class Notary:
         after = 0 if pr.kind == OUT_OF_RANGE else p.t_expire(p.group_of_seqno(pr.first.seqno))
         self.store.set_burn_after(pr.first.id_esc, after)
         self._publish(B.BROKEN, pr.encode())
-        if pr.kind == OUT_OF_RANGE:
+        if pr.kind == OUT_OF_RANGE and p.threshold == 1 and not p.trustless:  # a federation burns together
             self.burn(pr.first.id_esc)
         return "broken"
 
-    def burn(self, id_esc: bytes) -> str | None:
-        """Once the affected draw has expired: pay every duplicated winner claimed from the penalty and
-        burn the rest to ``OP_RETURN "MCBURN" ‖ SHA256(proof)`` with maxburnamount. The burn's txid, or
-        None while the affected draw's claims are still open."""
+    def burn_plan(self, id_esc: bytes) -> SpendPlan | None:
+        """The unsigned burn once the affected draw has expired (None before): every duplicated winner
+        claimed is paid from the penalty, the rest goes to ``OP_RETURN "MCBURN" ‖ SHA256(proof)``."""
         esc = self.escrows[id_esc]
         p = esc.params
         after = self.store.burn_after(id_esc)
@@ -224,16 +282,42 @@ class Notary:
         utxo = self.store.utxo(id_esc, "penalty")
         if utxo is None:
             raise ProtocolError("SPENT", "the penalty is spent")
-        dups = [c for c in self.store.claims(id_esc) if c.status == "duplicate"]
+        tmpl = esc.penalty_output[0]
+        if not isinstance(tmpl, MicrocashEscrow):
+            raise ProtocolError("TRUSTLESS_PENALTY", "under P-B anyone completes the pre-signed burn, not N")
+        dups = sorted((c for c in self.store.claims(id_esc) if c.status == "duplicate"), key=lambda c: c.seqno)
         dups = dups[:max(0, (utxo[2] - 2_000) // p.beta)]  # never more than the penalty holds
         outs = [(Claim.decode(c.claim).payout_spk, p.beta) for c in dups]
-        tx = spend_tx(esc.penalty_output[0], utxo[0], utxo[1], utxo[2], "pay", self.key, outs,
-                      change_spk=burn_script(proof.digest))
-        burned = int(tx.vout[-1].nValue)
-        txid = self.beacon.broadcast_burn(tx.serialize().hex(), burned)
-        self.store.set_escrow_status(id_esc, EscrowStatus.BURNED.value)
-        self.store.set_utxo(id_esc, "penalty", None)
-        self.store.mark_paid(id_esc, [c.seqno for c in dups], txid)
-        self._publish(B.BURNED, bytes.fromhex(txid) + struct.pack(">Q", burned)
-                      + b"".join(struct.pack(">q", c.seqno) for c in dups))
-        return txid
+        tx = unsigned_spend(tmpl, utxo[0], utxo[1], utxo[2], "pay", outs, change_spk=burn_script(proof.digest))
+        return SpendPlan("burn", id_esc, 0, "penalty", tmpl, utxo[2], tx, tuple(c.seqno for c in dups))
+
+    def burn(self, id_esc: bytes) -> str | None:
+        """Once the affected draw has expired: pay every duplicated winner claimed from the penalty and
+        burn the rest to ``OP_RETURN "MCBURN" ‖ SHA256(proof)`` with maxburnamount. The burn's txid, or
+        None while the affected draw's claims are still open."""
+        plan = self.burn_plan(id_esc)
+        return None if plan is None else self._spend_alone(plan)
+
+
+@dataclass(eq=False)
+class SpendPlan:
+    """An unsigned spend of an escrow output by N's branch: a ``payout`` of draw ``group`` or the
+    ``burn`` (the penalty), with what :meth:`Notary.record` writes once it is broadcast."""
+
+    kind: str
+    id_esc: bytes
+    group: int
+    utxo_key: str
+    template: MicrocashEscrow
+    amount: int
+    tx: CMutableTransaction
+    seqnos: tuple[int, ...]
+
+    @property
+    def txid(self) -> str:
+        return str(b2lx(self.tx.GetTxid()))
+
+    def complete(self, sigs: list[bytes]) -> CMutableTransaction:
+        """The transaction with N's signature, or k members' signatures in the order of their keys."""
+        tx = CMutableTransaction.from_tx(self.tx)
+        return self.template.pay(*sigs).apply(tx, 0)

@@ -16,6 +16,17 @@ Decisions (SCHEMES.md §5.6, §9):
   can be refunded from ``t_expire(g) + refund_margin`` (at least 1: a claim accepted at t_expire must
   not race C's refund; the margin leaves N time to get its payout or burn mined); the penalty and
   the last group from ``t_refund`` = that of the last group.
+
+Two options (SCHEMES.md §5.5, §9 items 7 and 8), each encoded only when used, so a single notary
+with the P-N penalty keeps its encoding (and MCSH commitment) of before:
+
+- a **k-of-n notary federation**: ``notaries`` (n >= 2 keys, ``notary`` is the first) and
+  ``threshold`` k; the encoding appends ``0x01 | k u8 | n u8 | the n keys``;
+- **P-B, the trustless penalty**: ``ticket_key`` P_tkt (C's ticket key, BIP340 with per-seqno
+  committed nonces), ``nonce_root`` (the Merkle root of the nonce points R_seqno), ``burn_keys``
+  (the ephemeral keys B_1..B_m that pre-sign the burn, then are deleted) and ``burn_fee`` (the
+  burn's fee, fixed at setup); the encoding appends
+  ``0x02 | P_tkt 33 | nonce root 32 | burn_fee u64 | m u8 | the m keys``.
 """
 from __future__ import annotations
 
@@ -47,6 +58,9 @@ MAX_DRAW_LEN = 16
 #: one payment-escrow output per draw group up to this many groups (SCHEMES.md §9 item 9).
 MAX_GROUP_OUTPUTS = 50
 _PARAMS_TAG = b"btcmicro/microcash/params/v1"
+_FEDERATION, _TRUSTLESS = 1, 2
+#: at most this many notaries or burn keys (a P2WSH CHECKMULTISIG takes up to 20; 15 keeps it small).
+MAX_KEYS = 15
 
 
 def parse_probability(text: str | Fraction | int) -> Fraction:
@@ -142,6 +156,12 @@ class Params:
     confirmations: int = 1
     refund_margin: int = 2
     fee_reserve: int = 3_000
+    notaries: tuple[bytes, ...] = ()
+    threshold: int = 1
+    ticket_key: bytes = b""
+    nonce_root: bytes = b""
+    burn_keys: tuple[bytes, ...] = ()
+    burn_fee: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "p", parse_probability(self.p))
@@ -169,12 +189,75 @@ class Params:
         object.__setattr__(self, "notary", check_pubkey(bytes(self.notary), "notary"))
         if len(set(keys) | {self.customer, self.notary}) != len(keys) + 2:
             raise ConfigError("the customer, the notary and the merchants must have distinct keys")
+        self._check_federation(keys)
+        self._check_trustless(keys)
         if self.refund_height(self.groups - 1) >= 500_000_000:
             raise ConfigError("refund heights must stay below 500,000,000")
         need = self.required_penalty
         if self.b_penalty < need:
             raise ConfigError(f"B_penalty {self.b_penalty} sat is not above Eq. 2's bound "
                               f"(needs at least {need} sat)")
+
+    def _check_federation(self, merchants: list[bytes]) -> None:
+        notaries = tuple(check_pubkey(bytes(k), f"notary {i}") for i, k in enumerate(self.notaries))
+        if len(notaries) == 1:
+            notaries = ()
+        k = _pos_int("threshold", self.threshold)
+        if not notaries:
+            if k != 1:
+                raise ConfigError("a threshold above 1 needs a federation of notaries")
+        else:
+            if not 2 <= len(notaries) <= MAX_KEYS or not k <= len(notaries):
+                raise ConfigError(f"a federation is 2..{MAX_KEYS} notaries with 1 <= k <= n, not "
+                                  f"{k} of {len(notaries)}")
+            if notaries[0] != self.notary:
+                raise ConfigError("notary must be the federation's first key")
+            if len(set(notaries) | set(merchants) | {self.customer}) != len(notaries) + len(merchants) + 1:
+                raise ConfigError("the notaries, the customer and the merchants must have distinct keys")
+        object.__setattr__(self, "notaries", notaries)
+
+    def _check_trustless(self, merchants: list[bytes]) -> None:
+        _pos_int("burn_fee", self.burn_fee, 0)
+        if not self.ticket_key:
+            if self.nonce_root or self.burn_keys or self.burn_fee:
+                raise ConfigError("nonce_root, burn_keys and burn_fee belong to the P-B penalty (ticket_key)")
+            return
+        tkt = check_pubkey(bytes(self.ticket_key), "ticket_key")
+        burn = tuple(check_pubkey(bytes(k), f"burn key {i}") for i, k in enumerate(self.burn_keys))
+        if len(bytes(self.nonce_root)) != 32:
+            raise ConfigError("nonce_root: the 32-byte Merkle root of the committed nonces is required")
+        if not 1 <= len(burn) <= MAX_KEYS:
+            raise ConfigError(f"P-B needs 1..{MAX_KEYS} burn keys")
+        if len({tkt, *burn, self.customer, *self.notary_keys, *merchants}) != (
+                len(burn) + len(self.notary_keys) + len(merchants) + 2):
+            raise ConfigError("the ticket key and the burn keys must be fresh keys, distinct from every other")
+        if not 0 < self.burn_fee < self.b_penalty + self.fee_reserve:
+            raise ConfigError("the burn fee must be positive and below the penalty output")
+        object.__setattr__(self, "ticket_key", tkt)
+        object.__setattr__(self, "nonce_root", bytes(self.nonce_root))
+        object.__setattr__(self, "burn_keys", burn)
+
+    # --- the options -----------------------------------------------------------------------------
+
+    @property
+    def notary_keys(self) -> tuple[bytes, ...]:
+        """N's key, or the federation's n keys in script order."""
+        return self.notaries or (self.notary,)
+
+    @property
+    def trustless(self) -> bool:
+        """Whether the penalty is P-B (pre-signed burn, nonce-committed tickets) rather than P-N."""
+        return bool(self.ticket_key)
+
+    @property
+    def ticket_signer(self) -> bytes:
+        """The key tickets verify under: P_tkt under P-B, else C's key."""
+        return self.ticket_key or self.customer
+
+    @property
+    def nonce_bits(self) -> int:
+        """The depth of the nonce Merkle tree: seqnos 0 .. max_seqno−1 are its leaves."""
+        return max(1, (self.max_seqno - 1).bit_length())
 
     # --- derived numbers -------------------------------------------------------------------------
 
@@ -272,6 +355,11 @@ class Params:
         out += self.customer + self.notary + len(self.merchants).to_bytes(2, "big")
         for k in self.merchants:
             out += k
+        if self.notaries:
+            out += bytes([_FEDERATION, self.threshold, len(self.notaries)]) + b"".join(self.notaries)
+        if self.trustless:
+            out += bytes([_TRUSTLESS]) + self.ticket_key + self.nonce_root + self.burn_fee.to_bytes(8, "big")
+            out += bytes([len(self.burn_keys)]) + b"".join(self.burn_keys)
         return bytes(out)
 
     @classmethod
@@ -286,12 +374,22 @@ class Params:
                                      "refund_margin", "fee_reserve"))
         customer, notary = r.take(33, "customer"), r.take(33, "notary")
         merchants = tuple(r.take(33, "merchant") for _ in range(r.u16("merchants")))
+        opts: dict[str, object] = {}
+        if r.remaining and r.data[r.pos] == _FEDERATION:
+            r.u8("option")
+            opts["threshold"] = r.u8("threshold")
+            opts["notaries"] = tuple(r.take(33, "notary") for _ in range(r.u8("notaries")))
+        if r.remaining and r.data[r.pos] == _TRUSTLESS:
+            r.u8("option")
+            opts.update(ticket_key=r.take(33, "ticket_key"), nonce_root=r.take(32, "nonce_root"),
+                        burn_fee=r.u64("burn_fee"))
+            opts["burn_keys"] = tuple(r.take(33, "burn key") for _ in range(r.u8("burn keys")))
         r.end()
         if den == 0:
             raise ProtocolError("MALFORMED", "microcash params: p has a zero denominator")
         params = cls(Fraction(num, den), beta, tkt_rate, draw_len, l_esc, d_draw, d_redeem, merchants, customer,
                      notary, start, b_penalty, delay=delay, confirmations=k, refund_margin=margin,
-                     fee_reserve=reserve)
+                     fee_reserve=reserve, **opts)  # type: ignore[arg-type]
         if params.canonical() != bytes(data):  # p not in lowest terms: one encoding per parameter set
             raise ProtocolError("MALFORMED", "microcash params: not the canonical encoding")
         return params
