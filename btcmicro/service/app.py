@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Receive, Scope
 
 from btcmicro.core.errors import (
     BtcmicroError,
@@ -171,44 +172,54 @@ class _BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        for name, value in scope.get("headers", []):
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    declared = -1
-                if declared > self.limit or declared < 0:
-                    await _send_json(send, 413 if declared > self.limit else 400,
-                                     self.code if declared > self.limit else "SYNTAX_ERROR",
-                                     f"request body over {self.limit} bytes" if declared > self.limit
-                                     else "bad Content-Length")
-                    return
         # Read the whole (bounded) body here, so the limit holds for chunked bodies too,
         # then hand it to the app in one piece.
-        chunks: list[bytes] = []
-        seen = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":  # client went away
-                return
-            chunk = message.get("body", b"")
-            seen += len(chunk)
-            if seen > self.limit:
-                await _send_json(send, 413, self.code, f"request body over {self.limit} bytes")
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
+        body = await read_bounded_body(scope, receive, self.limit, self.code)
+        if body is None:  # the client went away
+            return
+        if isinstance(body, tuple):
+            await _send_json(send, *body)
+            return
         replayed = False
 
         async def replay() -> dict[str, Any]:
             nonlocal replayed
             if not replayed:
                 replayed = True
-                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+                return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+async def read_bounded_body(scope: Scope, receive: Receive, limit: int,
+                            code: str = "BODY_TOO_LARGE") -> bytes | tuple[int, str, str] | None:
+    """The request's whole body; or the (status, code, detail) of a 413 when it is over ``limit`` bytes,
+    declared or counted as it streams (a lying or absent Content-Length does not get past it), or of a
+    400 when its Content-Length is not a number; None when the client went away."""
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                declared = int(value)
+            except ValueError:
+                declared = -1
+            if declared < 0:
+                return 400, "SYNTAX_ERROR", "bad Content-Length"
+            if declared > limit:
+                return 413, code, f"request body over {limit} bytes"
+    chunks: list[bytes] = []
+    seen = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunk = message.get("body", b"")
+        seen += len(chunk)
+        if seen > limit:
+            return 413, code, f"request body over {limit} bytes"
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 async def _send_json(send: Callable[[dict[str, Any]], Awaitable[None]], status: int, code: str, detail: str) -> None:

@@ -68,7 +68,14 @@ from btcmicro.channels.bitcoinj.stores import ServerChannel
 from btcmicro.channels.bitcoinj.transport import TransportError
 from btcmicro.core.errors import ConfigError, ProtocolError, ServiceUnavailable
 from btcmicro.node.rpc import BadJSON, decode_json
-from btcmicro.service.app import client_id, create_app, error_response, new_operator_token, operator_only
+from btcmicro.service.app import (
+    client_id,
+    create_app,
+    error_response,
+    new_operator_token,
+    operator_only,
+    read_bounded_body,
+)
 from btcmicro.wire.json import Txid
 
 __all__ = ["create_channel_app", "HTTPTransport", "message_json_schema", "server_channel_json", "STATUS_FOR_CODE"]
@@ -238,11 +245,11 @@ class _MessageFastPath:
         if match is None:
             await self.app(scope, receive, send)
             return
-        body = await _bounded_body(scope, receive, MAX_MESSAGE_BYTES)
+        body = await read_bounded_body(scope, receive, MAX_MESSAGE_BYTES, "SYNTAX_ERROR")
         if body is None:
             return  # the client went away
-        if isinstance(body, JSONResponse):
-            answer: bytes | JSONResponse = body
+        if isinstance(body, tuple):
+            answer: bytes | JSONResponse = error_response(*body)
         else:
             try:
                 answer = await self.deliver(match[1], body)
@@ -256,35 +263,6 @@ class _MessageFastPath:
                     "headers": [(b"content-type", b"application/json"),
                                 (b"content-length", str(len(answer)).encode())]})
         await send({"type": "http.response.body", "body": answer})
-
-
-async def _bounded_body(scope: Scope, receive: Receive, limit: int) -> bytes | JSONResponse | None:
-    """The request body, or a 413/400 answer when it is over ``limit`` bytes (declared or counted as
-    it streams) or its Content-Length is not a number; None when the client went away."""
-    for name, value in scope.get("headers", []):
-        if name == b"content-length":
-            try:
-                declared = int(value)
-            except ValueError:
-                declared = -1
-            if declared < 0:
-                return error_response(400, "SYNTAX_ERROR", "bad Content-Length")
-            if declared > limit:
-                return error_response(413, "SYNTAX_ERROR", f"request body over {limit} bytes")
-    chunks: list[bytes] = []
-    seen = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return None
-        chunk = message.get("body", b"")
-        seen += len(chunk)
-        if seen > limit:
-            return error_response(413, "SYNTAX_ERROR", f"request body over {limit} bytes")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
 
 
 def create_channel_app(server: PaymentChannelServer, *, max_sessions: int = 10_000,
