@@ -68,7 +68,7 @@ def test_double_spent_microcoin_lets_the_receiver_sweep_the_channel(rpc, bank):
     x = issuer._x
     fork = PrivateKey.generate().pubkey  # the payer's second coin 3 (built by hand: the library refuses)
     a, rho = issuer._blank(2)
-    second = Microcoin(3, fork, chameleon.find_collision(x, a, rho, _digest(3, fork, receiver.params.receiver)))
+    second = Microcoin.opening(3, fork, chameleon.find_collision(x, a, rho, _digest(3, fork, receiver.params.receiver)))
     with pytest.raises(ProtocolError) as e:
         receiver.accept(second.encode())
     assert e.value.code == "DOUBLE_SPEND" and receiver.exposed_key is not None

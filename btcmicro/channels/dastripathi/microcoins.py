@@ -12,10 +12,15 @@ script it verified on chain carries that pk_2. (SCHEMES.md suggests an ``OP_RETU
 pay-to-contract tweak; the toolkit wallet pays no zero-value output and the node burns no
 non-zero one by default, so the tweak is used.)
 
-**Coin i** (1 ≤ i ≤ n) is c_i = (i, h_i, r_i) with m_i = digest(i ‖ h_i ‖ pk_R) and
-CH(m_i, r_i) = h_{i−1}: the issuer opens the previous blank with its trapdoor (field operations
-only); the receiver verifies with one double multiplication against the h_{i−1} it stored, and
-keeps only the latest (i, h_i). No signature per coin.
+**Coin i** (1 ≤ i ≤ n) is c_i = (i, h_i, w_i) with m_i = digest(i ‖ h_i ‖ pk_R), w_i = r_i⁻¹ mod n
+and CH(m_i, r_i) = h_{i−1}: the issuer opens the previous blank with its trapdoor (field operations
+only); the receiver checks CH(m_i, r_i) = ±h_{i−1} with one libsecp256k1 ECDSA verification against
+the h_{i−1} it stored (:class:`~btcmicro.crypto.chameleon.OpeningVerifier`, which needs w_i rather
+than r_i: hence the wire's w_i, a deviation, see docs/dastripathi.md). No signature per coin.
+
+- **Up to sign**: a coin opening −h_{i−1} is accepted. Only the trapdoor holder can make one (the
+  verifier's docstring gives the argument), and a second, different coin at its index still
+  reveals x (:func:`~btcmicro.crypto.chameleon.extract_key_up_to_sign`).
 
 - **Type I** (a coin beyond n) is refused because the root commits n — not because of the hash:
   the trapdoor holder can always find collisions.
@@ -95,24 +100,48 @@ class MicrocoinParams:
 
 @dataclass(frozen=True)
 class Microcoin(TaggedMessage):
-    """c_i = (i, h_i, r_i)."""
+    """c_i = (i, h_i, w_i): w_i = r_i⁻¹ mod n, the inverse of the chameleon randomness (v2; v1 carried
+    r_i). :meth:`opening` builds one from r_i, :attr:`randomness` gives r_i back."""
 
-    TAG = message_tag("dastripathi", "microcoin", 1)
+    TAG = message_tag("dastripathi", "microcoin", 2)
     WHAT = "microcoin"
 
     index: int
     node: bytes
-    randomness: int
+    randomness_inverse: int
+
+    @classmethod
+    def opening(cls, index: int, node: bytes, randomness: int) -> Microcoin:
+        """The coin whose chameleon randomness is ``randomness`` (non-zero mod n)."""
+        if not 0 < randomness < k1.ORDER:
+            raise PolicyError("a coin's chameleon randomness must be in [1, n-1]")
+        return cls(index, node, pow(randomness, -1, k1.ORDER))
+
+    @property
+    def randomness(self) -> int:
+        """r_i = w_i⁻¹ mod n (``ProtocolError`` for w_i ≡ 0, which no coin accepted carries)."""
+        if self.randomness_inverse % k1.ORDER == 0:
+            raise ProtocolError("BAD_COIN", "a coin's randomness inverse is zero")
+        return pow(self.randomness_inverse, -1, k1.ORDER)
 
     def encode(self) -> bytes:
-        return Writer(self.TAG).u32(self.index).raw(self.node).raw(self.randomness.to_bytes(32, "big")).getvalue()
+        return (Writer(self.TAG).u32(self.index).raw(self.node).raw(self.randomness_inverse.to_bytes(32, "big"))
+                .getvalue())
 
     @classmethod
     def decode(cls, data: bytes) -> Microcoin:
-        r: Reader = cls.reader(data)
-        out = cls(r.u32("index"), r.take(chameleon.HASH_SIZE, "node"), int.from_bytes(r.take(32, "randomness"), "big"))
+        if type(data) is bytes and len(data) == _CODED_SIZE and data.startswith(cls.TAG):  # the common case
+            node_at = len(cls.TAG) + 4
+            return cls(int.from_bytes(data[len(cls.TAG):node_at], "big"), data[node_at:node_at + chameleon.HASH_SIZE],
+                       int.from_bytes(data[node_at + chameleon.HASH_SIZE:], "big"))
+        r: Reader = cls.reader(data)  # anything else: the strict reader names what is wrong
+        out = cls(r.u32("index"), r.take(chameleon.HASH_SIZE, "node"),
+                  int.from_bytes(r.take(32, "randomness inverse"), "big"))
         r.end()
         return out
+
+
+_CODED_SIZE = len(Microcoin.TAG) + 4 + chameleon.HASH_SIZE + 32
 
 
 class MicrocoinIssuer:
@@ -124,6 +153,7 @@ class MicrocoinIssuer:
         if not 1 <= n < 2**32 or unit <= 0:
             raise PolicyError("n is 1..2^32-1 coins and the unit a positive number of sats")
         self._x = secret
+        self._x_inverse = pow(secret, -1, k1.ORDER)
         self._prf = hashlib.sha256(secret.to_bytes(32, "big")).digest()
         point = k1.base_mul(secret)
         assert point is not None
@@ -153,8 +183,10 @@ class MicrocoinIssuer:
             return made[0]
         node = self.node(i)
         a, rho = self._blank(i - 1)
-        r = chameleon.find_collision(self._x, a, rho, _digest(i, node, to))
-        coin = Microcoin(i, node, r)
+        r = chameleon.find_collision(self._x, a, rho, _digest(i, node, to), secret_inverse=self._x_inverse)
+        if r == 0:  # pragma: no cover - probability 2^-256; the coin could not carry r⁻¹
+            raise PolicyError(f"node {i - 1} opens with randomness 0: no coin {i} with this key")
+        coin = Microcoin.opening(i, node, r)
         self._opened[i] = (coin, to)
         return coin
 
@@ -176,6 +208,7 @@ class MicrocoinReceiver:
         self.node = params.h0
         self._seen: dict[int, Microcoin] = {}
         self._nodes: dict[int, bytes] = {0: params.h0}
+        self._verifier = chameleon.OpeningVerifier(params.payer)
         self.exposed_key: int | None = None
 
     def accept(self, data: bytes) -> int:
@@ -183,7 +216,11 @@ class MicrocoinReceiver:
         is accepted again without change; a different valid coin at a taken index is a double
         spend: the payer's key is kept in :attr:`exposed_key` and ``ProtocolError("DOUBLE_SPEND")``
         raised. The receiver keeps every coin it took (not only the latest): it needs the first
-        opening of a node to extract the key from a second one."""
+        opening of a node to extract the key from a second one.
+
+        The check is up to sign (``CH(m_i, r_i) = ±h_{i−1}``, one ECDSA verification): a coin
+        opening −h_{i−1}, which only the payer can make, is accepted like any other; a second,
+        different coin at its index is a double spend whatever the signs, and reveals the key."""
         coin = Microcoin.decode(data)
         i = coin.index
         if not 1 <= i <= self.params.n:
@@ -192,14 +229,14 @@ class MicrocoinReceiver:
         if previous is None:
             raise ProtocolError("OUT_OF_ORDER", f"coin {i} before coin {i - 1}")
         m = _digest(i, coin.node, self.params.receiver)
-        if not chameleon.verify_opening(self.params.payer, previous, m, coin.randomness):
+        if not self._verifier.opens_up_to_sign(previous, m, coin.randomness_inverse):
             raise ProtocolError("BAD_COIN", f"coin {i} does not open node {i - 1}")
         seen = self._seen.get(i)
         if seen is not None:
             if seen == coin:
                 return self.index * self.params.unit
             first = (_digest(i, seen.node, self.params.receiver), seen.randomness)
-            self.exposed_key = chameleon.extract_key(self.params.payer, first, (m, coin.randomness))
+            self.exposed_key = chameleon.extract_key_up_to_sign(self.params.payer, first, (m, coin.randomness))
             raise ProtocolError("DOUBLE_SPEND", f"two different coins at index {i}: the payer's key is exposed")
         self._seen[i] = coin
         self._nodes[i] = coin.node
