@@ -1,12 +1,17 @@
 """``btcmicro bench micropay3``: Make/Check Ticket and the VTS check next to the raw signs and
 verifies they contain (same interleaved rounds), and the on-chain cost of a win against MICROPAY2.
 
+Timing is MICROPAY2's (``bench micropay2``): CPU time of the process, five rounds, each round run
+in 20 slices so an operation and its raw operations run milliseconds apart; a ratio is taken
+within each round and the median reported with the range. pk_2 and pk_M are fresh per ticket, so
+the cache of parsed escrow-2 keys is emptied before each round.
+
 - **Make a Ticket**: :meth:`Payer.sign_ticket`: pk_2 (a fresh key per ticket: one point
   multiplication k·G), r2, escrow 2's script, σ (a sign) and σ1 (tx_1's SIGHASH_SINGLE|ANYONECANPAY
   digest, a sign): compared with 2 raw signs + 1 raw k·G.
-- **Check Ticket**: :meth:`Merchant.verify`: strict decoding, the opening of c, escrow 2 rebuilt and
-  compared, σ and σ1 (2 verifies), escrow 1 on a :class:`~btcmicro.testing.FakeChain`: compared
-  with 2 raw verifies.
+- **Check Ticket**: :meth:`Merchant.verify`: strict decoding, the opening of c, escrow 2's keys
+  (pk_2 parsed as a point, pk_M proved by the opening, pk_T the trusted key), σ and σ1 (2
+  verifies), escrow 1 on a :class:`~btcmicro.testing.FakeChain`: compared with 2 raw verifies.
 - **VTS Check** (only on deviation): :meth:`Micropay3VTS.check_prize` (decoding, tx_1 parsed, σ:
   1 verify) plus σ_T (1 sign): compared with 1 raw verify + 1 raw sign.
 - **On chain per win**: MICROPAY3 pays two transactions (tx_1 escrow 1 → escrow 2, tx_2 escrow 2 →
@@ -17,7 +22,6 @@ from __future__ import annotations
 
 import os
 import statistics
-import time
 from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
@@ -26,6 +30,7 @@ import coincurve
 from bitcoin.core import CTransaction
 
 from btcmicro.bench.engine import machine_description
+from btcmicro.bench.micropay2 import _rounds
 from btcmicro.contracts import Expiry
 from btcmicro.core.keys import PrivateKey
 from btcmicro.lottery.common import verify_sig
@@ -42,6 +47,7 @@ from btcmicro.lottery.micropay3 import (
     SQLiteMerchantStore,
     SQLiteMicropay3VTSStore,
     SQLitePayerStore,
+    messages,
     release_vsize,
     tx1_vsize,
     wins_of,
@@ -55,22 +61,6 @@ __all__ = ["run_micropay3_bench", "format_report"]
 PRICE = 1_000
 K = 7
 FEERATE = 2_000
-
-
-def _time(fn: Callable[[int], Any], n: int) -> float:
-    t0 = time.perf_counter()
-    for i in range(n):
-        fn(i)
-    return (time.perf_counter() - t0) / n * 1e6
-
-
-def _rounds(ops: dict[str, tuple[Callable[[int], Any], int]], repeats: int) -> dict[str, list[float]]:
-    """µs per call, every operation timed once per round (ratios are taken within a round)."""
-    out: dict[str, list[float]] = {name: [] for name in ops}
-    for _ in range(repeats):
-        for name, (fn, n) in ops.items():
-            out[name].append(_time(fn, n))
-    return out
 
 
 def _world(n: int) -> tuple[FakeChain, Payer, Merchant, Micropay3VTS]:
@@ -121,13 +111,15 @@ def _micro(n: int, repeats: int) -> dict[str, Any]:
         "Check Ticket": (lambda j: merchant.verify(tickets[j]), n),
         "VTS Check": (vts_check, len(xs)),
     }
-    runs = _rounds(ops, repeats)
+    # Every pk_2 and pk_M is fresh per ticket: no round may find them parsed by the one before.
+    runs = _rounds(ops, repeats, before=messages._valid_point.cache_clear)
     out: dict[str, Any] = {name: statistics.median(v) for name, v in runs.items()}
     raw = {"Make a Ticket": [2 * s + g for s, g in zip(runs["raw sign"], runs["raw k·G"], strict=True)],
            "Check Ticket": [2 * v for v in runs["raw verify"]],
            "VTS Check": [v + s for v, s in zip(runs["raw verify"], runs["raw sign"], strict=True)]}
-    out["ratios"] = {name: statistics.median(op / r for op, r in zip(runs[name], base, strict=True))
-                     for name, base in raw.items()}
+    per_round = {name: [op / r for op, r in zip(runs[name], base, strict=True)] for name, base in raw.items()}
+    out["ratios"] = {name: statistics.median(rs) for name, rs in per_round.items()}
+    out["ratio_range"] = {name: [min(rs), max(rs)] for name, rs in per_round.items()}
     out["sizes"] = {"request": len(reqs[0].encode()), "ticket": len(tickets[0]), "prize": len(xs[0])}
     return out
 
@@ -169,7 +161,7 @@ def run_micropay3_bench(*, quick: bool = False, echo: Callable[[str], None] | No
     """The whole benchmark as a dict (``format_report`` prints it)."""
     say = echo or (lambda m: None)
     n = 300 if quick else 3_000
-    say(f"micro-benchmarks: {n} iterations, 5 interleaved rounds")
+    say(f"micro-benchmarks: {n} iterations, {3 if quick else 5} interleaved rounds of 20 slices (CPU time)")
     micro = _micro(n, 3 if quick else 5)
     say("on-chain cost per win")
     onchain = _onchain()
@@ -185,11 +177,12 @@ def format_report(r: dict[str, Any]) -> str:
     raw = {"Make a Ticket": f"2 signs + 1 k·G (pk_2) = {2 * sign + m['raw k·G']:.1f}",
            "Check Ticket": f"2 verifies = {2 * verify:.1f}",
            "VTS Check": f"1 verify + 1 sign = {verify + sign:.1f} (only on deviation)"}
-    lines = [f"MICROPAY3 micro-benchmarks, one core, µs per operation ({r['iterations']:,} iterations; "
-             "ratio: median of the ratios within a round)", f"machine: {r['machine']}", "",
-             f"{'operation':<16}{'ours':>9}{'ratio':>7}   raw operations in it (same rounds)"]
+    lines = [f"MICROPAY3 micro-benchmarks, one core, µs of CPU time per operation ({r['iterations']:,} iterations; "
+             "ratio: median of the ratios within a round, and their range)", f"machine: {r['machine']}", "",
+             f"{'operation':<16}{'ours':>9}{'ratio':>7}{'range':>12}   raw operations in it (same rounds)"]
     for name in ("Make a Ticket", "Check Ticket", "VTS Check"):
-        lines.append(f"{name:<16}{m[name]:>9.1f}{m['ratios'][name]:>7.2f}   {raw[name]}")
+        lo, hi = m["ratio_range"][name]
+        lines.append(f"{name:<16}{m[name]:>9.1f}{m['ratios'][name]:>7.2f}{f'{lo:.2f}–{hi:.2f}':>12}   {raw[name]}")
     lines.append(f"raw sign / verify / k·G: {sign:.1f} / {verify:.1f} / {m['raw k·G']:.1f}")
     s = m["sizes"]
     lines += ["", f"sizes: request {s['request']} B, ticket {s['ticket']} B, prize x {s['prize']} B (binary)", "",

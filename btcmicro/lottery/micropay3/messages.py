@@ -38,6 +38,7 @@ Receipt          tag | pk_T 33 | seq 8 | prev 32 | txid 32 | vout 4 | x_hash 32 
 """
 from __future__ import annotations
 
+import hashlib
 import struct
 from dataclasses import dataclass
 from functools import lru_cache
@@ -53,7 +54,7 @@ from btcmicro.core.errors import ProtocolError
 from btcmicro.core.hashes import hash160, hash256, sha256
 from btcmicro.core.keys import PrivateKey
 from btcmicro.core.lazy import cached_property
-from btcmicro.lottery.common import R_SIZE, check_k, is_strict_der, verify_sig, wins
+from btcmicro.lottery.common import MAX_K, R_SIZE, check_k, is_strict_der, verify_sig, wins
 from btcmicro.lottery.micropay3.templates import Micropay3Escrow
 from btcmicro.lottery.vts.claims import register_checker
 from btcmicro.script.standard import p2wpkh, p2wsh
@@ -108,6 +109,7 @@ def _is_address(spk: bytes) -> bool:
 
 
 _ESCROW2_SIZE = 105  # 2 <33> <33> <33> 3 CHECKMULTISIG
+_new = object.__new__
 
 
 @lru_cache(maxsize=4096)
@@ -119,13 +121,21 @@ def _valid_point(pk: bytes) -> bool:
     return True
 
 
-def _escrow2_ok(script: bytes) -> bool:
-    """``2 <pk_2> <pk_M> <pk_T> 3 CHECKMULTISIG`` with three distinct valid compressed keys (by shape)."""
+def _escrow2_shape(script: bytes) -> bool:
+    """``2 <pk_2> <pk_M> <pk_T> 3 CHECKMULTISIG`` with three distinct keys of a compressed key's form;
+    whether each is a point is :func:`_escrow2_ok`'s question."""
     if (len(script) != _ESCROW2_SIZE or script[0] != 0x52 or script[1] != 0x21 or script[35] != 0x21
             or script[69] != 0x21 or script[103] != 0x53 or script[104] != 0xAE):
         return False
-    keys = (script[2:35], script[36:69], script[70:103])
-    return len(set(keys)) == 3 and all(k[0] in (2, 3) and _valid_point(k) for k in keys)
+    pk_2, pk_m, pk_t = script[2:35], script[36:69], script[70:103]
+    return (pk_2 != pk_m and pk_2 != pk_t and pk_m != pk_t and script[2] in (2, 3) and script[36] in (2, 3)
+            and script[70] in (2, 3))
+
+
+def _escrow2_ok(script: bytes) -> bool:
+    """``2 <pk_2> <pk_M> <pk_T> 3 CHECKMULTISIG`` with three distinct valid compressed keys (by shape)."""
+    return (_escrow2_shape(script) and _valid_point(script[2:35]) and _valid_point(script[36:69])
+            and _valid_point(script[70:103]))
 
 
 @lru_cache(maxsize=4096)
@@ -204,6 +214,12 @@ class Escrow1Ref(TaggedMessage):
                 + b"\x88\xac" + struct.pack("<qI", self.value, TX_SEQUENCE))
 
     @cached_property
+    def _tx1_midstate(self) -> Any:
+        """SHA-256 over the first part of tx_1's BIP143 preimage (version, the zero hashPrevouts and
+        hashSequence, input 0): it is the same for every ticket on this escrow 1."""
+        return hashlib.sha256(_TX1_HEAD + self._bip143_input)
+
+    @cached_property
     def _encoded(self) -> bytes:
         return bytes.fromhex(self.txid) + struct.pack(">IQ", self.vout, self.value) + self.pubkey
 
@@ -247,8 +263,15 @@ def tx1_template(escrow: Escrow1Ref, escrow2_script: bytes, escrow2_value: int) 
 def tx1_sighash(escrow: Escrow1Ref, escrow2_script: bytes, escrow2_value: int) -> bytes:
     """The BIP143 SIGHASH_SINGLE|ANYONECANPAY digest σ1 signs: it covers input 0 (escrow 1) and
     output 0 (escrow 2) only, so added inputs and outputs leave it valid."""
-    out = struct.pack("<q", escrow2_value) + b"\x22\x00\x20" + sha256(escrow2_script)
-    return bytes(hash256(_TX1_HEAD + escrow._bip143_input + hash256(out) + _TX1_TAIL))
+    return _tx1_sighash(escrow, sha256(escrow2_script), escrow2_value)
+
+
+def _tx1_sighash(escrow: Escrow1Ref, escrow2_hash: bytes, escrow2_value: int) -> bytes:
+    """:func:`tx1_sighash` from SHA256(escrow 2) and escrow 1's midstate."""
+    out = struct.pack("<q", escrow2_value) + b"\x22\x00\x20" + escrow2_hash
+    h = escrow._tx1_midstate.copy()
+    h.update(hashlib.sha256(hashlib.sha256(out).digest()).digest() + _TX1_TAIL)
+    return hashlib.sha256(h.digest()).digest()
 
 
 _TX1_HEAD = struct.pack("<i", TX_VERSION) + bytes(64)  # version, hashPrevouts and hashSequence zero (ACP, SINGLE)
@@ -302,8 +325,15 @@ def sigma_digest(genesis: bytes, escrow: Escrow1Ref, c: bytes, r2: bytes, k: int
                  a_u: bytes, escrow2_value: int, feerate: int) -> bytes:
     """What σ signs: (c, r2, a_M) and ρ, bound to the chain, escrow 1 and escrow 2 (SCHEMES.md §1.2):
     SHA256(SIGMA_TAG ‖ genesis ‖ E1 ‖ c ‖ r2 ‖ k ‖ var(a_M) ‖ SHA256(escrow2) ‖ var(a_U) ‖ value 8 ‖ feerate 4)."""
-    return sha256(b"".join((SIGMA_TAG, genesis, escrow.encode(), c, r2, bytes((k, len(a_m))), a_m, sha256(escrow2),
-                            bytes((len(a_u),)), a_u, struct.pack(">QI", escrow2_value, feerate))))
+    return _sigma_digest(genesis, escrow, c, r2, k, a_m, sha256(escrow2), a_u, escrow2_value, feerate)
+
+
+def _sigma_digest(genesis: bytes, escrow: Escrow1Ref, c: bytes, r2: bytes, k: int, a_m: bytes, escrow2_hash: bytes,
+                  a_u: bytes, escrow2_value: int, feerate: int) -> bytes:
+    """:func:`sigma_digest` from SHA256(escrow 2)."""
+    return hashlib.sha256(b"".join((SIGMA_TAG, genesis, escrow.encode(), c, r2, bytes((k, len(a_m))), a_m,
+                                    escrow2_hash, bytes((len(a_u),)), a_u,
+                                    struct.pack(">QI", escrow2_value, feerate)))).digest()
 
 
 # --- request and ticket ----------------------------------------------------------------------------------
@@ -386,12 +416,17 @@ class Ticket(TaggedMessage):
         """What tx_2 pays a_M."""
         return self.escrow2_value - release_fee(self.escrow2, self.a_m, self.feerate)
 
+    @cached_property
+    def escrow2_hash(self) -> bytes:
+        """SHA256(escrow 2's script): σ's digest and tx_1's output both hold it."""
+        return sha256(self.escrow2)
+
     def sigma_digest(self, genesis: bytes = REGTEST_GENESIS) -> bytes:
-        return sigma_digest(genesis, self.escrow, self.c, self.r2, self.k, self.a_m, self.escrow2, self.a_u,
-                            self.escrow2_value, self.feerate)
+        return _sigma_digest(genesis, self.escrow, self.c, self.r2, self.k, self.a_m, self.escrow2_hash, self.a_u,
+                             self.escrow2_value, self.feerate)
 
     def tx1_sighash(self) -> bytes:
-        return tx1_sighash(self.escrow, self.escrow2, self.escrow2_value)
+        return _tx1_sighash(self.escrow, self.escrow2_hash, self.escrow2_value)
 
     def tx1(self) -> CMutableTransaction:
         """tx_1 as signed by the payer alone (σ1 and pk_1 in input 0's witness)."""
@@ -410,65 +445,79 @@ class Ticket(TaggedMessage):
     @classmethod
     def decode(cls, data: bytes) -> Ticket:
         """Strict decoding in one pass over the bytes (the merchant's hot path)."""
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise ProtocolError("MALFORMED", f"ticket: expected bytes, got {type(data).__name__}")
-        d = bytes(data)
-        if not d.startswith(TICKET_TAG):
-            raise ProtocolError("BAD_TAG", f"ticket: does not start with {TICKET_TAG.decode()}")
-        n, p = len(d), _TICKET_HEAD
-        if p + 1 > n:
-            raise ProtocolError("MALFORMED", "ticket: truncated in escrow 1, nonce, k, price or c")
-        escrow = _escrow1(d[_TAG_END:_TAG_END + 77])
-        nonce, k = d[_TAG_END + 77:_TAG_END + 93], d[_TAG_END + 93]
-        price = int.from_bytes(d[_TAG_END + 94:_TAG_END + 102], "big")
-        c = d[_TAG_END + 102:p]
-        fields = []
-        for name in ("a_M", "escrow2", "a_U"):
-            if p >= n or p + 1 + d[p] > n:
-                raise ProtocolError("MALFORMED", f"ticket: truncated in {name}")
-            fields.append(d[p + 1:p + 1 + d[p]])
-            p += 1 + d[p]
-        a_m, escrow2, a_u = fields
-        if p + 28 > n:
-            raise ProtocolError("MALFORMED", "ticket: truncated in escrow2_value, feerate or r2")
-        value = int.from_bytes(d[p:p + 8], "big")
-        feerate = int.from_bytes(d[p + 8:p + 12], "big")
-        r2 = d[p + 12:p + 28]
-        p += 28
-        sigs = []
-        for name in ("sigma", "sigma1"):
-            if p >= n or p + 1 + d[p] > n:
-                raise ProtocolError("MALFORMED", f"ticket: truncated in {name}")
-            sigs.append(d[p + 1:p + 1 + d[p]])
-            p += 1 + d[p]
-        if p != n:
-            raise ProtocolError("TRAILING_BYTES", f"ticket: {n - p} bytes after the end")
-        sigma, sigma1 = sigs
-        if not 0 < price <= MAX_MONEY or not 0 < value <= MAX_MONEY:
-            raise ProtocolError("MALFORMED", "ticket: an amount is out of range")
-        if not _is_address(a_m) or not _is_address(a_u):
-            raise ProtocolError("BAD_ADDRESS", "ticket: a_M or a_U is not a standard address script")
-        if not _escrow2_ok(escrow2):
-            raise ProtocolError("ESCROW2_MALFORMED",
-                                "ticket: escrow 2 is not 2 <pk_2> <pk_M> <pk_T> 3 CHECKMULTISIG with three keys")
-        if not sigma1 or sigma1[-1] != SIGHASH_SINGLE_ACP:
-            raise ProtocolError("BAD_HASHTYPE", f"ticket: sigma1 must end with hashtype {SIGHASH_SINGLE_ACP:#x}")
-        if not is_strict_der(sigma) or not is_strict_der(sigma1[:-1]):
-            raise ProtocolError("NON_CANONICAL_SIGNATURE", "ticket: sigma or sigma1 is not strict low-S DER")
-        check_k(k, cls.WHAT)
-        if value >= escrow.value:
-            raise ProtocolError("MALFORMED", "ticket: escrow 2 must receive less than escrow 1 holds (tx_1's fee)")
-        prize = value - release_fee(escrow2, a_m, feerate)
-        if feerate == 0 or prize <= 0:
-            raise ProtocolError("MALFORMED", "ticket: the release fee must be positive and below escrow 2's value")
-        t = cls(escrow, nonce, k, price, c, a_m, escrow2, a_u, value, feerate, r2, sigma, sigma1)
-        t.__dict__["_encoded"] = d
-        t.__dict__["prize_value"] = prize
-        return t
+        return _decode_ticket(data, True)
+
+
+def _decode_ticket(data: bytes, points: bool) -> Ticket:
+    """:meth:`Ticket.decode`, the instance filled in one step. With ``points`` False escrow 2's keys
+    are checked by form only (:func:`_escrow2_shape`): the caller checks that they are points
+    before it relies on the ticket (``Merchant.verify``)."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ProtocolError("MALFORMED", f"ticket: expected bytes, got {type(data).__name__}")
+    d = bytes(data)
+    if not d.startswith(TICKET_TAG):
+        raise ProtocolError("BAD_TAG", f"ticket: does not start with {TICKET_TAG.decode()}")
+    n, p = len(d), _TICKET_HEAD
+    if p + 1 > n:
+        raise ProtocolError("MALFORMED", "ticket: truncated in escrow 1, nonce, k, price or c")
+    escrow = _escrow1(d[_TAG_END:_TAG_END + 77])
+    q = p + 1 + d[p]
+    if q > n:
+        raise ProtocolError("MALFORMED", "ticket: truncated in a_M")
+    a_m = d[p + 1:q]
+    if q >= n or q + 1 + d[q] > n:
+        raise ProtocolError("MALFORMED", "ticket: truncated in escrow2")
+    p = q + 1 + d[q]
+    escrow2 = d[q + 1:p]
+    if p >= n or p + 1 + d[p] > n:
+        raise ProtocolError("MALFORMED", "ticket: truncated in a_U")
+    q = p + 1 + d[p]
+    a_u = d[p + 1:q]
+    p = q + 28
+    if p > n:
+        raise ProtocolError("MALFORMED", "ticket: truncated in escrow2_value, feerate or r2")
+    value, feerate = _VALUE_FEERATE.unpack_from(d, q)
+    r2 = d[q + 12:p]
+    if p >= n or p + 1 + d[p] > n:
+        raise ProtocolError("MALFORMED", "ticket: truncated in sigma")
+    q = p + 1 + d[p]
+    sigma = d[p + 1:q]
+    if q >= n or q + 1 + d[q] > n:
+        raise ProtocolError("MALFORMED", "ticket: truncated in sigma1")
+    p = q + 1 + d[q]
+    if p != n:
+        raise ProtocolError("TRAILING_BYTES", f"ticket: {n - p} bytes after the end")
+    sigma1 = d[q + 1:p]
+    price = int.from_bytes(d[_TAG_END + 94:_TAG_END + 102], "big")
+    if not 0 < price <= MAX_MONEY or not 0 < value <= MAX_MONEY:
+        raise ProtocolError("MALFORMED", "ticket: an amount is out of range")
+    if not _is_address(a_m) or not _is_address(a_u):
+        raise ProtocolError("BAD_ADDRESS", "ticket: a_M or a_U is not a standard address script")
+    if not (_escrow2_ok(escrow2) if points else _escrow2_shape(escrow2)):
+        raise ProtocolError("ESCROW2_MALFORMED",
+                            "ticket: escrow 2 is not 2 <pk_2> <pk_M> <pk_T> 3 CHECKMULTISIG with three keys")
+    if not sigma1 or sigma1[-1] != SIGHASH_SINGLE_ACP:
+        raise ProtocolError("BAD_HASHTYPE", f"ticket: sigma1 must end with hashtype {SIGHASH_SINGLE_ACP:#x}")
+    if not is_strict_der(sigma) or not is_strict_der(sigma1[:-1]):
+        raise ProtocolError("NON_CANONICAL_SIGNATURE", "ticket: sigma or sigma1 is not strict low-S DER")
+    k = d[_TAG_END + 93]
+    if not 1 <= k <= MAX_K:
+        check_k(k, "ticket")
+    if value >= escrow.value:
+        raise ProtocolError("MALFORMED", "ticket: escrow 2 must receive less than escrow 1 holds (tx_1's fee)")
+    prize = value - release_fee(escrow2, a_m, feerate)
+    if feerate == 0 or prize <= 0:
+        raise ProtocolError("MALFORMED", "ticket: the release fee must be positive and below escrow 2's value")
+    t: Ticket = _new(Ticket)  # a frozen dataclass, filled without its per-field set-up
+    t.__dict__.update(escrow=escrow, nonce=d[_TAG_END + 77:_TAG_END + 93], k=k, price=price,
+                      c=d[_TAG_END + 102:_TICKET_HEAD], a_m=a_m, escrow2=escrow2, a_u=a_u, escrow2_value=value,
+                      feerate=feerate, r2=r2, sigma=sigma, sigma1=sigma1, _encoded=d, prize_value=prize)
+    return t
 
 
 _TAG_END = len(TICKET_TAG)
 _TICKET_HEAD = _TAG_END + 77 + NONCE_SIZE + 1 + 8 + 32  # escrow 1, nonce, k, price, c
+_VALUE_FEERATE = struct.Struct(">QI")
 
 
 def _read_tx(raw: bytes, what: str) -> CTransaction:
