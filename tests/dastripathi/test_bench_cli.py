@@ -1,11 +1,12 @@
-"""`btcmicro bench dastripathi --quick --json`: the report's shape (no speed is asserted)."""
+"""`btcmicro bench dastripathi --quick --json`: the report's shape, with its small run of payments through a point
+of sale process over HTTP (no speed is asserted)."""
 from __future__ import annotations
 
 import json
 
 from click.testing import CliRunner
 
-from btcmicro.bench.dastripathi import RING_SIZES, format_report
+from btcmicro.bench.dastripathi import POS_SCHEMES, RING_SIZES, format_report
 from btcmicro.cli import main
 
 
@@ -14,7 +15,7 @@ def test_bench_dastripathi_quick_json_shape() -> None:
     assert res.exit_code == 0, res.output
     r = json.loads(res.output)
     assert r["quick"] is True and r["rounds"] >= 1
-    assert set(r["raw_us"]) == {"raw BIP340 sign", "raw BIP340 verify", "raw k·G", "raw a·G+b·Q"}
+    assert set(r["raw_us"]) == {"raw BIP340 sign", "raw BIP340 verify", "raw k·G", "raw a·G+b·Q", "raw ECDSA verify"}
     ops = r["operations"]
     expected = {"voucher sign", "voucher check", "microcoin issue", "microcoin verify", "microcoin key extraction"}
     expected |= {f"tree {bits}-bit {op}" for bits in (16, 64) for op in ("assert", "verify", "extract")}
@@ -30,5 +31,12 @@ def test_bench_dastripathi_quick_json_shape() -> None:
     assert sizes["voucher"] > 64 and sizes["microcoin"] > 64
     assert len(r["targets"]) == 2 + len(RING_SIZES)
     assert all(isinstance(t["ok"], bool) for t in r["targets"])
+    assert ops["microcoin verify"]["raw"] == "1 ECDSA verify"
+    pos = r["pos_http"]  # payments through a point of sale process over HTTP, stored durably
+    assert set(pos["schemes"]) == set(POS_SCHEMES) and pos["engine"]
+    for s in pos["schemes"].values():
+        assert s["payments"] == pos["payments_per_scheme"] > 0 and s["payments_per_s"] > 0
+        assert s["stored_paid"] == [pos["amount"] * (s["payments"] // pos["channels"] + 1)] * pos["channels"]
+        assert s["server_cpu_us_per_payment"] >= 0 and s["client_cpu_cores"] > 0 and s["load_before"]
     text = format_report(r)
-    assert "ring verify n=50" in text and "targets:" in text
+    assert "ring verify n=50" in text and "targets:" in text and "point of sale over HTTP" in text

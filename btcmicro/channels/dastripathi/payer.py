@@ -86,9 +86,10 @@ class Payer:
             raise PolicyError("the deposit is a positive int of sats, the penalty non-negative")
         escrow = PrivateKey(escrow_secret) if escrow_secret is not None else _fresh_key(self.rng)
         refund = PrivateKey(refund_secret) if refund_secret is not None else _fresh_key(self.rng)
-        akey = b""
+        akey, asserting = b"", None
         if assertions is not None:
-            akey = assertion_key(escrow.to_bytes(), assertions, context_bits).public_key.to_bytes()
+            asserting = assertion_key(escrow.to_bytes(), assertions, context_bits)
+            akey = asserting.public_key.to_bytes()
         payer_spk = payout_spk if payout_spk is not None else bytes(address_to_script(self.wallet.address()))
         draft = ChannelTerms(b"\x00" * 32, 0, escrow.pubkey, offer.merchant_key, refund.pubkey, deposit, offer.fee,
                              expiry, payer_spk, offer.merchant_spk, penalty, akey, offer.ring)
@@ -96,6 +97,8 @@ class Payer:
         terms = replace(draft, escrow_txid=lx(prepared.txid), escrow_vout=prepared.vout_of(draft.escrow_spk))
         channel = PayerChannel(terms, escrow.to_bytes(), refund.to_bytes(), funding_hex=prepared.hex)
         with self._lock:
+            if asserting is not None:  # made once (a 16-bit nonce-committed key takes seconds), kept for pay()
+                self._assertion_keys[channel.escrow_id] = asserting
             self.store.add_channel(channel)
             try:
                 self.wallet.broadcast_prepared(prepared)
