@@ -3,7 +3,9 @@ in one group commit) against the general code: same outcome for every ticket, ev
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import coincurve
 import pytest
@@ -12,6 +14,7 @@ from btcmicro.core.errors import ProtocolError
 from btcmicro.crypto.secp256k1 import tagged_hash
 from btcmicro.lottery.microcash.merchant import Merchant, hold_tickets
 from btcmicro.lottery.microcash.messages import DUPLICATE, OUT_OF_RANGE, Proof, Ticket, ticket_ok
+from btcmicro.lottery.microcash.postgres import MERCHANT_STORE
 from btcmicro.lottery.microcash.sqlite import SQLiteMerchantStore
 from btcmicro.lottery.microcash.store import MemoryMerchantStore, MerchantStore
 
@@ -144,13 +147,24 @@ def test_a_broken_escrow_refuses_the_batch_path_too() -> None:
     assert m.store.tickets(esc.id_esc, 0) == []
 
 
-@pytest.mark.parametrize("kind", ["memory", "sqlite"])
-def test_hold_tickets_reports_what_is_already_held(kind: str, tmp_path: Path) -> None:
-    store: MerchantStore = MemoryMerchantStore() if kind == "memory" else SQLiteMerchantStore(tmp_path / "m.sqlite")
+def _hold_tickets_check(store: MerchantStore) -> None:
     e = bytes(36)
     assert store.add_ticket(e, 3, 0, b"three") is None
     with store.batch():
         got = hold_tickets(store, e, [(1, 0, b"one"), (3, 0, b"other"), (1, 0, b"again"), (2, 0, b"two")])
     assert got == [None, b"three", b"one", None]
+    many = [(s, 1, s.to_bytes(2, "big")) for s in range(10, 460)]  # over two chunks of one statement
+    with store.batch():
+        assert hold_tickets(store, e, many) == [None] * len(many)
+        assert hold_tickets(store, e, [(999, 1, b"new"), *many[-2:]]) == [None, *(t for _, _, t in many[-2:])]
     assert [(h.seqno, h.ticket) for h in store.tickets(e, 0)] == [(1, b"one"), (2, b"two"), (3, b"three")]
-    store.close()
+    assert len(store.tickets(e, 1)) == len(many) + 1
+
+
+def test_hold_tickets_reports_what_is_already_held_in_memory() -> None:
+    _hold_tickets_check(MemoryMerchantStore())
+
+
+def test_hold_tickets_reports_what_is_already_held(opened: Callable[..., Any]) -> None:
+    """On SQLite (the multi-row INSERT, its savepoint fallback) and PostgreSQL, as --store opens them."""
+    _hold_tickets_check(opened(MERCHANT_STORE))

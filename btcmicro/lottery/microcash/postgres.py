@@ -14,6 +14,7 @@ Every commit is durable before it returns (``synchronous_commit=on``). The ``*_S
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,10 @@ class PostgresMerchantStore(_EscrowBook):
             row = db.execute("SELECT ticket FROM tickets WHERE id_esc = %s AND seqno = %s", (id_esc, seqno)).fetchone()
             assert row is not None  # the conflict was on this very row, and rows are never deleted
             return bytes(row["ticket"])
+
+    def add_tickets(self, id_esc: bytes, rows: Sequence[tuple[int, int, bytes]]) -> list[bytes | None]:
+        with self.transaction():
+            return [self.add_ticket(id_esc, seqno, group, ticket) for seqno, group, ticket in rows]
 
     def ticket_for(self, id_esc: bytes, seqno: int) -> bytes | None:
         row = self.query_one("SELECT ticket FROM tickets WHERE id_esc = %s AND seqno = %s", (id_esc, seqno))

@@ -3,6 +3,7 @@
 before the merchant answers, a seqno before the customer signs, a board entry before N answers."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,11 @@ class _EscrowBook(SQLiteStore):
         return [(bytes(r[0]), str(r[1])) for r in self.query("SELECT params, txid FROM served ORDER BY rowid")]
 
 
+_CHUNK = 200  # rows per INSERT: 800 parameters, under every SQLite's SQLITE_MAX_VARIABLE_NUMBER
+_INSERT_MANY = "INSERT INTO tickets VALUES "
+_ON_CONFLICT = " ON CONFLICT (id_esc, seqno) DO NOTHING"
+
+
 class SQLiteMerchantStore(_EscrowBook):
     def __init__(self, path: str | Path, *, synchronous: Sync = "FULL") -> None:
         super().__init__(path, _MERCHANT, synchronous=synchronous)
@@ -75,6 +81,27 @@ class SQLiteMerchantStore(_EscrowBook):
                 return bytes(row[0])
             db.execute("INSERT INTO tickets VALUES (?, ?, ?, ?, 'held')", (id_esc, seqno, group, ticket))
             return None
+
+    def add_tickets(self, id_esc: bytes, rows: Sequence[tuple[int, int, bytes]]) -> list[bytes | None]:
+        """One multi-row INSERT per chunk when every seqno is new (the common batch); a chunk with a
+        seqno already held is rolled back to its savepoint and it and the rest go row by row."""
+        with self.transaction() as db:
+            done = 0
+            if len({seqno for seqno, _, _ in rows}) == len(rows):
+                while done < len(rows):
+                    chunk = rows[done:done + _CHUNK]
+                    db.execute("SAVEPOINT add_tickets")
+                    sql = _INSERT_MANY + ", ".join(["(?, ?, ?, ?, 'held')"] * len(chunk)) + _ON_CONFLICT
+                    inserted = db.execute(sql, [v for s, g, t in chunk for v in (id_esc, s, g, t)]).rowcount
+                    if inserted != len(chunk):
+                        db.execute("ROLLBACK TO add_tickets")
+                        db.execute("RELEASE add_tickets")
+                        break
+                    db.execute("RELEASE add_tickets")
+                    done += len(chunk)
+            out: list[bytes | None] = [None] * done
+            out += [self.add_ticket(id_esc, s, g, t) for s, g, t in rows[done:]]
+            return out
 
     def batch(self) -> AbstractContextManager[Any]:
         return self.transaction()

@@ -4,6 +4,7 @@ The SQLite adapters are in :mod:`btcmicro.lottery.microcash.sqlite`; this module
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -65,6 +66,12 @@ class MerchantStore(EscrowBook, Store, Protocol):
 
     def add_ticket(self, id_esc: bytes, seqno: int, group: int, ticket: bytes) -> bytes | None:
         """Durably hold a ticket; None when new, else the ticket already held for that seqno."""
+        ...
+
+    def add_tickets(self, id_esc: bytes, rows: Sequence[tuple[int, int, bytes]]) -> list[bytes | None]:
+        """:meth:`add_ticket` for many (seqno, group, ticket) rows of one escrow, in order, in one
+        transaction: per row None when new, else the ticket already held (a seqno twice in ``rows``:
+        the second gets the first's bytes)."""
         ...
 
     def ticket_for(self, id_esc: bytes, seqno: int) -> bytes | None:
@@ -148,6 +155,9 @@ class MemoryMerchantStore(_MemoryEscrowBook):
             return old.ticket
         self._t[(id_esc, seqno)] = HeldTicket(seqno, group, ticket, "held")
         return None
+
+    def add_tickets(self, id_esc: bytes, rows: Sequence[tuple[int, int, bytes]]) -> list[bytes | None]:
+        return [self.add_ticket(id_esc, seqno, group, ticket) for seqno, group, ticket in rows]
 
     def ticket_for(self, id_esc: bytes, seqno: int) -> bytes | None:
         t = self._t.get((id_esc, seqno))
