@@ -11,7 +11,6 @@ it, its references and what is reconstructed)::
     assertions   BB4 accountable assertions: (a) RKS chameleon tree, (b) nonce-committed Schnorr
     ring         BB5 AOS ring signatures
     delay        BB6 iterated-SHA256 delay (MicroCash's draw)
-    weierstrass  a pure-Python reference group (P-256 vectors only; not for the schemes)
 
 Functions whose names would clash across blocks (``ecvrf.verify``, ``ring.verify``, …) are used
 through their module: ``from btcmicro.crypto import ecvrf, ring``.
@@ -22,7 +21,7 @@ parameters raise :class:`~btcmicro.core.errors.ConfigError`.
 """
 from __future__ import annotations
 
-from btcmicro.crypto import assertions, chameleon, commitment, delay, ecvrf, ring, secp256k1, weierstrass
+from btcmicro.crypto import assertions, chameleon, commitment, delay, ecvrf, ring, secp256k1
 from btcmicro.crypto.assertions import (
     Assertion,
     AssertionPublicKey,
@@ -47,7 +46,6 @@ __all__ = [
     "assertions",
     "ring",
     "delay",
-    "weierstrass",
     # secp256k1
     "tagged_hash",
     "schnorr_sign_with_nonce",

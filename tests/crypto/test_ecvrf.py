@@ -11,15 +11,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from btcmicro.core.errors import ConfigError, ProtocolError
 from btcmicro.crypto import ecvrf
-from btcmicro.crypto.weierstrass import P256, SECP256K1, WeierstrassGroup
+from tests.crypto.ecdsa_group import P256, SECP256K1
 
 VECTORS_PATH = Path(__file__).resolve().parents[3] / "shared" / "vectors" / "ecvrf-rfc9381.json"
 VECTORS: list[dict[str, Any]] = json.loads(VECTORS_PATH.read_text())
 VALID = [v for v in VECTORS if v["expect"] == "valid"]
 INVALID = [v for v in VECTORS if v["expect"] == "invalid"]
 
-P256_SUITE = ecvrf.ECVRFSuite("ECVRF-P256-SHA256-TAI", 0x01, WeierstrassGroup(P256))
-K1_REFERENCE = ecvrf.ECVRFSuite("ECVRF-SECP256K1-SHA256-TAI (reference)", 0xFE, WeierstrassGroup(SECP256K1))
+P256_SUITE = ecvrf.ECVRFSuite("ECVRF-P256-SHA256-TAI", 0x01, P256)
+K1_REFERENCE = ecvrf.ECVRFSuite("ECVRF-SECP256K1-SHA256-TAI (reference)", 0xFE, SECP256K1)
 
 
 def suite_for(vector: dict[str, Any]) -> ecvrf.ECVRFSuite[Any]:

@@ -9,9 +9,9 @@ import pytest
 from btcmicro.core.errors import ConfigError, ProtocolError
 from btcmicro.core.hashes import tagged_hash as core_tagged_hash
 from btcmicro.crypto import secp256k1 as k1
-from btcmicro.crypto.weierstrass import SECP256K1, WeierstrassGroup
+from tests.crypto.ecdsa_group import SECP256K1
 
-REF = WeierstrassGroup(SECP256K1)
+REF = SECP256K1
 
 
 def ref(point: coincurve.PublicKey | None) -> tuple[int, int] | None:
