@@ -93,7 +93,7 @@ def audit(escrow: Escrow, entries: Sequence[B.Entry], chain: Chain, beacon: Beac
         elif e.kind == B.BROKEN:
             pr = Proof.decode(e.data)
             if pr.first.id_esc == escrow.id_esc:
-                if not all(t is None or t.verify(p.customer, genesis) for t in (pr.first, pr.second)):
+                if not all(t is None or t.verify(p.ticket_signer, genesis) for t in (pr.first, pr.second)):
                     problems.append("a proof on the board is not signed by C")
                 broken = True
         elif e.kind == B.BURNED:

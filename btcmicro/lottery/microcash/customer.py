@@ -2,6 +2,7 @@
 
 Round i (height ``start_height + i``) may use seqnos ``i·tkt_rate .. (i+1)·tkt_rate−1``; C issues
 the next unused one of the current round. N is not involved in issuing: one round trip C → M.
+Under P-B, tickets are signed by ``ticket_key`` (sk_tkt, one committed nonce per seqno).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from btcmicro.lottery.microcash.escrow import Escrow, creation_tx, spend_tx
 from btcmicro.lottery.microcash.messages import Ticket
 from btcmicro.lottery.microcash.params import Params
 from btcmicro.lottery.microcash.store import CustomerStore
+from btcmicro.lottery.microcash.trustless import TicketKey
 from btcmicro.ports import Chain
 from btcmicro.script.standard import p2wpkh
 
@@ -22,7 +24,8 @@ __all__ = ["Customer"]
 
 
 class Customer:
-    def __init__(self, key: PrivateKey, genesis: bytes, store: CustomerStore, chain: Chain) -> None:
+    def __init__(self, key: PrivateKey, genesis: bytes, store: CustomerStore, chain: Chain,
+                 ticket_key: TicketKey | None = None) -> None:
         if key is None or len(genesis) != 32:
             raise ValueError("a key and a 32-byte genesis hash are required")
         self.key = key
@@ -30,6 +33,7 @@ class Customer:
         self.store = store
         self.chain = chain
         self.escrow: Escrow | None = None
+        self.ticket_key = ticket_key
 
     def create(self, params: Params, coins: Sequence[tuple[str, int, int]]) -> CMutableTransaction:
         """Sign the creation from C's own P2WPKH coins; the caller broadcasts it and calls :meth:`created`."""
@@ -58,11 +62,19 @@ class Customer:
         seqno = self.store.take_seqno(esc.id_esc, i * p.tkt_rate, (i + 1) * p.tkt_rate)
         if seqno is None:
             raise PolicyError(f"round {i}'s {p.tkt_rate} tickets are all issued")
-        return Ticket.issue(self.key, self.genesis, index, esc.id_esc, seqno)
+        return self._issue(index, seqno)
+
+    def _issue(self, index: int, seqno: int) -> Ticket:
+        esc = self._escrow()
+        if not esc.params.trustless:
+            return Ticket.issue(self.key, self.genesis, index, esc.id_esc, seqno)
+        if self.ticket_key is None or self.ticket_key.pubkey != esc.params.ticket_key:
+            raise PolicyError("a P-B escrow's tickets need its ticket key")
+        return self.ticket_key.issue(self.genesis, index, esc.id_esc, seqno)
 
     def sign_any(self, index: int, seqno: int) -> Ticket:
         """A ticket with any seqno, outside the schedule (what a cheating customer does; tests)."""
-        return Ticket.issue(self.key, self.genesis, index, self._escrow().id_esc, seqno)
+        return self._issue(index, seqno)
 
     def refund(self, which: str, utxo: tuple[str, int, int] | None = None) -> CMutableTransaction:
         """C's refund of a payment output (``"g<n>"``) or of the penalty, valid from its CLTV height;

@@ -5,13 +5,19 @@ Checks, in order: (1) the escrow is not broken; (2) index_M is this merchant's; 
 fresh for this escrow; (4) the seqno is in the scheduled range ±1 round; (5) σ_C verifies. A failed
 check drops the ticket (ProtocolError, nothing stored), except: a seqno at or above tkt_rate·l_esc,
 or a second, different signed ticket for a seqno already held, returns a :class:`Proof`.
+
+Under the P-B penalty (:mod:`~btcmicro.lottery.microcash.trustless`) the merchant serves an escrow
+only with C's R list (checked against the committed root) and the burn keys' pre-signatures, and
+refuses, right after checks 1–2, a ticket whose nonce is not R_seqno (``NONCE_NOT_COMMITTED``) or
+whose seqno is out of range (``OUT_OF_RANGE``: no committed nonce, no penalty to claim). P-B tickets
+take the general path, not the batch's fast path.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from btcmicro.core.errors import ProtocolError
+from btcmicro.core.errors import ConfigError, ProtocolError
 from btcmicro.core.keys import PrivateKey
 from btcmicro.lottery.microcash.beacon import Beacon
 from btcmicro.lottery.microcash.board import BROKEN, Entry, verify_board
@@ -29,6 +35,7 @@ from btcmicro.lottery.microcash.messages import (
 from btcmicro.lottery.microcash.params import Params
 from btcmicro.lottery.microcash.states import MERCHANT, TicketEvent, TicketStatus
 from btcmicro.lottery.microcash.store import MerchantStore
+from btcmicro.lottery.microcash.trustless import NonceList, check_presigned
 from btcmicro.ports import Chain
 from btcmicro.script.standard import p2wpkh
 
@@ -66,12 +73,20 @@ class Merchant:
         self.escrows: dict[bytes, Escrow] = saved_escrows(store)  # a restart serves them again
         self.broken: set[bytes] = set()
         self.payout_spk = p2wpkh(key.pubkey)
+        self.nonces: dict[bytes, NonceList] = {}  # P-B escrows: the cached R lists (not kept across restarts)
 
-    def serve(self, escrow: Escrow) -> int:
+    def serve(self, escrow: Escrow, nonces: Sequence[bytes] | None = None,
+              burn_presigs: Sequence[bytes] | None = None) -> int:
         """Serve an escrow (its creation already checked by :func:`check_creation`), remembered in the
-        store so a restart serves it again; M's index in it."""
+        store so a restart serves it again; M's index in it. A P-B escrow also needs C's R list and the
+        burn's pre-signatures (ConfigError when either does not check)."""
         if self.key.pubkey not in escrow.params.merchants:
             raise ProtocolError("NOT_A_MERCHANT", "this merchant is not in the escrow's merchant set")
+        if escrow.params.trustless:
+            if nonces is None or burn_presigs is None:
+                raise ConfigError("a P-B escrow is served with its R list and the burn's pre-signatures")
+            check_presigned(escrow, burn_presigs)
+            self.nonces[escrow.id_esc] = NonceList.checked(escrow.params, nonces)
         if escrow.id_esc not in self.escrows:
             self.store.save_escrow(escrow.id_esc, escrow.params.canonical(), escrow.txid)
         self.escrows[escrow.id_esc] = escrow
@@ -98,6 +113,14 @@ class Merchant:
             raise ProtocolError("ESCROW_BROKEN", "the escrow is broken")
         if t.index >= p.m or p.merchants[t.index] != self.key.pubkey:  # 2
             raise ProtocolError("WRONG_MERCHANT", f"index {t.index} is not this merchant's")
+        if p.trustless:
+            nonces = self.nonces.get(t.id_esc)
+            if nonces is None:
+                raise ProtocolError("NONCES_MISSING", "serve this P-B escrow again with its R list")
+            if t.seqno >= p.max_seqno:
+                raise ProtocolError("OUT_OF_RANGE", f"seqno {t.seqno} is beyond the escrow's committed nonces")
+            if not nonces.committed(t):
+                raise ProtocolError("NONCE_NOT_COMMITTED", f"sigma_C does not use R_{t.seqno}")
         return p
 
     def receive(self, data: bytes, height: int | None = None) -> Proof | None:
@@ -111,13 +134,13 @@ class Merchant:
             if held is not None:  # 3
                 if held == t.encode():
                     raise ProtocolError("REPLAYED", f"seqno {t.seqno} already held")
-                if t.verify(p.customer, self.genesis):
+                if t.verify(p.ticket_signer, self.genesis):
                     return Proof(DUPLICATE, Ticket.decode(held), t)
                 raise ProtocolError("BAD_SIGNATURE", "sigma_C does not verify")
             lo, hi = p.seqno_window(self.chain.height() if height is None else height)
             if not lo <= t.seqno < hi:  # 4: in range but off schedule: dropped, no proof
                 raise ProtocolError("OFF_SCHEDULE", f"seqno {t.seqno} outside {lo}..{hi - 1}")
-        if not t.verify(p.customer, self.genesis):  # 5
+        if not t.verify(p.ticket_signer, self.genesis):  # 5
             raise ProtocolError("BAD_SIGNATURE", "sigma_C does not verify")
         if t.seqno >= p.max_seqno:
             return Proof(OUT_OF_RANGE, t)
@@ -136,7 +159,7 @@ class Merchant:
     def _fast_view(self, id_esc: bytes, height: int) -> _FastView | None:
         """What the batch's fast path needs for an escrow served and not broken, else None."""
         esc = self.escrows.get(id_esc)
-        if esc is None or id_esc in self.broken:
+        if esc is None or id_esc in self.broken or esc.params.trustless:
             return None
         p = esc.params
         mine = frozenset(i for i, k in enumerate(p.merchants) if k == self.key.pubkey)

@@ -131,7 +131,7 @@ class Notary:
         p = esc.params
         if t.index >= p.m or not c.verify(p.merchants[t.index], self.genesis):
             raise ProtocolError("BAD_MERCHANT_SIGNATURE", "sig_M does not verify under index_M's key")
-        if not t.verify(p.customer, self.genesis):
+        if not t.verify(p.ticket_signer, self.genesis):
             raise ProtocolError("BAD_SIGNATURE", "sigma_C does not verify")
         old = self.store.claim_for(t.id_esc, t.seqno)
         if old is not None and Claim.decode(old.claim).ticket == t:
@@ -255,7 +255,7 @@ class Notary:
         esc = self._escrow(pr.first)
         p = esc.params
         for t in (pr.first, pr.second):
-            if t is not None and not t.verify(p.customer, self.genesis):
+            if t is not None and not t.verify(p.ticket_signer, self.genesis):
                 raise ProtocolError("BAD_PROOF", "a ticket of the proof is not signed by C")
         if pr.kind == OUT_OF_RANGE and pr.first.seqno < p.max_seqno:
             raise ProtocolError("BAD_PROOF", f"seqno {pr.first.seqno} is in range")

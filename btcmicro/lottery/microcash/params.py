@@ -231,6 +231,8 @@ class Params:
         if len({tkt, *burn, self.customer, *self.notary_keys, *merchants}) != (
                 len(burn) + len(self.notary_keys) + len(merchants) + 2):
             raise ConfigError("the ticket key and the burn keys must be fresh keys, distinct from every other")
+        if self.nonce_bits > 20:
+            raise ConfigError(f"P-B commits a nonce per seqno: at most 2^20 seqnos, not {self.max_seqno}")
         if not 0 < self.burn_fee < self.b_penalty + self.fee_reserve:
             raise ConfigError("the burn fee must be positive and below the penalty output")
         object.__setattr__(self, "ticket_key", tkt)
