@@ -4,11 +4,21 @@
 ``draw`` recomputes a draw's winning seqnos from a block hash, as anyone can. ``notary-serve`` and
 ``merchant-serve`` run N and a merchant as services (:mod:`btcmicro.service.microcash`) on the node,
 with their keys (a keystore, encrypted with ``BTCMICRO_PASSPHRASE`` when set) and SQLite stores under
-``<datadir>/microcash/``; ``board`` fetches and checks N's board::
+``<datadir>/microcash/``; ``board`` fetches and checks N's board.
+
+The customer C: ``escrow`` funds C's key from the toolkit's wallet, creates the escrow (parameters
+checked, B_penalty from Eq. 2 unless given and then checked against it), confirms it (a block on
+regtest) and registers it with N and every merchant given by URL; ``pay`` issues tickets to a
+merchant (each seqno taken durably in ``customer.sqlite`` before it is signed, so a restart never
+reuses one); ``refund`` spends what is left of each output once its CLTV height is reached::
 
     btcmicro microcash notary-serve --port 8421
     btcmicro microcash merchant-serve --notary http://127.0.0.1:8421 --port 8422
+    btcmicro microcash escrow --notary http://127.0.0.1:8421 --merchant http://127.0.0.1:8422 --p 1/4 \
+        --tkt-rate 8 --draw-len 1 --l-esc 2 --d-draw 1 --d-redeem 2
+    btcmicro microcash pay http://127.0.0.1:8422 --count 5
     btcmicro microcash board http://127.0.0.1:8421
+    btcmicro microcash refund                     # once the CLTV heights are reached
 """
 from __future__ import annotations
 
@@ -17,7 +27,20 @@ from typing import Any
 
 import click
 
-from btcmicro.cli._common import HOST_OPT, JSON_OPT, STORE_OPT, Context, emit, role_key
+from btcmicro.cli._common import (
+    HOST_OPT,
+    JSON_OPT,
+    STORE_OPT,
+    Context,
+    close_with_command,
+    emit,
+    finish_steps,
+    progress,
+    progress_bar,
+    role_key,
+    role_settings,
+)
+from btcmicro.core.errors import BtcmicroError, ConfigError, PolicyError
 
 __all__ = ["microcash_group"]
 
@@ -172,3 +195,270 @@ def board_cmd(ctx: click.Context, notary_url: str, json_out: bool) -> None:
     lines = [f"board of N {pubkey.hex()}: {len(rows)} entries, chain and signatures check"]
     lines += [f"{e.seq:>6}  {KINDS[e.kind]:<9} {e.hash.hex()[:16]}…" for e in entries]
     emit(ctx, {"notary": pubkey.hex(), "entries": rows}, "\n".join(lines))
+
+
+# --- the customer C ----------------------------------------------------------------------------------
+
+
+def _customer_settings(ctx: click.Context, update: dict[str, Any] | None = None) -> dict[str, Any]:
+    return role_settings(_home(ctx) / "customer.json", update)
+
+
+def _merchant_key(spec: str) -> tuple[bytes, str | None]:
+    """A merchant given as its URL (its key read from ``/info``) or as a 33-byte key in hex."""
+    from btcmicro.service.client import ServiceClient
+
+    if spec.startswith(("http://", "https://")):
+        with ServiceClient(spec) as web:
+            return bytes.fromhex(str(web.get("/info")["pubkey"])), spec
+    try:
+        key = bytes.fromhex(spec)
+    except ValueError:
+        key = b""
+    if len(key) != 33:
+        raise ConfigError(f"--merchant {spec!r}: give the merchant's URL or its 33-byte public key in hex")
+    return key, None
+
+
+def _saved_escrow(ctx: click.Context, id_esc: str | None) -> dict[str, Any]:
+    """The escrow record ``escrow`` saved (the newest unless ``id_esc``)."""
+    escrows: list[dict[str, Any]] = _customer_settings(ctx).get("escrows", [])
+    if not escrows:
+        raise ConfigError(f"no escrow in {_home(ctx)}: run `btcmicro microcash escrow --notary URL "
+                          "--merchant URL` first")
+    if id_esc is None:
+        return escrows[-1]
+    for e in escrows:
+        if e["id_esc"] == id_esc:
+            return e
+    raise ConfigError(f"no escrow {id_esc} in {_home(ctx)}")
+
+
+def _customer(ctx: click.Context, record: dict[str, Any] | None = None) -> Any:
+    """C with its key, its durable seqno store and, given a saved record, that escrow."""
+    from btcmicro.lottery.microcash import Customer, Params
+    from btcmicro.lottery.microcash.sqlite import SQLiteCustomerStore
+    from btcmicro.node.chain import RPCChain
+
+    rpc = ctx.obj.rpc()
+    store = close_with_command(SQLiteCustomerStore(_home(ctx) / "customer.sqlite"))
+    customer = Customer(role_key(_home(ctx) / "keys", "customer"), bytes.fromhex(rpc.call("getblockhash", 0)),
+                        store, RPCChain(rpc))
+    if record is not None:
+        customer.created(Params.from_canonical(bytes.fromhex(record["params"])), record["txid"])
+    return customer
+
+
+def _confirmed_at(chain: Any, txid: str) -> int | None:
+    st = chain.get_tx(txid)
+    return None if st is None else st.block_height
+
+
+@microcash_group.command("escrow")
+@click.option("--notary", "notary_url", required=True, help="N's URL: the escrow is registered there.")
+@click.option("--merchant", "merchant_specs", multiple=True, required=True,
+              help="A merchant's URL (announced the escrow) or its public key in hex; repeat, in index order.")
+@click.option("--p", "p_text", default="1/300", show_default=True, help="Winning probability, e.g. 1/300.")
+@click.option("--beta", type=click.IntRange(330), default=1_000, show_default=True,
+              help="Sats per winning ticket (a P2WPKH output: at least dust).")
+@click.option("--tkt-rate", type=click.IntRange(1), default=1000, show_default=True, help="Tickets per round (block).")
+@click.option("--draw-len", type=click.IntRange(1), default=3, show_default=True, help="Rounds per draw group.")
+@click.option("--l-esc", type=click.IntRange(1), default=6, show_default=True, help="Rounds the escrow issues for.")
+@click.option("--d-draw", type=click.IntRange(1), default=10, show_default=True)
+@click.option("--d-redeem", type=click.IntRange(1), default=1, show_default=True)
+@click.option("--start-in", type=click.IntRange(2), default=3, show_default=True,
+              help="Blocks from now to round 0 (the creation must confirm before it).")
+@click.option("--penalty", type=click.IntRange(1), help="B_penalty in sats (default: the least above Eq. 2's bound).")
+@click.option("--delay", type=click.IntRange(0), default=1 << 16, show_default=True, help="T, SHA-256 iterations.")
+@click.option("--confirmations", type=click.IntRange(1), default=1, show_default=True,
+              help="k: confirmations of t_draw before a draw is used.")
+@click.option("--confirm/--no-confirm", default=True, show_default=True,
+              help="Mine a block to confirm the creation (regtest); else wait for one.")
+@click.option("--timeout", type=click.IntRange(1), default=600, show_default=True,
+              help="Seconds to wait for the creation to confirm (--no-confirm).")
+@JSON_OPT
+@click.pass_context
+def escrow_cmd(ctx: click.Context, notary_url: str, merchant_specs: tuple[str, ...], p_text: str, beta: int,
+               tkt_rate: int, draw_len: int, l_esc: int, d_draw: int, d_redeem: int, start_in: int,
+               penalty: int | None, delay: int, confirmations: int, confirm: bool, timeout: int,
+               json_out: bool) -> None:
+    """Create a MicroCash escrow from the toolkit's wallet, confirm it and register it with N and the merchants."""
+    import time
+
+    from bitcoin.core import CTransaction
+
+    from btcmicro.lottery.microcash.escrow import Escrow, creation_amount
+    from btcmicro.lottery.microcash.params import Params, min_penalty, parse_probability
+    from btcmicro.script.standard import p2wpkh
+    from btcmicro.service.microcash import MerchantClient, NotaryClient
+
+    p = parse_probability(p_text)
+    merchants = [_merchant_key(m) for m in merchant_specs]
+    with NotaryClient(notary_url) as notary:
+        npk = notary.pubkey
+    customer = _customer(ctx)
+    penalty_kw: dict[str, Any] = dict(m=len(merchants), p=p, beta=beta, tkt_rate=tkt_rate, draw_len=draw_len,
+                                      d_draw=d_draw, d_redeem=d_redeem)
+    least = min_penalty(**penalty_kw)
+    if penalty is not None and penalty < least:
+        raise ConfigError(f"--penalty {penalty:,} sat is not above Eq. 2's bound: at least {least:,} sat "
+                          f"(`btcmicro microcash penalty` shows the bound)")
+
+    def params_at(start: int) -> Params:
+        return Params(p=p, beta=beta, tkt_rate=tkt_rate, draw_len=draw_len, l_esc=l_esc, d_draw=d_draw,
+                      d_redeem=d_redeem, merchants=tuple(k for k, _ in merchants), customer=customer.key.pubkey,
+                      notary=npk, start_height=start, b_penalty=least if penalty is None else penalty, delay=delay,
+                      confirmations=confirmations)
+
+    params_at(customer.chain.height() + start_in)  # every check before any coin moves
+    wallet = ctx.obj.wallet(ctx.obj.rpc())
+    own = p2wpkh(customer.key.pubkey)
+    with progress("funding the customer's key"):
+        amount = creation_amount(params_at(customer.chain.height() + start_in))
+        wallet.ensure_balance(amount + 100_000)
+        fund = wallet.send_many([(own, amount)])
+    st = customer.chain.get_tx(fund)
+    if st is None:  # pragma: no cover - the node just took it
+        raise PolicyError(f"the funding transaction {fund} is not on the node")
+    vout = next(i for i, o in enumerate(CTransaction.deserialize(bytes.fromhex(st.hex)).vout)
+                if bytes(o.scriptPubKey) == own)
+    params = params_at(customer.chain.height() + start_in)
+    tx = customer.create(params, [(fund, vout, amount)])
+    esc = Escrow(params, tx.GetTxid()[::-1].hex())
+    record = {"id_esc": esc.id_esc.hex(), "txid": esc.txid, "params": params.canonical().hex(),
+              "notary": notary_url, "merchants": [u for _, u in merchants]}
+    saved = _customer_settings(ctx).get("escrows", [])
+    _customer_settings(ctx, {"escrows": [*saved, record]})  # kept before it is sent: refundable whatever happens
+    customer.chain.broadcast(tx.serialize().hex())
+    with progress("confirming the creation"):
+        if confirm:
+            wallet.confirm(1)
+        deadline = time.monotonic() + timeout
+        while (height := _confirmed_at(customer.chain, esc.txid)) is None:
+            if time.monotonic() > deadline:
+                raise PolicyError(f"the creation {esc.txid} did not confirm within {timeout} s: it is saved; "
+                                  "`btcmicro microcash refund` returns it after its CLTV heights")
+            time.sleep(1)
+    if height >= params.start_height:
+        raise PolicyError(f"the creation {esc.txid} confirmed at or after round 0 (height {params.start_height}): "
+                          "N and the merchants refuse it; `btcmicro microcash refund` returns it later")
+    with NotaryClient(notary_url, pubkey=npk) as notary:
+        notary.register(params, esc.txid)
+    indices = {}
+    for _, url in merchants:
+        if url is not None:
+            with MerchantClient(url) as shop:
+                indices[url] = shop.announce(params, esc.txid)
+    data = {**record, "amount": amount, "start_height": params.start_height, "b_penalty": params.b_penalty,
+            "winners_per_draw": params.winners, "groups": params.groups, "t_refund": params.t_refund,
+            "announced": indices}
+    emit(ctx, data, f"escrow {esc.id_esc.hex()} ({amount:,} sats, B_penalty {params.b_penalty:,}) in {esc.txid}, "
+                    f"registered with N and {len(indices)} merchant(s); round 0 at height {params.start_height}, "
+                    f"refunds from height {params.refund_height(0)}")
+
+
+@microcash_group.command("pay")
+@click.argument("merchant_url")
+@click.option("--count", type=click.IntRange(1, 1_000_000), default=1, show_default=True, help="Tickets to pay.")
+@click.option("--escrow", "id_esc", help="The escrow's id_esc (default: the newest).")
+@JSON_OPT
+@click.pass_context
+def pay_cmd(ctx: click.Context, merchant_url: str, count: int, id_esc: str | None, json_out: bool) -> None:
+    """Pay COUNT tickets to the merchant at MERCHANT_URL from the escrow (this round's seqnos, in order)."""
+    from btcmicro.service.microcash import MerchantClient
+
+    record = _saved_escrow(ctx, id_esc)
+    customer = _customer(ctx, record)
+    params = customer.escrow.params
+    key, _ = _merchant_key(merchant_url)
+    if key not in params.merchants:
+        raise ConfigError(f"the merchant at {merchant_url} (key {key.hex()[:16]}…) is not one of escrow "
+                          f"{record['id_esc'][:16]}…'s {params.m} merchants")
+    index = params.merchants.index(key)
+    tip = customer.chain.height()
+    if tip < params.start_height:
+        raise PolicyError(f"too early: round 0 starts at height {params.start_height:,}, the tip is {tip:,} "
+                          f"({params.start_height - tip} more block(s))")
+    if params.round_at(tip) >= params.l_esc:
+        raise PolicyError(f"the escrow's {params.l_esc} rounds are over (the last was at height "
+                          f"{params.start_height + params.l_esc - 1:,}): `btcmicro microcash refund` from height "
+                          f"{params.refund_height(0):,}")
+    seqnos: list[int] = []
+    stopped: BaseException | None = None
+    with progress_bar(count, "paying tickets") as steps:
+        try:
+            with MerchantClient(merchant_url) as shop:
+                for _ in range(count):
+                    ticket = customer.pay(index)
+                    shop.pay(ticket)
+                    seqnos.append(ticket.seqno)
+                    steps.advance()
+        except (BtcmicroError, KeyboardInterrupt) as exc:  # say what was paid before what went wrong
+            stopped = exc
+    left = count - steps.done
+    data = {"tickets": steps.done, "requested": count, "merchant_index": index, "seqnos": seqnos,
+            "id_esc": record["id_esc"]}
+    span = f" (seqnos {seqnos[0]}..{seqnos[-1]})" if seqnos else ""
+    finish_steps(ctx, steps, stopped, data, f"{steps.done:,}{'' if steps.done == count else f' of {count:,}'} "
+                 f"tickets paid to merchant {index}{span}", "tickets",
+                 f"`btcmicro microcash pay {merchant_url} --count {left}` pays the rest"
+                 + (" once the next block starts the next round" if "all issued" in str(stopped) else ""))
+
+
+def _follow(chain: Any, txid: str, vout: int, spk: bytes, from_height: int) -> tuple[str, int, int] | None:
+    """Where an escrow output's money is now: the output itself while unspent, else the change N's payout
+    returned to the same script, followed to its end; None once spent for good (a refund, a burn)."""
+    from bitcoin.core import CTransaction
+
+    while True:
+        u = chain.get_utxo(txid, vout)
+        if u is not None:
+            return txid, vout, u.value
+        spend = chain.find_spend(txid, vout, from_height=from_height)
+        if spend is None:
+            return None
+        tx = CTransaction.deserialize(bytes.fromhex(spend.hex))
+        nxt = [i for i, o in enumerate(tx.vout) if bytes(o.scriptPubKey) == spk]
+        if not nxt:
+            return None
+        txid, vout = spend.txid, nxt[0]
+
+
+@microcash_group.command("refund")
+@click.option("--escrow", "id_esc", help="The escrow's id_esc (default: the newest).")
+@click.option("--confirm/--no-confirm", default=True, show_default=True, help="Mine a block to confirm (regtest).")
+@JSON_OPT
+@click.pass_context
+def refund_cmd(ctx: click.Context, id_esc: str | None, confirm: bool, json_out: bool) -> None:
+    """Refund what is left of each escrow output whose CLTV height is reached (refused before: one line)."""
+    record = _saved_escrow(ctx, id_esc)
+    customer = _customer(ctx, record)
+    esc = customer.escrow
+    p = esc.params
+    tip = customer.chain.height()
+    outputs = [(f"g{g}", *esc.group_output(g)) for g in range(len(esc.outputs.payment))]
+    outputs.append(("penalty", *esc.penalty_output))
+    opens = {which: t.expiry.value for which, t, _, _ in outputs}
+    due = [o for o in outputs if opens[o[0]] <= tip]
+    if not due:
+        first = min(opens.values())
+        raise PolicyError(f"too early: the escrow's first refund opens at height {first:,} (CLTV), the tip is "
+                          f"{tip:,}: {first - tip} more block(s)")
+    done: dict[str, str] = {}
+    gone: list[str] = []
+    for which, tmpl, vout, _ in due:
+        where = _follow(customer.chain, esc.txid, vout, tmpl.script_pubkey(), p.start_height - 1)
+        if where is None:
+            gone.append(which)
+            continue
+        tx = customer.refund(which, where)
+        done[which] = customer.chain.broadcast(tx.serialize().hex())
+    if done and confirm:
+        ctx.obj.wallet(ctx.obj.rpc()).confirm(1)
+    later = {w: h for w, h in opens.items() if h > tip}
+    if not done:
+        raise PolicyError("nothing left to refund: " + ", ".join(gone) + " already spent"
+                          + (f"; later: {', '.join(f'{w} at {h}' for w, h in later.items())}" if later else ""))
+    lines = [f"refunded {which}: {txid}" for which, txid in done.items()]
+    lines += [f"{w} opens at height {h:,}" for w, h in later.items()]
+    emit(ctx, {"refunds": done, "spent": gone, "later": later, "id_esc": record["id_esc"]}, "\n".join(lines))
