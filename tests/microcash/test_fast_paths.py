@@ -68,6 +68,17 @@ def _outcome(r: Proof | ProtocolError | None) -> object:
     return None if r is None else (r.kind, r.encode())
 
 
+def _one_by_one(m: Merchant, items: list[bytes]) -> list[object]:
+    """Each ticket's outcome through receive(), the general path."""
+    out: list[object] = []
+    for data in items:
+        try:
+            out.append(_outcome(m.receive(data)))
+        except ProtocolError as e:
+            out.append(e.code)
+    return out
+
+
 def _twin_merchants(w: FakeWorld, kind: str, tmp: Path) -> tuple[Merchant, Merchant]:
     """Merchant 0 twice, each with its own store: one fed one by one, the other by batches."""
     def store(name: str) -> MerchantStore:
@@ -105,12 +116,7 @@ def test_receive_batch_gives_what_receive_gives_ticket_by_ticket(kind: str, tmp_
         Ticket.issue(w.ck, GENESIS, 0, bytes(36), 1).encode(),  # unknown escrow
         b"junk", fresh[2].encode(), fresh[3].encode(), fresh[4].encode(),
     ]
-    singles = []
-    for data in items:
-        try:
-            singles.append(_outcome(one.receive(data)))
-        except ProtocolError as e:
-            singles.append(e.code)
+    singles = _one_by_one(one, items)
     batched = [_outcome(r) for r in batch.receive_batch(items)]
     assert batched == singles
     assert singles[:4] == [None, None, "REPLAYED", singles[3]] and singles[3][0] == DUPLICATE  # type: ignore[index]
@@ -124,12 +130,7 @@ def test_receive_batch_gives_what_receive_gives_ticket_by_ticket(kind: str, tmp_
     # two rounds later seqno 9 is out of the window: a second ticket for it still gives the proof
     w.mine_to(p.start_height + 2)
     late = [_resigned(w, held_before, b"\x03" * 32).encode(), held_before.encode(), fresh[0].encode()]
-    singles = []
-    for data in late:
-        try:
-            singles.append(_outcome(one.receive(data)))
-        except ProtocolError as e:
-            singles.append(e.code)
+    singles = _one_by_one(one, late)
     assert [_outcome(r) for r in batch.receive_batch(late)] == singles
     assert singles[0][0] == DUPLICATE and singles[1:] == ["REPLAYED", "REPLAYED"]  # type: ignore[index]
     for m in (one, batch):
