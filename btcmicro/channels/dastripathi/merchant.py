@@ -311,12 +311,12 @@ class Merchant:
             after = replace(after, voucher=voucher.encode())
             service = self.service(after, m.amount) if self.service is not None else b""
             receipt = Receipt(voucher, service)
+            record = None
             if self.micropay2:
                 self._nonces.pop(m.nonce, None)
-                self.store.add_assertion(AssertionRecord(t.escrow_id, m.voucher.k, m.nonce, m.assertion,
-                                                         self.pos_index))
+                record = AssertionRecord(t.escrow_id, m.voucher.k, m.nonce, m.assertion, self.pos_index)
             if not self.store.record_payment(after, SpentVoucher(c.voucher_id, t.escrow_id, m.digest(),
-                                                                 receipt.encode())):
+                                                                 receipt.encode()), record):
                 raise ProtocolError("VOUCHER_REUSED", "this voucher was used meanwhile")
             if after.paid == t.deposit and not self.micropay2:
                 self._close(after)

@@ -90,10 +90,14 @@ class PostgresMerchantStore(PostgresStore):
             return None
         return SpentVoucher(bytes(row["voucher_id"]), row["escrow_id"], bytes(row["payment_id"]), bytes(row["receipt"]))
 
-    def record_payment(self, channel: MerchantChannel, spent: SpentVoucher) -> bool:
+    def record_payment(self, channel: MerchantChannel, spent: SpentVoucher,
+                       assertion: AssertionRecord | None = None) -> bool:
         """Atomically, across processes: mark the voucher spent and store the channel after the payment;
-        False (nothing changes) when the voucher was spent before."""
+        False (nothing else changes) when the voucher was spent before. ``assertion`` is kept in the
+        same transaction, in either case."""
         with self.transaction() as db:
+            if assertion is not None:
+                self.add_assertion(assertion)  # joins this transaction (same thread)
             if db.execute("INSERT INTO spent_vouchers (voucher_id, escrow_id, payment_id, receipt) "
                           "VALUES (%s, %s, %s, %s) ON CONFLICT (voucher_id) DO NOTHING RETURNING 1",
                           (spent.voucher_id, spent.escrow_id, spent.payment_id, spent.receipt)).fetchone() is None:

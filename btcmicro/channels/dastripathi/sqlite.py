@@ -88,8 +88,11 @@ class SQLiteMerchantStore(SQLiteStore):
             return None
         return SpentVoucher(bytes(row["voucher_id"]), row["escrow_id"], bytes(row["payment_id"]), bytes(row["receipt"]))
 
-    def record_payment(self, channel: MerchantChannel, spent: SpentVoucher) -> bool:
+    def record_payment(self, channel: MerchantChannel, spent: SpentVoucher,
+                       assertion: AssertionRecord | None = None) -> bool:
         with self.transaction() as db:
+            if assertion is not None:
+                self.add_assertion(assertion)  # joins this transaction
             if db.execute("SELECT 1 FROM spent_vouchers WHERE voucher_id=?", (spent.voucher_id,)).fetchone():
                 return False
             db.execute("INSERT INTO spent_vouchers VALUES (?,?,?,?)",

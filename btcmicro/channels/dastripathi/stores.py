@@ -67,9 +67,12 @@ class MerchantStore(Store, Protocol):
 
     def spent_voucher(self, voucher_id: bytes) -> SpentVoucher | None: ...
 
-    def record_payment(self, channel: MerchantChannel, spent: SpentVoucher) -> bool:
+    def record_payment(self, channel: MerchantChannel, spent: SpentVoucher,
+                       assertion: AssertionRecord | None = None) -> bool:
         """Atomically mark ``spent.voucher_id`` used and store the channel after the payment;
-        False (and nothing changes) when that voucher was already used."""
+        False (and nothing else changes) when that voucher was already used. ``assertion``
+        (Micropay 2) is kept in the same transaction (one commit per payment), also when the voucher
+        was used, as :meth:`add_assertion` would."""
         ...
 
     def blacklist(self, escrow_key: bytes, reason: str) -> None: ...
