@@ -394,6 +394,8 @@ def run_pos_http(payments: int = 400, *, channels: int = POS_CHANNELS, schemes: 
 
     say = echo or (lambda m: None)
     per_channel = max(1, payments // channels)
+    if "nonce" in schemes and per_channel >= 1 << nonce_bits:
+        raise ValueError(f"{per_channel} payments a channel need more than the nonce key's {nonce_bits}-bit contexts")
     deposit = POS_AMOUNT * (per_channel + 10)
     out: dict[str, Any] = {"channels": channels, "payments_per_scheme": per_channel * channels,
                            "amount": POS_AMOUNT, "nonce_bits": nonce_bits, "schemes": {}}
