@@ -33,7 +33,7 @@ every answer is given after the store committed.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from bitcoin.core import CTransaction
@@ -49,6 +49,7 @@ from btcmicro.lottery.microcash.merchant import Merchant
 from btcmicro.lottery.microcash.messages import Claim, Proof, Ticket
 from btcmicro.lottery.microcash.notary import Notary
 from btcmicro.lottery.microcash.params import Params
+from btcmicro.lottery.microcash.trustless import NonceList
 from btcmicro.ports import Chain
 from btcmicro.service.app import create_app, error_response, new_operator_token, operator_only
 from btcmicro.service.client import ServiceClient
@@ -67,6 +68,8 @@ STATUS = {
     "NOT_FINAL": 425,
     "EXPIRED": 422, "LOSING_TICKET": 422, "OFF_SCHEDULE": 422, "WRONG_MERCHANT": 422, "NOT_A_MERCHANT": 422,
     "BAD_SIGNATURE": 422, "BAD_MERCHANT_SIGNATURE": 422, "BAD_PROOF": 422, "BAD_ESCROW": 422,
+    "NONCE_NOT_COMMITTED": 422, "OUT_OF_RANGE": 422, "NONCES_MISSING": 409, "TRUSTLESS_PENALTY": 409,
+    "DISAGREE": 409, "BELOW_THRESHOLD": 409,
 }
 """HTTP status of each MicroCash error code (400 for the rest: malformed input)."""
 
@@ -79,6 +82,12 @@ _T = TypeVar("_T")
 class EscrowBody(BaseModel):
     params: str = Field(max_length=40_000, pattern=_B64, description="canonical parameters, base64url")
     txid: str = Field(pattern=_HEX32, description="the creation's txid")
+
+
+class MerchantEscrowBody(EscrowBody):
+    nonces: str | None = Field(None, max_length=6_000_000, pattern=_B64,
+                               description="P-B: C's R list (32 bytes per seqno), base64url")
+    presigs: list[str] | None = Field(None, max_length=15, description="P-B: the burn's pre-signatures, hex")
 
 
 class ClaimBody(BaseModel):
@@ -148,7 +157,7 @@ def create_notary_app(notary: Notary, *, title: str = "btcmicro MicroCash notary
     @app.post("/escrow")
     def register(body: EscrowBody) -> dict[str, Any]:
         params = _params(body.params)
-        if params.notary != notary.key.pubkey:
+        if notary.key.pubkey not in params.notary_keys:
             raise ProtocolError("BAD_ESCROW", "the parameters name another notary")
         _creation(notary.chain, params, body.txid)  # checked outside the lock: nothing written yet
         esc = locked(lambda: notary.register(params, body.txid))
@@ -274,11 +283,19 @@ def create_microcash_merchant_app(merchant: Merchant, *, notary: NotaryClient | 
                             for e in list(merchant.escrows.values())]}
 
     @app.post("/escrow")
-    def serve(body: EscrowBody) -> dict[str, Any]:
+    def serve(body: MerchantEscrowBody) -> dict[str, Any]:
         params = _params(body.params)
         esc = _creation(merchant.chain, params, body.txid)
+        try:
+            nonces = None if body.nonces is None else NonceList.split(b64decode(body.nonces))
+            presigs = None if body.presigs is None else [bytes.fromhex(x) for x in body.presigs]
+        except ValueError:
+            raise ProtocolError("MALFORMED", "presigs are hex signatures") from None
         with lock:
-            index = merchant.serve(esc)
+            try:
+                index = merchant.serve(esc, nonces, presigs)
+            except ConfigError as e:  # a P-B escrow without a good R list or pre-signatures
+                raise ProtocolError("BAD_ESCROW", str(e)) from None
         return {"id_esc": esc.id_esc.hex(), "index": index}
 
     @app.post("/ticket")
@@ -332,9 +349,16 @@ class MerchantClient:
     def __init__(self, base_url: str, *, timeout: float = 30.0) -> None:
         self.http = ServiceClient(base_url, timeout=timeout)
 
-    def announce(self, params: Params, txid: str) -> int:
-        """Announce an escrow; the merchant's index in it."""
-        answer = self.http.post("/escrow", {"params": b64encode(params.canonical()), "txid": txid}, idempotent=True)
+    def announce(self, params: Params, txid: str, nonces: Sequence[bytes] | None = None,
+                 presigs: Sequence[bytes] | None = None) -> int:
+        """Announce an escrow (a P-B one with C's R list and the burn's pre-signatures); the merchant's
+        index in it."""
+        body: dict[str, Any] = {"params": b64encode(params.canonical()), "txid": txid}
+        if nonces is not None:
+            body["nonces"] = b64encode(b"".join(nonces))
+        if presigs is not None:
+            body["presigs"] = [s.hex() for s in presigs]
+        answer = self.http.post("/escrow", body, idempotent=True)
         return int(answer["index"])
 
     def pay(self, ticket: Ticket) -> None:
