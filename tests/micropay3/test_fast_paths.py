@@ -277,3 +277,42 @@ def test_sigma1_digest_from_the_midstate_is_the_generic_bip143_one(world: World)
                        SIGHASH_SINGLE_ACP, segwit=True)
         assert t.tx1_sighash() == tx1_sighash(t.escrow, t.escrow2, t.escrow2_value) == want
         assert t.tx1_sighash() == want  # the midstate is reused, not consumed
+
+
+def _der(r: int | bytes, s: int | bytes) -> bytes:
+    def integer(v: int | bytes) -> bytes:
+        b = v if isinstance(v, bytes) else v.to_bytes(max(1, (v.bit_length() + 8) // 8), "big")
+        return b"\x02" + bytes([len(b)]) + b
+    body = integer(r) + integer(s)
+    return b"\x30" + bytes([len(body)]) + body
+
+
+def test_strict_der_by_bytes_is_the_shared_check() -> None:
+    """Strict DER with 0 < r < n and 0 < s <= n/2, read off the bytes: the same verdict as
+    :func:`is_strict_der` on the integers' edges, on needless and missing zero bytes, and on mutations."""
+    from btcmicro.core.der import HALF_ORDER, SECP256K1_ORDER
+
+    rng = random.Random(5)
+    n, half = SECP256K1_ORDER, HALF_ORDER
+    edges = [0, 1, 2, 127, 128, 255, 256, half - 1, half, half + 1, n - 1, n, n + 1, 2**255 - 1, 2**255, 2**256 - 1,
+             2**256, 2**264]
+    sigs = [_der(r, s) for r in edges for s in edges]
+    sigs += [_der(b"\x00" + bytes([b]) + rng.randbytes(31), rng.randrange(1, half)) for b in (0x00, 0x7F, 0x80, 0xFF)]
+    sigs += [_der(rng.randrange(1, n), b"\x00" + bytes([b]) + rng.randbytes(30)) for b in (0x00, 0x7F, 0x80, 0xFF)]
+    sigs += [_der(bytes([b]) + rng.randbytes(32), 5) for b in (0x00, 0x01, 0x6B, 0x80)]
+    sigs += [_der(b"", 5), _der(5, b""), _der(b"\x80", 5), _der(5, b"\xff")]
+    key = coincurve.PrivateKey(bytes(31) + b"\x07")
+    for _ in range(40):
+        sigs += _mutations(key.sign(rng.randbytes(32), hasher=None), rng, 40)
+    for sig in sigs:
+        assert m._strict_der(sig, len(sig)) == is_strict_der(sig), sig.hex()
+        assert m._strict_der(sig + b"\x83", len(sig)) == is_strict_der(sig), sig.hex()
+
+
+def test_release_fee_from_the_table_is_release_fee(world: World) -> None:
+    t = world.ticket()
+    for a in (bytes(p2pkh(bytes(20))), b"\xa9\x14" + bytes(20) + b"\x87", b"\x00\x14" + bytes(20),
+              b"\x00\x20" + bytes(32), b"\x51\x20" + bytes(32)):
+        assert m._is_address(a)
+        for feerate in (1, 999, 1000, 1001, 2_000, 12_345, 2**32 - 1):
+            assert -((-feerate * m._RELEASE_VSIZE[len(a)]) // 1000) == m.release_fee(t.escrow2, a, feerate)

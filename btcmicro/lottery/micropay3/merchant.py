@@ -41,6 +41,7 @@ from btcmicro.core.keys import PrivateKey
 from btcmicro.lottery.common import MAX_K, Transitions, derive_key, verify_sig, wins
 from btcmicro.lottery.micropay3.messages import (
     REGTEST_GENESIS,
+    TICKET_TAG,
     PaymentRequest,
     Prize,
     Receipt,
@@ -64,6 +65,8 @@ _AM_TAG = b"btcmicro/micropay3/a_m/v1"
 _PKM_TAG = b"btcmicro/micropay3/pk_m/v1"
 _ID_TAG = b"btcmicro/micropay3/merchant-id/v1"
 _new = object.__new__
+_NONCE_AT = len(TICKET_TAG) + 77  # in a ticket: nonce 16 | k 1 | price 8 | c 32 | var(a_M)
+_A_M_AT = _NONCE_AT + 25 + 32
 
 
 class _HMAC:
@@ -169,9 +172,10 @@ class Merchant:
         if prize < t.price << k:
             raise ProtocolError("UNDERFUNDED", f"tx_2 pays {prize} sats, less than price * 2^k")
         e = t.escrow
-        if not verify_sig(e.pubkey, t.sigma, t.sigma_digest(self.genesis)):
+        sigma_digest, tx1_digest = t.sigma_digest(self.genesis), t.tx1_sighash()  # the verifies back to back
+        if not verify_sig(e.pubkey, t.sigma, sigma_digest):
             raise ProtocolError("BAD_SIGMA", "sigma is not pk_1's signature on this ticket")
-        if not verify_sig(e.pubkey, t.sigma1[:-1], t.tx1_sighash()):
+        if not verify_sig(e.pubkey, t.sigma1[:-1], tx1_digest):
             raise ProtocolError("BAD_SIGMA1", "sigma1 is not pk_1's signature on tx_1")
         u = self.chain.get_utxo(e.txid, e.vout, include_mempool=True)
         if u is None:
@@ -219,7 +223,9 @@ class Merchant:
         e2 = t.escrow2
         if self.clock() >= int.from_bytes(t.nonce[:8], "big"):
             return None
-        r1 = self._r1(t.nonce, t.k, t.price, t.a_m, e2[36:69])
+        d = t._encoded  # r1's message from the ticket's bytes: nonce, k and price, then var(a_M), lie together
+        r1 = self._r1_mac.digest(_R1_TAG + d[_NONCE_AT:_NONCE_AT + 25] + d[_A_M_AT:_A_M_AT + 1 + len(t.a_m)]
+                                 + e2[36:69])[:16]
         if (sha256(r1) != t.c or e2[70:103] != self.vts_key or not _valid_point(self.vts_key)
                 or not _valid_point(e2[2:35])):
             return None

@@ -49,6 +49,7 @@ from bitcoin.core import CMutableTransaction, CMutableTxIn, CMutableTxOut, COutP
 
 from btcmicro.contracts import Spend, TemplateError
 from btcmicro.core.amounts import MAX_MONEY
+from btcmicro.core.der import HALF_ORDER, SECP256K1_ORDER
 from btcmicro.core.encoding import compact_size
 from btcmicro.core.errors import ProtocolError
 from btcmicro.core.hashes import hash160, hash256, sha256
@@ -141,6 +142,34 @@ def _escrow2_ok(script: bytes) -> bool:
 @lru_cache(maxsize=4096)
 def _escrow2(script: bytes) -> Micropay3Escrow | None:
     return Micropay3Escrow.from_script(script) if _escrow2_ok(script) else None
+
+
+_ORDER = SECP256K1_ORDER.to_bytes(32, "big")
+_HALF_ORDER = HALF_ORDER.to_bytes(32, "big")
+
+
+def _strict_der(sig: bytes, n: int) -> bool:
+    """:func:`~btcmicro.core.der.is_strict_der` of ``sig[:n]`` (a signature, or a script signature
+    without its hashtype byte) without slicing or converting it: Core's strict DER, then
+    ``0 < r < n`` and ``0 < s <= n/2`` by comparing the integers' bytes (big-endian, same length)."""
+    if n < 8 or n > 72 or sig[0] != 0x30 or sig[1] != n - 2 or sig[2] != 0x02:
+        return False
+    len_r = sig[3]
+    at_s = 6 + len_r  # where s's bytes start
+    if len_r == 0 or at_s > n or sig[at_s - 2] != 0x02 or sig[at_s - 1] == 0 or at_s + sig[at_s - 1] != n:
+        return False
+    r0, s0, len_s = sig[4], sig[at_s], n - at_s
+    if r0 & 0x80 or s0 & 0x80:  # negative
+        return False
+    if r0 == 0 and (len_r == 1 or not sig[5] & 0x80):  # r = 0, or a zero byte r does not need
+        return False
+    if s0 == 0 and (len_s == 1 or not sig[at_s + 1] & 0x80):
+        return False
+    if len_s > 32 or (len_s == 32 and sig[at_s:n] > _HALF_ORDER):  # 33 bytes: s >= 2^255 > n/2
+        return False
+    if len_r < 32:
+        return True
+    return (len_r == 32 and sig[4:at_s - 2] < _ORDER) or (len_r == 33 and r0 == 0 and sig[5:at_s - 2] < _ORDER)
 
 
 class _Reader(Reader):
@@ -422,8 +451,13 @@ class Ticket(TaggedMessage):
         return sha256(self.escrow2)
 
     def sigma_digest(self, genesis: bytes = REGTEST_GENESIS) -> bytes:
-        return _sigma_digest(genesis, self.escrow, self.c, self.r2, self.k, self.a_m, self.escrow2_hash, self.a_u,
-                             self.escrow2_value, self.feerate)
+        """:func:`sigma_digest` of this ticket, its fields read as they lie in the ticket's encoding
+        (E1; var(a_M); var(a_U), the value and the feerate are each one piece of it)."""
+        d, h = self._encoded, _TICKET_HEAD + 1 + len(self.a_m)  # h: where var(escrow2) starts
+        a_u = h + 1 + len(self.escrow2)
+        return hashlib.sha256(b"".join((SIGMA_TAG, genesis, d[_TAG_END:_TAG_END + 77], self.c, self.r2,
+                                        bytes((self.k,)), d[_TICKET_HEAD:h], self.escrow2_hash,
+                                        d[a_u:a_u + 13 + len(self.a_u)]))).digest()
 
     def tx1_sighash(self) -> bytes:
         return _tx1_sighash(self.escrow, self.escrow2_hash, self.escrow2_value)
@@ -498,14 +532,14 @@ def _decode_ticket(data: bytes, points: bool) -> Ticket:
                             "ticket: escrow 2 is not 2 <pk_2> <pk_M> <pk_T> 3 CHECKMULTISIG with three keys")
     if not sigma1 or sigma1[-1] != SIGHASH_SINGLE_ACP:
         raise ProtocolError("BAD_HASHTYPE", f"ticket: sigma1 must end with hashtype {SIGHASH_SINGLE_ACP:#x}")
-    if not is_strict_der(sigma) or not is_strict_der(sigma1[:-1]):
+    if not _strict_der(sigma, len(sigma)) or not _strict_der(sigma1, len(sigma1) - 1):
         raise ProtocolError("NON_CANONICAL_SIGNATURE", "ticket: sigma or sigma1 is not strict low-S DER")
     k = d[_TAG_END + 93]
     if not 1 <= k <= MAX_K:
         check_k(k, "ticket")
     if value >= escrow.value:
         raise ProtocolError("MALFORMED", "ticket: escrow 2 must receive less than escrow 1 holds (tx_1's fee)")
-    prize = value - release_fee(escrow2, a_m, feerate)
+    prize = value + (-feerate * _RELEASE_VSIZE[len(a_m)]) // 1000  # value - release_fee(escrow2, a_m, feerate)
     if feerate == 0 or prize <= 0:
         raise ProtocolError("MALFORMED", "ticket: the release fee must be positive and below escrow 2's value")
     t: Ticket = _new(Ticket)  # a frozen dataclass, filled without its per-field set-up
@@ -518,6 +552,8 @@ def _decode_ticket(data: bytes, points: bool) -> Ticket:
 _TAG_END = len(TICKET_TAG)
 _TICKET_HEAD = _TAG_END + 77 + NONCE_SIZE + 1 + 8 + 32  # escrow 1, nonce, k, price, c
 _VALUE_FEERATE = struct.Struct(">QI")
+_RELEASE_VSIZE = {len(a): release_vsize(bytes(_ESCROW2_SIZE), a) for a in (bytes(22), bytes(23), bytes(25), bytes(34))}
+"""tx_2's vsize by a_M's length, for an escrow 2 of the one shape (:func:`release_vsize`)."""
 
 
 def _read_tx(raw: bytes, what: str) -> CTransaction:
