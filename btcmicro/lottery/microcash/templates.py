@@ -52,6 +52,36 @@ def _keys(keys: Sequence[bytes], what: str) -> tuple[bytes, ...]:
     return out
 
 
+class _RefundBranch(Template):
+    """What both MicroCash outputs share: ``IF <first branch> ELSE <expiry> CLTV DROP <C> CHECKSIG ENDIF``."""
+
+    customer: bytes
+    expiry: Expiry
+
+    def _with_refund(self, first: list[object]) -> bytes:
+        return bytes(CScript([
+            OP_IF,
+                *first,
+            OP_ELSE,
+                self.expiry.value, OP_CHECKLOCKTIMEVERIFY, OP_DROP,
+                self.customer, OP_CHECKSIG,
+            OP_ENDIF,
+        ]))  # fmt: skip
+
+    def refund(self, customer_sig: bytes, wrapping: str | None = None) -> Spend:
+        """C recovers the output at or after the expiry."""
+        return self.spend("refund", customer_sig, wrapping=wrapping)
+
+    @staticmethod
+    def _branches(script: bytes) -> tuple[Ops, bytes, Expiry] | None:
+        """(the first branch's ops, C, expiry) of a script of this shape."""
+        ops = parse_ops(bytes(script))
+        refund = None if not ops or ops[0][0] != OP_IF else _refund_branch(ops)
+        if ops is None or refund is None:
+            return None
+        return ops[1:-7], refund[0], refund[1]
+
+
 def _refund_branch(ops: Ops) -> tuple[bytes, Expiry] | None:
     """(C, expiry) of ``ELSE <t> CHECKLOCKTIMEVERIFY DROP <C> CHECKSIG ENDIF`` (the script's tail)."""
     if len(ops) < 7 or ops[-7][0] != OP_ELSE:
@@ -68,7 +98,7 @@ def _refund_branch(ops: Ops) -> tuple[bytes, Expiry] | None:
 
 
 @dataclass(frozen=True)
-class MicrocashEscrow(Template):
+class MicrocashEscrow(_RefundBranch):
     """A MicroCash escrow output: N's key, C's key, the refund expiry (paths ``pay`` and ``refund``)."""
 
     notary: bytes = b""
@@ -108,14 +138,7 @@ class MicrocashEscrow(Template):
 
     @cached_property
     def script(self) -> bytes:
-        return bytes(CScript([
-            OP_IF,
-                *self._pay_branch(),
-            OP_ELSE,
-                self.expiry.value, OP_CHECKLOCKTIMEVERIFY, OP_DROP,
-                self.customer, OP_CHECKSIG,
-            OP_ENDIF,
-        ]))  # fmt: skip
+        return self._with_refund(self._pay_branch())
 
     def roles(self) -> dict[str, bytes]:
         if not self.notaries:
@@ -141,34 +164,28 @@ class MicrocashEscrow(Template):
         k signatures in the order of the notaries' keys)."""
         return self.spend("pay", *notary_sigs, wrapping=wrapping)
 
-    def refund(self, customer_sig: bytes, wrapping: str | None = None) -> Spend:
-        """C recovers the output at or after the expiry."""
-        return self.spend("refund", customer_sig, wrapping=wrapping)
-
     @classmethod
     def from_script(cls, script: bytes) -> MicrocashEscrow | None:
         script = bytes(script)
-        ops = parse_ops(script)
-        refund = None if not ops or ops[0][0] != OP_IF else _refund_branch(ops)
-        if ops is None or refund is None:
+        found = cls._branches(script)
+        if found is None:
             return None
-        pay = ops[1:-7]
+        pay, customer, expiry = found
         try:
             if len(pay) == 2 and pay[1][0] == OP_CHECKSIG and is_pubkey(pay[0][1]):
-                t = cls(notary=bytes(pay[0][1] or b""), customer=refund[0], expiry=refund[1])
+                t = cls(notary=bytes(pay[0][1] or b""), customer=customer, expiry=expiry)
             else:
                 ms = match_multisig(pay)
                 if ms is None or len(ms[1]) < 2:
                     return None
-                t = cls(notary=ms[1][0], customer=refund[0], expiry=refund[1], notaries=tuple(ms[1]),
-                        threshold=ms[0])
+                t = cls(notary=ms[1][0], customer=customer, expiry=expiry, notaries=tuple(ms[1]), threshold=ms[0])
         except TemplateError:
             return None
         return t if t.script == script else None
 
 
 @dataclass(frozen=True)
-class MicrocashBurnEscrow(Template):
+class MicrocashBurnEscrow(_RefundBranch):
     """The P-B penalty output: C's ticket key P_tkt plus every burn key, or C's refund at the expiry."""
 
     ticket_key: bytes = b""
@@ -199,14 +216,7 @@ class MicrocashBurnEscrow(Template):
     def script(self) -> bytes:
         burn: list[object] = ([self.burn_keys[0], OP_CHECKSIG] if self.m == 1
                               else [self.m, *self.burn_keys, self.m, OP_CHECKMULTISIG])
-        return bytes(CScript([
-            OP_IF,
-                self.ticket_key, OP_CHECKSIGVERIFY, *burn,
-            OP_ELSE,
-                self.expiry.value, OP_CHECKLOCKTIMEVERIFY, OP_DROP,
-                self.customer, OP_CHECKSIG,
-            OP_ENDIF,
-        ]))  # fmt: skip
+        return self._with_refund([self.ticket_key, OP_CHECKSIGVERIFY, *burn])
 
     def roles(self) -> dict[str, bytes]:
         burn = {f"burn{i + 1}": k for i, k in enumerate(self.burn_keys)}
@@ -228,17 +238,14 @@ class MicrocashBurnEscrow(Template):
         """The pre-signed burn, completed with a signature by the extracted ticket key."""
         return self.spend("burn", ticket_sig, *burn_sigs, wrapping=wrapping)
 
-    def refund(self, customer_sig: bytes, wrapping: str | None = None) -> Spend:
-        return self.spend("refund", customer_sig, wrapping=wrapping)
-
     @classmethod
     def from_script(cls, script: bytes) -> MicrocashBurnEscrow | None:
         script = bytes(script)
-        ops = parse_ops(script)
-        refund = None if not ops or ops[0][0] != OP_IF else _refund_branch(ops)
-        if ops is None or refund is None or len(ops) < 12 or ops[2][0] != OP_CHECKSIGVERIFY:
+        found = cls._branches(script)
+        if found is None or len(found[0]) < 4 or found[0][1][0] != OP_CHECKSIGVERIFY:
             return None
-        rest = ops[3:-7]
+        first, customer, expiry = found
+        rest = first[2:]
         if len(rest) == 2 and rest[1][0] == OP_CHECKSIG and is_pubkey(rest[0][1]):
             burn: tuple[bytes, ...] = (bytes(rest[0][1] or b""),)
         else:
@@ -247,7 +254,7 @@ class MicrocashBurnEscrow(Template):
                 return None
             burn = tuple(ms[1])
         try:
-            t = cls(ticket_key=bytes(ops[1][1] or b""), burn_keys=burn, customer=refund[0], expiry=refund[1])
+            t = cls(ticket_key=bytes(first[0][1] or b""), burn_keys=burn, customer=customer, expiry=expiry)
         except TemplateError:
             return None
         return t if t.script == script else None
