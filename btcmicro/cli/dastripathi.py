@@ -106,7 +106,7 @@ def _holds(merchant: Any, ch: Any) -> bool:
     """The point of sale holds this channel on the payer's terms."""
     held = merchant.channel(ch.escrow_id)
     t = ch.terms
-    return bool((held["deposit"], held["penalty"], held["expiry"]) == (t.deposit, t.penalty, t.expiry))
+    return (held.get("deposit"), held.get("penalty"), held.get("expiry")) == (t.deposit, t.penalty, t.expiry)
 
 
 def _is_shop(ch: Any) -> bool:
@@ -130,7 +130,8 @@ def _view(ch: Any) -> dict[str, Any]:
 
 
 def _text(v: dict[str, Any]) -> str:
-    return (f"{v['escrow_id']}  {v['status']:<9}  paid {v['paid']:,} of {v['deposit']:,} sats  "
+    penalty = f" (+ penalty {v['penalty']:,})" if v["penalty"] else ""
+    return (f"{v['escrow_id']}  {v['status']:<9}  paid {v['paid']:,} of {v['deposit']:,} sats{penalty}  "
             f"expiry height {v['expiry']}")
 
 

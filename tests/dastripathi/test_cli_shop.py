@@ -9,8 +9,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
 from btcmicro.channels.dastripathi import Payer, SQLiteMerchantStore, SQLitePayerStore
+from btcmicro.cli import main
 from btcmicro.cli._common import open_keystore
 from btcmicro.node.chain import RPCChain
 from btcmicro.service.dastripathi import HTTPMerchant
@@ -79,6 +81,10 @@ def test_an_honest_ring_shop_session_closes_with_the_best_payment(shop, rpc, ban
     assert sum(v for v, _spk in outputs(rpc, row["txid"])) == DEPOSIT + PENALTY
     assert cli("dastripathi", "status", eid)[0]["status"] == "closed"
     assert cli("dastripathi", "collect") == []  # nothing open is left
+    text = CliRunner().invoke(main, [*cli.base, "dastripathi", "collect"])
+    assert (text.exit_code, text.output) == (0, "no open channel to collect\n")
+    text = CliRunner().invoke(main, [*cli.base, "dastripathi", "status"])
+    assert f"{eid}  closed     paid 3,500 of 40,000 sats (+ penalty 40,000)" in text.output, text.output
 
 
 @pytest.mark.integration
