@@ -9,8 +9,8 @@ or a second, different signed ticket for a seqno already held, returns a :class:
 Under the P-B penalty (:mod:`~btcmicro.lottery.microcash.trustless`) the merchant serves an escrow
 only with C's R list (checked against the committed root) and the burn keys' pre-signatures, and
 refuses, right after checks 1–2, a ticket whose nonce is not R_seqno (``NONCE_NOT_COMMITTED``) or
-whose seqno is out of range (``OUT_OF_RANGE``: no committed nonce, no penalty to claim). P-B tickets
-take the general path, not the batch's fast path.
+whose seqno is out of range (``OUT_OF_RANGE``: no committed nonce, no penalty to claim). The batch's
+fast path compares R_seqno too and leaves any other ticket to the general path.
 """
 from __future__ import annotations
 
@@ -45,12 +45,14 @@ __all__ = ["Merchant", "hold_tickets"]
 @dataclass(frozen=True)
 class _FastView:
     """An escrow as the batch's fast path sees it: this merchant's indices in it, the seqno window at
-    the batch's height, and the sigma_C check."""
+    the batch's height, the sigma_C check, and under P-B the R list (a ticket whose first signature
+    bytes are not R_seqno takes the general path, which refuses it)."""
 
     mine: frozenset[int]
     lo: int
     hi: int
     ok: Callable[[bytes], bool]
+    nonces: tuple[bytes, ...] | None = None
 
 
 def hold_tickets(store: MerchantStore, id_esc: bytes, rows: Sequence[tuple[int, int, bytes]]) -> list[bytes | None]:
@@ -159,12 +161,16 @@ class Merchant:
     def _fast_view(self, id_esc: bytes, height: int) -> _FastView | None:
         """What the batch's fast path needs for an escrow served and not broken, else None."""
         esc = self.escrows.get(id_esc)
-        if esc is None or id_esc in self.broken or esc.params.trustless:
+        if esc is None or id_esc in self.broken:
             return None
         p = esc.params
+        nonces = self.nonces.get(id_esc)
+        if p.trustless and nonces is None:
+            return None
         mine = frozenset(i for i, k in enumerate(p.merchants) if k == self.key.pubkey)
         lo, hi = p.seqno_window(height)
-        return _FastView(mine, lo, hi, ticket_checker(p.customer, self.genesis))
+        return _FastView(mine, lo, hi, ticket_checker(p.ticket_signer, self.genesis),
+                         None if nonces is None else nonces.points)
 
     def receive_batch(self, items: Sequence[bytes]) -> list[Proof | ProtocolError | None]:
         """:meth:`receive` for many tickets with one group commit: per ticket None (held), a Proof, or
@@ -188,7 +194,8 @@ class Merchant:
                     v = views[id_esc] if id_esc in views else views.setdefault(id_esc, self._fast_view(id_esc, height))
                 if v is not None:
                     seqno = int.from_bytes(data[38:46], "big")
-                    if (data[0] << 8 | data[1]) in v.mine and v.lo <= seqno < v.hi:
+                    if ((data[0] << 8 | data[1]) in v.mine and v.lo <= seqno < v.hi
+                            and (v.nonces is None or data[46:78] == v.nonces[seqno])):
                         if v.ok(data):  # 5
                             fresh.setdefault(id_esc, []).append((i, seqno, data))
                         else:
