@@ -125,6 +125,9 @@ def test_below_threshold_nothing_is_paid_and_the_node_refuses_fewer_signatures(r
     coordinator = Federation([n1, n3])
     with pytest.raises(ProtocolError, match="BELOW_THRESHOLD"):
         coordinator.settle(esc.id_esc, 0)
+    blank = Notary(w.nks[1], w.genesis, MemoryNotaryStore(), w.chain, w.beacon)  # N_2 back with no state at all
+    with pytest.raises(ProtocolError, match="BELOW_THRESHOLD.*UNKNOWN_ESCROW"):
+        Federation([blank, n3, n1]).settle(esc.id_esc, 0)
     plan = n1.payout_plan(esc.id_esc, 0)
     assert plan is not None
     with pytest.raises(ProtocolError, match="DISAGREE"):  # N_3 never saw the claims: it will not sign

@@ -81,7 +81,7 @@ class Federation:
             votes[raw] = votes.get(raw, 0) + 1
         best = max(votes, key=lambda raw: votes[raw])  # the first built wins a tie
         plan = next(p for _, p in plans if p.tx.serialize() == best)
-        params = self.members[0].escrows[id_esc].params
+        params = plans[0][0].escrows[id_esc].params
         order = params.notary_keys
         sigs: dict[bytes, bytes] = {}
         refused: list[str] = []

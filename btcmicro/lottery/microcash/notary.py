@@ -207,6 +207,8 @@ class Notary:
 
     def plan(self, kind: str, id_esc: bytes, g: int = 0) -> SpendPlan | None:
         """This member's own plan: a ``payout`` of draw g or the ``burn``."""
+        if id_esc not in self.escrows:
+            raise ProtocolError("UNKNOWN_ESCROW", "this notary does not serve that escrow")
         if kind == "payout":
             return self.payout_plan(id_esc, g)
         if kind == "burn":
