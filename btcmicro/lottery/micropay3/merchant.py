@@ -47,6 +47,7 @@ from btcmicro.lottery.micropay3.messages import (
     Receipt,
     Ticket,
     _decode_ticket,
+    _is_point,
     _valid_point,
     release_fee,
 )
@@ -213,9 +214,10 @@ class Merchant:
 
         The ticket is decoded with escrow 2's keys checked by form (:func:`_decode_ticket`); then the
         expiry, the opening of c and pk_T as :meth:`_open` checks them, and pk_2 and pk_T parsed as
-        points (pk_T's answer is cached). pk_M needs no parse: the opening of c proves it is the key
-        this merchant derived for the request (r1 is an HMAC under the merchant's secret over pk_M,
-        and c is only ever issued with the derived key), so it is a point."""
+        points (pk_T's answer is cached, pk_2 is parsed every time). pk_M needs no parse: the
+        opening of c proves it is the key this merchant derived for the request (r1 is an HMAC
+        under the merchant's secret over pk_M, and c is only ever issued with the derived key), so
+        it is a point."""
         try:
             t = _decode_ticket(data, False)
         except ProtocolError:
@@ -227,7 +229,7 @@ class Merchant:
         r1 = self._r1_mac.digest(_R1_TAG + d[_NONCE_AT:_NONCE_AT + 25] + d[_A_M_AT:_A_M_AT + 1 + len(t.a_m)]
                                  + e2[36:69])[:16]
         if (sha256(r1) != t.c or e2[70:103] != self.vts_key or not _valid_point(self.vts_key)
-                or not _valid_point(e2[2:35])):
+                or not _is_point(e2[2:35])):  # pk_2 is new with every ticket: not worth caching
             return None
         return t, r1
 

@@ -113,13 +113,17 @@ _ESCROW2_SIZE = 105  # 2 <33> <33> <33> 3 CHECKMULTISIG
 _new = object.__new__
 
 
-@lru_cache(maxsize=4096)
-def _valid_point(pk: bytes) -> bool:
+def _is_point(pk: bytes) -> bool:
+    """Whether libsecp256k1 parses ``pk`` as a public key (a compressed key: x < p on the curve)."""
     try:
         coincurve.PublicKey(pk)
     except Exception:
         return False
     return True
+
+
+_valid_point = lru_cache(maxsize=4096)(_is_point)
+""":func:`_is_point`, cached (for keys seen again: pk_M and pk_T in escrow 2 after escrow 2 itself)."""
 
 
 def _escrow2_shape(script: bytes) -> bool:
@@ -545,7 +549,8 @@ def _decode_ticket(data: bytes, points: bool) -> Ticket:
     t: Ticket = _new(Ticket)  # a frozen dataclass, filled without its per-field set-up
     t.__dict__.update(escrow=escrow, nonce=d[_TAG_END + 77:_TAG_END + 93], k=k, price=price,
                       c=d[_TAG_END + 102:_TICKET_HEAD], a_m=a_m, escrow2=escrow2, a_u=a_u, escrow2_value=value,
-                      feerate=feerate, r2=r2, sigma=sigma, sigma1=sigma1, _encoded=d, prize_value=prize)
+                      feerate=feerate, r2=r2, sigma=sigma, sigma1=sigma1, _encoded=d, prize_value=prize,
+                      escrow2_hash=hashlib.sha256(escrow2).digest())
     return t
 
 
