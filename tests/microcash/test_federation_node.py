@@ -188,3 +188,38 @@ def test_federation_burns_on_a_duplicate_and_refunds_stay_at_their_heights(rpc: 
     w.mine(1)
     for g in (0, 1):
         assert w.chain.get_utxo(esc.txid, esc.group_output(g)[1]) is None
+
+
+@pytest.mark.integration
+@pytest.mark.both_engines
+def test_a_member_away_for_a_payout_rejoins_and_pays_a_late_claim_from_the_change(rpc: Any,
+                                                                                  funded: Funder) -> None:
+    w = FedWorld(rpc, funded)
+    esc = w.create()
+    p = w.params
+    w.sell_round0()
+    w.mine_to(p.t_draw(0))
+    n1, n2, n3 = w.members
+    first, late = sorted((c for m in w.merchants for c in m.claims(esc.id_esc, 0)), key=lambda c: c.ticket.seqno)
+    coordinator = Federation([n1, n3])  # N_2 away
+    assert set(coordinator.claim(first.encode()).values()) == {"accepted"}
+    paid_first = coordinator.settle(esc.id_esc, 0)
+    assert paid_first is not None
+    w.mine(1)
+    assert coordinator.claim(late.encode())[n1.key.pubkey] == "accepted"
+    with pytest.raises(ProtocolError, match="BELOW_THRESHOLD.*DISAGREE"):  # N_2 back but behind: it disagrees
+        Federation([n1, n2]).settle(esc.id_esc, 0)
+    assert coordinator.rejoin(n2) == []  # it checks both claims itself and adopts the first payout
+    assert n2.store.utxo(esc.id_esc, "g0") == n1.store.utxo(esc.id_esc, "g0")
+    paid_late = Federation([n1, n2]).settle(esc.id_esc, 0)  # N_3 away now
+    assert paid_late is not None
+    w.mine(1)
+    st = w.chain.get_tx(paid_late)
+    assert st is not None and st.confirmations == 1
+    spent = CTransaction.deserialize(bytes.fromhex(st.hex)).vin[0].prevout
+    assert spent.hash[::-1].hex() == paid_first  # from the first payout's change
+    assert w.paid_to(paid_late, w.mks[late.ticket.seqno % 2]) == p.beta
+    boards = {m.key.pubkey: m.board() for m in w.members}
+    assert audit_federation(esc, boards, w.chain, w.beacon, w.genesis) == []
+    fake = "00" * 32
+    assert not n3.adopt("payout", esc.id_esc, 0, fake)  # a spend that is not on the chain is never adopted

@@ -13,11 +13,15 @@ signature until it has k, and broadcasts. Below k nothing is sent (``BELOW_THRES
 node itself refuses a spend with fewer than k signatures. The coordinator holds no key: a dishonest
 coordinator can withhold a payout but not redirect one. Members that agreed record the spend on their
 boards (``PAID``/``BURNED``); a member that was offline or disagreed does not, and its board shows
-why (its refusals, or nothing).
+why (its refusals, or nothing). :meth:`Federation.rejoin` brings a member back: the coordinator
+replays what it forwarded and spent, in order, and the member checks each claim and proof itself and
+records a spend only when it is on the chain and is the transaction its own view gives
+(:meth:`Notary.adopt`); otherwise it stays behind, and says so.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import suppress
 
 from btcmicro.core.errors import ConfigError, ProtocolError
 from btcmicro.lottery.microcash.escrow import Escrow
@@ -37,6 +41,7 @@ class Federation:
         if len(set(keys)) != len(keys):
             raise ConfigError("a member is listed twice")
         self.members = list(members)
+        self.log: list[tuple[str, bytes, int, str]] = []  # (claim|proof, data, 0, "") or (kind, id_esc, g, txid)
 
     def register(self, params: Params, txid: str) -> Escrow:
         """Every reachable member checks the creation and serves the escrow."""
@@ -58,11 +63,27 @@ class Federation:
 
     def claim(self, data: bytes) -> dict[bytes, str | ProtocolError]:
         """A merchant's claim, checked by every reachable member: each member's verdict by its key."""
+        self.log.append(("claim", bytes(data), 0, ""))
         return self._each("claim", data)
 
     def proof(self, data: bytes) -> dict[bytes, str | ProtocolError]:
         """A proof of cheating, checked by every reachable member (the burn is :meth:`burn`)."""
+        self.log.append(("proof", bytes(data), 0, ""))
         return self._each("proof", data)
+
+    def rejoin(self, member: Notary) -> list[str]:
+        """Bring back a member that was away: it checks every claim and proof forwarded since, in order,
+        and adopts each spend its own view agrees with. The txids of the spends it could not adopt."""
+        behind = []
+        for what, data, g, txid in self.log:
+            if what in ("claim", "proof"):
+                with suppress(ProtocolError):  # already seen, or refused: its board says which
+                    getattr(member, what)(data)
+            elif not member.adopt(what, data, g, txid):
+                behind.append(txid)
+        if all(m.key.pubkey != member.key.pubkey for m in self.members):
+            self.members.append(member)
+        return behind
 
     def _spend(self, kind: str, id_esc: bytes, g: int) -> str | None:
         plans: list[tuple[Notary, SpendPlan]] = []
@@ -101,6 +122,7 @@ class Federation:
         for m, own in plans:
             if own.tx.serialize() == best:
                 m.record(own, txid)
+        self.log.append((kind, id_esc, g, txid))
         return txid
 
     def settle(self, id_esc: bytes, g: int) -> str | None:

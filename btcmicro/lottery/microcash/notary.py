@@ -226,6 +226,18 @@ class Notary:
             raise ProtocolError("NOT_A_NOTARY", "this key is not one of the escrow's notaries")
         return plan.template.sign(self.key, plan.tx, 0, plan.amount)
 
+    def adopt(self, kind: str, id_esc: bytes, g: int, txid: str) -> bool:
+        """Record a spend the others made while this member was away, if it is on the chain and is the
+        very transaction this member's own view gives now (else False, nothing written)."""
+        try:
+            own = self.plan(kind, id_esc, g)
+        except ProtocolError:
+            return False
+        if own is None or own.txid != txid or self.chain.get_tx(txid) is None:
+            return False
+        self.record(own, txid)
+        return True
+
     def record(self, plan: SpendPlan, txid: str) -> None:
         """Write down a plan that was broadcast (its txid): the output's change, the claims paid, the
         board entry (``PAID`` or ``BURNED``)."""
