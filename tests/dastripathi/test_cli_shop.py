@@ -89,7 +89,7 @@ def test_an_honest_ring_shop_session_closes_with_the_best_payment(shop, rpc, ban
 
 @pytest.mark.integration
 @pytest.mark.both_engines
-def test_an_equivocating_payer_loses_deposit_and_penalty_to_collect(shop, node, rpc, bank):
+def test_an_equivocating_payer_loses_deposit_and_penalty_to_collect(shop, node, rpc, bank, tmp_path):
     cli, wallet, home = shop
     pos = [cli.serve("dastripathi", "pos-serve", "0", "--points", "2", "--margin", "1"),
            cli.serve("dastripathi", "pos-serve", "1", "--points", "2")]
@@ -122,6 +122,10 @@ def test_an_equivocating_payer_loses_deposit_and_penalty_to_collect(shop, node, 
     assert merchant.is_blacklisted(escrow_key) and merchant.channel(eid).status.value == "closing"
     merchant.close()
     assert cli("dastripathi", "status", eid)[0]["status"] == "closed"
+    # a merchant that lost its store checks the registered escrow on chain again before it signs: spent
+    (home / "dastripathi-shop" / "merchant.db").rename(tmp_path / "lost.db")
+    (row,) = cli("dastripathi", "collect")
+    assert (row["escrow_id"], row["action"]) == (eid, "refused") and row["error"].startswith("NO_ESCROW"), row
 
 
 def test_shop_settings_and_bad_input_are_one_line(tmp_path: Path, monkeypatch, capsys) -> None:
