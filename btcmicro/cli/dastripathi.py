@@ -309,7 +309,7 @@ def status_cmd(ctx: click.Context, escrow_id: str | None, json_out: bool) -> Non
 
 # -- a shop: points of sale (Micropay 2 and 3) and the merchant's collection ------------------------------
 
-#: The shop's settings fixed by the first point of sale started; the others, and ``collect``, must agree.
+#: The shop's settings, fixed by the first point of sale started; the others must agree, ``collect`` reads them.
 _SHOP_SETTINGS = ("points", "ring", "fee", "margin", "slot", "service_per_slot")
 _OPTION = {"points": "--points", "ring": "--ring", "fee": "--fee", "margin": "--margin", "slot": "--slot",
            "service_per_slot": "--service-per-slot"}
@@ -450,7 +450,7 @@ def collect_cmd(ctx: click.Context, store_url: str | None, json_out: bool) -> No
             try:
                 merchant.open(opening.encode())
             except ProtocolError as e:
-                rows.append({"escrow_id": eid, "action": "refused", "error": f"{e.code}: {e}"})
+                rows.append({"escrow_id": eid, "action": "refused", "error": str(e)})
     for c in collect(merchant, stores):
         row: dict[str, Any] = {"escrow_id": c.escrow_id, "action": c.action, "txid": c.txid, "amount": c.paid,
                                "broadcast_error": c.broadcast_error}
