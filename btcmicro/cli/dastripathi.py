@@ -430,11 +430,14 @@ def collect_cmd(ctx: click.Context, store_url: str | None, json_out: bool) -> No
     directory = _shop_dir(ctx)
     shop = _shop(directory, {})
     sk_b, keys = _shop_keys(directory, shop["points"])
-    stores = []
+    stores, seen = [], set()
     for i in range(shop["points"]):
         url = shop.get("stores", {}).get(str(i)) or None
         if url is None and not (directory / f"pos-{i}.db").exists():
             continue  # never started: nothing to read
+        if url is not None and url in seen:
+            continue  # points of sale sharing one store (a PostgreSQL URL): read it once
+        seen.add(url)
         stores.append(open_store(url, MERCHANT_STORE, default=directory / f"pos-{i}.db"))
         close_with_command(stores[-1])
     b_store = open_store(store_url, MERCHANT_STORE, default=directory / "merchant.db")
