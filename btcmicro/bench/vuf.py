@@ -7,7 +7,10 @@ raw libsecp256k1 operations they contain, measured in the same interleaved round
   and on winners only (``on_win``). It contains one BIP340 verify, one point decompression and three
   multiplications (Gamma = x·H, U = k·G, V = k·H), and one ECDSA verify with ``always``.
 - **VTS check**: :meth:`~btcmicro.lottery.vuf.VTS.check` on a winning x's bytes (decoding, σ's BIP340
-  verify, σ1's ECDSA verify, the ECVRF verification, the win test, the t-set look-up). It contains
+  verify, σ1's ECDSA verify, the ECVRF verification, the win test, the t-set look-up). The claims
+  come from a payer of their own and the escrow and key caches are emptied before each round, so
+  every check parses a new escrow and pk_esc, as a VTS does (the merchants' escrows are checked
+  again, untimed, after that: a merchant sees its escrows many times). It contains
   one BIP340 verify, one ECDSA verify and ECVRF verify's three multiplications (U = s·G − c·Y as one
   double multiplication, V = s·H − c·Gamma as two).
 - **Raw**: coincurve's point multiplication ``PublicKey.multiply``, base multiplication
@@ -35,6 +38,7 @@ import coincurve
 
 from btcmicro.core.keys import PrivateKey
 from btcmicro.crypto.secp256k1 import mul_add
+from btcmicro.lottery.micropay2.messages import _escrow_from_bytes as escrow_cache
 from btcmicro.lottery.vuf import (
     PROOF_SIZE,
     VTS,
@@ -48,6 +52,7 @@ from btcmicro.lottery.vuf import (
     Ticket,
     VufClaim,
 )
+from btcmicro.lottery.vuf import messages as vuf_messages
 from btcmicro.script.standard import p2wpkh
 from btcmicro.testing import NOW, FakeChain, ManualClock, counter_rng
 
@@ -63,15 +68,17 @@ _K = 1  # rho = 1/2: half the tickets are winners, so the VTS has claims to chec
 _PRICE = 1_000
 
 
-def _world(n: int, sigma1: Literal["always", "on_win"]) -> tuple[Merchant, VTS, list[bytes], list[bytes]]:
-    """A merchant and a VTS on a FakeChain; ``n`` tickets on ``n`` escrows; the winners' claims x."""
+def _world(n: int, sigma1: Literal["always", "on_win"],
+           payer_secret: bytes = b"b" * 32) -> tuple[Merchant, VTS, list[bytes], list[bytes]]:
+    """A merchant and a VTS on a FakeChain; ``n`` tickets on ``n`` escrows of the payer
+    ``payer_secret``; the winners' claims x."""
     chain = FakeChain()
     clock = ManualClock(NOW)
     vts = VTS(PrivateKey((7).to_bytes(32, "big")), SQLiteVufVTSStore(":memory:"))
     a_m = bytes(p2wpkh(PrivateKey((11).to_bytes(32, "big")).pubkey))
     merchant = Merchant(0x5EED, a_m, chain, SQLiteMerchantStore(":memory:"), [vts.pubkey], k=_K, price=_PRICE,
                         sigma1=sigma1, tip_poll_seconds=3600, clock=clock)
-    payer = Payer(b"b" * 32, chain, SQLitePayerStore(":memory:"), vts.pubkey, clock=clock, rng=counter_rng(5))
+    payer = Payer(payer_secret, chain, SQLitePayerStore(":memory:"), vts.pubkey, clock=clock, rng=counter_rng(5))
     value = (_PRICE << _K) + 1_000
     recs = []
     for i in payer.store.reserve_indices(n):
@@ -121,8 +128,21 @@ def run_vuf_bench(*, n: int = 400, repeats: int = 5, echo: Callable[[str], None]
     """Measure; the report (see the module docstring)."""
     say = echo or (lambda m: None)
     say(f"building {n} tickets ...")
-    merchant, vts, tickets, claims = _world(n, "always")
+    merchant, _, tickets, _ = _world(n, "always")
     on_win = _world(n, "on_win")[0]
+    # The VTS's claims come from escrows of a payer of their own, so no cache holds their keys.
+    _, vts, _, claims = _world(n, "always", payer_secret=b"v" * 32)
+
+    def forget_vts_escrows() -> None:
+        """Every claim then names an escrow and a pk_esc the VTS meets for the first time, as a
+        VTS does; the merchants' escrows are checked again (untimed) so they stay parsed, as in a
+        merchant's steady state."""
+        escrow_cache.cache_clear()
+        vuf_messages._payer_keys.cache_clear()
+        for m, ts in ((merchant, tickets), (on_win, tickets)):
+            for t in ts:
+                m.verify(t)
+
     key = coincurve.PrivateKey(b"\x01" * 32)
     point = coincurve.PublicKey.from_secret(b"\x02" * 32)
     scalars = [hashlib.sha256(i.to_bytes(8, "big")).digest() for i in range(n)]  # full-size: multiply is variable-time
@@ -148,6 +168,7 @@ def run_vuf_bench(*, n: int = 400, repeats: int = 5, echo: Callable[[str], None]
     wall: dict[str, list[float]] = {k: [] for k in ops}
     for r in range(repeats):
         say(f"round {r + 1}/{repeats}")
+        forget_vts_escrows()
         for name, (fn, count) in ops.items():
             c, w = _cpu(fn, count)
             cpu[name].append(c)

@@ -34,7 +34,15 @@ from btcmicro.lottery.common import Transitions, check_k, verify_sig
 from btcmicro.lottery.micropay2.messages import EscrowRef, claim_tx
 from btcmicro.lottery.vts.follower import BoardFollower
 from btcmicro.lottery.vts.party import AlreadyClaimed, VTSClient
-from btcmicro.lottery.vuf.messages import Offer, Ticket, VufClaim, verify_sigma, vrf_input, wins_beta
+from btcmicro.lottery.vuf.messages import (
+    Offer,
+    Ticket,
+    VufClaim,
+    verify_sigma,
+    verify_sigma1,
+    vrf_input,
+    wins_beta,
+)
 from btcmicro.lottery.vuf.prover import Prover
 from btcmicro.lottery.vuf.states import MerchantEvent, WinStatus
 from btcmicro.lottery.vuf.store import Acceptance, MerchantStore, WinRecord
@@ -148,7 +156,7 @@ class Merchant:
             raise ProtocolError("BAD_SIGMA", "sigma is not pk_esc's BIP340 signature on (t, a_M, vrf_key, k, escrow)")
         beta, proof = self.prover.evaluate(vrf_input(tk.sigma))
         won = wins_beta(beta, tk.k)
-        if (won or self.sigma1 == "always") and not verify_sig(e.payer, tk.sigma1, tk.claim_sighash(o.a_m)):
+        if (won or self.sigma1 == "always") and not verify_sigma1(e.payer, tk.sigma1, tk.claim_sighash(o.a_m)):
             raise ProtocolError("BAD_SIGMA1", "sigma1 is not pk_esc's signature on the claim transaction")
         return tk, Acceptance(tk.t.encode(), e.txid, e.vout, won, tk.claim_value, beta), proof
 

@@ -38,6 +38,8 @@ from functools import lru_cache
 from typing import Any, ClassVar
 
 import coincurve
+from coincurve._libsecp256k1 import ffi as _ffi  # type: ignore[import-not-found,unused-ignore]
+from coincurve._libsecp256k1 import lib as _lib  # type: ignore[import-not-found,unused-ignore]
 
 from btcmicro.core.amounts import MAX_MONEY
 from btcmicro.core.errors import ProtocolError
@@ -45,7 +47,7 @@ from btcmicro.core.hashes import sha256
 from btcmicro.core.lazy import cached_property
 from btcmicro.crypto import ecvrf
 from btcmicro.crypto.secp256k1 import point_from_bytes, tagged_hash
-from btcmicro.lottery.common import MAX_K, check_k, is_strict_der, verify_sig
+from btcmicro.lottery.common import MAX_K, check_k, is_strict_der
 from btcmicro.lottery.micropay2.messages import EscrowRef, claim_sighash, claim_tx
 from btcmicro.lottery.vts.claims import register_checker
 from btcmicro.lottery.vuf.prover import verified_beta
@@ -73,6 +75,7 @@ __all__ = [
     "wins_beta",
     "vrf_input",
     "verify_sigma",
+    "verify_sigma1",
 ]
 
 OFFER_TAG = message_tag("vuf", "offer", 1)
@@ -123,18 +126,41 @@ def wins_beta(beta: bytes, k: int) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def _xonly(pk: bytes) -> coincurve.PublicKeyXOnly:
-    return coincurve.PublicKeyXOnly(pk[1:])
+def _payer_keys(pk: bytes) -> tuple[coincurve.PublicKey, coincurve.PublicKeyXOnly] | None:
+    """pk_esc parsed once for both of its signatures: the ECDSA key of σ1 and the x-only key of σ
+    (the same x, taken from the parsed point without a second square root); None if ``pk`` is
+    not a point."""
+    try:
+        key = coincurve.PublicKey(pk)
+    except Exception:
+        return None
+    xonly = _ffi.new("secp256k1_xonly_pubkey *")
+    _lib.secp256k1_xonly_pubkey_from_pubkey(key.context.ctx, xonly, _ffi.NULL, key.public_key)
+    return key, coincurve.PublicKeyXOnly(xonly)
 
 
 def verify_sigma(payer: bytes, digest: bytes, sigma: bytes) -> bool:
     """BIP340 verification of σ under the x-only form of pk_esc (``payer``, 33 bytes; parsed keys are
     cached); ``False`` for any malformed input."""
-    if len(sigma) != SIGMA_SIZE:
+    keys = _payer_keys(payer)
+    if len(sigma) != SIGMA_SIZE or keys is None:
         return False
     try:
-        return bool(_xonly(payer).verify(sigma, digest))
+        return bool(keys[1].verify(sigma, digest))
     except ValueError:
+        return False
+
+
+def verify_sigma1(payer: bytes, der: bytes, digest: bytes) -> bool:
+    """ECDSA verification of σ1 (strict low-S DER, no hashtype) under pk_esc, with the key
+    :func:`verify_sigma` parsed (:func:`~btcmicro.lottery.common.verify_sig` on its own key cache
+    would parse pk_esc a second time); ``False`` for any malformed input."""
+    keys = _payer_keys(payer)
+    if keys is None:
+        return False
+    try:
+        return bool(keys[0].verify(der, digest, hasher=None))
+    except Exception:
         return False
 
 
@@ -399,7 +425,7 @@ class VufClaim(TaggedMessage):
         out: list[tuple[str, str]] = []
         if not verify_sigma(self.escrow.payer, self.sigma_digest(), self.sigma):
             out.append(("BAD_SIGMA", "sigma is not pk_esc's BIP340 signature on (t, a_M, vrf_key, k, escrow)"))
-        if not verify_sig(self.escrow.payer, self.sigma1, self.claim_sighash()):
+        if not verify_sigma1(self.escrow.payer, self.sigma1, self.claim_sighash()):
             out.append(("BAD_SIGMA1", "sigma1 is not pk_esc's signature on the claim transaction"))
         try:
             beta = self.beta()
