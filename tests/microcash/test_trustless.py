@@ -5,11 +5,14 @@ from fractions import Fraction
 
 import pytest
 
-from btcmicro.core.errors import ConfigError
+from btcmicro.core.errors import ConfigError, PolicyError
 from btcmicro.core.keys import PrivateKey
-from btcmicro.lottery.microcash.escrow import Escrow
+from btcmicro.lottery.microcash.customer import Customer
+from btcmicro.lottery.microcash.escrow import Escrow, creation_amount
 from btcmicro.lottery.microcash.params import Params
+from btcmicro.lottery.microcash.store import MemoryCustomerStore
 from btcmicro.lottery.microcash.trustless import BurnKey, TicketKey, check_presigned, extract_ticket_key
+from btcmicro.testing import FakeChain
 
 from .conftest import keys, small_params
 
@@ -72,3 +75,15 @@ def test_a_burn_key_signs_once_and_its_signature_is_checked() -> None:
     other = Escrow(esc.params, "cd" * 32)  # the same keys' signatures do not fit another creation
     with pytest.raises(ConfigError, match="pre-signature"):
         check_presigned(other, sigs)
+
+
+def test_the_customer_funds_a_pb_escrow_only_with_its_own_ticket_key() -> None:
+    ks = keys(4, base=300)
+    tk = TicketKey(keys(1, base=79)[0], 16)
+    params = _pb(tk, [keys(1, base=900)[0].pubkey])
+    coin = [("11" * 32, 0, creation_amount(params))]
+    for wrong in (None, TicketKey(keys(1, base=80)[0], 16), TicketKey(keys(1, base=79)[0], 32)):
+        with pytest.raises(PolicyError, match="ticket key"):
+            Customer(ks[0], GENESIS, MemoryCustomerStore(), FakeChain(), ticket_key=wrong).create(params, coin)
+    tx = Customer(ks[0], GENESIS, MemoryCustomerStore(), FakeChain(), ticket_key=tk).create(params, coin)
+    assert len(tx.vout) == params.groups + 3  # the budgets, the P-B penalty, MCSH and change

@@ -39,6 +39,10 @@ class Customer:
         """Sign the creation from C's own P2WPKH coins; the caller broadcasts it and calls :meth:`created`."""
         if params.customer != self.key.pubkey:
             raise PolicyError("the parameters name another customer key")
+        tk = self.ticket_key
+        if params.trustless and (tk is None or (tk.pubkey, tk.nonce_root) != (params.ticket_key, params.nonce_root)
+                                 or tk.context_bits != params.nonce_bits):
+            raise PolicyError("the parameters' ticket key and nonce root are not this customer's ticket key")
         return creation_tx(params, self.key, coins)
 
     def created(self, params: Params, txid: str) -> Escrow:
