@@ -12,6 +12,14 @@
   affected draw's claims close (t_expire), pays every duplicated winner claimed from the penalty and
   burns the rest: ``OP_RETURN "MCBURN" ‖ SHA256(proof)``, sent with maxburnamount.
   Issued groups keep their budgets until their t_expire (claims are still paid); C refunds at the CLTV.
+
+Each spend is a :class:`SpendPlan` (:meth:`Notary.payout_plan`, :meth:`Notary.burn_plan`: the unsigned
+transaction this notary's own store and board give), :meth:`Notary.sign` (only a plan it builds
+itself, byte for byte) and :meth:`Notary.record` (once broadcast). A single N does the three in
+:meth:`Notary.settle` and :meth:`Notary.burn`; the members of a k-of-n federation each sign and a
+:class:`~btcmicro.lottery.microcash.federation.Federation` collects k signatures. Under the P-B
+penalty N still checks claims and proofs and marks the escrow broken, but the burn is anyone's
+(:mod:`~btcmicro.lottery.microcash.trustless`).
 """
 from __future__ import annotations
 
