@@ -29,19 +29,25 @@ from pathlib import Path
 from typing import Any
 
 import coincurve
+from bitcoin.core import CTransaction
 
+from btcmicro.bench.micropay2 import VALUE, bench_world
 from btcmicro.core.keys import PrivateKey
 from btcmicro.lottery.microcash.beacon import Beacon
 from btcmicro.lottery.microcash.customer import Customer
-from btcmicro.lottery.microcash.escrow import Escrow, creation_amount, payout_commitment, spend_tx
+from btcmicro.lottery.microcash.escrow import Escrow, creation_amount, creation_tx, payout_commitment, spend_tx
 from btcmicro.lottery.microcash.merchant import Merchant
 from btcmicro.lottery.microcash.messages import TICKET_SIZE, Claim
 from btcmicro.lottery.microcash.notary import Notary
 from btcmicro.lottery.microcash.params import Params, min_penalty
 from btcmicro.lottery.microcash.sqlite import SQLiteCustomerStore, SQLiteMerchantStore
 from btcmicro.lottery.microcash.store import MemoryCustomerStore, MemoryNotaryStore
+from btcmicro.lottery.micropay2 import wins
 from btcmicro.script.standard import p2wpkh
 from btcmicro.testing import FakeChain
+from btcmicro.tx.build import TxBuilder
+from btcmicro.tx.sign import sign_p2wpkh
+from btcmicro.tx.size import total_size, vsize
 
 __all__ = ["run_microcash_bench", "format_report", "TARGETS"]
 
@@ -199,9 +205,7 @@ COMPARE_FEERATES = (1, 2, 10)
 
 
 def _sizes(tx: Any) -> dict[str, int]:
-    from bitcoin.core import CTransaction
 
-    from btcmicro.tx.size import total_size, vsize
 
     t = CTransaction.from_tx(tx)
     return {"bytes": total_size(t), "vbytes": vsize(t)}
@@ -225,8 +229,6 @@ def draw_payout(esc: Escrow, notary: PrivateKey, payout_spks: list[bytes]) -> An
 def _microcash_txs(rate: int, p: Fraction, l_esc: int, draw_len: int, m: int, beta: int) -> dict[str, Any]:
     """MicroCash's creation, one draw's batched payout (W winners) and the refunds, built by the library
     for one escrow carrying ``rate`` tickets/s (tkt_rate per block, rounded down so W is whole)."""
-    from btcmicro.lottery.microcash.escrow import creation_tx
-
     ck, nk, *mks = (PrivateKey.from_bytes(bytes([i]) * 32) for i in range(11, 13 + m))
     unit = p.denominator // math.gcd(p.denominator, draw_len)  # tkt_rate·draw_len·p must be whole
     tkt_rate = rate * BLOCK_SECONDS // unit * unit
@@ -254,11 +256,6 @@ def _microcash_txs(rate: int, p: Fraction, l_esc: int, draw_len: int, m: int, be
 def _micropay2_txs(escrows: int) -> dict[str, Any]:
     """MICROPAY2's claim (σ1 and one VTS signature), an escrow pool of ``escrows`` outputs funded from one
     P2WPKH coin, and an escrow's refund, built by the library (btcmicro.lottery.micropay2)."""
-    from btcmicro.bench.micropay2 import VALUE, bench_world
-    from btcmicro.lottery.micropay2 import wins
-    from btcmicro.tx.build import TxBuilder
-    from btcmicro.tx.sign import sign_p2wpkh
-
     payer, merchant, vts, (e,) = bench_world(1)
     while True:  # a winning ticket at rho = 1/2 (the claim's bytes do not depend on rho)
         t = payer.sign_ticket(e, merchant.request(k=1), VALUE - 2_000)
