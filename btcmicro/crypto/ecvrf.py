@@ -31,6 +31,9 @@ from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 import coincurve
+from coincurve._libsecp256k1 import ffi as _ffi  # type: ignore[import-not-found,unused-ignore]
+from coincurve._libsecp256k1 import lib as _lib  # type: ignore[import-not-found,unused-ignore]
+from coincurve.context import GLOBAL_CONTEXT
 
 from btcmicro.core.errors import ConfigError, ProtocolError
 from btcmicro.crypto import secp256k1
@@ -91,6 +94,9 @@ class Group(Protocol[PointT]):
         ...
 
 
+_CTX = GLOBAL_CONTEXT.ctx
+
+
 class Secp256k1Group:
     """secp256k1 on coincurve, through :mod:`btcmicro.crypto.secp256k1`."""
 
@@ -118,7 +124,14 @@ class Secp256k1Group:
         return secp256k1.point_from_bytes(data)
 
     def lift_even(self, x: bytes) -> coincurve.PublicKey | None:
-        return secp256k1.lift_x(x)
+        """:func:`btcmicro.crypto.secp256k1.lift_x` with libsecp256k1's answer read directly: about half
+        of hash-to-curve's tries find no point, and each of those cost an exception there."""
+        if len(x) != 32:
+            return None
+        out = _ffi.new("secp256k1_pubkey *")
+        if not _lib.secp256k1_ec_pubkey_parse(_CTX, out, b"\x02" + x, 33):
+            return None
+        return coincurve.PublicKey(out)
 
 
 @dataclass(frozen=True)

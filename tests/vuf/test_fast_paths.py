@@ -42,3 +42,43 @@ def test_a_payer_key_that_is_not_a_point_verifies_nothing() -> None:
         else:
             assert m._payer_keys(pk) is not None
     assert bad > 50
+
+
+def test_lift_even_without_exceptions_is_lift_x() -> None:
+    from btcmicro.crypto import ecvrf, secp256k1
+
+    rng = random.Random(3)
+    group = ecvrf.Secp256k1Group()
+    found = 0
+    for x in [rng.randbytes(32) for _ in range(300)] + [bytes(32), b"\xff" * 32, bytes(31), bytes(33)]:
+        got, want = group.lift_even(x), secp256k1.lift_x(x)
+        assert (got is None) == (want is None), x.hex()
+        if got is not None and want is not None:
+            found += 1
+            assert got.format() == want.format() == b"\x02" + x
+    assert 100 < found < 200
+
+
+def test_a_proof_whose_v_cancels_is_refused_as_the_generic_verifier_refuses_it() -> None:
+    """V = s·H − c·Gamma at infinity (Gamma = (s/c)·H), and s = 0: the fast combine answers as the
+    generic ECVRF code does."""
+    import pytest
+
+    from btcmicro.core.errors import ProtocolError
+    from btcmicro.crypto import ecvrf, secp256k1
+    from btcmicro.lottery.vuf.prover import verified_beta
+
+    suite = ecvrf.SECP256K1_SHA256_TAI
+    q = secp256k1.ORDER
+    y = suite.public_key(12345)
+    alpha = b"sigma" * 12
+    h, _ = suite.encode_to_curve(y, alpha)
+    for s, c in ((777, 5), (0, 5), (9, 1)):
+        gamma = secp256k1.point_mul(h, s * pow(c, -1, q) % q if s else 3)
+        assert gamma is not None
+        proof = gamma.format() + c.to_bytes(16, "big") + s.to_bytes(32, "big")
+        with pytest.raises(ProtocolError) as generic:
+            suite.verify_transcript(y, proof, alpha)
+        with pytest.raises(ProtocolError) as fast:
+            verified_beta(y, proof, alpha)
+        assert fast.value.code == generic.value.code == "ecvrf_invalid_proof"

@@ -98,7 +98,14 @@ def verified_beta(public_key: bytes, proof: bytes, alpha: bytes) -> bytes:
     h_point, _ = _SUITE.encode_to_curve(public_key, alpha)
     minus_c = (-c) % _Q
     u_point = secp256k1.mul_add(s, None, minus_c, y_point)
-    v_point = secp256k1.point_add(secp256k1.point_mul(h_point, s), secp256k1.point_mul(gamma_point, minus_c))
+    if s and minus_c:  # V = s·H + (−c)·Gamma, both terms finite: one combine (None if they cancel)
+        try:
+            v_point: coincurve.PublicKey | None = coincurve.PublicKey.combine_keys(
+                [h_point.multiply(s.to_bytes(32, "big")), gamma_point.multiply(minus_c.to_bytes(32, "big"))])
+        except ValueError:
+            v_point = None
+    else:
+        v_point = secp256k1.point_add(secp256k1.point_mul(h_point, s), secp256k1.point_mul(gamma_point, minus_c))
     if u_point is None or v_point is None:
         raise ProtocolError("ecvrf_invalid_proof", "a point of the proof is the point at infinity")
     gamma = proof[:33]
