@@ -388,7 +388,8 @@ def pay_cmd(ctx: click.Context, merchant_url: str, count: int, id_esc: str | Non
     with progress_bar(count, "paying tickets") as steps:
         try:
             with MerchantClient(merchant_url) as shop:
-                for _ in range(count):
+                for done in range(count):
+                    customer.block = count - done  # reserve only the seqnos still to pay, in one commit
                     ticket = customer.pay(index)
                     shop.pay(ticket)
                     seqnos.append(ticket.seqno)

@@ -3,6 +3,11 @@
 Round i (height ``start_height + i``) may use seqnos ``i·tkt_rate .. (i+1)·tkt_rate−1``; C issues
 the next unused one of the current round. N is not involved in issuing: one round trip C → M.
 Under P-B, tickets are signed by ``ticket_key`` (sk_tkt, one committed nonce per seqno).
+
+Seqnos are reserved from the store ``block`` at a time (one durable transaction per block, never past
+the round's end) and handed out from memory. A seqno handed out is therefore on disk before its ticket
+is signed, and a restart never reuses one; the rest of a block reserved before a crash is skipped, which
+is harmless: a seqno never issued is never a duplicate, it only lowers that round's tickets.
 """
 from __future__ import annotations
 
@@ -25,7 +30,7 @@ __all__ = ["Customer"]
 
 class Customer:
     def __init__(self, key: PrivateKey, genesis: bytes, store: CustomerStore, chain: Chain,
-                 ticket_key: TicketKey | None = None) -> None:
+                 ticket_key: TicketKey | None = None, *, block: int = 256) -> None:
         if key is None or len(genesis) != 32:
             raise ValueError("a key and a 32-byte genesis hash are required")
         self.key = key
@@ -34,6 +39,10 @@ class Customer:
         self.chain = chain
         self.escrow: Escrow | None = None
         self.ticket_key = ticket_key
+        if block < 1:
+            raise ValueError("block must be at least 1")
+        self.block = block  # seqnos reserved per durable store transaction (at most the rest of the round)
+        self._reserved: tuple[bytes, int, int] = (b"", 0, 0)  # (id_esc, next seqno, end) taken from the store
 
     def create(self, params: Params, coins: Sequence[tuple[str, int, int]]) -> CMutableTransaction:
         """Sign the creation from C's own P2WPKH coins; the caller broadcasts it and calls :meth:`created`."""
@@ -63,10 +72,18 @@ class Customer:
         i = p.round_at(self.chain.height())
         if not 0 <= i < p.l_esc:
             raise PolicyError(f"round {i} is outside the escrow's lifetime 0..{p.l_esc - 1}")
-        seqno = self.store.take_seqno(esc.id_esc, i * p.tkt_rate, (i + 1) * p.tkt_rate)
-        if seqno is None:
-            raise PolicyError(f"round {i}'s {p.tkt_rate} tickets are all issued")
-        return self._issue(index, seqno)
+        return self._issue(index, self._next_seqno(esc.id_esc, i * p.tkt_rate, (i + 1) * p.tkt_rate, i))
+
+    def _next_seqno(self, id_esc: bytes, lo: int, hi: int, i: int) -> int:
+        """The next reserved seqno of round ``i`` (lo..hi−1), reserving the next block when none is left."""
+        esc_id, s, end = self._reserved
+        if esc_id != id_esc or not lo <= s < end or end > hi:  # used up, another escrow or another round
+            block = self.store.take_seqnos(id_esc, lo, hi, self.block)
+            if not block:
+                raise PolicyError(f"round {i}'s {hi - lo} tickets are all issued")
+            s, end = block.start, block.stop
+        self._reserved = (id_esc, s + 1, end)
+        return s
 
     def _issue(self, index: int, seqno: int) -> Ticket:
         esc = self._escrow()

@@ -69,16 +69,20 @@ class PostgresCustomerStore(PostgresStore):
     def __init__(self, url: str, *, namespace: str = "microcash_customer", max_connections: int = 4) -> None:
         super().__init__(url, CUSTOMER_SCHEMA, namespace=namespace, max_connections=max_connections)
 
-    def take_seqno(self, id_esc: bytes, lo: int, hi: int) -> int | None:
-        def take(db: Any) -> int | None:
+    def take_seqnos(self, id_esc: bytes, lo: int, hi: int, n: int) -> range:
+        def take(db: Any) -> range:
             db.execute("INSERT INTO seqnos (id_esc, next) VALUES (%s, 0) ON CONFLICT (id_esc) DO NOTHING", (id_esc,))
             row = db.execute("SELECT next FROM seqnos WHERE id_esc = %s FOR UPDATE", (id_esc,)).fetchone()
             s = max(lo, int(row["next"]))
-            if s >= hi:
-                return None
-            db.execute("UPDATE seqnos SET next = %s WHERE id_esc = %s", (s + 1, id_esc))
-            return s
+            if s >= hi or n < 1:
+                return range(0)
+            e = min(hi, s + n)
+            db.execute("UPDATE seqnos SET next = %s WHERE id_esc = %s", (e, id_esc))
+            return range(s, e)
         return self.atomic(take)
+
+    def take_seqno(self, id_esc: bytes, lo: int, hi: int) -> int | None:
+        return next(iter(self.take_seqnos(id_esc, lo, hi, 1)), None)
 
 
 class PostgresMerchantStore(_EscrowBook):

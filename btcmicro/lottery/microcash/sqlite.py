@@ -45,15 +45,19 @@ class SQLiteCustomerStore(SQLiteStore):
     def __init__(self, path: str | Path, *, synchronous: Sync = "FULL") -> None:
         super().__init__(path, _CUSTOMER, synchronous=synchronous)
 
-    def take_seqno(self, id_esc: bytes, lo: int, hi: int) -> int | None:
+    def take_seqnos(self, id_esc: bytes, lo: int, hi: int, n: int) -> range:
         with self.transaction() as db:
             row = db.execute("SELECT next FROM seqnos WHERE id_esc = ?", (id_esc,)).fetchone()
             s = max(lo, 0 if row is None else int(row[0]))
-            if s >= hi:
-                return None
+            if s >= hi or n < 1:
+                return range(0)
+            e = min(hi, s + n)
             db.execute("INSERT INTO seqnos VALUES (?, ?) ON CONFLICT (id_esc) DO UPDATE SET next = excluded.next",
-                       (id_esc, s + 1))
-            return s
+                       (id_esc, e))
+            return range(s, e)
+
+    def take_seqno(self, id_esc: bytes, lo: int, hi: int) -> int | None:
+        return next(iter(self.take_seqnos(id_esc, lo, hi, 1)), None)
 
 
 class _EscrowBook(SQLiteStore):

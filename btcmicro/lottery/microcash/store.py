@@ -42,6 +42,11 @@ class ClaimRow:
 
 
 class CustomerStore(Store, Protocol):
+    def take_seqnos(self, id_esc: bytes, lo: int, hi: int, n: int) -> range:
+        """Durably reserve up to ``n`` next unused seqnos in lo..hi−1 (never below one taken before) in one
+        transaction: the range reserved, empty when the round's seqnos are all taken."""
+        ...
+
     def take_seqno(self, id_esc: bytes, lo: int, hi: int) -> int | None:
         """Durably take the next unused seqno in lo..hi−1 (never below one taken before), or None."""
         ...
@@ -119,12 +124,15 @@ class MemoryCustomerStore:
     def __init__(self) -> None:
         self._next: dict[bytes, int] = {}
 
-    def take_seqno(self, id_esc: bytes, lo: int, hi: int) -> int | None:
+    def take_seqnos(self, id_esc: bytes, lo: int, hi: int, n: int) -> range:
         s = max(lo, self._next.get(id_esc, 0))
-        if s >= hi:
-            return None
-        self._next[id_esc] = s + 1
-        return s
+        if s >= hi or n < 1:
+            return range(0)
+        self._next[id_esc] = e = min(hi, s + n)
+        return range(s, e)
+
+    def take_seqno(self, id_esc: bytes, lo: int, hi: int) -> int | None:
+        return next(iter(self.take_seqnos(id_esc, lo, hi, 1)), None)
 
     def close(self) -> None:
         pass
