@@ -152,3 +152,8 @@ def test_schnorr_with_chosen_nonce_odd_points_and_refusals() -> None:
     assert not k1.schnorr_verify(b"\x00" * 31, msg, b"\x00" * 64)
     assert not k1.schnorr_verify(b"\xff" * 32, msg, b"\x00" * 64)
     assert not k1.schnorr_verify(b"\x01" * 32, msg, b"\x00" * 63)
+
+
+def test_domain_constants() -> None:
+    assert k1.FIELD_SIZE == 2**256 - 2**32 - 977 == SECP256K1.curve.curve.p()
+    assert SECP256K1.order == k1.ORDER
