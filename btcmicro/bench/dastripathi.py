@@ -60,6 +60,10 @@ from btcmicro.channels.dastripathi import (
 from btcmicro.core.keys import PrivateKey
 from btcmicro.crypto import assertions, chameleon, ring
 from btcmicro.crypto import secp256k1 as k1
+from btcmicro.node.chain import RPCChain
+from btcmicro.node.launcher import attach, start_node
+from btcmicro.service.dastripathi import HTTPMerchant, create_dastripathi_app
+from btcmicro.wallet import Funder
 
 __all__ = ["run_dastripathi_bench", "run_pos_http", "format_report", "RING_SIZES", "POS_SCHEMES"]
 
@@ -367,9 +371,6 @@ _POS_ENV = "BTCMICRO_BENCH_DAS_POS"
 
 def _pos_app() -> Any:
     """The point of sale :func:`run_pos_http` serves: a uvicorn factory, set up from ``$BTCMICRO_BENCH_DAS_POS``."""
-    from btcmicro.node.chain import RPCChain
-    from btcmicro.node.launcher import attach
-    from btcmicro.service.dastripathi import create_dastripathi_app
 
     cfg = json.loads(os.environ[_POS_ENV])
     chain = RPCChain(attach(cfg["url"], cookie_file=cfg["cookie"]))
@@ -387,10 +388,6 @@ def run_pos_http(payments: int = 400, *, channels: int = POS_CHANNELS, schemes: 
                  nonce_bits: int = 16, echo: Callable[[str], None] | None = None) -> dict[str, Any]:
     """``payments`` payments per scheme through one point of sale over HTTP (see the module docstring);
     the tree key has 16-bit contexts, the nonce-committed key ``nonce_bits`` (16: two seconds to make)."""
-    from btcmicro.node.chain import RPCChain
-    from btcmicro.node.launcher import start_node
-    from btcmicro.service.dastripathi import HTTPMerchant
-    from btcmicro.wallet import Funder
 
     say = echo or (lambda m: None)
     per_channel = max(1, payments // channels)
