@@ -1,20 +1,25 @@
-"""P-B without a node: extraction for both parities of P_tkt, the parameters' checks, the burn key's one use."""
+"""P-B without a node: extraction for both parities of P_tkt, the parameters' checks, the burn key's one use,
+the merchant's R list kept across a restart (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import Any
 
 import pytest
 
-from btcmicro.core.errors import ConfigError, PolicyError
+from btcmicro.core.errors import ConfigError, PolicyError, ProtocolError
 from btcmicro.core.keys import PrivateKey
+from btcmicro.lottery.microcash import postgres as stores
 from btcmicro.lottery.microcash.customer import Customer
 from btcmicro.lottery.microcash.escrow import Escrow, creation_amount
+from btcmicro.lottery.microcash.merchant import Merchant
 from btcmicro.lottery.microcash.params import Params
-from btcmicro.lottery.microcash.store import MemoryCustomerStore
+from btcmicro.lottery.microcash.store import MemoryCustomerStore, MemoryMerchantStore
 from btcmicro.lottery.microcash.trustless import BurnKey, TicketKey, check_presigned, extract_ticket_key
 from btcmicro.testing import FakeChain
 
 from .conftest import keys, small_params
+from .fakes import FakeBeacon
 
 GENESIS = bytes(range(32))
 ID_ESC = bytes(36)
@@ -87,3 +92,31 @@ def test_the_customer_funds_a_pb_escrow_only_with_its_own_ticket_key() -> None:
             Customer(ks[0], GENESIS, MemoryCustomerStore(), FakeChain(), ticket_key=wrong).create(params, coin)
     tx = Customer(ks[0], GENESIS, MemoryCustomerStore(), FakeChain(), ticket_key=tk).create(params, coin)
     assert len(tx.vout) == params.groups + 3  # the budgets, the P-B penalty, MCSH and change
+
+
+def test_a_pb_merchant_keeps_its_checked_r_list_across_a_restart(opened: Any) -> None:
+    ks = keys(4, base=300)
+    tk = TicketKey(keys(1, base=81)[0], 16)
+    bks = [BurnKey(), BurnKey()]
+    chain = FakeChain()
+    params = _pb(tk, [k.pubkey for k in bks], start_height=chain.height() + 1)
+    esc = Escrow(params, "ab" * 32)
+    merchant = Merchant(ks[2], GENESIS, opened(stores.MERCHANT_STORE), chain, FakeBeacon(chain))
+    merchant.serve(esc, tk.nonce_points(), [k.presign(esc) for k in bks])
+    chain.mine(1)
+    customer = Customer(ks[0], GENESIS, MemoryCustomerStore(), chain, ticket_key=tk)
+    customer.created(params, esc.txid)
+    assert merchant.receive(customer.pay(0).encode()) is None
+
+    again = Merchant(ks[2], GENESIS, opened(stores.MERCHANT_STORE), chain, FakeBeacon(chain))  # a restart
+    assert set(again.escrows) == {esc.id_esc} and again.nonces[esc.id_esc].points == tuple(tk.nonce_points())
+    assert again.receive(customer.pay(0).encode()) is None  # not NONCES_MISSING
+    assert again.receive_batch([customer.pay(0).encode()]) == [None]  # the fast path has the list too
+    other_r = tk.issue(GENESIS, 0, esc.id_esc, 4).encode()[:46] + tk.issue(GENESIS, 0, esc.id_esc, 3).sig
+    with pytest.raises(ProtocolError, match="NONCE_NOT_COMMITTED"):
+        again.receive(other_r)
+    damaged = MemoryMerchantStore()  # a kept list that no longer matches the root is not trusted
+    damaged.save_escrow(esc.id_esc, params.canonical(), esc.txid)
+    damaged.save_nonces(esc.id_esc, bytes(32) * 16)
+    with pytest.raises(ProtocolError, match="NONCES_MISSING"):
+        Merchant(ks[2], GENESIS, damaged, chain, FakeBeacon(chain)).receive(customer.pay(0).encode())

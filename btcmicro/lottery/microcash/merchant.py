@@ -10,11 +10,13 @@ Under the P-B penalty (:mod:`~btcmicro.lottery.microcash.trustless`) the merchan
 only with C's R list (checked against the committed root) and the burn keys' pre-signatures, and
 refuses, right after checks 1–2, a ticket whose nonce is not R_seqno (``NONCE_NOT_COMMITTED``) or
 whose seqno is out of range (``OUT_OF_RANGE``: no committed nonce, no penalty to claim). The batch's
-fast path compares R_seqno too and leaves any other ticket to the general path.
+fast path compares R_seqno too and leaves any other ticket to the general path. The checked R list is
+kept in the store beside the escrow and checked again against the root when a restart loads it.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 
 from btcmicro.core.errors import ConfigError, ProtocolError
@@ -75,7 +77,14 @@ class Merchant:
         self.escrows: dict[bytes, Escrow] = saved_escrows(store)  # a restart serves them again
         self.broken: set[bytes] = set()
         self.payout_spk = p2wpkh(key.pubkey)
-        self.nonces: dict[bytes, NonceList] = {}  # P-B escrows: the cached R lists (not kept across restarts)
+        self.nonces: dict[bytes, NonceList] = {}  # P-B escrows: the checked R lists, kept in the store
+        for id_esc, esc in self.escrows.items():
+            kept = store.saved_nonces(id_esc) if esc.params.trustless else None
+            if kept is not None:
+                # checked again against the committed root: a damaged copy is not trusted, and the escrow
+                # answers NONCES_MISSING until it is served again with its R list
+                with suppress(ConfigError, ProtocolError):
+                    self.nonces[id_esc] = NonceList.checked(esc.params, NonceList.split(kept))
 
     def serve(self, escrow: Escrow, nonces: Sequence[bytes] | None = None,
               burn_presigs: Sequence[bytes] | None = None) -> int:
@@ -88,7 +97,10 @@ class Merchant:
             if nonces is None or burn_presigs is None:
                 raise ConfigError("a P-B escrow is served with its R list and the burn's pre-signatures")
             check_presigned(escrow, burn_presigs)
-            self.nonces[escrow.id_esc] = NonceList.checked(escrow.params, nonces)
+            checked = NonceList.checked(escrow.params, nonces)
+            if escrow.id_esc not in self.nonces:
+                self.store.save_nonces(escrow.id_esc, checked.encode())
+            self.nonces[escrow.id_esc] = checked
         if escrow.id_esc not in self.escrows:
             self.store.save_escrow(escrow.id_esc, escrow.params.canonical(), escrow.txid)
         self.escrows[escrow.id_esc] = escrow

@@ -40,7 +40,9 @@ CREATE TABLE IF NOT EXISTS tickets (
     id_esc BYTEA NOT NULL, seqno BIGINT NOT NULL, grp BIGINT NOT NULL, ticket BYTEA NOT NULL,
     status TEXT NOT NULL, PRIMARY KEY (id_esc, seqno));
 CREATE INDEX IF NOT EXISTS tickets_group ON tickets (id_esc, grp);
-"""), _SERVED))
+"""), _SERVED, Migration(3, "the P-B escrows' checked R lists, for restarts", """
+CREATE TABLE IF NOT EXISTS nonces (id_esc BYTEA PRIMARY KEY, points BYTEA NOT NULL);
+""")))
 NOTARY_SCHEMA = Schema("microcash_notary", (Migration(1, "escrows, claims, outputs, the board", """
 CREATE TABLE IF NOT EXISTS escrows (id_esc BYTEA PRIMARY KEY, status TEXT NOT NULL, burn_after BIGINT);
 CREATE TABLE IF NOT EXISTS claims (
@@ -119,6 +121,14 @@ class PostgresMerchantStore(_EscrowBook):
 
     def set_status(self, id_esc: bytes, seqno: int, status: str) -> None:
         self.execute("UPDATE tickets SET status = %s WHERE id_esc = %s AND seqno = %s", (status, id_esc, seqno))
+
+    def save_nonces(self, id_esc: bytes, points: bytes) -> None:
+        self.execute("INSERT INTO nonces (id_esc, points) VALUES (%s, %s) ON CONFLICT (id_esc) DO NOTHING",
+                     (id_esc, points))
+
+    def saved_nonces(self, id_esc: bytes) -> bytes | None:
+        row = self.query_one("SELECT points FROM nonces WHERE id_esc = %s", (id_esc,))
+        return None if row is None else bytes(row["points"])
 
 
 class PostgresNotaryStore(_EscrowBook):

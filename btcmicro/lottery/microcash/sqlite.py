@@ -26,7 +26,9 @@ CREATE TABLE IF NOT EXISTS tickets (
     status TEXT NOT NULL, PRIMARY KEY (id_esc, seqno)
 );
 CREATE INDEX IF NOT EXISTS tickets_group ON tickets (id_esc, grp);
-"""), _SERVED))
+"""), _SERVED, Migration(3, "the P-B escrows' checked R lists, for restarts", """
+CREATE TABLE IF NOT EXISTS nonces (id_esc BLOB PRIMARY KEY, points BLOB NOT NULL);
+""")))
 _NOTARY = Schema("microcash_notary", (Migration(1, "escrows, claims, outputs, the board", """
 CREATE TABLE IF NOT EXISTS escrows (id_esc BLOB PRIMARY KEY, status TEXT NOT NULL, burn_after INTEGER);
 CREATE TABLE IF NOT EXISTS claims (
@@ -122,6 +124,14 @@ class SQLiteMerchantStore(_EscrowBook):
     def set_status(self, id_esc: bytes, seqno: int, status: str) -> None:
         with self.transaction() as db:
             db.execute("UPDATE tickets SET status = ? WHERE id_esc = ? AND seqno = ?", (status, id_esc, seqno))
+
+    def save_nonces(self, id_esc: bytes, points: bytes) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT INTO nonces VALUES (?, ?) ON CONFLICT (id_esc) DO NOTHING", (id_esc, points))
+
+    def saved_nonces(self, id_esc: bytes) -> bytes | None:
+        row = self.query_one("SELECT points FROM nonces WHERE id_esc = ?", (id_esc,))
+        return None if row is None else bytes(row[0])
 
 
 class SQLiteNotaryStore(_EscrowBook):

@@ -87,6 +87,14 @@ class MerchantStore(EscrowBook, Store, Protocol):
 
     def set_status(self, id_esc: bytes, seqno: int, status: str) -> None: ...
 
+    def save_nonces(self, id_esc: bytes, points: bytes) -> None:
+        """Durably keep a P-B escrow's checked R list (32 bytes per entry) beside the escrow; idempotent."""
+        ...
+
+    def saved_nonces(self, id_esc: bytes) -> bytes | None:
+        """The R list kept for an escrow, if any."""
+        ...
+
 
 class NotaryStore(EscrowBook, Store, Protocol):
     def escrow_status(self, id_esc: bytes) -> str | None: ...
@@ -153,6 +161,7 @@ class MemoryMerchantStore(_MemoryEscrowBook):
     def __init__(self) -> None:
         super().__init__()
         self._t: dict[tuple[bytes, int], HeldTicket] = {}
+        self._nonces: dict[bytes, bytes] = {}
 
     def batch(self) -> AbstractContextManager[Any]:
         return nullcontext()
@@ -178,6 +187,12 @@ class MemoryMerchantStore(_MemoryEscrowBook):
     def set_status(self, id_esc: bytes, seqno: int, status: str) -> None:
         t = self._t[(id_esc, seqno)]
         self._t[(id_esc, seqno)] = HeldTicket(t.seqno, t.group, t.ticket, status)
+
+    def save_nonces(self, id_esc: bytes, points: bytes) -> None:
+        self._nonces.setdefault(id_esc, bytes(points))
+
+    def saved_nonces(self, id_esc: bytes) -> bytes | None:
+        return self._nonces.get(id_esc)
 
     def close(self) -> None:
         pass
