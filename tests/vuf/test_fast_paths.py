@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 
 import coincurve
+import pytest
 
 from btcmicro.lottery.vuf import messages as m
 
@@ -62,7 +63,7 @@ def test_lift_even_without_exceptions_is_lift_x() -> None:
 def test_a_proof_whose_v_cancels_is_refused_as_the_generic_verifier_refuses_it() -> None:
     """V = s·H − c·Gamma at infinity (Gamma = (s/c)·H), and s = 0: the fast combine answers as the
     generic ECVRF code does."""
-    import pytest
+
 
     from btcmicro.core.errors import ProtocolError
     from btcmicro.crypto import ecvrf, secp256k1
@@ -82,3 +83,54 @@ def test_a_proof_whose_v_cancels_is_refused_as_the_generic_verifier_refuses_it()
         with pytest.raises(ProtocolError) as fast:
             verified_beta(y, proof, alpha)
         assert fast.value.code == generic.value.code == "ecvrf_invalid_proof"
+
+
+def _mutations(data: bytes, rng: random.Random, n: int) -> list[bytes]:
+    out = [data[:i] for i in range(len(data))] + [data + b"\x00"]
+    for _ in range(n):
+        b = bytearray(data)
+        for _ in range(rng.randrange(1, 3)):
+            i = rng.randrange(len(b))
+            op = rng.randrange(3)
+            if op == 0:
+                b[i] = rng.randrange(256)
+            elif op == 1:
+                b.insert(i, rng.randrange(256))
+            else:
+                del b[i]
+        out.append(bytes(b))
+    return out
+
+
+def test_claims_decoded_in_one_pass_are_the_readers() -> None:
+    """Over winning claims and their mutations: the one pass takes only what the Reader decodes, and
+    gives the very same claim (fields, encoding, hash); everything else goes to the Reader."""
+    from btcmicro.core.errors import ProtocolError
+    from btcmicro.lottery.micropay2 import messages as m2
+    from btcmicro.lottery.vuf import VufClaim
+
+    from .world import World
+
+    w = World(k=1)
+    rng = random.Random(4)
+    taken = refused = 0
+    for _ in range(3):
+        _, t = w.winning()
+        data = w.merchant.claim_witness(t)[1].encode()
+        for b in [data, *_mutations(data, rng, 1500)]:
+            m2._escrow_from_bytes.cache_clear()
+            fast = m._claim_in_one_pass(b)
+            try:
+                want = VufClaim._read_claim(b)
+            except ProtocolError as e:
+                assert fast is None, b.hex()
+                with pytest.raises(ProtocolError) as got:
+                    VufClaim.decode(b)
+                assert (got.value.code, got.value.detail) == (e.code, e.detail)
+                refused += 1
+                continue
+            assert fast is not None, b.hex()  # the one pass takes every claim the Reader takes
+            assert fast == want and fast.encode() == want.encode() == b and hash(fast) == hash(want)
+            assert fast.t == want.t and fast.problems() == want.problems()
+            taken += 1
+    assert taken > 3 and refused > 1000

@@ -451,6 +451,13 @@ class VufClaim(TaggedMessage):
 
     @classmethod
     def decode(cls, data: bytes) -> VufClaim:
+        """Strict decoding: a well-formed x in one pass (:func:`_claim_in_one_pass`), anything else
+        through the Reader, which gives the refusal."""
+        x = _claim_in_one_pass(data)
+        return cls._read_claim(data) if x is None else x
+
+    @classmethod
+    def _read_claim(cls, data: bytes) -> VufClaim:
         r = _Reader(data, CLAIM_TAG, "claim")
         escrow = r.escrow()
         t = T._read(r)
@@ -466,6 +473,47 @@ class VufClaim(TaggedMessage):
         x = cls(escrow, t, k, claim_value, vrf_key, a_m, sigma, sigma1, proof)
         x.__dict__["_encoded"] = r.data
         return x
+
+
+_CLAIM_HEAD = len(CLAIM_TAG)
+_new = object.__new__
+
+
+def _claim_in_one_pass(d: object) -> VufClaim | None:
+    """The :class:`VufClaim` the Reader would decode from ``d``, found in one pass over the bytes with
+    the same checks (the escrow by :meth:`EscrowRef.decode`, the VRF key a point, a_M an address,
+    σ1 strict low-S DER, k, the claim value), the instances filled in one step; None for anything
+    the pass does not take (the Reader then refuses it with its own error)."""
+    if type(d) is not bytes or not d.startswith(CLAIM_TAG):
+        return None
+    n, p = len(d), _CLAIM_HEAD
+    if p + _ESCROW_FIXED > n:
+        return None
+    q = p + _ESCROW_FIXED + 33 * d[p + _ESCROW_FIXED - 1]  # the escrow's end
+    if q + T_SIZE + 9 + 33 + 1 > n:  # t, k, claim value, the VRF key, a_M's length
+        return None
+    a_m_end = q + T_SIZE + 43 + d[q + T_SIZE + 42]
+    if a_m_end + SIGMA_SIZE + 1 > n:
+        return None
+    at_s1 = a_m_end + SIGMA_SIZE  # σ1's length byte
+    if at_s1 + 1 + d[at_s1] + PROOF_SIZE != n:
+        return None
+    try:
+        escrow = EscrowRef.decode(d[p:q])
+        vrf_key = _check_point(d[q + T_SIZE + 9:q + T_SIZE + 42], "claim: vrf_key")
+    except ProtocolError:
+        return None
+    k, claim_value = d[q + T_SIZE], int.from_bytes(d[q + T_SIZE + 1:q + T_SIZE + 9], "big")
+    a_m, sigma1 = d[q + T_SIZE + 43:a_m_end], d[at_s1 + 1:n - PROOF_SIZE]
+    if (not _is_address_script(a_m) or not is_strict_der(sigma1) or not 1 <= k <= MAX_K
+            or not 0 < claim_value < escrow.value):
+        return None
+    t: T = _new(T)
+    t.__dict__.update(nonce=d[q:q + 16], merchant=d[q + 16:q + 48], minute=int.from_bytes(d[q + 48:q + 52], "big"))
+    x: VufClaim = _new(VufClaim)  # a frozen dataclass, filled without its per-field set-up
+    x.__dict__.update(escrow=escrow, t=t, k=k, claim_value=claim_value, vrf_key=vrf_key, a_m=a_m,
+                      sigma=d[a_m_end:at_s1], sigma1=sigma1, proof=d[n - PROOF_SIZE:], _encoded=d)
+    return x
 
 
 class VufClaims:
