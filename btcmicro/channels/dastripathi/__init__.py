@@ -8,7 +8,7 @@ microcoins settled through that channel (§6.4, reconstructed; :mod:`.microcoins
 - :mod:`.messages`: Offer, Open, Voucher (the signed state), Payment, Receipt;
 - :mod:`.contract`: the terms and every transaction derived from them;
 - :mod:`.states`: the parties' states and transition tables;
-- :mod:`.stores` / :mod:`.sqlite`: the store ports and their SQLite adapters;
+- :mod:`.stores` / :mod:`.sqlite`: the store ports (microcoins' too) and their SQLite adapters;
 - :mod:`.payer`, :mod:`.merchant`: the parties; :mod:`.collector`: Micropay 2's collection.
 """
 from btcmicro.channels.dastripathi.collector import Collection, collect
@@ -37,14 +37,18 @@ from btcmicro.channels.dastripathi.microcoins import (
     MicrocoinIssuer,
     MicrocoinParams,
     MicrocoinReceiver,
+    MicrocoinSetup,
     commit_key,
     commit_secret,
 )
 from btcmicro.channels.dastripathi.payer import ASSERTION_SCHEMES, Payer
-from btcmicro.channels.dastripathi.sqlite import SQLiteMerchantStore, SQLitePayerStore
+from btcmicro.channels.dastripathi.sqlite import SQLiteMerchantStore, SQLiteMicrocoinStore, SQLitePayerStore
 from btcmicro.channels.dastripathi.states import (
+    COIN_TRANSITIONS,
     MERCHANT_TRANSITIONS,
     PAYER_TRANSITIONS,
+    CoinEvent,
+    CoinStatus,
     MerchantEvent,
     MerchantStatus,
     PayerEvent,
@@ -52,8 +56,10 @@ from btcmicro.channels.dastripathi.states import (
 )
 from btcmicro.channels.dastripathi.stores import (
     AssertionRecord,
+    CoinChain,
     MerchantChannel,
     MerchantStore,
+    MicrocoinStore,
     PayerChannel,
     PayerStore,
     SpentVoucher,
@@ -85,6 +91,7 @@ __all__ = [
     "MicrocoinIssuer",
     "MicrocoinParams",
     "MicrocoinReceiver",
+    "MicrocoinSetup",
     "commit_key",
     "commit_secret",
     "Collection",
@@ -95,6 +102,12 @@ __all__ = [
     "MerchantEvent",
     "PAYER_TRANSITIONS",
     "MERCHANT_TRANSITIONS",
+    "CoinStatus",
+    "CoinEvent",
+    "COIN_TRANSITIONS",
+    "CoinChain",
+    "MicrocoinStore",
+    "SQLiteMicrocoinStore",
     "MerchantStore",
     "PayerStore",
     "MerchantChannel",

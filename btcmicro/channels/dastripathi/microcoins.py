@@ -28,8 +28,14 @@ than r_i: hence the wire's w_i, a deviation, see docs/dastripathi.md). No signat
 - **Double spending** (two different coins at one index) gives two openings of h_{i−1}: BB3
   reveals x, **U's Bitcoin key**, which is the channel's escrow key, and the receiver sweeps the
   channel (the Micropay 2 penalty, branch 1 with x and sk_B).
-- The issuer refuses to open one node twice (:class:`MicrocoinIssuer` remembers what it issued):
-  a second collision for a node is a key leak.
+- The issuer refuses to open one node twice (:class:`MicrocoinIssuer` remembers what it issued,
+  durably with a :class:`~.stores.MicrocoinStore`, written before the coin leaves): a second
+  collision for a node is a key leak.
+
+Durability: with a store, the receiver acknowledges a coin (returns what is owed) only after the coin
+and its chain's new (i, h_i) are committed, and a restarted receiver resumes from the store with every
+coin it took (so a double spend across the restart is still detected); an exposed key is stored before
+``DOUBLE_SPEND`` is raised. The receiver's states are :data:`~.states.COIN_TRANSITIONS`'s.
 
 Settlement [SCHEMES.md §9 item 16]: microcoins are off-chain receipts on top of the §6.1 channel;
 the receiver is paid by a Micropay 1 payment the payer signs for k·unit (at the end of a session,
@@ -39,15 +45,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from btcmicro.channels.dastripathi.states import COIN_TRANSITIONS, CoinEvent, CoinStatus
+from btcmicro.channels.dastripathi.stores import CoinChain, MicrocoinStore
 from btcmicro.core.errors import PolicyError, ProtocolError
 from btcmicro.crypto import chameleon
 from btcmicro.crypto import secp256k1 as k1
 from btcmicro.wire import Reader, TaggedMessage, Writer, message_tag
 
-__all__ = ["Microcoin", "MicrocoinIssuer", "MicrocoinReceiver", "MicrocoinParams", "root_of", "commit_key",
-           "commit_secret"]
+__all__ = ["Microcoin", "MicrocoinIssuer", "MicrocoinReceiver", "MicrocoinParams", "MicrocoinSetup", "root_of",
+           "commit_key", "commit_secret"]
 
 _ROOT_TAG = b"btcmicro/das/root/v1"
 
@@ -144,10 +152,47 @@ class Microcoin(TaggedMessage):
 _CODED_SIZE = len(Microcoin.TAG) + 4 + chameleon.HASH_SIZE + 32
 
 
-class MicrocoinIssuer:
-    """U's side: MicroCoinGen and the coins, each node opened at most once."""
+@dataclass(frozen=True)
+class MicrocoinSetup(TaggedMessage):
+    """What the payer sends the receiver to set microcoins up on a channel: the parameters and Q, the
+    untweaked refund key (the receiver takes pk_2 from the channel it checked on chain)."""
 
-    def __init__(self, secret: int, receiver: bytes, n: int, unit: int, expiry: int) -> None:
+    TAG = message_tag("dastripathi", "microcoin-setup", 1)
+    WHAT = "microcoin set-up"
+
+    params: MicrocoinParams
+    refund_base: bytes
+
+    def encode(self) -> bytes:
+        p = self.params
+        return (Writer(self.TAG).raw(_point(p.payer, "payer key")).raw(_point(p.receiver, "receiver key"))
+                .u32(p.n).u64(p.unit).u32(p.expiry).raw(_point(p.h0, "h_0"))
+                .raw(_point(self.refund_base, "refund base")).getvalue())
+
+    @classmethod
+    def decode(cls, data: bytes) -> MicrocoinSetup:
+        r: Reader = cls.reader(data)
+        payer, receiver = r.take(33, "payer key"), r.take(33, "receiver key")
+        n, unit, expiry = r.u32("n"), r.u64("unit"), r.u32("expiry")
+        h0, base = r.take(chameleon.HASH_SIZE, "h_0"), r.take(33, "refund base")
+        r.end()
+        if not n or not unit:
+            raise ProtocolError("BAD_SETUP", "n and the unit are positive")
+        return cls(MicrocoinParams(payer, receiver, n, unit, expiry, h0), base)
+
+
+def _point(b: bytes, what: str) -> bytes:
+    if len(b) != 33:
+        raise PolicyError(f"the {what} is 33 bytes")
+    return bytes(b)
+
+
+class MicrocoinIssuer:
+    """U's side: MicroCoinGen and the coins, each node opened at most once (with ``store``: durably,
+    across restarts, the opening written before the coin is returned)."""
+
+    def __init__(self, secret: int, receiver: bytes, n: int, unit: int, expiry: int, *,
+                 store: MicrocoinStore | None = None) -> None:
         if not 0 < secret < k1.ORDER:
             raise PolicyError("the issuer's key must be an int in [1, n-1]")
         if not 1 <= n < 2**32 or unit <= 0:
@@ -158,7 +203,9 @@ class MicrocoinIssuer:
         point = k1.base_mul(secret)
         assert point is not None
         self.params = MicrocoinParams(k1.point_to_bytes(point), bytes(receiver), n, unit, expiry, self.node(0))
+        self._root = self.params.root
         self._opened: dict[int, tuple[Microcoin, bytes]] = {}
+        self._store = store
 
     def _blank(self, i: int) -> tuple[int, int]:
         a = hmac.new(self._prf, b"node-a" + i.to_bytes(4, "big"), hashlib.sha256).digest()
@@ -169,6 +216,14 @@ class MicrocoinIssuer:
         """The blank node h_i = CH(a_i, ρ_i) (with the trapdoor: one base multiplication)."""
         return chameleon.chameleon_hash_with_secret(self._x, *self._blank(i))
 
+    def _made(self, i: int) -> tuple[Microcoin, bytes] | None:
+        made = self._opened.get(i)
+        if made is None and self._store is not None:
+            held = self._store.opened(self._root, i)
+            if held is not None:
+                made = self._opened[i] = (Microcoin.decode(held[0]), held[1])
+        return made
+
     def coin(self, i: int, receiver: bytes | None = None) -> Microcoin:
         """Coin i (1..n) for the receiver (default: the committed pk_R); the same coin again if
         asked twice. Nothing past n (Type I), and never a second, different opening of one node:
@@ -176,25 +231,30 @@ class MicrocoinIssuer:
         if not 1 <= i <= self.params.n:
             raise PolicyError(f"coin {i} is outside 1..{self.params.n}: the root commits n")
         to = self.params.receiver if receiver is None else bytes(receiver)
-        made = self._opened.get(i)
-        if made is not None:
-            if made[1] != to:
-                raise PolicyError(f"node {i - 1} is already opened: a second collision would reveal the key")
-            return made[0]
-        node = self.node(i)
-        a, rho = self._blank(i - 1)
-        r = chameleon.find_collision(self._x, a, rho, _digest(i, node, to), secret_inverse=self._x_inverse)
-        if r == 0:  # pragma: no cover - probability 2^-256; the coin could not carry r⁻¹
-            raise PolicyError(f"node {i - 1} opens with randomness 0: no coin {i} with this key")
-        coin = Microcoin.opening(i, node, r)
-        self._opened[i] = (coin, to)
-        return coin
+        made = self._made(i)
+        if made is None:
+            node = self.node(i)
+            a, rho = self._blank(i - 1)
+            r = chameleon.find_collision(self._x, a, rho, _digest(i, node, to), secret_inverse=self._x_inverse)
+            if r == 0:  # pragma: no cover - probability 2^-256; the coin could not carry r⁻¹
+                raise PolicyError(f"node {i - 1} opens with randomness 0: no coin {i} with this key")
+            made = (Microcoin.opening(i, node, r), to)
+            if self._store is not None:  # durable before it leaves; an opening stored meanwhile wins
+                held = self._store.add_opened(self._root, i, made[0].encode(), to)
+                made = (Microcoin.decode(held[0]), held[1])
+            self._opened[i] = made
+        if made[1] != to:
+            raise PolicyError(f"node {i - 1} is already opened: a second collision would reveal the key")
+        return made[0]
 
 
 class MicrocoinReceiver:
-    """R's side: keeps the latest (i, h_i) and the opening that reached it; detects double spends."""
+    """R's side: keeps the latest (i, h_i) and every coin that reached it; detects double spends.
+    With ``store`` every accepted coin is durable before it is acknowledged, and a receiver made
+    again on the same store (same parameters) resumes where the last one stopped."""
 
-    def __init__(self, params: MicrocoinParams, refund_key: bytes, refund_base: bytes) -> None:
+    def __init__(self, params: MicrocoinParams, refund_key: bytes, refund_base: bytes, *,
+                 store: MicrocoinStore | None = None, escrow_id: str = "") -> None:
         """``refund_key`` is pk_2 of the channel (checked on chain at open), ``refund_base`` the
         payer's untweaked Q: the parameters must hash to the root pk_2 commits."""
         try:
@@ -204,19 +264,44 @@ class MicrocoinReceiver:
         if not committed:
             raise ProtocolError("BAD_ROOT", "the channel's refund key does not commit these parameters")
         self.params = params
+        self.root = params.root
+        self.status = CoinStatus.OPEN
         self.index = 0
         self.node = params.h0
         self._seen: dict[int, Microcoin] = {}
         self._nodes: dict[int, bytes] = {0: params.h0}
         self._verifier = chameleon.OpeningVerifier(params.payer)
         self.exposed_key: int | None = None
+        self._store = store
+        self.escrow_id = escrow_id
+        if store is not None:
+            setup = MicrocoinSetup(params, bytes(refund_base)).encode()
+            store.add_chain(CoinChain(self.root, escrow_id, setup, CoinStatus.OPEN, 0, params.h0))
+            self._load(store)
+
+    def _load(self, store: MicrocoinStore) -> None:
+        chain = store.chain(self.root)
+        assert chain is not None
+        self.status, self.exposed_key, self.escrow_id = chain.status, chain.exposed_key, chain.escrow_id
+        self._seen = {i: Microcoin.decode(c) for i, c in store.coins(self.root).items()}
+        self._nodes = {0: self.params.h0, **{i: c.node for i, c in self._seen.items()}}
+        self.index, self.node = chain.index, chain.node
+
+    @property
+    def owed(self) -> int:
+        """What the accepted coins are worth: index · unit sats."""
+        return self.index * self.params.unit
+
+    def _chain(self) -> CoinChain:
+        return CoinChain(self.root, self.escrow_id, b"", self.status, self.index, self.node, self.exposed_key)
 
     def accept(self, data: bytes) -> int:
-        """Verify and take the next coin; the sats now owed (index · unit). A coin already taken
-        is accepted again without change; a different valid coin at a taken index is a double
-        spend: the payer's key is kept in :attr:`exposed_key` and ``ProtocolError("DOUBLE_SPEND")``
-        raised. The receiver keeps every coin it took (not only the latest): it needs the first
-        opening of a node to extract the key from a second one.
+        """Verify and take the next coin; the sats now owed (index · unit), once the coin is stored.
+        A coin already taken is accepted again without change; a different valid coin at a taken
+        index is a double spend: the payer's key is kept in :attr:`exposed_key` (stored first) and
+        ``ProtocolError("DOUBLE_SPEND")`` raised. The receiver keeps every coin it took (not only
+        the latest): it needs the first opening of a node to extract the key from a second one.
+        Nothing changes for a coin refused for any other reason.
 
         The check is up to sign (``CH(m_i, r_i) = ±h_{i−1}``, one ECDSA verification): a coin
         opening −h_{i−1}, which only the payer can make, is accepted like any other; a second,
@@ -234,11 +319,28 @@ class MicrocoinReceiver:
         seen = self._seen.get(i)
         if seen is not None:
             if seen == coin:
-                return self.index * self.params.unit
+                return self.owed
+            status = COIN_TRANSITIONS.step(self.status, CoinEvent.DOUBLE_SPEND)
             first = (_digest(i, seen.node, self.params.receiver), seen.randomness)
-            self.exposed_key = chameleon.extract_key_up_to_sign(self.params.payer, first, (m, coin.randomness))
+            key = chameleon.extract_key_up_to_sign(self.params.payer, first, (m, coin.randomness))
+            if self._store is not None:
+                self._store.update_chain(replace(self._chain(), status=status, exposed_key=key))
+            self.status, self.exposed_key = status, key
             raise ProtocolError("DOUBLE_SPEND", f"two different coins at index {i}: the payer's key is exposed")
+        status = COIN_TRANSITIONS.step(self.status, CoinEvent.COIN)
+        if self._store is not None:
+            after = replace(self._chain(), status=status, index=i, node=coin.node)
+            if not self._store.accept_coin(after, coin.encode()):  # another receiver on this store took coin i
+                self._load(self._store)
+                return self.accept(data)
         self._seen[i] = coin
         self._nodes[i] = coin.node
-        self.index, self.node = i, coin.node
-        return self.index * self.params.unit
+        self.status, self.index, self.node = status, i, coin.node
+        return self.owed
+
+    def settle(self) -> None:
+        """The coins are paid through the channel: no more coins (a double spend is still caught)."""
+        status = COIN_TRANSITIONS.step(self.status, CoinEvent.SETTLE)
+        if self._store is not None:
+            self._store.update_chain(replace(self._chain(), status=status))
+        self.status = status

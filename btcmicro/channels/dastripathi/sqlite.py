@@ -11,14 +11,14 @@ from pathlib import Path
 
 from btcmicro.channels.dastripathi.contract import ChannelTerms
 from btcmicro.channels.dastripathi.messages import Open
-from btcmicro.channels.dastripathi.states import MerchantStatus, PayerStatus
-from btcmicro.channels.dastripathi.stores import AssertionRecord, MerchantChannel, PayerChannel, SpentVoucher
+from btcmicro.channels.dastripathi.states import CoinStatus, MerchantStatus, PayerStatus
+from btcmicro.channels.dastripathi.stores import AssertionRecord, CoinChain, MerchantChannel, PayerChannel, SpentVoucher
 from btcmicro.core.errors import ConfigError
 from btcmicro.core.keys import PrivateKey
 from btcmicro.store.sqlite import SQLiteStore
 from btcmicro.wallet.keystore import Keystore
 
-__all__ = ["SQLiteMerchantStore", "SQLitePayerStore"]
+__all__ = ["SQLiteMerchantStore", "SQLitePayerStore", "SQLiteMicrocoinStore"]
 
 _TERMS = "open BLOB NOT NULL, merchant_key BLOB NOT NULL, merchant_spk BLOB NOT NULL"
 
@@ -179,3 +179,80 @@ class SQLitePayerStore(SQLiteStore):
                 return bytes(row["statement"]) == statement
             db.execute("INSERT INTO contexts VALUES (?,?,?)", (escrow_id, k, statement))
         return True
+
+
+_COIN_SCHEMA = """
+CREATE TABLE IF NOT EXISTS coin_opened (
+    root BLOB NOT NULL, idx INTEGER NOT NULL, coin BLOB NOT NULL, receiver BLOB NOT NULL, PRIMARY KEY (root, idx));
+CREATE TABLE IF NOT EXISTS coin_chains (
+    root BLOB PRIMARY KEY, escrow_id TEXT NOT NULL, setup BLOB NOT NULL, status TEXT NOT NULL, idx INTEGER NOT NULL,
+    node BLOB NOT NULL, exposed_key BLOB);
+CREATE INDEX IF NOT EXISTS coin_chains_escrow ON coin_chains (escrow_id);
+CREATE TABLE IF NOT EXISTS coins (
+    root BLOB NOT NULL, idx INTEGER NOT NULL, coin BLOB NOT NULL, PRIMARY KEY (root, idx));
+"""
+
+
+class SQLiteMicrocoinStore(SQLiteStore):
+    """:class:`~.stores.MicrocoinStore` on SQLite (its own tables: it may share a party's file). The
+    exposed key is a secret only of a cheating payer; it is kept so a restarted receiver can still sweep."""
+
+    def __init__(self, path: str | Path = ":memory:") -> None:
+        super().__init__(path, _COIN_SCHEMA)
+
+    def opened(self, root: bytes, index: int) -> tuple[bytes, bytes] | None:
+        row = self.query_one("SELECT coin, receiver FROM coin_opened WHERE root=? AND idx=?", (root, index))
+        return None if row is None else (bytes(row["coin"]), bytes(row["receiver"]))
+
+    def add_opened(self, root: bytes, index: int, coin: bytes, receiver: bytes) -> tuple[bytes, bytes]:
+        with self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO coin_opened VALUES (?,?,?,?)", (root, index, coin, receiver))
+            row = db.execute("SELECT coin, receiver FROM coin_opened WHERE root=? AND idx=?", (root, index)).fetchone()
+        return bytes(row["coin"]), bytes(row["receiver"])
+
+    @staticmethod
+    def _chain(row: sqlite3.Row) -> CoinChain:
+        exposed = None if row["exposed_key"] is None else int.from_bytes(row["exposed_key"], "big")
+        return CoinChain(bytes(row["root"]), row["escrow_id"], bytes(row["setup"]), CoinStatus(row["status"]),
+                         int(row["idx"]), bytes(row["node"]), exposed)
+
+    @staticmethod
+    def _key(chain: CoinChain) -> bytes | None:
+        return None if chain.exposed_key is None else chain.exposed_key.to_bytes(32, "big")
+
+    def add_chain(self, chain: CoinChain) -> bool:
+        with self.transaction() as db:
+            if db.execute("SELECT 1 FROM coin_chains WHERE root=?", (chain.root,)).fetchone():
+                return False
+            db.execute("INSERT INTO coin_chains VALUES (?,?,?,?,?,?,?)",
+                       (chain.root, chain.escrow_id, chain.setup, chain.status.value, chain.index, chain.node,
+                        self._key(chain)))
+        return True
+
+    def chain(self, root: bytes) -> CoinChain | None:
+        row = self.query_one("SELECT * FROM coin_chains WHERE root=?", (root,))
+        return None if row is None else self._chain(row)
+
+    def chain_of(self, escrow_id: str) -> CoinChain | None:
+        row = self.query_one("SELECT * FROM coin_chains WHERE escrow_id=? ORDER BY root LIMIT 1", (escrow_id,))
+        return None if row is None else self._chain(row)
+
+    def coins(self, root: bytes) -> dict[int, bytes]:
+        rows = self.query("SELECT idx, coin FROM coins WHERE root=?", (root,))
+        return {int(r["idx"]): bytes(r["coin"]) for r in rows}
+
+    def _update(self, db: sqlite3.Connection, c: CoinChain) -> None:
+        db.execute("UPDATE coin_chains SET status=?, idx=?, node=?, exposed_key=? WHERE root=?",
+                   (c.status.value, c.index, c.node, self._key(c), c.root))
+
+    def accept_coin(self, chain: CoinChain, coin: bytes) -> bool:
+        with self.transaction() as db:
+            if db.execute("SELECT 1 FROM coins WHERE root=? AND idx=?", (chain.root, chain.index)).fetchone():
+                return False
+            db.execute("INSERT INTO coins VALUES (?,?,?)", (chain.root, chain.index, coin))
+            self._update(db, chain)
+        return True
+
+    def update_chain(self, chain: CoinChain) -> None:
+        with self.transaction() as db:
+            self._update(db, chain)

@@ -20,6 +20,9 @@ __all__ = [
     "Transitions",
     "PAYER_TRANSITIONS",
     "MERCHANT_TRANSITIONS",
+    "CoinStatus",
+    "CoinEvent",
+    "COIN_TRANSITIONS",
 ]
 
 
@@ -71,6 +74,27 @@ class MerchantEvent(StrEnum):
     REFUND_SEEN = "refund_seen"
 
 
+class CoinStatus(StrEnum):
+    """A microcoin chain as its receiver holds it (§6.4)."""
+
+    OPEN = "open"
+    """Set up: the parameters match the root the channel's refund key commits; no coin yet."""
+    ACCEPTING = "accepting"
+    """At least one coin is accepted (and stored); the payer owes index · unit."""
+    SETTLED = "settled"
+    """The coins are paid through the channel; no more coins are taken."""
+    EXPOSED = "exposed"
+    """A double spend revealed the payer's key: the receiver sweeps the channel with it."""
+
+
+class CoinEvent(StrEnum):
+    COIN = "coin"
+    """A new coin verified against the stored previous node."""
+    SETTLE = "settle"
+    DOUBLE_SPEND = "double_spend"
+    """A second, different coin at a taken index."""
+
+
 S = TypeVar("S", bound=StrEnum)
 E = TypeVar("E", bound=StrEnum)
 
@@ -117,3 +141,10 @@ MERCHANT_TRANSITIONS: Transitions[MerchantStatus, MerchantEvent] = Transitions(
         _M.CLOSING: {_ME.CLOSE: _M.CLOSING, _ME.PENALTY: _M.CLOSING, _ME.CONFIRMED: _M.CLOSED,
                      _ME.REFUND_SEEN: _M.REFUNDED},
     })
+
+_C, _CE = CoinStatus, CoinEvent
+COIN_TRANSITIONS: Transitions[CoinStatus, CoinEvent] = Transitions("microcoin receiver", CoinStatus, CoinEvent, {
+    _C.OPEN: {_CE.COIN: _C.ACCEPTING},
+    _C.ACCEPTING: {_CE.COIN: _C.ACCEPTING, _CE.SETTLE: _C.SETTLED, _CE.DOUBLE_SPEND: _C.EXPOSED},
+    _C.SETTLED: {_CE.DOUBLE_SPEND: _C.EXPOSED},
+})

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from btcmicro.channels.dastripathi.contract import ChannelTerms
-from btcmicro.channels.dastripathi.states import MerchantStatus, PayerStatus
+from btcmicro.channels.dastripathi.states import CoinStatus, MerchantStatus, PayerStatus
 from btcmicro.ports import Store
 
-__all__ = ["MerchantChannel", "SpentVoucher", "MerchantStore", "PayerChannel", "PayerStore", "AssertionRecord"]
+__all__ = ["MerchantChannel", "SpentVoucher", "MerchantStore", "PayerChannel", "PayerStore", "AssertionRecord",
+           "CoinChain", "MicrocoinStore"]
 
 
 @dataclass(frozen=True)
@@ -123,4 +124,55 @@ class PayerStore(Store, Protocol):
     def use_context(self, escrow_id: str, k: int, statement: bytes) -> bool:
         """Micropay 2: record (k, statement) durably before the assertion leaves; False when k
         already holds another statement."""
+        ...
+
+
+@dataclass(frozen=True)
+class CoinChain:
+    """A microcoin chain as its receiver holds it: the set-up (``setup``: a
+    :class:`~.microcoins.MicrocoinSetup`'s bytes, the parameters and Q),
+    the latest accepted (i, h_i), and the payer's key once a double spend exposed it."""
+
+    root: bytes
+    escrow_id: str
+    setup: bytes
+    status: CoinStatus = CoinStatus.OPEN
+    index: int = 0
+    node: bytes = b""
+    exposed_key: int | None = None
+
+
+class MicrocoinStore(Store, Protocol):
+    """Microcoins (§6.4): the issuer's opened nodes and the receiver's coin chains, keyed by the root."""
+
+    def opened(self, root: bytes, index: int) -> tuple[bytes, bytes] | None:
+        """Issuer: the coin that opened node ``index - 1`` and the receiver it was made for, or None."""
+        ...
+
+    def add_opened(self, root: bytes, index: int, coin: bytes, receiver: bytes) -> tuple[bytes, bytes]:
+        """Issuer: record coin ``index`` durably before it leaves; what the store holds afterwards
+        (an earlier opening wins: the caller compares)."""
+        ...
+
+    def add_chain(self, chain: CoinChain) -> bool:
+        """Receiver: a new coin chain; False (nothing changes) when its root is known."""
+        ...
+
+    def chain(self, root: bytes) -> CoinChain | None: ...
+
+    def chain_of(self, escrow_id: str) -> CoinChain | None:
+        """Receiver: the coin chain set up on a channel, or None."""
+        ...
+
+    def coins(self, root: bytes) -> dict[int, bytes]:
+        """Receiver: every coin accepted on the chain, by index."""
+        ...
+
+    def accept_coin(self, chain: CoinChain, coin: bytes) -> bool:
+        """Receiver: store the coin at ``chain.index`` and the chain after it in one transaction,
+        before the coin is acknowledged; False (nothing changes) when that index holds a coin."""
+        ...
+
+    def update_chain(self, chain: CoinChain) -> None:
+        """Receiver: the chain's status, latest node and exposed key."""
         ...
