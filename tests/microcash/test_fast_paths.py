@@ -1,5 +1,6 @@
 """The merchant's fast paths (one-pass ticket decode, libsecp256k1's verify on a cached key, the batch held
-in one group commit) against the general code: same outcome for every ticket, every check still made."""
+in one group commit) against the general code: same outcome for every ticket, every check still made; the
+signer on a cached keypair and N's claim digest from wire bytes against the long way."""
 from __future__ import annotations
 
 import random
@@ -12,8 +13,9 @@ import pytest
 
 from btcmicro.core.errors import ProtocolError
 from btcmicro.crypto.secp256k1 import tagged_hash
+from btcmicro.lottery.microcash.board import ACCEPTED, Entry, make_entry
 from btcmicro.lottery.microcash.merchant import Merchant, hold_tickets
-from btcmicro.lottery.microcash.messages import DUPLICATE, OUT_OF_RANGE, Proof, Ticket, ticket_ok
+from btcmicro.lottery.microcash.messages import DUPLICATE, OUT_OF_RANGE, Claim, Proof, Ticket, schnorr_sign, ticket_ok
 from btcmicro.lottery.microcash.postgres import MERCHANT_STORE
 from btcmicro.lottery.microcash.sqlite import SQLiteMerchantStore
 from btcmicro.lottery.microcash.store import MemoryMerchantStore, MerchantStore
@@ -169,3 +171,19 @@ def test_hold_tickets_reports_what_is_already_held_in_memory() -> None:
 def test_hold_tickets_reports_what_is_already_held(opened: Callable[..., Any]) -> None:
     """On SQLite (the multi-row INSERT, its savepoint fallback) and PostgreSQL, as --store opens them."""
     _hold_tickets_check(opened(MERCHANT_STORE))
+
+
+def test_the_cached_keypair_signer_and_the_claim_wire_digest_match_the_long_way() -> None:
+    for k in keys(6, base=4_000):  # both parities of the public key
+        for digest in (bytes(32), bytes(range(32)), tagged_hash("x", k.pubkey)):
+            sig = schnorr_sign(k, digest)
+            assert sig == coincurve.PrivateKey(k.to_bytes()).sign_schnorr(digest, digest)
+            assert coincurve.PublicKeyXOnly(k.pubkey[1:]).verify(sig, digest)
+    with pytest.raises(ValueError, match="32 bytes"):
+        schnorr_sign(k, bytes(31))
+    t = Ticket.issue(k, GENESIS, 1, bytes(range(36)), 9)
+    for spk in (b"\x51", bytes(22), bytes(80)):
+        c = Claim.make(k, GENESIS, t, spk)
+        assert Claim.digest_of_wire(GENESIS, c.encode()) == Claim.digest_of(GENESIS, t, spk)
+    entry = make_entry(k, 3, bytes(32), ACCEPTED, c.encode())  # body and hash reused from the unsigned entry
+    assert Entry.decode(entry.encode()).hash == entry.hash and entry.signature_valid()

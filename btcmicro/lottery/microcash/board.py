@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import ClassVar
 
 from btcmicro.core.errors import ProtocolError
@@ -41,12 +42,12 @@ class Entry(TaggedMessage):
     TAG: ClassVar[bytes] = message_tag("microcash", "board", 1)
     WHAT: ClassVar[str] = "board entry"
 
-    @property
+    @cached_property
     def body(self) -> bytes:
         return (Writer(self.TAG).raw(self.notary).u64(self.seq).raw(self.prev).u8(self.kind)
                 .var16(self.data).getvalue())
 
-    @property
+    @cached_property
     def hash(self) -> bytes:
         return hashlib.sha256(self.body).digest()
 
@@ -69,7 +70,9 @@ class Entry(TaggedMessage):
 
 def make_entry(key: PrivateKey, seq: int, prev: bytes, kind: int, data: bytes) -> Entry:
     unsigned = Entry(key.pubkey, seq, prev, kind, data, bytes(64))
-    return Entry(key.pubkey, seq, prev, kind, data, schnorr_sign(key, unsigned.hash))
+    e = Entry(key.pubkey, seq, prev, kind, data, schnorr_sign(key, unsigned.hash))
+    e.__dict__.update(body=unsigned.body, hash=unsigned.hash)  # the signature is not in the body: reuse both
+    return e
 
 
 def verify_board(entries: Sequence[Entry], notary: bytes) -> bytes:

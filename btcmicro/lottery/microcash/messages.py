@@ -19,6 +19,7 @@ from functools import lru_cache
 from typing import Any, ClassVar
 
 import coincurve
+from coincurve._libsecp256k1 import ffi as _ffi  # type: ignore[import-not-found,unused-ignore]
 from coincurve._libsecp256k1 import lib as _lib  # type: ignore[import-not-found,unused-ignore]
 from coincurve.context import GLOBAL_CONTEXT
 
@@ -51,9 +52,18 @@ _CTX = GLOBAL_CONTEXT.ctx
 _schnorrsig_verify = _lib.secp256k1_schnorrsig_verify
 
 
+_schnorrsig_sign32 = _lib.secp256k1_schnorrsig_sign32
+
+
 @lru_cache(maxsize=256)
-def _signer(secret: bytes) -> coincurve.PrivateKey:
-    return coincurve.PrivateKey(secret)
+def _keypair(secret: bytes) -> tuple[Any, Any]:
+    """libsecp256k1's keypair of ``secret`` and its parsed x-only public key, derived once per key."""
+    kp = _ffi.new("secp256k1_keypair *")
+    pk = _ffi.new("secp256k1_xonly_pubkey *")
+    if not _lib.secp256k1_keypair_create(_CTX, kp, secret) or not _lib.secp256k1_keypair_xonly_pub(
+            _CTX, pk, _ffi.NULL, kp):
+        raise ValueError("invalid secret key")
+    return kp, pk
 
 
 @lru_cache(maxsize=4096)
@@ -85,8 +95,17 @@ def ticket_digest(genesis: bytes, wire: bytes) -> bytes:
 
 
 def schnorr_sign(key: PrivateKey, digest: bytes) -> bytes:
-    """BIP340 signature of ``key`` on a 32-byte digest (deterministic aux: the digest)."""
-    return _signer(key.to_bytes()).sign_schnorr(digest, digest)
+    """BIP340 signature of ``key`` on a 32-byte digest (deterministic aux: the digest): libsecp256k1's
+    sign on the key's cached keypair, then its verify on the cached public key before the signature
+    leaves (BIP340's recommended check against a faulty computation, as coincurve's own sign does)."""
+    if len(digest) != 32:
+        raise ValueError("a BIP340 digest is 32 bytes")
+    kp, pk = _keypair(key.to_bytes())
+    digest = bytes(digest)
+    sig = _ffi.new("unsigned char[64]")
+    if not _schnorrsig_sign32(_CTX, sig, digest, kp, digest) or not _schnorrsig_verify(_CTX, sig, digest, 32, pk):
+        raise ValueError("BIP340 signing failed")
+    return bytes(_ffi.buffer(sig))
 
 
 def schnorr_ok(pubkey33: bytes, digest: bytes, sig: bytes) -> bool:
@@ -183,6 +202,12 @@ class Claim(TaggedMessage):
     @classmethod
     def make(cls, key: PrivateKey, genesis: bytes, ticket: Ticket, payout_spk: bytes) -> Claim:
         return cls(ticket, bytes(payout_spk), schnorr_sign(key, cls.digest_of(genesis, ticket, payout_spk)))
+
+    @classmethod
+    def digest_of_wire(cls, genesis: bytes, wire: bytes) -> bytes:
+        """:meth:`digest_of` from a claim's canonical encoding (what a strict decode accepted): the bytes
+        between the tag and sig_M are the ticket and the length-prefixed payout_spk."""
+        return tagged_hash(_CLAIM_SIG_TAG, genesis + wire[len(cls.TAG):-64])
 
     def verify(self, merchant: bytes, genesis: bytes) -> bool:
         return schnorr_ok(merchant, self.digest_of(genesis, self.ticket, self.payout_spk), self.sig)

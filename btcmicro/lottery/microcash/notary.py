@@ -41,7 +41,16 @@ from btcmicro.lottery.microcash.escrow import (
     saved_escrows,
     unsigned_spend,
 )
-from btcmicro.lottery.microcash.messages import DUPLICATE, OUT_OF_RANGE, Claim, Proof, Ticket
+from btcmicro.lottery.microcash.messages import (
+    DUPLICATE,
+    OUT_OF_RANGE,
+    TICKET_SIZE,
+    Claim,
+    Proof,
+    Ticket,
+    schnorr_ok,
+    ticket_ok,
+)
 from btcmicro.lottery.microcash.params import Params
 from btcmicro.lottery.microcash.states import NOTARY, EscrowEvent, EscrowStatus
 from btcmicro.lottery.microcash.store import ClaimRow, NotaryStore
@@ -49,6 +58,8 @@ from btcmicro.lottery.microcash.templates import MicrocashEscrow
 from btcmicro.ports import Chain
 
 __all__ = ["Notary", "SpendPlan"]
+
+_TICKET_AT = len(Claim.TAG)  # where the ticket starts in an encoded claim
 
 
 class Notary:
@@ -111,11 +122,13 @@ class Notary:
             raise ProtocolError("UNKNOWN_ESCROW", "no such escrow")
         return esc
 
-    def winners(self, esc: Escrow, g: int) -> list[int]:
-        """The draw of group g; ``NOT_FINAL`` until the block at t_draw has k confirmations."""
+    def winners(self, esc: Escrow, g: int, height: int | None = None) -> list[int]:
+        """The draw of group g; ``NOT_FINAL`` until the block at t_draw has k confirmations (at the tip,
+        or at ``height`` when given)."""
         p = esc.params
         t_draw = p.t_draw(g)
-        h = self.beacon.block_hash(t_draw) if self.chain.height() >= t_draw + p.confirmations - 1 else None
+        tip = self.chain.height() if height is None else height
+        h = self.beacon.block_hash(t_draw) if tip >= t_draw + p.confirmations - 1 else None
         if h is None:
             raise ProtocolError("NOT_FINAL", f"the draw at {t_draw} does not have {p.confirmations} confirmations")
         key = (esc.id_esc, g, h)
@@ -134,12 +147,14 @@ class Notary:
     def claim(self, data: bytes) -> str:
         """Check a merchant's claim; ``"accepted"``, or ``"broken"`` when it proves a duplicate."""
         c = Claim.decode(data)
+        wire = bytes(data)  # the strict decode accepts only the canonical encoding: c.encode() == wire
         t = c.ticket
         esc = self._escrow(t)
         p = esc.params
-        if t.index >= p.m or not c.verify(p.merchants[t.index], self.genesis):
+        if t.index >= p.m or not schnorr_ok(p.merchants[t.index], Claim.digest_of_wire(self.genesis, wire), c.sig):
             raise ProtocolError("BAD_MERCHANT_SIGNATURE", "sig_M does not verify under index_M's key")
-        if not t.verify(p.ticket_signer, self.genesis):
+        tw = wire[_TICKET_AT:_TICKET_AT + TICKET_SIZE]
+        if not ticket_ok(p.ticket_signer, self.genesis, tw):
             raise ProtocolError("BAD_SIGNATURE", "sigma_C does not verify")
         old = self.store.claim_for(t.id_esc, t.seqno)
         if old is not None and Claim.decode(old.claim).ticket == t:
@@ -148,8 +163,9 @@ class Notary:
             self.proof(Proof(OUT_OF_RANGE, t).encode())
             return "broken"
         g = p.group_of_seqno(t.seqno)
-        won = self.winners(esc, g)  # NOT_FINAL: transient, nothing published
-        if self.chain.height() > p.t_expire(g):
+        height = self.chain.height()  # one chain query per claim
+        won = self.winners(esc, g, height)  # NOT_FINAL: transient, nothing published
+        if height > p.t_expire(g):
             raise self._refuse(c, "EXPIRED", f"the tickets of draw {g} expired at {p.t_expire(g)}")
         if t.seqno not in won:  # W is small; a list keeps the drawing order
             raise self._refuse(c, "LOSING_TICKET", f"seqno {t.seqno} is not among draw {g}'s winners")
@@ -162,11 +178,11 @@ class Notary:
             if status is EscrowStatus.ACTIVE:
                 self.proof(Proof(DUPLICATE, Claim.decode(old.claim).ticket, t).encode())
             NOTARY.step(self.status(t.id_esc), EscrowEvent.DUPLICATE)  # UNEXPECTED_EVENT once burned
-            self.store.add_claim(t.id_esc, ClaimRow(dup_key, g, c.encode(), "duplicate"))
-            self._publish(B.ACCEPTED, c.encode())
+            self.store.add_claim(t.id_esc, ClaimRow(dup_key, g, wire, "duplicate"))
+            self._publish(B.ACCEPTED, wire)
             return "broken"
-        self.store.add_claim(t.id_esc, ClaimRow(t.seqno, g, c.encode(), "accepted"))
-        self._publish(B.ACCEPTED, c.encode())
+        self.store.add_claim(t.id_esc, ClaimRow(t.seqno, g, wire, "accepted"))
+        self._publish(B.ACCEPTED, wire)
         return "accepted"
 
     def payout_plan(self, id_esc: bytes, g: int) -> SpendPlan | None:
