@@ -316,3 +316,15 @@ def test_release_fee_from_the_table_is_release_fee(world: World) -> None:
         assert m._is_address(a)
         for feerate in (1, 999, 1000, 1001, 2_000, 12_345, 2**32 - 1):
             assert -((-feerate * m._RELEASE_VSIZE[len(a)]) // 1000) == m.release_fee(t.escrow2, a, feerate)
+
+
+def test_a_point_read_off_libsecp256k1_is_coincurves_parse() -> None:
+    rng = random.Random(6)
+    for _ in range(400):
+        pk = bytes([rng.choice((2, 3, 4, 0))]) + rng.randbytes(32)
+        try:
+            coincurve.PublicKey(pk)
+            want = True
+        except ValueError:
+            want = False
+        assert m._is_point(pk) == want == m._valid_point(pk), pk.hex()
