@@ -20,8 +20,14 @@ Micropay 2 adds, at step 1, the point of sale's fresh nonce r and the payer's ac
 assertion τ = Assert(ask, ct = k, st = r), verified against the assertion key the payer gave at
 open (its point is pk_esc). Every accepted assertion is kept for :func:`collect`.
 
-The merchant talks to :class:`~btcmicro.ports.Chain`, :class:`~btcmicro.ports.Rng` and its
-:class:`~.stores.MerchantStore` only.
+Microcoins (§6.4, with ``coins``, a :class:`~.stores.MicrocoinStore`): the payer sets a coin chain
+up on an open channel (:meth:`Merchant.coins_open`: the parameters must hash to the root its refund
+key pk_2 commits, pk_R is pk_B, n·unit ≤ d); each coin (:meth:`Merchant.coin`) is verified and
+stored before the merchant answers what is owed; the payer settles with a Micropay 1 payment. A
+double-spent coin exposes the payer's escrow key, and the merchant sweeps d + p with it at once.
+
+The merchant talks to :class:`~btcmicro.ports.Chain`, :class:`~btcmicro.ports.Rng`, its
+:class:`~.stores.MerchantStore` and (microcoins) its :class:`~.stores.MicrocoinStore` only.
 """
 from __future__ import annotations
 
@@ -47,8 +53,15 @@ from btcmicro.channels.dastripathi.messages import (
     decode_voucher,
     voucher_digest,
 )
-from btcmicro.channels.dastripathi.states import MERCHANT_TRANSITIONS, MerchantEvent, MerchantStatus
-from btcmicro.channels.dastripathi.stores import AssertionRecord, MerchantChannel, MerchantStore, SpentVoucher
+from btcmicro.channels.dastripathi.microcoins import MicrocoinReceiver, MicrocoinSetup
+from btcmicro.channels.dastripathi.states import MERCHANT_TRANSITIONS, CoinStatus, MerchantEvent, MerchantStatus
+from btcmicro.channels.dastripathi.stores import (
+    AssertionRecord,
+    MerchantChannel,
+    MerchantStore,
+    MicrocoinStore,
+    SpentVoucher,
+)
 from btcmicro.contracts import TemplateError
 from btcmicro.core.errors import NodeError, PolicyError, ProtocolError
 from btcmicro.core.keys import PrivateKey
@@ -111,7 +124,8 @@ class Merchant:
                  fee: int = DEFAULT_FEE, margin: int = DEFAULT_MARGIN, min_confirmations: int = 1,
                  service: Service | None = None, rng: Rng = secrets.token_bytes,
                  channel_key: bytes | None = None, pos_keys: Sequence[bytes] = (), pos_index: int = 0,
-                 ring: Sequence[bytes] = (), slot: int = DEFAULT_SLOT, service_per_slot: int | None = None) -> None:
+                 ring: Sequence[bytes] = (), slot: int = DEFAULT_SLOT, service_per_slot: int | None = None,
+                 coins: MicrocoinStore | None = None) -> None:
         self.chain = chain
         self.store = store
         self.key = key
@@ -131,6 +145,8 @@ class Merchant:
         self.service_per_slot = service_per_slot
         if self.ring and self.pos_keys and self.ring != self.pos_keys:
             raise PolicyError("the ring is the points of sale's keys")
+        self.coins = coins
+        self._receivers: dict[str, MicrocoinReceiver] = {}
         self._nonces: dict[bytes, None] = {}  # issued and unused, oldest first (at most MAX_NONCES)
         self._lock = threading.RLock()
 
@@ -379,6 +395,85 @@ class Merchant:
             self.store.update_channel(replace(channel, status=status, close_txid=txid))
             self.chain.broadcast(tx.serialize().hex())
             return txid
+
+    # --- microcoins ----------------------------------------------------------------------------
+
+    def _coin_channel(self, escrow_id: str) -> MerchantChannel:
+        if self.coins is None or self.key.pubkey != self.channel_key:
+            raise ProtocolError("NO_MICROCOINS", "this merchant takes no microcoins")
+        channel = self.store.channel(escrow_id)
+        if channel is None:
+            raise ProtocolError("UNKNOWN_CHANNEL", f"no channel {escrow_id}")
+        return channel
+
+    def coins_open(self, escrow_id: str, data: bytes) -> MicrocoinReceiver:
+        """Set microcoins up on an open channel; the receiver. The same set-up again returns it;
+        anything refused stores nothing."""
+        setup = MicrocoinSetup.decode(data)
+        p = setup.params
+        with self._lock:
+            channel = self._coin_channel(escrow_id)
+            assert self.coins is not None
+            known = self.coins.chain_of(escrow_id)
+            if known is not None:
+                if known.root != p.root:
+                    raise ProtocolError("ALREADY_OPEN", f"escrow {escrow_id} already has another coin chain")
+                return self._receiver(escrow_id)
+            t = channel.terms
+            if channel.status is not MerchantStatus.OPEN:
+                raise ProtocolError("CHANNEL_CLOSED", f"the channel is {channel.status.value}")
+            if p.receiver != self.key.pubkey or p.payer != t.escrow_key:
+                raise ProtocolError("BAD_SETUP", "the coins must be keyed by pk_esc and paid to pk_B")
+            if p.n * p.unit > t.deposit or p.expiry > t.expiry:
+                raise ProtocolError("BAD_SETUP", f"n·unit = {p.n * p.unit} must be within the deposit {t.deposit} "
+                                                 f"and the coins' expiry {p.expiry} within t = {t.expiry}")
+            receiver = MicrocoinReceiver(p, t.refund_key, setup.refund_base, store=self.coins, escrow_id=escrow_id)
+            self._receivers[escrow_id] = receiver
+            return receiver
+
+    def coin_receiver(self, escrow_id: str) -> MicrocoinReceiver:
+        """The channel's microcoin receiver (``NO_MICROCOINS`` when none is set up)."""
+        with self._lock:
+            return self._receiver(escrow_id)
+
+    def _receiver(self, escrow_id: str) -> MicrocoinReceiver:
+        receiver = self._receivers.get(escrow_id)
+        if receiver is None:
+            channel = self._coin_channel(escrow_id)
+            assert self.coins is not None
+            chain = self.coins.chain_of(escrow_id)
+            if chain is None:
+                raise ProtocolError("NO_MICROCOINS", f"no microcoins on {escrow_id}")
+            setup = MicrocoinSetup.decode(chain.setup)
+            receiver = MicrocoinReceiver(setup.params, channel.terms.refund_key, setup.refund_base,
+                                         store=self.coins, escrow_id=escrow_id)
+            self._receivers[escrow_id] = receiver
+        return receiver
+
+    def coin(self, escrow_id: str, data: bytes) -> MicrocoinReceiver:
+        """Take one microcoin on the channel; the receiver (``owed``, ``index``), the coin stored.
+        A double spend (now or before a restart) raises ``DOUBLE_SPEND`` after the merchant
+        broadcast the sweep of d + p with the payer's exposed key."""
+        with self._lock:
+            channel = self._coin_channel(escrow_id)
+            receiver = self._receiver(escrow_id)
+            if receiver.status is not CoinStatus.EXPOSED:
+                height = self.chain.height()
+                if height + self.margin >= channel.terms.expiry:
+                    raise ProtocolError("EXPIRED", f"the channel closes at {channel.terms.expiry - self.margin}")
+                try:
+                    receiver.accept(data)
+                    return receiver
+                except ProtocolError as e:
+                    if e.code != "DOUBLE_SPEND":
+                        raise
+            assert receiver.exposed_key is not None
+            swept = ""
+            if channel.status is MerchantStatus.OPEN:
+                swept = f"; swept by {self.sweep(escrow_id, receiver.exposed_key)}"
+            elif channel.close_txid:
+                swept = f"; the channel is {channel.status.value} by {channel.close_txid}"
+            raise ProtocolError("DOUBLE_SPEND", f"a double-spent coin exposed the payer's key{swept}")
 
     def close_tx(self, escrow_id: str) -> CTransaction:
         """The signed close of the best payment (for a test or an operator; nothing changes)."""

@@ -6,6 +6,11 @@ t), both fresh per channel and stored before the escrow is broadcast. In Micropa
 is also the accountable-assertion key (RKS's deliberate key reuse): the payer records each
 (context, statement) durably before an assertion leaves and never asserts twice in one context.
 
+Microcoins (§6.4, with ``coins``, a :class:`~.stores.MicrocoinStore`): ``fund(..., microcoins=(n,
+unit))`` keys the coin chain by the escrow key and commits its root in the refund key pk_2; the
+set-up is stored before the escrow is broadcast; :meth:`Payer.coin` opens each node once, durably,
+before the coin leaves.
+
 Talks to :class:`~btcmicro.ports.Chain`, :class:`~btcmicro.ports.Wallet`,
 :class:`~btcmicro.ports.Rng` and its :class:`~.stores.PayerStore` only.
 """
@@ -29,8 +34,14 @@ from btcmicro.channels.dastripathi.messages import (
     RingVoucher,
     decode_voucher,
 )
+from btcmicro.channels.dastripathi.microcoins import (
+    Microcoin,
+    MicrocoinIssuer,
+    MicrocoinSetup,
+    commit_secret,
+)
 from btcmicro.channels.dastripathi.states import PAYER_TRANSITIONS, PayerEvent, PayerStatus
-from btcmicro.channels.dastripathi.stores import PayerChannel, PayerStore
+from btcmicro.channels.dastripathi.stores import MicrocoinStore, PayerChannel, PayerStore
 from btcmicro.core.errors import PolicyError, ProtocolError
 from btcmicro.core.keys import SECP256K1_ORDER, PrivateKey
 from btcmicro.crypto.assertions import AssertionSecretKey, NonceSecretKey, TreeSecretKey
@@ -62,8 +73,10 @@ def assertion_key(secret: bytes, scheme: str, context_bits: int) -> AssertionSec
 class Payer:
     """Opens and pays Das–Tripathi channels; thread-safe."""
 
-    def __init__(self, chain: Chain, wallet: Wallet, store: PayerStore, *, rng: Rng = secrets.token_bytes) -> None:
+    def __init__(self, chain: Chain, wallet: Wallet, store: PayerStore, *, rng: Rng = secrets.token_bytes,
+                 coins: MicrocoinStore | None = None) -> None:
         self.chain = chain
+        self.coins = coins
         self.wallet = wallet
         self.store = store
         self.rng = rng
@@ -74,17 +87,30 @@ class Payer:
 
     def fund(self, offer: Offer, deposit: int, expiry: int, *, penalty: int = 0, assertions: str | None = None,
              context_bits: int = 16, payout_spk: bytes | None = None, escrow_secret: bytes | None = None,
-             refund_secret: bytes | None = None, extra_outputs: Sequence[tuple[bytes, int]] = ()) -> PayerChannel:
+             refund_secret: bytes | None = None, extra_outputs: Sequence[tuple[bytes, int]] = (),
+             microcoins: tuple[int, int] | None = None) -> PayerChannel:
         """Fund an escrow of d + p + fee for ``offer``'s merchant, locked until height ``expiry``.
 
         ``assertions`` ("tree" or "nonce") makes it a Micropay 2 channel whose escrow key is also
         the assertion key. Change and refund pay ``payout_spk`` (default: the wallet's address).
         ``escrow_secret`` and ``refund_secret`` give the keys instead of fresh ones (microcoins: the
         issuer's key x, and a refund key committing the root); ``extra_outputs`` (script, sats) go
-        in the funding transaction too. Stored before the broadcast; FUNDED once the node has it."""
+        in the funding transaction too. ``microcoins=(n, unit)`` sets a coin chain up on the channel
+        (needs ``coins``; n·unit ≤ d). Stored before the broadcast; FUNDED once the node has it."""
         if isinstance(deposit, bool) or not isinstance(deposit, int) or deposit <= 0 or penalty < 0:
             raise PolicyError("the deposit is a positive int of sats, the penalty non-negative")
         escrow = PrivateKey(escrow_secret) if escrow_secret is not None else _fresh_key(self.rng)
+        setup = None
+        if microcoins is not None:
+            if self.coins is None or refund_secret is not None:
+                raise PolicyError("microcoins need the payer's coin store and a refund key of its own")
+            n, unit = microcoins
+            if n * unit > deposit:
+                raise PolicyError(f"n·unit = {n * unit} exceeds the deposit {deposit}")
+            issuer = MicrocoinIssuer(int.from_bytes(escrow.to_bytes(), "big"), offer.merchant_key, n, unit, expiry)
+            base = _fresh_key(self.rng)
+            setup = MicrocoinSetup(issuer.params, base.pubkey)
+            refund_secret = commit_secret(base.to_bytes(), issuer.params.root)
         refund = PrivateKey(refund_secret) if refund_secret is not None else _fresh_key(self.rng)
         akey, asserting = b"", None
         if assertions is not None:
@@ -99,6 +125,8 @@ class Payer:
         with self._lock:
             if asserting is not None:  # made once (a 16-bit nonce-committed key takes seconds), kept for pay()
                 self._assertion_keys[channel.escrow_id] = asserting
+            if setup is not None and self.coins is not None:
+                self.coins.add_issuer(channel.escrow_id, setup.encode())
             self.store.add_channel(channel)
             try:
                 self.wallet.broadcast_prepared(prepared)
@@ -185,6 +213,31 @@ class Payer:
             key = assertion_key(ch.escrow_secret, scheme, int.from_bytes(apk[1:3], "big"))
             self._assertion_keys[ch.escrow_id] = key
         return key
+
+    # --- microcoins ----------------------------------------------------------------------------
+
+    def coin_setup(self, escrow_id: str) -> MicrocoinSetup:
+        """The channel's microcoin set-up, for the merchant (``coins_open``)."""
+        data = None if self.coins is None else self.coins.issuer_setup(escrow_id)
+        if data is None:
+            raise PolicyError(f"no microcoins on {escrow_id}")
+        return MicrocoinSetup.decode(data)
+
+    def issuer(self, escrow_id: str) -> MicrocoinIssuer:
+        """The channel's coin issuer (keyed by its escrow key, remembering in ``coins`` what it opened)."""
+        p = self.coin_setup(escrow_id).params
+        ch = self._channel(escrow_id)
+        return MicrocoinIssuer(int.from_bytes(ch.escrow_secret, "big"), p.receiver, p.n, p.unit, p.expiry,
+                               store=self.coins)
+
+    def coin(self, escrow_id: str, index: int | None = None) -> Microcoin:
+        """Coin ``index`` (default: the next after the highest opened), stored before it is returned."""
+        with self._lock:
+            issuer = self.issuer(escrow_id)
+            if index is None:
+                assert self.coins is not None
+                index = self.coins.last_opened(issuer.params.root) + 1
+            return issuer.coin(index)
 
     def on_receipt(self, escrow_id: str, payment: Payment, data: bytes) -> bytes:
         """Check the receipt of ``payment`` (the next voucher: k + 1, b + b_i); the service."""

@@ -182,6 +182,7 @@ class SQLitePayerStore(SQLiteStore):
 
 
 _COIN_SCHEMA = """
+CREATE TABLE IF NOT EXISTS coin_issuers (escrow_id TEXT PRIMARY KEY, setup BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS coin_opened (
     root BLOB NOT NULL, idx INTEGER NOT NULL, coin BLOB NOT NULL, receiver BLOB NOT NULL, PRIMARY KEY (root, idx));
 CREATE TABLE IF NOT EXISTS coin_chains (
@@ -203,6 +204,17 @@ class SQLiteMicrocoinStore(SQLiteStore):
     def opened(self, root: bytes, index: int) -> tuple[bytes, bytes] | None:
         row = self.query_one("SELECT coin, receiver FROM coin_opened WHERE root=? AND idx=?", (root, index))
         return None if row is None else (bytes(row["coin"]), bytes(row["receiver"]))
+
+    def add_issuer(self, escrow_id: str, setup: bytes) -> None:
+        self.execute("INSERT OR IGNORE INTO coin_issuers VALUES (?,?)", (escrow_id, setup))
+
+    def issuer_setup(self, escrow_id: str) -> bytes | None:
+        row = self.query_one("SELECT setup FROM coin_issuers WHERE escrow_id=?", (escrow_id,))
+        return None if row is None else bytes(row["setup"])
+
+    def last_opened(self, root: bytes) -> int:
+        row = self.query_one("SELECT MAX(idx) AS top FROM coin_opened WHERE root=?", (root,))
+        return 0 if row is None or row["top"] is None else int(row["top"])
 
     def add_opened(self, root: bytes, index: int, coin: bytes, receiver: bytes) -> tuple[bytes, bytes]:
         with self.transaction() as db:

@@ -149,6 +149,17 @@ class MicrocoinStore(Store, Protocol):
         """Issuer: the coin that opened node ``index - 1`` and the receiver it was made for, or None."""
         ...
 
+    def add_issuer(self, escrow_id: str, setup: bytes) -> None:
+        """Payer: the coin chain set up on a channel (a MicrocoinSetup's bytes), durably before its escrow
+        is broadcast (idempotent)."""
+        ...
+
+    def issuer_setup(self, escrow_id: str) -> bytes | None: ...
+
+    def last_opened(self, root: bytes) -> int:
+        """Issuer: the highest index opened (0 when none)."""
+        ...
+
     def add_opened(self, root: bytes, index: int, coin: bytes, receiver: bytes) -> tuple[bytes, bytes]:
         """Issuer: record coin ``index`` durably before it leaves; what the store holds afterwards
         (an earlier opening wins: the caller compares)."""
