@@ -19,7 +19,7 @@ from bitcoin.core import CTransaction
 from btcmicro.channels.bitcoinj.templates import BitcoinjV1Channel, BitcoinjV2Channel
 from btcmicro.channels.dastripathi.templates import DasTripathiChannel
 from btcmicro.contracts import MultisigMofN, Registry, Spend, Template
-from btcmicro.lottery.microcash.templates import MicrocashEscrow
+from btcmicro.lottery.microcash.templates import MicrocashBurnEscrow, MicrocashEscrow
 from btcmicro.lottery.micropay1.templates import LotteryOutput
 from btcmicro.lottery.micropay2.templates import Micropay2Escrow
 from btcmicro.lottery.micropay3.templates import Micropay3Escrow
@@ -34,6 +34,7 @@ TEMPLATES: tuple[type[Template], ...] = (
     LotteryOutput,
     DasTripathiChannel,
     MicrocashEscrow,
+    MicrocashBurnEscrow,
     BitcoinjV1Channel,
     MultisigMofN,
 )

@@ -19,7 +19,7 @@ from btcmicro.channels.dastripathi.templates import DasTripathiChannel
 from btcmicro.contracts import WRAPPINGS, Expiry, MultisigMofN, Registry, Spend, Template, TemplateError, checked_key
 from btcmicro.core.keys import PrivateKey
 from btcmicro.describe import describe_script, describe_tx
-from btcmicro.lottery.microcash.templates import MicrocashEscrow
+from btcmicro.lottery.microcash.templates import MicrocashBurnEscrow, MicrocashEscrow
 from btcmicro.lottery.micropay1.templates import LotteryOutput
 from btcmicro.lottery.micropay2.templates import Micropay2Escrow
 from btcmicro.lottery.micropay3 import Micropay3Escrow
@@ -111,7 +111,7 @@ def test_describe_names_no_scheme() -> None:
 
 def test_registry_order_preferences_and_errors() -> None:
     order = (BitcoinjV2Channel, Micropay2Escrow, Micropay3Escrow, LotteryOutput, DasTripathiChannel, MicrocashEscrow,
-             BitcoinjV1Channel, MultisigMofN)
+             MicrocashBurnEscrow, BitcoinjV1Channel, MultisigMofN)
     assert tuple(registry.TEMPLATES) == order
     two = Micropay2Escrow(PK[0], PK[1]).script  # a bare 2-of-2: three readings
     assert [type(t) for t in registry.recognise(two)] == [Micropay2Escrow, BitcoinjV1Channel, MultisigMofN]
