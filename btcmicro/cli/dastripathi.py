@@ -13,6 +13,13 @@ Micropay 1:
 - ``dastripathi open ESCROW``: once the escrow is confirmed, the merchant's first voucher;
 - ``dastripathi pay ESCROW SATS``, ``refund ESCROW`` (after t), ``status [ESCROW]``.
 
+Microcoins [reconstructed] on a voucher channel: ``fund URL SATS --coins N --coin-unit U`` commits a
+chain of N coins of U sats in the escrow's refund key; ``coins open ESCROW`` sends the set-up to the
+merchant; ``coins send ESCROW [COUNT]`` sends the next COUNT coins (after the merchant's latest) and
+prints what is owed; ``coins settle ESCROW`` pays what the coins owe through the channel. The
+merchant keeps its coin chains in ``<datadir>/dastripathi-merchant/coins.db``, the payer its opened
+nodes in ``<datadir>/dastripathi/coins.db``.
+
 A shop (Micropay 2 and 3):
 
 - ``dastripathi pos-serve INDEX --points N [--ring]``: point of sale INDEX of a shop of N over HTTP.
@@ -63,7 +70,7 @@ def _payer_dir(ctx: click.Context) -> Path:
 
 class _Payer:
     def __init__(self, ctx: click.Context) -> None:
-        from btcmicro.channels.dastripathi import Payer, SQLitePayerStore
+        from btcmicro.channels.dastripathi import Payer, SQLiteMicrocoinStore, SQLitePayerStore
         from btcmicro.node.chain import RPCChain
 
         self.ctx = ctx
@@ -71,7 +78,7 @@ class _Payer:
         self.chain = RPCChain(rpc)
         self.dir = _payer_dir(ctx)
         store = SQLitePayerStore(self.dir / "payer.db", keystore=open_keystore(self.dir / "keys"))
-        self.payer = Payer(self.chain, ctx.obj.wallet(rpc), store)
+        self.payer = Payer(self.chain, ctx.obj.wallet(rpc), store, coins=SQLiteMicrocoinStore(self.dir / "coins.db"))
         self.urls_path = self.dir / "merchants.json"
 
     def urls(self) -> dict[str, str]:
@@ -152,7 +159,7 @@ def dastripathi_group() -> None:
 def serve_cmd(ctx: click.Context, host: str, port: int, margin: int, fee: int, poll: float,
               store_url: str | None) -> None:
     """Run the merchant over HTTP until SIGTERM or SIGINT."""
-    from btcmicro.channels.dastripathi import Merchant
+    from btcmicro.channels.dastripathi import Merchant, SQLiteMicrocoinStore
     from btcmicro.channels.dastripathi.postgres import MERCHANT_STORE
     from btcmicro.node.chain import RPCChain
     from btcmicro.service import serve
@@ -163,7 +170,8 @@ def serve_cmd(ctx: click.Context, host: str, port: int, margin: int, fee: int, p
     keystore = open_keystore(directory)
     key = keystore.keys()[0] if len(keystore) else keystore.new_key("dastripathi pk_B")
     store = open_store(store_url, MERCHANT_STORE, default=directory / "merchant.db")
-    merchant = Merchant(RPCChain(ctx.obj.rpc()), store, key, fee=fee, margin=margin)
+    merchant = Merchant(RPCChain(ctx.obj.rpc()), store, key, fee=fee, margin=margin,
+                        coins=SQLiteMicrocoinStore(directory / "coins.db"))
     stop = threading.Event()
 
     def watch() -> None:
@@ -192,10 +200,13 @@ def serve_cmd(ctx: click.Context, host: str, port: int, margin: int, fee: int, p
                    "Schnorr)  [default for a shop: tree]")
 @click.option("--context-bits", type=click.IntRange(1, 64), default=16, show_default=True,
               help="A shop: payments the channel takes, as a power of two (a nonce key of 16 bits takes seconds).")
+@click.option("--coins", type=click.IntRange(1, 2**32 - 1), default=None,
+              help="A merchant: commit a chain of this many microcoins in the escrow (with --coin-unit).")
+@click.option("--coin-unit", type=click.IntRange(min=1), default=None, help="Sats per microcoin.")
 @JSON_OPT
 @click.pass_context
 def fund_cmd(ctx: click.Context, url: str, sats: int, blocks: int, penalty: int, assertions: str | None,
-             context_bits: int, json_out: bool) -> None:
+             context_bits: int, coins: int | None, coin_unit: int | None, json_out: bool) -> None:
     """Fund an escrow of SATS with the merchant or point of sale at URL (open it once it confirms)."""
     from btcmicro.channels.dastripathi import Offer
     from btcmicro.core.errors import ConfigError
@@ -212,11 +223,18 @@ def fund_cmd(ctx: click.Context, url: str, sats: int, blocks: int, penalty: int,
     elif assertions is not None or penalty:
         raise ConfigError(f"{url} is a merchant with no points of sale (Micropay 1): --penalty and --assertions "
                           "are for a shop")
+    if (coins is None) != (coin_unit is None):
+        raise ConfigError("--coins and --coin-unit go together")
+    if shop and coins is not None:
+        raise ConfigError(f"{url} is a point of sale: microcoins (--coins) are for a merchant holding pk_B")
     ch = p.payer.fund(offer, sats, p.chain.height() + blocks, penalty=penalty, assertions=assertions,
-                      context_bits=context_bits)
+                      context_bits=context_bits, microcoins=None if coins is None else (coins, coin_unit or 0))
     p.remember(ch.escrow_id, url)
     v = _view(ch)
     locked = f"{sats:,} sats + penalty {penalty:,}" if shop else f"{sats:,} sats"
+    if coins is not None:
+        v["coins"] = {"n": coins, "unit": coin_unit}
+        locked += f" with {coins:,} microcoins of {coin_unit:,} sats"
     emit(ctx, v, f"funded {v['escrow_id']}: {locked} until height {v['expiry']}; open it once it confirms")
 
 
@@ -305,6 +323,73 @@ def status_cmd(ctx: click.Context, escrow_id: str | None, json_out: bool) -> Non
         if ch is not None:
             views.append(_view(ch))
     emit(ctx, views, "\n".join(_text(v) for v in views) or "no channels")
+
+
+# -- microcoins on a voucher channel ------------------------------------------------------------------------
+
+
+@dastripathi_group.group("coins")
+def coins_group() -> None:
+    """Microcoins on a voucher channel [reconstructed]: set up, send, settle."""
+
+
+def _coins_text(escrow_id: str, c: dict[str, Any]) -> str:
+    return (f"{escrow_id}  coins {c['status']:<9}  {c['index']:,} of {c['n']:,} taken  owed {c['owed']:,} sats "
+            f"({c['unit']:,} each)")
+
+
+@coins_group.command("open")
+@click.argument("escrow_id")
+@JSON_OPT
+@click.pass_context
+def coins_open_cmd(ctx: click.Context, escrow_id: str, json_out: bool) -> None:
+    """Send the channel's coin set-up to the merchant (after ``open``)."""
+    p = _Payer(ctx)
+    p.channel(escrow_id)
+    c = p.merchant(escrow_id).coins_open(escrow_id, p.payer.coin_setup(escrow_id))
+    emit(ctx, {"escrow_id": escrow_id, **c}, _coins_text(escrow_id, c))
+
+
+@coins_group.command("send")
+@click.argument("escrow_id")
+@click.argument("count", type=click.IntRange(min=1), default=1)
+@JSON_OPT
+@click.pass_context
+def coins_send_cmd(ctx: click.Context, escrow_id: str, count: int, json_out: bool) -> None:
+    """Send the next COUNT coins (after the merchant's latest); what the merchant says is owed."""
+    from btcmicro.core.errors import ConfigError
+
+    p = _Payer(ctx)
+    p.channel(escrow_id)
+    merchant = p.merchant(escrow_id)
+    held = merchant.channel(escrow_id).get("coins")
+    if held is None:
+        raise ConfigError(f"the merchant holds no microcoins on {escrow_id}: run 'dastripathi coins open' first")
+    if held["index"] + count > held["n"]:
+        raise ConfigError(f"{held['n'] - held['index']} of the chain's {held['n']} coins are left; none sent")
+    c = held
+    for i in range(held["index"] + 1, held["index"] + count + 1):
+        c = merchant.coin(escrow_id, p.payer.coin(escrow_id, i).encode())
+    emit(ctx, {"escrow_id": escrow_id, **c}, _coins_text(escrow_id, c))
+
+
+@coins_group.command("settle")
+@click.argument("escrow_id")
+@JSON_OPT
+@click.pass_context
+def coins_settle_cmd(ctx: click.Context, escrow_id: str, json_out: bool) -> None:
+    """Pay through the channel what the merchant's accepted coins owe beyond what is paid."""
+    p = _Payer(ctx)
+    ch = p.channel(escrow_id)
+    merchant = p.merchant(escrow_id)
+    held = merchant.channel(escrow_id).get("coins") or {"owed": 0}
+    due = min(int(held["owed"]), ch.terms.deposit) - ch.paid
+    if due > 0:
+        m = p.payer.pay(escrow_id, due)
+        p.payer.on_receipt(escrow_id, m, merchant.pay(m.encode()).encode())
+        ch = p.payer.store.channel(escrow_id)
+    v = {**_view(ch), "settled": max(due, 0)}
+    emit(ctx, v, _text(v) + (f"  (coins: {due:,} sats paid)" if due > 0 else "  (coins: nothing due)"))
 
 
 # -- a shop: points of sale (Micropay 2 and 3) and the merchant's collection ------------------------------
