@@ -24,6 +24,7 @@ from btcmicro.lottery.micropay3.merchant import _HMAC, _PKM_TAG, Merchant
 from btcmicro.lottery.micropay3.store import Acceptance
 from btcmicro.script.standard import p2pkh
 from btcmicro.tx.sign import sighash
+from tests.micropay2.test_fast_paths import _mutations
 
 from .fakes import World
 
@@ -145,23 +146,6 @@ def _outcome(fn: object, *args: object) -> tuple[str, object]:
         return "ok", fn(*args)  # type: ignore[operator]
     except ProtocolError as e:
         return "refused", (e.code, e.detail)
-
-
-def _mutations(data: bytes, rng: random.Random, n: int) -> list[bytes]:
-    out = [data[:i] for i in range(0, len(data), 3)] + [data + b"\x00"]
-    for _ in range(n):
-        b = bytearray(data)
-        for _ in range(rng.randrange(1, 3)):
-            i = rng.randrange(len(b))
-            op = rng.randrange(3)
-            if op == 0:
-                b[i] = rng.randrange(256)
-            elif op == 1:
-                b.insert(i, rng.randrange(256))
-            else:
-                del b[i]
-        out.append(bytes(b))
-    return out
 
 
 def _not_a_point(rng: random.Random) -> bytes:

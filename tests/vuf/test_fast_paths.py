@@ -9,6 +9,7 @@ import coincurve
 import pytest
 
 from btcmicro.lottery.vuf import messages as m
+from tests.micropay2.test_fast_paths import _mutations
 
 
 def test_one_parse_of_pk_esc_verifies_as_two_did() -> None:
@@ -83,23 +84,6 @@ def test_a_proof_whose_v_cancels_is_refused_as_the_generic_verifier_refuses_it()
         with pytest.raises(ProtocolError) as fast:
             verified_beta(y, proof, alpha)
         assert fast.value.code == generic.value.code == "ecvrf_invalid_proof"
-
-
-def _mutations(data: bytes, rng: random.Random, n: int) -> list[bytes]:
-    out = [data[:i] for i in range(len(data))] + [data + b"\x00"]
-    for _ in range(n):
-        b = bytearray(data)
-        for _ in range(rng.randrange(1, 3)):
-            i = rng.randrange(len(b))
-            op = rng.randrange(3)
-            if op == 0:
-                b[i] = rng.randrange(256)
-            elif op == 1:
-                b.insert(i, rng.randrange(256))
-            else:
-                del b[i]
-        out.append(bytes(b))
-    return out
 
 
 def test_claims_decoded_in_one_pass_are_the_readers() -> None:
