@@ -1,27 +1,51 @@
 """The Das–Tripathi tour of ``btcmicro demo``: an honest voucher channel over HTTP closed by the
 merchant before t - T_conf, then a Micropay 2 payer that spends one voucher at two points of sale
 and loses its whole escrow (d + p) to the merchant, who signs with the payer's key extracted from
-the two accountable assertions. Every transaction is judged and mined by the node."""
+the two accountable assertions; then microcoins [reconstructed] on a channel over HTTP: a few coins
+settled by one channel payment, and a double-spent coin that exposes the payer's key, with which the
+merchant sweeps d + p. Every transaction is judged and mined by the node."""
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from btcmicro.channels.dastripathi import Merchant, Payer, SQLiteMerchantStore, SQLitePayerStore, collect
+from btcmicro.channels.dastripathi import (
+    Merchant,
+    Microcoin,
+    MicrocoinIssuer,
+    Payer,
+    SQLiteMerchantStore,
+    SQLiteMicrocoinStore,
+    SQLitePayerStore,
+    collect,
+)
+from btcmicro.channels.dastripathi.microcoins import _digest
 from btcmicro.core.amounts import format_sats
+from btcmicro.core.errors import ProtocolError
 from btcmicro.core.keys import PrivateKey
+from btcmicro.crypto import chameleon
 from btcmicro.node.chain import RPCChain
 from btcmicro.service import ServiceThread
 from btcmicro.service.dastripathi import HTTPMerchant, create_dastripathi_app
 
-__all__ = ["tour", "PAYMENTS", "PRICE", "DEPOSIT", "PENALTY"]
+__all__ = ["tour", "PAYMENTS", "PRICE", "DEPOSIT", "PENALTY", "COINS", "COIN_UNIT"]
 
 PAYMENTS = 20
 PRICE = 1_000
 DEPOSIT = 100_000
 PENALTY = 50_000
 MARGIN = 1
+COINS = 3  # microcoins sent (of a chain of 100)
+COIN_UNIT = 500
+
+
+def _second_coin(issuer: MicrocoinIssuer, i: int) -> Microcoin:
+    """A cheating payer's second coin i, with the trapdoor by hand (the library refuses to open a node twice)."""
+    node = PrivateKey.generate().pubkey
+    a, rho = issuer._blank(i - 1)
+    m = _digest(i, node, issuer.params.receiver)
+    return Microcoin.opening(i, node, chameleon.find_collision(issuer._x, a, rho, m))
 
 
 def tour(rpc: Any, wallet: Any, workdir: Path | str, say: Callable[[str], None]) -> dict[str, Any]:
@@ -94,4 +118,44 @@ def tour(rpc: Any, wallet: Any, workdir: Path | str, say: Callable[[str], None])
     say(f"   collection: two assertions on k = 1 reveal the payer's Bitcoin key; the merchant signs branch 1 "
         f"with it and sk_B\n   penalty {c.txid}: {format_sats(value)} to the merchant, mined "
         f"({penalty['confirmations']} confirmation)")
+
+    # --- microcoins: settled, then double-spent ----------------------------------------------------
+    coiner = Merchant(chain, SQLiteMerchantStore(workdir / "coins-merchant.sqlite"), PrivateKey.generate(),
+                      margin=MARGIN, coins=SQLiteMicrocoinStore(workdir / "coins-merchant.sqlite"))
+    spender = Payer(chain, wallet, SQLitePayerStore(workdir / "spender.sqlite"),
+                    coins=SQLiteMicrocoinStore(workdir / "spender-coins.sqlite"))
+    with ServiceThread(create_dastripathi_app(coiner)) as svc:
+        client = HTTPMerchant(svc.url)
+        try:
+            ch3 = spender.fund(client.offer(), DEPOSIT, chain.height() + 5, penalty=PENALTY,
+                               microcoins=(100, COIN_UNIT))
+            eid = ch3.escrow_id
+            mine()
+            spender.on_voucher(eid, client.open(spender.open_message(eid).encode()).encode())
+            client.coins_open(eid, spender.coin_setup(eid))
+            owed = 0
+            for _ in range(COINS):
+                owed = client.coin(eid, spender.coin(eid).encode())["owed"]
+            m = spender.pay(eid, owed)
+            spender.on_receipt(eid, m, client.pay(m.encode()).encode())
+            say(f"Microcoins: escrow {eid} commits a chain of 100 coins of {format_sats(COIN_UNIT)} (its root "
+                f"tweaks the refund key pk_2)\n   {COINS} coins over HTTP, each checked with one double "
+                f"multiplication and stored; {format_sats(owed)} owed, paid by one channel payment")
+            try:
+                client.coin(eid, _second_coin(spender.issuer(eid), COINS).encode())
+                raise AssertionError("the merchant took a double-spent coin")
+            except ProtocolError as e:
+                code = e.code
+        finally:
+            client.close()
+    mine()
+    swept = coiner.store.channel(eid)
+    assert code == "DOUBLE_SPEND" and swept is not None and swept.close_txid is not None
+    sweep = rpc.getrawtransaction(swept.close_txid, True)
+    value = round(sweep["vout"][0]["value"] * 100_000_000)
+    report["microcoins"] = {"escrow": eid, "coins": COINS, "owed": owed, "answer": code, "sweep_txid": swept.close_txid,
+                            "to_merchant": value, "confirmations": sweep["confirmations"]}
+    say(f"   a second coin {COINS} (another opening of one node) answers {code}: the two openings reveal the "
+        f"payer's Bitcoin key;\n   the merchant's sweep {swept.close_txid}: {format_sats(value)}, mined "
+        f"({sweep['confirmations']} confirmation)")
     return report
