@@ -199,7 +199,7 @@ def serve_cmd(ctx: click.Context, host: str, port: int, margin: int, fee: int, p
               help="A shop: the accountable-assertion scheme (the chameleon tree, or compact nonce-committed "
                    "Schnorr)  [default for a shop: tree]")
 @click.option("--context-bits", type=click.IntRange(1, 64), default=16, show_default=True,
-              help="A shop: payments the channel takes, as a power of two (a nonce key of 16 bits takes seconds).")
+              help="A shop: payments the channel takes, as a power of two (a 16-bit nonce key takes ~2 s at fund).")
 @click.option("--coins", type=click.IntRange(1, 2**32 - 1), default=None,
               help="A merchant: commit a chain of this many microcoins in the escrow (with --coin-unit).")
 @click.option("--coin-unit", type=click.IntRange(min=1), default=None, help="Sats per microcoin.")

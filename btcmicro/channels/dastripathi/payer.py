@@ -44,7 +44,15 @@ from btcmicro.channels.dastripathi.states import PAYER_TRANSITIONS, PayerEvent, 
 from btcmicro.channels.dastripathi.stores import MicrocoinStore, PayerChannel, PayerStore
 from btcmicro.core.errors import PolicyError, ProtocolError
 from btcmicro.core.keys import SECP256K1_ORDER, PrivateKey
-from btcmicro.crypto.assertions import AssertionSecretKey, NonceSecretKey, TreeSecretKey
+from btcmicro.crypto import secp256k1 as k1
+from btcmicro.crypto.assertions import (
+    _NODE_TAG,
+    _SEED_TAG,
+    AssertionSecretKey,
+    NoncePublicKey,
+    NonceSecretKey,
+    TreeSecretKey,
+)
 from btcmicro.ports import Chain, Rng, Wallet
 from btcmicro.script.standard import address_to_script
 
@@ -68,6 +76,31 @@ def assertion_key(secret: bytes, scheme: str, context_bits: int) -> AssertionSec
     if scheme == "nonce":
         return NonceSecretKey(x, context_bits)
     raise PolicyError(f"assertion scheme {scheme!r}: use one of {', '.join(ASSERTION_SCHEMES)}")
+
+
+class _StoredNonceKey(NonceSecretKey):
+    """A :class:`NonceSecretKey` rebuilt from its stored leaves: the Merkle tree is hashed again (fast),
+    the 2^bits base multiplications of Gen are skipped. The caller compares the public key with the
+    channel's before using it, so stale or damaged leaves are never trusted."""
+
+    def __init__(self, secret: int, context_bits: int, leaves: bytes) -> None:  # no super().__init__: that is Gen
+        if len(leaves) != 32 << context_bits or not 0 < secret < k1.ORDER:
+            raise PolicyError("stored assertion leaves of the wrong size")
+        self._secret = secret
+        self.context_bits = context_bits
+        self._seed = k1.tagged_hash(_SEED_TAG, secret.to_bytes(32, "big"))
+        self._levels = [[leaves[i:i + 32] for i in range(0, len(leaves), 32)]]
+        while len(self._levels[-1]) > 1:
+            below = self._levels[-1]
+            self._levels.append([k1.tagged_hash(_NODE_TAG, below[i] + below[i + 1]) for i in range(0, len(below), 2)])
+        point = k1.base_mul(secret)
+        assert point is not None
+        self._public_key = NoncePublicKey(k1.point_to_bytes(point), self._levels[-1][0], context_bits)
+
+
+def _leaves(key: AssertionSecretKey) -> bytes | None:
+    levels = getattr(key, "_levels", None) if isinstance(key, NonceSecretKey) else None
+    return b"".join(levels[0]) if levels else None
 
 
 class Payer:
@@ -128,6 +161,9 @@ class Payer:
             if setup is not None and self.coins is not None:
                 self.coins.add_issuer(channel.escrow_id, setup.encode())
             self.store.add_channel(channel)
+            leaves = None if asserting is None else _leaves(asserting)
+            if leaves is not None:  # a later process rebuilds the key from them (pay() in a new CLI process)
+                self.store.set_assertion_leaves(channel.escrow_id, leaves)
             try:
                 self.wallet.broadcast_prepared(prepared)
             except Exception:
@@ -206,11 +242,25 @@ class Payer:
             return Payment(v, amount, sig, nonce, token)
 
     def _assertion_key(self, ch: PayerChannel) -> AssertionSecretKey:
+        """The channel's assertion key: kept in memory; a nonce-committed one is rebuilt from its
+        stored leaves when they give the channel's public key, else made again (Gen) and its leaves stored."""
         key = self._assertion_keys.get(ch.escrow_id)
         if key is None:
             apk = ch.terms.assertion_key
-            scheme = "tree" if apk[0] == 1 else "nonce"
-            key = assertion_key(ch.escrow_secret, scheme, int.from_bytes(apk[1:3], "big"))
+            scheme, bits = ("tree" if apk[0] == 1 else "nonce"), int.from_bytes(apk[1:3], "big")
+            stored = self.store.assertion_leaves(ch.escrow_id) if scheme == "nonce" else None
+            if stored is not None:
+                try:
+                    key = _StoredNonceKey(int.from_bytes(ch.escrow_secret, "big"), bits, stored)
+                except PolicyError:
+                    key = None
+                if key is not None and key.public_key.to_bytes() != apk:
+                    key = None
+            if key is None:
+                key = assertion_key(ch.escrow_secret, scheme, bits)
+                leaves = _leaves(key)
+                if leaves is not None:
+                    self.store.set_assertion_leaves(ch.escrow_id, leaves)
             self._assertion_keys[ch.escrow_id] = key
         return key
 

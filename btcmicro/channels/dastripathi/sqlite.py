@@ -15,6 +15,7 @@ from btcmicro.channels.dastripathi.states import CoinStatus, MerchantStatus, Pay
 from btcmicro.channels.dastripathi.stores import AssertionRecord, CoinChain, MerchantChannel, PayerChannel, SpentVoucher
 from btcmicro.core.errors import ConfigError
 from btcmicro.core.keys import PrivateKey
+from btcmicro.store.migrations import Migration, Schema
 from btcmicro.store.sqlite import SQLiteStore
 from btcmicro.wallet.keystore import Keystore
 
@@ -116,13 +117,18 @@ class SQLiteMerchantStore(SQLiteStore):
                 for r in rows]
 
 
-_PAYER_SCHEMA = f"""
+_PAYER_SCHEMA = Schema("SQLitePayerStore", (
+    Migration(1, "initial schema", f"""
 CREATE TABLE IF NOT EXISTS channels (
     escrow_id TEXT PRIMARY KEY, {_TERMS}, escrow_secret BLOB NOT NULL, refund_secret BLOB NOT NULL,
     status TEXT NOT NULL, voucher BLOB NOT NULL, paid INTEGER NOT NULL, funding_hex TEXT NOT NULL, refund_txid TEXT);
 CREATE TABLE IF NOT EXISTS contexts (
     escrow_id TEXT NOT NULL, k INTEGER NOT NULL, statement BLOB NOT NULL, PRIMARY KEY (escrow_id, k));
-"""
+"""),
+    Migration(2, "the nonce-committed assertion key's leaves (public), so a new process skips Gen", """
+CREATE TABLE IF NOT EXISTS assertion_leaves (escrow_id TEXT PRIMARY KEY, leaves BLOB NOT NULL);
+"""),
+))
 
 
 class SQLitePayerStore(SQLiteStore):
@@ -167,6 +173,13 @@ class SQLitePayerStore(SQLiteStore):
         self.execute("UPDATE channels SET status=?, voucher=?, paid=?, funding_hex=?, refund_txid=? WHERE escrow_id=?",
                      (channel.status.value, channel.voucher, channel.paid, channel.funding_hex, channel.refund_txid,
                       channel.escrow_id))
+
+    def assertion_leaves(self, escrow_id: str) -> bytes | None:
+        row = self.query_one("SELECT leaves FROM assertion_leaves WHERE escrow_id=?", (escrow_id,))
+        return None if row is None else bytes(row["leaves"])
+
+    def set_assertion_leaves(self, escrow_id: str, leaves: bytes) -> None:
+        self.execute("INSERT OR REPLACE INTO assertion_leaves VALUES (?,?)", (escrow_id, leaves))
 
     def used_context(self, escrow_id: str, k: int) -> bytes | None:
         row = self.query_one("SELECT statement FROM contexts WHERE escrow_id=? AND k=?", (escrow_id, k))

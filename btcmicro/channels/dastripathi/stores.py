@@ -117,6 +117,13 @@ class PayerStore(Store, Protocol):
 
     def update_channel(self, channel: PayerChannel) -> None: ...
 
+    def assertion_leaves(self, escrow_id: str) -> bytes | None:
+        """Micropay 2, nonce-committed assertions: the key's Merkle leaves (32 bytes each, hashes of the
+        public nonce points: no secret), kept so a new process does not run Gen again; or None."""
+        ...
+
+    def set_assertion_leaves(self, escrow_id: str, leaves: bytes) -> None: ...
+
     def used_context(self, escrow_id: str, k: int) -> bytes | None:
         """Micropay 2: the statement asserted in context k, or None."""
         ...
