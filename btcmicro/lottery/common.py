@@ -14,6 +14,7 @@
 """
 from __future__ import annotations
 
+import hashlib
 import hmac
 from collections.abc import Iterator, Mapping
 from enum import Enum
@@ -39,6 +40,7 @@ __all__ = [
     "is_strict_der",
     "verify_sig",
     "Transitions",
+    "KeyedMac",
 ]
 
 MAX_K = 64
@@ -143,3 +145,22 @@ class Transitions(Generic[S, E, H]):
             for e in self.events:
                 pair = self.table[s].get(e)
                 yield s, e, None if pair is None else pair[1]
+
+
+class KeyedMac:
+    """HMAC-SHA256 under one key with its inner and outer pads hashed once: the same digest as
+    :func:`hmac.digest`, for a fraction of its cost on short messages (the merchants' r1, one per ticket)."""
+
+    __slots__ = ("_inner", "_outer")
+
+    def __init__(self, key: bytes) -> None:
+        key = (hashlib.sha256(key).digest() if len(key) > 64 else key).ljust(64, b"\0")  # RFC 2104's K0
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+
+    def digest(self, msg: bytes) -> bytes:
+        h = self._inner.copy()
+        h.update(msg)
+        o = self._outer.copy()
+        o.update(h.digest())
+        return o.digest()

@@ -17,10 +17,10 @@ from bitcoin.core.script import OP_CHECKMULTISIG, CScript
 from btcmicro.core.amounts import MAX_MONEY
 from btcmicro.core.errors import ProtocolError
 from btcmicro.core.hashes import hash160, sha256
-from btcmicro.lottery.common import check_k, is_strict_der, verify_sig, wins
+from btcmicro.lottery.common import KeyedMac, check_k, is_strict_der, verify_sig, wins
 from btcmicro.lottery.micropay3 import SIGHASH_SINGLE_ACP, Ticket, tx1_sighash
 from btcmicro.lottery.micropay3 import messages as m
-from btcmicro.lottery.micropay3.merchant import _HMAC, _PKM_TAG, Merchant
+from btcmicro.lottery.micropay3.merchant import _PKM_TAG, Merchant
 from btcmicro.lottery.micropay3.store import Acceptance
 from btcmicro.script.standard import p2pkh
 from btcmicro.tx.sign import sighash
@@ -247,7 +247,7 @@ def test_r1_mac_from_pads_is_hmac_sha256() -> None:
     rng = random.Random(4)
     for n in (0, 1, 16, 32, 63, 64, 65, 100, 200):
         key = rng.randbytes(n)
-        mac = _HMAC(key)
+        mac = KeyedMac(key)
         for size in (0, 1, 55, 56, 64, 119, 200):
             msg = rng.randbytes(size)
             assert mac.digest(msg) == hmac.digest(key, msg, "sha256")
