@@ -9,9 +9,9 @@ suite byte 0xFE, RFC 6979 nonces with h1 = SHA256(h_string), 33-byte compressed 
 and proofs of exactly 81 bytes (Gamma 33 ‖ c 16 ‖ s 32) with s < q. This is the variant
 atikayda/ecvrf implements; the older draft-05/draft-10 secp256k1 libraries are incompatible.
 
-The same code runs RFC 9381's own ``ECVRF-P256-SHA256-TAI`` (suite 0x01) on the pure-Python
-reference group of :mod:`btcmicro.crypto.weierstrass`; tests reproduce Appendix B.1's vectors with
-it. The secp256k1 suite runs on coincurve (libsecp256k1).
+The same code runs RFC 9381's own ``ECVRF-P256-SHA256-TAI`` (suite 0x01) on any :class:`Group`:
+the tests give it python-ecdsa's P-256 and reproduce Appendix B.1's vectors. The secp256k1 suite runs
+on coincurve (libsecp256k1).
 
 Usage (the secp256k1 suite)::
 
