@@ -12,7 +12,9 @@ docstring. This file gives its fixtures the names the suite uses:
   spendable coins (4 x 0.5 BTC, P2WPKH);
 - ``postgres_cluster`` (session): a throw-away PostgreSQL server (skipped with the reason when no
   server binary is found); ``postgres_url``: a new database on it; ``store_backend`` and
-  ``store_url``: a store test parametrised over SQLite and PostgreSQL.
+  ``store_url``: a store test parametrised over SQLite and PostgreSQL;
+- ``cli``: a :class:`tests.clitool.Cli` on the node with a fresh datadir (``<tmp_path>/home``); the servers
+  it started stop at the test's end.
 
 At session end the suite fails if anything it started is still running: child processes,
 node threads, or temporary node directories.
@@ -35,6 +37,7 @@ from btcmicro.pytest_plugin import RegtestNodePool
 from btcmicro.store import StoreKind, open_store
 from btcmicro.store.cluster import TemporaryCluster, find_pg_bin
 from btcmicro.wallet import Funder
+from tests.clitool import Cli
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -64,6 +67,13 @@ def node(regtest_node: RunningNode) -> RunningNode:
 def bank(regtest_bank: Funder) -> Funder:
     """The session's mining wallet on this engine's node."""
     return regtest_bank
+
+
+@pytest.fixture
+def cli(node: RunningNode, tmp_path: Path) -> Iterator[Cli]:
+    c = Cli(node, tmp_path / "home")
+    yield c
+    c.close()
 
 
 @pytest.fixture

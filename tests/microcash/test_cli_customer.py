@@ -18,7 +18,7 @@ from btcmicro.node.chain import RPCChain
 from btcmicro.script.standard import p2wpkh
 from btcmicro.wallet import Funder, Wallet
 from tests.cli.test_no_traceback import run_cli
-from tests.service.test_micropay2_cli import Cli
+from tests.clitool import Cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_engines]
 

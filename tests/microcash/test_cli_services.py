@@ -19,7 +19,7 @@ from btcmicro.node.chain import RPCChain
 from btcmicro.script.standard import p2wpkh
 from btcmicro.service.microcash import MerchantClient, NotaryClient
 from btcmicro.wallet import Funder
-from tests.service.test_micropay2_cli import Cli
+from tests.clitool import Cli
 
 from .conftest import small_params
 

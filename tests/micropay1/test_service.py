@@ -72,7 +72,7 @@ def test_bad_tickets_and_floods_are_4xx_and_change_nothing(rpc: Any, funded: Fun
 
 def test_merchant_serve_from_the_command_line(node: Any, rpc: Any, funded: Funder, tmp_path: Path,
                                               postgres_url: str) -> None:
-    from tests.service.test_micropay2_cli import Cli
+    from tests.clitool import Cli
 
     cli = Cli(node, tmp_path / "home")
     try:

@@ -15,16 +15,8 @@ import btcmicro.lottery.micropay3  # noqa: F401  (the lottery first: the CLI imp
 from btcmicro.cli import main
 from btcmicro.lottery.micropay3 import SQLitePayerStore, Ticket
 from btcmicro.wallet import Funder, Wallet
-from tests.service.test_micropay2_cli import Cli
 
 pytestmark = [pytest.mark.integration]
-
-
-@pytest.fixture
-def cli(node: Any, tmp_path: Path) -> Any:
-    c = Cli(node, tmp_path / "home")
-    yield c
-    c.close()
 
 
 def test_micropay3_from_the_command_line(cli: Any, rpc: Any, funded: Funder, tmp_path: Path) -> None:

@@ -2,67 +2,14 @@
 processes, ``micropay2 escrow|pay|claim|audit|refund`` through click, JSON output checked against the chain."""
 from __future__ import annotations
 
-import json
-import socket
-import subprocess
-import sys
 import time
 
 import httpx
 import pytest
-from click.testing import CliRunner
 
-from btcmicro.cli import main
 from btcmicro.wallet import Wallet
 
 pytestmark = [pytest.mark.integration]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Cli:
-    def __init__(self, node, datadir) -> None:
-        self.base = ["--datadir", str(datadir), "--url", node.url, "--cookie", str(node.cookie_path)]
-        self.children: list[subprocess.Popen] = []
-
-    def __call__(self, *args: str, code: int = 0) -> dict:
-        result = CliRunner().invoke(main, [*self.base, "--json", *args], catch_exceptions=False)
-        assert result.exit_code == code, result.output
-        return json.loads(result.output)
-
-    def serve(self, *args: str) -> str:
-        port = free_port()
-        proc = subprocess.Popen([sys.executable, "-m", "btcmicro.cli", *self.base, *args, "--port", str(port)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        self.children.append(proc)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:  # poll until the child answers (it has to import and open its stores first)
-            assert proc.poll() is None, proc.stderr.read().decode()
-            try:
-                if httpx.get(url + "/openapi.json", timeout=1).status_code == 200:
-                    return url
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.05)
-
-    def close(self) -> None:
-        for p in self.children:
-            p.terminate()
-            p.wait(10)
-            p.stderr.close()
-
-
-@pytest.fixture
-def cli(node, tmp_path):
-    c = Cli(node, tmp_path / "home")
-    yield c
-    c.close()
 
 
 def test_micropay2_from_the_command_line(cli, node, rpc, funded, tmp_path):

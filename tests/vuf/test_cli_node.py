@@ -12,20 +12,12 @@ from click.testing import CliRunner
 from btcmicro.cli import main
 from btcmicro.core.errors import NodeError
 from btcmicro.wallet import Funder, Wallet
-from tests.service.test_micropay2_cli import Cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.both_engines]
 
 PRICE, K = 40_000, 1  # rho = 1/2
 VALUE = (PRICE << K) + 20_000  # the prize plus room for the claim's fee
 ESCROWS, TICKETS, EXPIRY = 30, 24, 12  # each win retires an escrow: 24 tickets never use up 30 escrows
-
-
-@pytest.fixture
-def cli(node: Any, tmp_path: Path) -> Any:
-    c = Cli(node, tmp_path / "home")
-    yield c
-    c.close()
 
 
 def test_vuf_from_the_command_line(cli: Any, rpc: Any, funded: Funder, tmp_path: Path) -> None:
