@@ -18,7 +18,7 @@ from btcmicro.node.chain import RPCChain
 from btcmicro.service.dastripathi import HTTPMerchant
 from btcmicro.wallet import Funder
 from tests.cli.test_no_traceback import run_cli
-from tests.service.test_micropay2_cli import Cli
+from tests.clitool import Cli
 
 DEPOSIT, PENALTY = 40_000, 40_000
 
