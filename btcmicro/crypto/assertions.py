@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -73,6 +74,8 @@ __all__ = [
     "NoncePublicKey",
     "NonceSecretKey",
     "public_key_from_bytes",
+    "nonce_leaf",
+    "nonce_root",
 ]
 
 
@@ -345,6 +348,25 @@ _NODE_TAG = "btcmicro/assertion/nonce-node/v1"
 _STATEMENT_TAG = "btcmicro/assertion/statement/v1"
 
 
+def nonce_leaf(nonce_x: bytes) -> bytes:
+    """The Merkle leaf of one committed nonce point, from its 32-byte x coordinate."""
+    return k1.tagged_hash(_LEAF_TAG, nonce_x)
+
+
+def _nonce_levels(leaves: list[bytes]) -> list[list[bytes]]:
+    """The Merkle tree over 2^k leaves, leaves first and the root's one-element level last."""
+    levels = [leaves]
+    while len(levels[-1]) > 1:
+        below = levels[-1]
+        levels.append([k1.tagged_hash(_NODE_TAG, below[i] + below[i + 1]) for i in range(0, len(below), 2)])
+    return levels
+
+
+def nonce_root(nonce_xs: Sequence[bytes]) -> bytes:
+    """:attr:`NoncePublicKey.nonce_root` over the committed nonce points' x coordinates (2^k of them)."""
+    return _nonce_levels([nonce_leaf(x) for x in nonce_xs])[-1][0]
+
+
 def _statement_message(context_bits: int, context: int, statement: bytes) -> bytes:
     """The 32-byte message BIP340 signs: a tagged hash of the context width, the context, the statement."""
     return k1.tagged_hash(_STATEMENT_TAG, context_bits.to_bytes(2, "big") + context.to_bytes(8, "big") + statement)
@@ -386,7 +408,7 @@ class NoncePublicKey:
         if not isinstance(token, bytes) or len(token) != self.token_size or not isinstance(statement, bytes):
             return False
         signature = token[:64]
-        node = k1.tagged_hash(_LEAF_TAG, signature[:32])
+        node = nonce_leaf(signature[:32])
         index = context
         for level in range(self.context_bits):
             sibling = token[64 + 32 * level:64 + 32 * (level + 1)]
@@ -431,18 +453,40 @@ class NonceSecretKey:
         for context in range(1 << context_bits):
             nonce_point = k1.base_mul(self._nonce(context))
             assert nonce_point is not None
-            leaves.append(k1.tagged_hash(_LEAF_TAG, k1.point_to_bytes(nonce_point)[1:]))
-        self._levels = [leaves]
-        while len(self._levels[-1]) > 1:
-            below = self._levels[-1]
-            self._levels.append([k1.tagged_hash(_NODE_TAG, below[i] + below[i + 1]) for i in range(0, len(below), 2)])
+            leaves.append(nonce_leaf(k1.point_to_bytes(nonce_point)[1:]))
+        self._set_tree(leaves)
+
+    @classmethod
+    def from_leaves(cls, secret: int, context_bits: int, leaves: bytes) -> NonceSecretKey:
+        """The key whose :attr:`leaves` were saved: the Merkle tree is hashed again (fast) and Gen's
+        2^context_bits base multiplications are skipped. Leaves are public (hashes of the nonce points),
+        but nothing here checks that they are this secret's: compare :attr:`public_key` with the one
+        committed before using the key (stale or damaged leaves give another root)."""
+        if not isinstance(context_bits, int) or not 1 <= context_bits <= _NONCE_MAX_CONTEXT_BITS:
+            raise ConfigError(f"context_bits must be 1..{_NONCE_MAX_CONTEXT_BITS}")
+        if not isinstance(leaves, bytes) or len(leaves) != 32 << context_bits:
+            raise ConfigError(f"{1 << context_bits} leaves of 32 bytes are {32 << context_bits} bytes")
+        key = cls.__new__(cls)
+        key._secret = _check_secret(secret)
+        key.context_bits = context_bits
+        key._seed = k1.tagged_hash(_SEED_TAG, key._secret.to_bytes(32, "big"))
+        key._set_tree([leaves[i:i + 32] for i in range(0, len(leaves), 32)])
+        return key
+
+    def _set_tree(self, leaves: list[bytes]) -> None:
+        self._levels = _nonce_levels(leaves)
         point = k1.base_mul(self._secret)
         assert point is not None
-        self._public_key = NoncePublicKey(k1.point_to_bytes(point), self._levels[-1][0], context_bits)
+        self._public_key = NoncePublicKey(k1.point_to_bytes(point), self._levels[-1][0], self.context_bits)
 
     @property
     def public_key(self) -> NoncePublicKey:
         return self._public_key
+
+    @property
+    def leaves(self) -> bytes:
+        """The Merkle leaves of the nonce points, concatenated (public; :meth:`from_leaves` takes them back)."""
+        return b"".join(self._levels[0])
 
     def _nonce(self, context: int) -> int:
         """k_ct = HMAC(seed, ct) (re-hashed in the 2^-128 case it is not in [1, n−1])."""

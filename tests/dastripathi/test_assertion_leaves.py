@@ -6,7 +6,6 @@ from __future__ import annotations
 import sqlite3
 
 from btcmicro.channels.dastripathi import Payer, SQLitePayerStore
-from btcmicro.channels.dastripathi.payer import _StoredNonceKey
 from btcmicro.crypto.assertions import NonceSecretKey
 from btcmicro.store.migrations import VERSION_TABLE
 from btcmicro.testing import FakeChain
@@ -17,7 +16,7 @@ from .helpers import DEPOSIT, EXPIRY
 from .pos import shop
 
 
-def test_a_new_payer_rebuilds_the_nonce_key_from_stored_leaves(tmp_path):
+def test_a_new_payer_rebuilds_the_nonce_key_from_stored_leaves(tmp_path, monkeypatch):
     chain = FakeChain()
     wallet = FakeWallet(chain)
     s = shop(chain, wallet, n=1, deposit=DEPOSIT, penalty=1_000, expiry=EXPIRY, scheme="nonce", context_bits=6,
@@ -28,15 +27,18 @@ def test_a_new_payer_rebuilds_the_nonce_key_from_stored_leaves(tmp_path):
         store.add_channel(ch)
         store.set_assertion_leaves(ch.escrow_id, s.payer.store.assertion_leaves(ch.escrow_id) or b"")
     assert len(store.assertion_leaves(s.escrow_id) or b"") == 32 << 6
+    gens: list[int] = []  # Gen (2^bits base multiplications) runs in __init__; from_leaves skips it
+    real_init = NonceSecretKey.__init__
+    monkeypatch.setattr(NonceSecretKey, "__init__", lambda key, *a, **k: (gens.append(1), real_init(key, *a, **k))[1])
     again = Payer(chain, wallet, SQLitePayerStore(path, keystore=keys))
     pos = s.pos[0]
     m = again.pay(s.escrow_id, 1_000, pos.nonce())
-    assert type(again._assertion_keys[s.escrow_id]) is _StoredNonceKey
+    assert gens == [] and isinstance(again._assertion_keys[s.escrow_id], NonceSecretKey)
     again.on_receipt(s.escrow_id, m, pos.pay(m.encode()).encode())  # the point of sale verified the assertion
     store.set_assertion_leaves(s.escrow_id, b"\x00" * (32 << 6))  # damaged: the root does not match
     third = Payer(chain, wallet, SQLitePayerStore(path, keystore=keys))
     m = third.pay(s.escrow_id, 1_000, pos.nonce())
-    assert type(third._assertion_keys[s.escrow_id]) is NonceSecretKey
+    assert gens == [1]  # the damaged leaves were not trusted: Gen ran again
     third.on_receipt(s.escrow_id, m, pos.pay(m.encode()).encode())
     assert store.assertion_leaves(s.escrow_id) == s.payer.store.assertion_leaves(s.escrow_id)
 

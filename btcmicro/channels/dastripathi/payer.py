@@ -42,17 +42,9 @@ from btcmicro.channels.dastripathi.microcoins import (
 )
 from btcmicro.channels.dastripathi.states import PAYER_TRANSITIONS, PayerEvent, PayerStatus
 from btcmicro.channels.dastripathi.stores import MicrocoinStore, PayerChannel, PayerStore
-from btcmicro.core.errors import PolicyError, ProtocolError
+from btcmicro.core.errors import ConfigError, PolicyError, ProtocolError
 from btcmicro.core.keys import SECP256K1_ORDER, PrivateKey
-from btcmicro.crypto import secp256k1 as k1
-from btcmicro.crypto.assertions import (
-    _NODE_TAG,
-    _SEED_TAG,
-    AssertionSecretKey,
-    NoncePublicKey,
-    NonceSecretKey,
-    TreeSecretKey,
-)
+from btcmicro.crypto.assertions import AssertionSecretKey, NonceSecretKey, TreeSecretKey
 from btcmicro.ports import Chain, Rng, Wallet
 from btcmicro.script.standard import address_to_script
 
@@ -78,29 +70,8 @@ def assertion_key(secret: bytes, scheme: str, context_bits: int) -> AssertionSec
     raise PolicyError(f"assertion scheme {scheme!r}: use one of {', '.join(ASSERTION_SCHEMES)}")
 
 
-class _StoredNonceKey(NonceSecretKey):
-    """A :class:`NonceSecretKey` rebuilt from its stored leaves: the Merkle tree is hashed again (fast),
-    the 2^bits base multiplications of Gen are skipped. The caller compares the public key with the
-    channel's before using it, so stale or damaged leaves are never trusted."""
-
-    def __init__(self, secret: int, context_bits: int, leaves: bytes) -> None:  # no super().__init__: that is Gen
-        if len(leaves) != 32 << context_bits or not 0 < secret < k1.ORDER:
-            raise PolicyError("stored assertion leaves of the wrong size")
-        self._secret = secret
-        self.context_bits = context_bits
-        self._seed = k1.tagged_hash(_SEED_TAG, secret.to_bytes(32, "big"))
-        self._levels = [[leaves[i:i + 32] for i in range(0, len(leaves), 32)]]
-        while len(self._levels[-1]) > 1:
-            below = self._levels[-1]
-            self._levels.append([k1.tagged_hash(_NODE_TAG, below[i] + below[i + 1]) for i in range(0, len(below), 2)])
-        point = k1.base_mul(secret)
-        assert point is not None
-        self._public_key = NoncePublicKey(k1.point_to_bytes(point), self._levels[-1][0], context_bits)
-
-
 def _leaves(key: AssertionSecretKey) -> bytes | None:
-    levels = getattr(key, "_levels", None) if isinstance(key, NonceSecretKey) else None
-    return b"".join(levels[0]) if levels else None
+    return key.leaves if isinstance(key, NonceSecretKey) else None
 
 
 class Payer:
@@ -251,8 +222,8 @@ class Payer:
             stored = self.store.assertion_leaves(ch.escrow_id) if scheme == "nonce" else None
             if stored is not None:
                 try:
-                    key = _StoredNonceKey(int.from_bytes(ch.escrow_secret, "big"), bits, stored)
-                except PolicyError:
+                    key = NonceSecretKey.from_leaves(int.from_bytes(ch.escrow_secret, "big"), bits, stored)
+                except ConfigError:
                     key = None
                 if key is not None and key.public_key.to_bytes() != apk:
                     key = None

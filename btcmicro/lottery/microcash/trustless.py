@@ -41,7 +41,7 @@ from bitcoin.core import CMutableTransaction
 from btcmicro.core.errors import ConfigError, ProtocolError
 from btcmicro.core.keys import PrivateKey
 from btcmicro.crypto import secp256k1 as k1
-from btcmicro.crypto.assertions import _LEAF_TAG, _NODE_TAG, NonceSecretKey
+from btcmicro.crypto.assertions import NonceSecretKey, nonce_root
 from btcmicro.lottery.microcash.escrow import Escrow, burn_script, unsigned_spend
 from btcmicro.lottery.microcash.messages import Proof, Ticket
 from btcmicro.lottery.microcash.params import Params
@@ -98,14 +98,6 @@ class TicketKey(NonceSecretKey):
         return Ticket(index, id_esc, seqno, sig)
 
 
-def _root(points: Sequence[bytes]) -> bytes:
-    """NoncePublicKey's root over x(R_i): the same leaf and node hashing as BB4(b)."""
-    level = [k1.tagged_hash(_LEAF_TAG, x) for x in points]
-    while len(level) > 1:
-        level = [k1.tagged_hash(_NODE_TAG, level[i] + level[i + 1]) for i in range(0, len(level), 2)]
-    return level[0]
-
-
 @dataclass(frozen=True)
 class NonceList:
     """A merchant's cached R list of one P-B escrow, checked against the parameters' root."""
@@ -121,7 +113,7 @@ class NonceList:
         pts = tuple(bytes(x) for x in points)
         if len(pts) != 1 << params.nonce_bits or any(len(x) != 32 for x in pts):
             raise ConfigError(f"the R list must have {1 << params.nonce_bits} 32-byte entries")
-        if not hmac.compare_digest(_root(pts), params.nonce_root):
+        if not hmac.compare_digest(nonce_root(pts), params.nonce_root):
             raise ConfigError("the R list does not match the committed nonce root")
         return cls(pts)
 
