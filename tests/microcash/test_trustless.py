@@ -25,10 +25,15 @@ GENESIS = bytes(range(32))
 ID_ESC = bytes(36)
 
 
-def _pb(tk: TicketKey, burn: list[bytes], **over: object) -> Params:
+SALT = bytes(32)
+CK = keys(4, base=300)[0]
+
+
+def _pb(tk: TicketKey, burn: list[bytes], salt: bytes = SALT, **over: object) -> Params:
     ks = keys(4, base=300)
     base = small_params(ks[0], ks[1], ks[2:], 300, **over)
-    return base.replace(ticket_key=tk.pubkey, nonce_root=tk.nonce_root, burn_keys=tuple(burn), burn_fee=1_000)
+    return base.replace(ticket_key=tk.pubkey, nonce_root=tk.nonce_root, ticket_salt=salt, burn_keys=tuple(burn),
+                        burn_fee=1_000)
 
 
 def test_a_duplicate_gives_the_ticket_key_for_either_parity_of_p_tkt() -> None:
@@ -58,6 +63,8 @@ def test_pb_parameter_checks() -> None:
         p.replace(burn_keys=())
     with pytest.raises(ConfigError, match="nonce_root"):
         p.replace(nonce_root=b"\x00" * 31)
+    with pytest.raises(ConfigError, match="ticket_salt"):
+        p.replace(ticket_salt=b"")
     with pytest.raises(ConfigError, match="2\\^20 seqnos"):
         p.replace(tkt_rate=1 << 20, p=Fraction(1, 1 << 20), b_penalty=10**15)
     with pytest.raises(ConfigError, match="federation"):
@@ -82,21 +89,39 @@ def test_a_burn_key_signs_once_and_its_signature_is_checked() -> None:
         check_presigned(other, sigs)
 
 
-def test_the_customer_funds_a_pb_escrow_only_with_its_own_ticket_key() -> None:
-    ks = keys(4, base=300)
-    tk = TicketKey(keys(1, base=79)[0], 16)
-    params = _pb(tk, [keys(1, base=900)[0].pubkey])
+def test_the_customer_funds_a_pb_escrow_only_with_the_ticket_key_of_its_key_and_salt() -> None:
+    burn = [keys(1, base=900)[0].pubkey]
+    params = _pb(TicketKey.derive(CK, SALT, 16), burn)
     coin = [("11" * 32, 0, creation_amount(params))]
-    for wrong in (None, TicketKey(keys(1, base=80)[0], 16), TicketKey(keys(1, base=79)[0], 32)):
+    for wrong in (_pb(TicketKey(keys(1, base=80)[0], 16), burn), _pb(TicketKey.derive(CK, SALT, 32), burn),
+                  _pb(TicketKey.derive(CK, b"\x01" * 32, 16), burn)):
         with pytest.raises(PolicyError, match="ticket key"):
-            Customer(ks[0], GENESIS, MemoryCustomerStore(), FakeChain(), ticket_key=wrong).create(params, coin)
-    tx = Customer(ks[0], GENESIS, MemoryCustomerStore(), FakeChain(), ticket_key=tk).create(params, coin)
-    assert len(tx.vout) == params.groups + 3  # the budgets, the P-B penalty, MCSH and change
+            Customer(CK, GENESIS, MemoryCustomerStore(), FakeChain()).create(wrong, coin)
+    for cached in (None, TicketKey(keys(1, base=80)[0], 16)):  # a stale cached key is derived again
+        tx = Customer(CK, GENESIS, MemoryCustomerStore(), FakeChain(), ticket_key=cached).create(params, coin)
+        assert len(tx.vout) == params.groups + 3  # the budgets, the P-B penalty, MCSH and change
+
+
+def test_two_escrows_of_one_customer_never_reveal_a_ticket_key() -> None:
+    """Seqno 0 on two escrows: fresh salts give two ticket keys, and parameters repeating a salt (so one
+    ticket key) share its seqno counter: the third escrow gets seqno 1, never a second signature on R_0."""
+    chain = FakeChain()
+    customer = Customer(CK, GENESIS, MemoryCustomerStore(), chain, block=1)
+    burn = [keys(1, base=900)[0].pubkey]
+    a, b = (_pb(TicketKey.derive(CK, salt, 16), burn, salt, start_height=chain.height())
+            for salt in (SALT, b"\x01" * 32))
+    tickets = []
+    for params, txid in ((a, "ab" * 32), (b, "cd" * 32), (a, "ef" * 32)):
+        customer.created(params, txid)
+        tickets.append(customer.pay(0))
+    assert a.ticket_key != b.ticket_key and [t.seqno for t in tickets] == [0, 0, 1]
+    assert tickets[0].sig[:32] != tickets[1].sig[:32]
+    assert extract_ticket_key(a, GENESIS, tickets[0], tickets[2]) is None
 
 
 def test_a_pb_merchant_keeps_its_checked_r_list_across_a_restart(opened: Any) -> None:
     ks = keys(4, base=300)
-    tk = TicketKey(keys(1, base=81)[0], 16)
+    tk = TicketKey.derive(CK, SALT, 16)
     bks = [BurnKey(), BurnKey()]
     chain = FakeChain()
     params = _pb(tk, [k.pubkey for k in bks], start_height=chain.height() + 1)

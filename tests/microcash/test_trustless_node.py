@@ -24,6 +24,7 @@ from btcmicro.lottery.microcash.trustless import (
     burn_tx,
     complete_burn,
     extract_ticket_key,
+    new_salt,
 )
 from btcmicro.wallet import Funder
 
@@ -38,9 +39,10 @@ class PBWorld(NodeWorld):
 
     def __init__(self, rpc: Any, funded: Funder) -> None:
         super().__init__(rpc, funded)
-        self.tk = TicketKey(keys(1, base=60_000 + self.chain.height() * 7)[0], self.params.max_seqno)
+        salt = new_salt()
+        self.tk = TicketKey.derive(self.ck, salt, self.params.max_seqno)
         self.burn_keys = [BurnKey() for _ in self.mks]
-        self.params = self.params.replace(ticket_key=self.tk.pubkey, nonce_root=self.tk.nonce_root,
+        self.params = self.params.replace(ticket_key=self.tk.pubkey, nonce_root=self.tk.nonce_root, ticket_salt=salt,
                                           burn_keys=tuple(b.pubkey for b in self.burn_keys), burn_fee=BURN_FEE)
         self.customer = Customer(self.ck, self.genesis, MemoryCustomerStore(), self.chain, ticket_key=self.tk)
         self.presigs: list[bytes] = []
@@ -60,10 +62,10 @@ def test_pb_params_encoding_template_and_nonce_list() -> None:
     ks = keys(8)
     single = small_params(ks[0], ks[1], ks[2:4], 300)
     tk = TicketKey(ks[4], single.max_seqno)
-    pb = single.replace(ticket_key=tk.pubkey, nonce_root=tk.nonce_root, burn_keys=(ks[5].pubkey, ks[6].pubkey),
-                        burn_fee=BURN_FEE)
+    pb = single.replace(ticket_key=tk.pubkey, nonce_root=tk.nonce_root, ticket_salt=bytes(32),
+                        burn_keys=(ks[5].pubkey, ks[6].pubkey), burn_fee=BURN_FEE)
     assert Params.from_canonical(pb.canonical()) == pb and pb.canonical().startswith(single.canonical())
-    assert len(pb.canonical()) - len(single.canonical()) == 1 + 33 + 32 + 8 + 1 + 2 * 33
+    assert len(pb.canonical()) - len(single.canonical()) == 1 + 33 + 32 + 32 + 8 + 1 + 2 * 33
     tmpl = layout(pb).penalty[0]
     assert isinstance(tmpl, MicrocashBurnEscrow) and MicrocashBurnEscrow.from_script(tmpl.script) == tmpl
     assert tmpl.script[35:36] == b"\xad" and tmpl.script[36:37] == b"\x52"  # P_tkt CHECKSIGVERIFY 2 <B1> <B2>
@@ -74,7 +76,8 @@ def test_pb_params_encoding_template_and_nonce_list() -> None:
     with pytest.raises(ConfigError, match="nonce root"):
         NonceList.checked(pb, [pts[1], pts[0], *pts[2:]])
     with pytest.raises(ConfigError, match="distinct"):
-        single.replace(ticket_key=ks[0].pubkey, nonce_root=tk.nonce_root, burn_keys=(ks[5].pubkey,), burn_fee=1)
+        single.replace(ticket_key=ks[0].pubkey, nonce_root=tk.nonce_root, ticket_salt=bytes(32),
+                       burn_keys=(ks[5].pubkey,), burn_fee=1)
     with pytest.raises(ConfigError, match="ticket_key"):
         single.replace(burn_keys=(ks[5].pubkey,))
 

@@ -2,7 +2,10 @@
 
 Round i (height ``start_height + i``) may use seqnos ``i·tkt_rate .. (i+1)·tkt_rate−1``; C issues
 the next unused one of the current round. N is not involved in issuing: one round trip C → M.
-Under P-B, tickets are signed by ``ticket_key`` (sk_tkt, one committed nonce per seqno).
+Under P-B, tickets are signed by the escrow's own ticket key (sk_tkt, one committed nonce per seqno),
+derived from C's key and the salt in its parameters (:meth:`TicketKey.derive`); seqnos are then counted per
+ticket key, not per escrow, so parameters that repeat a salt (two escrows sharing sk_tkt) never get one
+seqno twice, which would reveal sk_tkt.
 
 Seqnos are reserved from the store ``block`` at a time (one durable transaction per block, never past
 the round's end) and handed out from memory. A seqno handed out is therefore on disk before its ticket
@@ -21,7 +24,7 @@ from btcmicro.lottery.microcash.escrow import Escrow, creation_tx, spend_tx
 from btcmicro.lottery.microcash.messages import Ticket
 from btcmicro.lottery.microcash.params import Params
 from btcmicro.lottery.microcash.store import CustomerStore
-from btcmicro.lottery.microcash.trustless import TicketKey
+from btcmicro.lottery.microcash.trustless import TicketKey, ticket_secret
 from btcmicro.ports import Chain
 from btcmicro.script.standard import p2wpkh
 
@@ -38,25 +41,36 @@ class Customer:
         self.store = store
         self.chain = chain
         self.escrow: Escrow | None = None
-        self.ticket_key = ticket_key
+        self.ticket_key = ticket_key  # optional: the P-B key already derived (checked against the parameters)
         if block < 1:
             raise ValueError("block must be at least 1")
         self.block = block  # seqnos reserved per durable store transaction (at most the rest of the round)
-        self._reserved: tuple[bytes, int, int] = (b"", 0, 0)  # (id_esc, next seqno, end) taken from the store
+        self._reserved: tuple[bytes, int, int] = (b"", 0, 0)  # (counter, next seqno, end) taken from the store
 
     def create(self, params: Params, coins: Sequence[tuple[str, int, int]]) -> CMutableTransaction:
         """Sign the creation from C's own P2WPKH coins; the caller broadcasts it and calls :meth:`created`."""
         if params.customer != self.key.pubkey:
             raise PolicyError("the parameters name another customer key")
-        tk = self.ticket_key
-        if params.trustless and (tk is None or (tk.pubkey, tk.nonce_root) != (params.ticket_key, params.nonce_root)
-                                 or tk.context_bits != params.nonce_bits):
-            raise PolicyError("the parameters' ticket key and nonce root are not this customer's ticket key")
+        self._ticket_key(params)
         return creation_tx(params, self.key, coins)
 
     def created(self, params: Params, txid: str) -> Escrow:
+        tk = self._ticket_key(params)
         self.escrow = Escrow(params, txid)
+        self.ticket_key = tk or self.ticket_key
         return self.escrow
+
+    def _ticket_key(self, params: Params) -> TicketKey | None:
+        """The P-B escrow's ticket key, derived from C's key and the parameters' salt (PolicyError when
+        the parameters' P_tkt or nonce root are not that key's); None under P-N."""
+        if not params.trustless:
+            return None
+        tk = self.ticket_key
+        if tk is None or tk.key != ticket_secret(self.key, params.ticket_salt) or tk.context_bits != params.nonce_bits:
+            tk = TicketKey.derive(self.key, params.ticket_salt, params.max_seqno)
+        if (tk.pubkey, tk.nonce_root) != (params.ticket_key, params.nonce_root):
+            raise PolicyError("the parameters' ticket key and nonce root are not this customer's ticket key")
+        return tk
 
     def _escrow(self) -> Escrow:
         if self.escrow is None:
@@ -72,17 +86,19 @@ class Customer:
         i = p.round_at(self.chain.height())
         if not 0 <= i < p.l_esc:
             raise PolicyError(f"round {i} is outside the escrow's lifetime 0..{p.l_esc - 1}")
-        return self._issue(index, self._next_seqno(esc.id_esc, i * p.tkt_rate, (i + 1) * p.tkt_rate, i))
+        counter = p.ticket_key if p.trustless else esc.id_esc  # under P-B, one nonce per seqno of the key
+        return self._issue(index, self._next_seqno(counter, i * p.tkt_rate, (i + 1) * p.tkt_rate, i))
 
-    def _next_seqno(self, id_esc: bytes, lo: int, hi: int, i: int) -> int:
-        """The next reserved seqno of round ``i`` (lo..hi−1), reserving the next block when none is left."""
-        esc_id, s, end = self._reserved
-        if esc_id != id_esc or not lo <= s < end or end > hi:  # used up, another escrow or another round
-            block = self.store.take_seqnos(id_esc, lo, hi, self.block)
+    def _next_seqno(self, counter: bytes, lo: int, hi: int, i: int) -> int:
+        """The next reserved seqno of round ``i`` (lo..hi−1) on ``counter`` (the store's seqno counter: the
+        escrow id, or P_tkt under P-B), reserving the next block when none is left."""
+        held, s, end = self._reserved
+        if held != counter or not lo <= s < end or end > hi:  # used up, another counter or another round
+            block = self.store.take_seqnos(counter, lo, hi, self.block)
             if not block:
                 raise PolicyError(f"round {i}'s {hi - lo} tickets are all issued")
             s, end = block.start, block.stop
-        self._reserved = (id_esc, s + 1, end)
+        self._reserved = (counter, s + 1, end)
         return s
 
     def _issue(self, index: int, seqno: int) -> Ticket:

@@ -23,10 +23,12 @@ with the P-N penalty keeps its encoding (and MCSH commitment) of before:
 - a **k-of-n notary federation**: ``notaries`` (n >= 2 keys, ``notary`` is the first) and
   ``threshold`` k; the encoding appends ``0x01 | k u8 | n u8 | the n keys``;
 - **P-B, the trustless penalty**: ``ticket_key`` P_tkt (C's ticket key, BIP340 with per-seqno
-  committed nonces), ``nonce_root`` (the Merkle root of the nonce points R_seqno), ``burn_keys``
-  (the ephemeral keys B_1..B_m that pre-sign the burn, then are deleted) and ``burn_fee`` (the
-  burn's fee, fixed at setup); the encoding appends
-  ``0x02 | P_tkt 33 | nonce root 32 | burn_fee u64 | m u8 | the m keys``.
+  committed nonces), ``nonce_root`` (the Merkle root of the nonce points R_seqno), ``ticket_salt``
+  (32 fresh bytes per escrow: sk_tkt is derived from C's key and this salt, so no two escrows share a
+  ticket key or its nonces: ``trustless.TicketKey.derive``), ``burn_keys`` (the ephemeral keys
+  B_1..B_m that pre-sign the burn, then are deleted) and ``burn_fee`` (the burn's fee, fixed at
+  setup); the encoding appends
+  ``0x02 | P_tkt 33 | nonce root 32 | ticket salt 32 | burn_fee u64 | m u8 | the m keys``.
 """
 from __future__ import annotations
 
@@ -160,6 +162,7 @@ class Params:
     threshold: int = 1
     ticket_key: bytes = b""
     nonce_root: bytes = b""
+    ticket_salt: bytes = b""
     burn_keys: tuple[bytes, ...] = ()
     burn_fee: int = 0
 
@@ -219,13 +222,16 @@ class Params:
     def _check_trustless(self, merchants: list[bytes]) -> None:
         _pos_int("burn_fee", self.burn_fee, 0)
         if not self.ticket_key:
-            if self.nonce_root or self.burn_keys or self.burn_fee:
-                raise ConfigError("nonce_root, burn_keys and burn_fee belong to the P-B penalty (ticket_key)")
+            if self.nonce_root or self.ticket_salt or self.burn_keys or self.burn_fee:
+                raise ConfigError("nonce_root, ticket_salt, burn_keys and burn_fee belong to the P-B penalty "
+                                  "(ticket_key)")
             return
         tkt = check_pubkey(bytes(self.ticket_key), "ticket_key")
         burn = tuple(check_pubkey(bytes(k), f"burn key {i}") for i, k in enumerate(self.burn_keys))
         if len(bytes(self.nonce_root)) != 32:
             raise ConfigError("nonce_root: the 32-byte Merkle root of the committed nonces is required")
+        if len(bytes(self.ticket_salt)) != 32:
+            raise ConfigError("ticket_salt: the escrow's 32-byte ticket-key salt is required")
         if not 1 <= len(burn) <= MAX_KEYS:
             raise ConfigError(f"P-B needs 1..{MAX_KEYS} burn keys")
         if len({tkt, *burn, self.customer, *self.notary_keys, *merchants}) != (
@@ -237,6 +243,7 @@ class Params:
             raise ConfigError("the burn fee must be positive and below the penalty output")
         object.__setattr__(self, "ticket_key", tkt)
         object.__setattr__(self, "nonce_root", bytes(self.nonce_root))
+        object.__setattr__(self, "ticket_salt", bytes(self.ticket_salt))
         object.__setattr__(self, "burn_keys", burn)
 
     # --- the options -----------------------------------------------------------------------------
@@ -360,7 +367,8 @@ class Params:
         if self.notaries:
             out += bytes([_FEDERATION, self.threshold, len(self.notaries)]) + b"".join(self.notaries)
         if self.trustless:
-            out += bytes([_TRUSTLESS]) + self.ticket_key + self.nonce_root + self.burn_fee.to_bytes(8, "big")
+            out += bytes([_TRUSTLESS]) + self.ticket_key + self.nonce_root + self.ticket_salt
+            out += self.burn_fee.to_bytes(8, "big")
             out += bytes([len(self.burn_keys)]) + b"".join(self.burn_keys)
         return bytes(out)
 
@@ -384,7 +392,7 @@ class Params:
         if r.remaining and r.data[r.pos] == _TRUSTLESS:
             r.u8("option")
             opts.update(ticket_key=r.take(33, "ticket_key"), nonce_root=r.take(32, "nonce_root"),
-                        burn_fee=r.u64("burn_fee"))
+                        ticket_salt=r.take(32, "ticket_salt"), burn_fee=r.u64("burn_fee"))
             opts["burn_keys"] = tuple(r.take(33, "burn key") for _ in range(r.u8("burn keys")))
         r.end()
         if den == 0:

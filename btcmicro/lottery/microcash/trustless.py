@@ -33,6 +33,7 @@ penalty; a duplicated winner is not paid from a P-B penalty (it all burns).
 from __future__ import annotations
 
 import hmac
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -50,6 +51,8 @@ from btcmicro.tx.sign import verify_input_signature
 
 __all__ = [
     "TicketKey",
+    "ticket_secret",
+    "new_salt",
     "NonceList",
     "BurnKey",
     "burn_tx",
@@ -60,16 +63,46 @@ __all__ = [
 ]
 
 
+def new_salt() -> bytes:
+    """A fresh per-escrow ticket salt."""
+    return secrets.token_bytes(32)
+
+
 def nonce_bits(max_seqno: int) -> int:
     return max(1, (max_seqno - 1).bit_length())
 
 
+_TICKET_KEY_TAG = "btcmicro/microcash/ticket-key/v1"
+
+
+def ticket_secret(customer: PrivateKey, salt: bytes) -> PrivateKey:
+    """sk_tkt of the escrow whose parameters carry ``salt``: a tagged hash of C's secret and the salt
+    (one key, so one nonce per seqno, per escrow)."""
+    if len(salt) != 32:
+        raise ConfigError("a ticket salt is 32 bytes")
+    data = customer.to_bytes() + salt
+    while True:
+        data = k1.tagged_hash(_TICKET_KEY_TAG, data)
+        if 0 < int.from_bytes(data, "big") < k1.ORDER:
+            return PrivateKey.from_bytes(data)
+
+
 class TicketKey(NonceSecretKey):
-    """C's ticket key sk_tkt under P-B: a BB4(b) nonce-committed key whose contexts are the seqnos."""
+    """C's ticket key sk_tkt under P-B: a BB4(b) nonce-committed key whose contexts are the seqnos.
+
+    One ticket key must serve one escrow only: seqno s signed on two escrows is two signatures with
+    one nonce, which reveal sk_tkt. :meth:`derive` makes the escrow's own key from C's key and the salt
+    committed in its parameters (a fresh salt per escrow: :func:`new_salt`), and the customer keeps its
+    seqno counter per ticket key, so even parameters that repeat a salt never get a seqno twice."""
 
     def __init__(self, key: PrivateKey, max_seqno: int) -> None:
         super().__init__(int.from_bytes(key.to_bytes(), "big"), nonce_bits(max_seqno))
         self.key = key
+
+    @classmethod
+    def derive(cls, customer: PrivateKey, salt: bytes, max_seqno: int) -> TicketKey:
+        """The ticket key of the escrow whose ``ticket_salt`` is ``salt``."""
+        return cls(ticket_secret(customer, salt), max_seqno)
 
     @property
     def pubkey(self) -> bytes:
