@@ -15,8 +15,9 @@ from btcmicro.lottery.microcash.escrow import Escrow, creation_amount
 from btcmicro.lottery.microcash.merchant import Merchant
 from btcmicro.lottery.microcash.params import Params
 from btcmicro.lottery.microcash.store import MemoryCustomerStore, MemoryMerchantStore
-from btcmicro.lottery.microcash.trustless import BurnKey, TicketKey, check_presigned, extract_ticket_key
+from btcmicro.lottery.microcash.trustless import BurnKey, TicketKey, burn_tx, check_presigned, extract_ticket_key
 from btcmicro.testing import FakeChain
+from btcmicro.tx.sign import SIGHASH_ALL, SIGHASH_ANYONECANPAY, SIGHASH_NONE, sign_input, verify_input_signature
 
 from .conftest import keys, small_params
 from .fakes import FakeBeacon
@@ -87,6 +88,20 @@ def test_a_burn_key_signs_once_and_its_signature_is_checked() -> None:
     other = Escrow(esc.params, "cd" * 32)  # the same keys' signatures do not fit another creation
     with pytest.raises(ConfigError, match="pre-signature"):
         check_presigned(other, sigs)
+
+
+def test_a_burn_pre_signature_must_be_sighash_all() -> None:
+    """SIGHASH_NONE|ANYONECANPAY (0x82) would let C, who holds sk_tkt, send the penalty anywhere: refused."""
+    bk = keys(1, base=901)[0]
+    esc = Escrow(_pb(TicketKey(keys(1, base=83)[0], 16), [bk.pubkey]), "ab" * 32)
+    tmpl, _, value = esc.penalty_output
+    tx = burn_tx(esc)
+    for hashtype in (SIGHASH_NONE | SIGHASH_ANYONECANPAY, SIGHASH_ALL | SIGHASH_ANYONECANPAY):
+        loose = sign_input(bk, tx, 0, tmpl.script, value, hashtype)
+        assert verify_input_signature(bk.pubkey, loose, tx, 0, tmpl.script, value)  # valid, but not the one burn
+        with pytest.raises(ConfigError, match="SIGHASH_ALL"):
+            check_presigned(esc, [loose])
+    check_presigned(esc, [sign_input(bk, tx, 0, tmpl.script, value, SIGHASH_ALL)])
 
 
 def test_the_customer_funds_a_pb_escrow_only_with_the_ticket_key_of_its_key_and_salt() -> None:

@@ -47,7 +47,7 @@ from btcmicro.lottery.microcash.escrow import Escrow, burn_script, unsigned_spen
 from btcmicro.lottery.microcash.messages import Proof, Ticket
 from btcmicro.lottery.microcash.params import Params
 from btcmicro.lottery.microcash.templates import MicrocashBurnEscrow
-from btcmicro.tx.sign import verify_input_signature
+from btcmicro.tx.sign import SIGHASH_ALL, verify_input_signature
 
 __all__ = [
     "TicketKey",
@@ -208,14 +208,17 @@ class BurnKey:
 
 
 def check_presigned(escrow: Escrow, sigs: Sequence[bytes]) -> None:
-    """What a merchant checks before serving a P-B escrow: one valid signature per burn key, in key
-    order, on :func:`burn_tx` (ConfigError otherwise)."""
+    """What a merchant checks before serving a P-B escrow: one valid SIGHASH_ALL signature per burn key,
+    in key order, on :func:`burn_tx` (ConfigError otherwise). Any other sighash type (NONE, SINGLE,
+    ANYONECANPAY) leaves outputs or inputs free, and C always holds sk_tkt: it could redirect the penalty."""
     tmpl, _, value = _penalty(escrow)
     keys = escrow.params.burn_keys
     if len(sigs) != len(keys):
         raise ConfigError(f"{len(keys)} burn pre-signatures are needed, got {len(sigs)}")
     tx = burn_tx(escrow)
     for i, (key, sig) in enumerate(zip(keys, sigs, strict=True)):
+        if bytes(sig[-1:]) != bytes([SIGHASH_ALL]):
+            raise ConfigError(f"burn pre-signature {i} is not SIGHASH_ALL")
         try:
             ok = verify_input_signature(key, bytes(sig), tx, 0, tmpl.script, value, segwit=True)
         except ValueError:
