@@ -162,10 +162,12 @@ class _BodyLimit:
     """ASGI middleware: 413 for a body larger than ``limit``, counted as it streams
     (a lying or absent Content-Length does not get past it)."""
 
-    def __init__(self, app: Any, limit: int, code: str = "BODY_TOO_LARGE") -> None:
+    def __init__(self, app: Any, limit: int, code: str = "BODY_TOO_LARGE",
+                 routes: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.limit = limit
         self.code = code
+        self.routes = dict(routes or {})  # path -> its own limit
 
     async def __call__(self, scope: dict[str, Any], receive: Callable[[], Awaitable[dict[str, Any]]],
                        send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
@@ -174,7 +176,7 @@ class _BodyLimit:
             return
         # Read the whole (bounded) body here, so the limit holds for chunked bodies too,
         # then hand it to the app in one piece.
-        body = await read_bounded_body(scope, receive, self.limit, self.code)
+        body = await read_bounded_body(scope, receive, self.routes.get(scope.get("path", ""), self.limit), self.code)
         if body is None:  # the client went away
             return
         if isinstance(body, tuple):
@@ -241,9 +243,11 @@ def _validation_detail(exc: RequestValidationError) -> str:
 def create_app(title: str, version: str = "1", *, description: str = "",
                status_for_code: Mapping[str, int] | None = None,
                syntax_error_code: str = "SYNTAX_ERROR",
-               max_body: int = DEFAULT_MAX_BODY, too_large_code: str = "BODY_TOO_LARGE") -> FastAPI:
+               max_body: int = DEFAULT_MAX_BODY, too_large_code: str = "BODY_TOO_LARGE",
+               route_max_body: Mapping[str, int] | None = None) -> FastAPI:
     """A FastAPI app with btcmicro's error conventions.
 
+    ``route_max_body`` gives single paths their own body limit in place of ``max_body``.
     ``status_for_code`` maps a :class:`ProtocolError` code to its HTTP status (default 400;
     e.g. ``{"UNKNOWN_CHANNEL": 404, "ALREADY_CLAIMED": 409}``). Invalid input (bad JSON,
     a field of the wrong type, a missing field) is answered 400 with ``syntax_error_code``.
@@ -293,5 +297,5 @@ def create_app(title: str, version: str = "1", *, description: str = "",
         log.exception("unhandled error in %s %s", request.method, request.url.path)
         return error_response(500, "INTERNAL", f"internal error ({type(exc).__name__})")
 
-    app.add_middleware(_BodyLimit, limit=max_body, code=too_large_code)
+    app.add_middleware(_BodyLimit, limit=max_body, code=too_large_code, routes=route_max_body)
     return app

@@ -20,7 +20,8 @@ Merchant endpoints:
 ==================================  ======================================================================
 ``GET  /info``                      the merchant's key and the escrows it serves (with its index in each)
 ``POST /escrow`` ``{params, txid}`` the customer announces an escrow; the merchant checks the creation on
-                                    the chain (outputs, confirmed before round 0) and serves it
+                                    the chain (outputs, confirmed before round 0) and serves it; P-B adds
+                                    ``nonces`` and ``presigs`` (this route's body limit: 6 MB, 2^17 seqnos)
 ``POST /ticket`` ``{ticket}``       a ticket (base64url, 110 bytes): ``{"held": true}`` once it is on disk;
                                     409 ``CHEATING`` with the ``proof`` (base64url) for a duplicate or
                                     out-of-range seqno (forwarded to N when the merchant knows N's URL)
@@ -84,8 +85,15 @@ class EscrowBody(BaseModel):
     txid: str = Field(pattern=_HEX32, description="the creation's txid")
 
 
+MAX_NONCES_TEXT = 6_000_000
+"""The R list's base64url length limit: 2^17 seqnos' list (4 MiB) is 5,592,406 characters."""
+ESCROW_BODY_LIMIT = MAX_NONCES_TEXT + 64 * 1024
+"""The merchant's ``POST /escrow`` body limit (the R list, the parameters, the pre-signatures); its other
+routes keep the default 64 KiB."""
+
+
 class MerchantEscrowBody(EscrowBody):
-    nonces: str | None = Field(None, max_length=6_000_000, pattern=_B64,
+    nonces: str | None = Field(None, max_length=MAX_NONCES_TEXT, pattern=_B64,
                                description="P-B: C's R list (32 bytes per seqno), base64url")
     presigs: list[str] | None = Field(None, max_length=15, description="P-B: the burn's pre-signatures, hex")
 
@@ -266,7 +274,8 @@ def create_microcash_merchant_app(merchant: Merchant, *, notary: NotaryClient | 
     """The merchant's HTTP face. With ``notary``, a proof of cheating a ticket reveals is sent to N at
     once, the board is followed (escrows N broke are refused) and ``/claim`` claims through N.
     ``/claim`` answers only ``operator_token`` (a fresh one when None: ``app.state.operator_token``)."""
-    app = create_app(title, description=__doc__ or "", status_for_code=STATUS)
+    app = create_app(title, description=__doc__ or "", status_for_code=STATUS,
+                     route_max_body={"/escrow": ESCROW_BODY_LIMIT})
     app.state.operator_token = operator_token or new_operator_token()
     operator = operator_only(app.state.operator_token)
     lock = threading.Lock()
@@ -288,6 +297,9 @@ def create_microcash_merchant_app(merchant: Merchant, *, notary: NotaryClient | 
         esc = _creation(merchant.chain, params, body.txid)
         try:
             nonces = None if body.nonces is None else NonceList.split(b64decode(body.nonces))
+        except ProtocolError as e:
+            raise ProtocolError(e.code, f"nonces (C's R list, base64url, 32 bytes per seqno): {e.detail}") from None
+        try:
             presigs = None if body.presigs is None else [bytes.fromhex(x) for x in body.presigs]
         except ValueError:
             raise ProtocolError("MALFORMED", "presigs are hex signatures") from None

@@ -37,8 +37,8 @@ BURN_FEE = 1_000
 class PBWorld(NodeWorld):
     """NodeWorld whose penalty is P-B: C's ticket key with committed nonces, one burn key per merchant."""
 
-    def __init__(self, rpc: Any, funded: Funder) -> None:
-        super().__init__(rpc, funded)
+    def __init__(self, rpc: Any, funded: Funder, **over: object) -> None:
+        super().__init__(rpc, funded, **over)
         salt = new_salt()
         self.tk = TicketKey.derive(self.ck, salt, self.params.max_seqno)
         self.burn_keys = [BurnKey() for _ in self.mks]

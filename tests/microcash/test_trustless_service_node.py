@@ -70,3 +70,22 @@ def test_pb_escrow_over_http_duplicate_claims_break_it_and_a_watcher_burns(rpc: 
     st = w.chain.get_tx(burn_txid)
     assert st is not None and st.confirmations == 1
     assert w.chain.get_utxo(esc.txid, esc.penalty_vout) is None
+
+
+def test_a_pb_escrow_with_2_11_seqnos_is_served_over_http(rpc: Any, funded: Funder) -> None:
+    """Its R list (64 KiB raw, 87 KiB in base64url) passes the /escrow route's own body limit; bad base64url
+    in ``nonces`` is named as such."""
+    w = PBWorld(rpc, funded, tkt_rate=1024, beta=1_000)
+    p = w.params
+    assert p.nonce_bits == 11
+    txid = w.broadcast_creation()
+    esc = w.notary.register(p, txid)
+    w.presigs = [b.presign(esc) for b in w.burn_keys]
+    with ServiceThread(create_microcash_merchant_app(w.merchants[0])) as svc, MerchantClient(svc.url) as shop:
+        r = httpx.post(svc.url + "/escrow", json={"params": b64encode(p.canonical()), "txid": txid, "nonces": "A",
+                                                  "presigs": [s.hex() for s in w.presigs]})
+        assert r.status_code == 400 and r.json()["error"]["detail"].startswith("nonces")
+        assert shop.announce(p, txid, w.tk.nonce_points(), w.presigs) == 0
+        r = httpx.post(svc.url + "/ticket", content=b"{" * 70_000)  # the other routes keep the default limit
+        assert r.status_code == 413
+    assert w.merchants[0].nonces[esc.id_esc].points == tuple(w.tk.nonce_points())
