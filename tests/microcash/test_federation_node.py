@@ -1,6 +1,7 @@
 """A 2-of-3 notary federation (SCHEMES.md §5.5, §9 item 7) on the node (both engines)."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from btcmicro.lottery.microcash.notary import Notary
 from btcmicro.lottery.microcash.params import Params
 from btcmicro.lottery.microcash.store import MemoryNotaryStore
 from btcmicro.script.standard import p2wpkh
+from btcmicro.tx.sign import verify_input_signature
 from btcmicro.wallet import Funder
 
 from .conftest import keys, small_params
@@ -87,6 +89,11 @@ def test_two_of_three_pays_winners_with_one_member_offline_and_the_boards_audit(
     for c in claims:
         verdicts = online.claim(c.encode())
         assert set(verdicts.values()) == {"accepted"} and len(verdicts) == 2
+    plan = w.members[0].payout_plan(esc.id_esc, 0)
+    assert plan is not None  # a coordinator's plan with the same bytes but another amount and script code:
+    forged = replace(plan, amount=plan.amount + 1, template=esc.group_output(1)[0])  # N_3 signs its own values
+    assert verify_input_signature(w.nks[2].pubkey, w.members[2].sign(forged), plan.tx, 0, plan.template.script,
+                                  plan.amount)
     txid = online.settle(esc.id_esc, 0)
     assert txid is not None
     w.mine(1)

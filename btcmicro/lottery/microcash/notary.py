@@ -242,13 +242,15 @@ class Notary:
     def sign(self, plan: SpendPlan) -> bytes:
         """N's (or this member's) signature on a plan it builds itself from its own store and board;
         ``DISAGREE`` when this member's own view gives another transaction (other claims, another
-        proof, a spent output) or none. Nothing is written."""
+        proof, a spent output) or none. It signs with its own plan's script code and amount, never the
+        ones that came with ``plan`` (the same bytes with another amount would give a useless signature).
+        Nothing is written."""
         mine = self.plan(plan.kind, plan.id_esc, plan.group)
         if mine is None or mine.tx.serialize() != plan.tx.serialize():
             raise ProtocolError("DISAGREE", f"this notary's own view gives another {plan.kind}")
         if self.key.pubkey not in self.escrows[plan.id_esc].params.notary_keys:  # pragma: no cover - registered
             raise ProtocolError("NOT_A_NOTARY", "this key is not one of the escrow's notaries")
-        return plan.template.sign(self.key, plan.tx, 0, plan.amount)
+        return mine.template.sign(self.key, mine.tx, 0, mine.amount)
 
     def adopt(self, kind: str, id_esc: bytes, g: int, txid: str) -> bool:
         """Record a spend the others made while this member was away, if it is on the chain and is the
