@@ -15,8 +15,9 @@ Micropay 1:
 
 Microcoins [reconstructed] on a voucher channel: ``fund URL SATS --coins N --coin-unit U`` commits a
 chain of N coins of U sats in the escrow's refund key; ``coins open ESCROW`` sends the set-up to the
-merchant; ``coins send ESCROW [COUNT]`` sends the next COUNT coins (after the merchant's latest) and
-prints what is owed; ``coins settle ESCROW`` pays what the coins owe through the channel. The
+merchant; ``coins send ESCROW [COUNT]`` sends the next COUNT coins (after the payer's own last sent) and
+prints what is owed; ``coins settle ESCROW`` pays what the coins owe through the channel (the merchant's
+claim, capped by the coins the payer sent, less what it paid for coins). The
 merchant keeps its coin chains in ``<datadir>/dastripathi-merchant/coins.db``, the payer its opened
 nodes in ``<datadir>/dastripathi/coins.db``.
 
@@ -356,7 +357,8 @@ def coins_open_cmd(ctx: click.Context, escrow_id: str, json_out: bool) -> None:
 @JSON_OPT
 @click.pass_context
 def coins_send_cmd(ctx: click.Context, escrow_id: str, count: int, json_out: bool) -> None:
-    """Send the next COUNT coins (after the merchant's latest); what the merchant says is owed."""
+    """Send the next COUNT coins (after the payer's own last sent, resending any the merchant lacks);
+    what the merchant says is owed."""
     from btcmicro.core.errors import ConfigError
 
     p = _Payer(ctx)
@@ -365,11 +367,9 @@ def coins_send_cmd(ctx: click.Context, escrow_id: str, count: int, json_out: boo
     held = merchant.channel(escrow_id).get("coins")
     if held is None:
         raise ConfigError(f"the merchant holds no microcoins on {escrow_id}: run 'dastripathi coins open' first")
-    if held["index"] + count > held["n"]:
-        raise ConfigError(f"{held['n'] - held['index']} of the chain's {held['n']} coins are left; none sent")
     c = held
-    for i in range(held["index"] + 1, held["index"] + count + 1):
-        c = merchant.coin(escrow_id, p.payer.coin(escrow_id, i).encode())
+    for coin in p.payer.coins_to_send(escrow_id, count, int(held["index"])):
+        c = merchant.coin(escrow_id, coin.encode())
     emit(ctx, {"escrow_id": escrow_id, **c}, _coins_text(escrow_id, c))
 
 
@@ -378,18 +378,19 @@ def coins_send_cmd(ctx: click.Context, escrow_id: str, count: int, json_out: boo
 @JSON_OPT
 @click.pass_context
 def coins_settle_cmd(ctx: click.Context, escrow_id: str, json_out: bool) -> None:
-    """Pay through the channel what the merchant's accepted coins owe beyond what is paid."""
+    """Pay through the channel what the merchant's accepted coins owe beyond what is paid for coins, never
+    more than the coins this payer sent."""
     p = _Payer(ctx)
     ch = p.channel(escrow_id)
     merchant = p.merchant(escrow_id)
     held = merchant.channel(escrow_id).get("coins") or {"owed": 0}
-    due = min(int(held["owed"]), ch.terms.deposit) - ch.paid
-    if due > 0:
-        m = p.payer.pay(escrow_id, due)
+    m = p.payer.coin_payment(escrow_id, int(held["owed"]))
+    if m is not None:
         p.payer.on_receipt(escrow_id, m, merchant.pay(m.encode()).encode())
         ch = p.payer.store.channel(escrow_id)
-    v = {**_view(ch), "settled": max(due, 0)}
-    emit(ctx, v, _text(v) + (f"  (coins: {due:,} sats paid)" if due > 0 else "  (coins: nothing due)"))
+    due = 0 if m is None else m.amount
+    v = {**_view(ch), "settled": due}
+    emit(ctx, v, _text(v) + (f"  (coins: {due:,} sats paid)" if due else "  (coins: nothing due)"))
 
 
 # -- a shop: points of sale (Micropay 2 and 3) and the merchant's collection ------------------------------

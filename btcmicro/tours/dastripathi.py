@@ -136,8 +136,9 @@ def tour(rpc: Any, wallet: Any, workdir: Path | str, say: Callable[[str], None])
             owed = 0
             for _ in range(COINS):
                 owed = client.coin(eid, spender.coin(eid).encode())["owed"]
-            m = spender.pay(eid, owed)
-            spender.on_receipt(eid, m, client.pay(m.encode()).encode())
+            settle = spender.coin_payment(eid, owed)  # the merchant's claim, capped by the coins the payer sent
+            assert settle is not None
+            spender.on_receipt(eid, settle, client.pay(settle.encode()).encode())
             say(f"Microcoins: escrow {eid} commits a chain of 100 coins of {format_sats(COIN_UNIT)} (its root "
                 f"tweaks the refund key pk_2)\n   {COINS} coins over HTTP, each checked with one double "
                 f"multiplication and stored; {format_sats(owed)} owed, paid by one channel payment")

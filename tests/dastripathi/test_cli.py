@@ -12,7 +12,7 @@ from btcmicro.cli import main
 from btcmicro.core.keys import PrivateKey
 from btcmicro.node.chain import RPCChain
 from btcmicro.service import ServiceThread
-from btcmicro.service.dastripathi import create_dastripathi_app
+from btcmicro.service.dastripathi import HTTPMerchant, create_dastripathi_app
 from btcmicro.wallet import Funder
 from tests.cli.test_no_traceback import assert_only_one_line, run_cli
 
@@ -72,9 +72,10 @@ def test_cli_microcoins_open_send_settle(node, rpc, bank, tmp_path, monkeypatch,
         cli("open", eid)
         assert "run 'dastripathi coins open' first" in cli("coins", "send", eid, ok=False)
         assert cli("coins", "open", eid, "--json")["index"] == 0
+        assert cli("pay", eid, "1000", "--json")["paid"] == 1_000  # an ordinary payment beside the coins
         assert cli("coins", "send", eid, "2", "--json")["owed"] == 1_400
         assert "3 of 10 taken  owed 2,100 sats" in cli("coins", "send", eid)
-        assert cli("coins", "settle", eid, "--json")["paid"] == 2_100
+        assert cli("coins", "settle", eid, "--json")["paid"] == 3_100
         assert "nothing due" in cli("coins", "settle", eid)
         args = ("--datadir", str(tmp_path / "cli"), "--url", node.url, "--cookie", str(node.cookie_path),
                 "dastripathi", "coins", "send", eid, "8")  # up to coin 11: the root commits n = 10
@@ -82,4 +83,14 @@ def test_cli_microcoins_open_send_settle(node, rpc, bank, tmp_path, monkeypatch,
         code, out = run_cli(monkeypatch, capsys, *args)
         assert_only_one_line(code, out, args)
         assert "7 of the chain's 10 coins are left; none sent" in out
-        assert merchant.store.channel(eid).paid == 2_100 and merchant.coin_receiver(eid).index == 3
+        assert merchant.store.channel(eid).paid == 3_100 and merchant.coin_receiver(eid).index == 3
+        real = HTTPMerchant.channel
+
+        def lying(self, escrow_id):  # a merchant claiming coin 9 and the whole deposit owed
+            held = real(self, escrow_id)
+            return {**held, "coins": {**held["coins"], "index": 9, "owed": 50_000}}
+
+        monkeypatch.setattr(HTTPMerchant, "channel", lying)
+        assert cli("coins", "send", eid, "--json")["index"] == 4  # coin 4, after the payer's own last
+        assert cli("coins", "settle", eid, "--json")["paid"] == 3_800  # coin 4's 700 sats, not the deposit
+        assert merchant.store.channel(eid).paid == 3_800

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 from bitcoin.core import CTransaction, b2lx, lx
@@ -86,6 +86,7 @@ class Payer:
         self.rng = rng
         self._lock = threading.RLock()
         self._assertion_keys: dict[str, AssertionSecretKey] = {}
+        self._coin_payments: dict[bytes, int] = {}  # a coin payment's bytes -> the sats paid for coins once receipted
 
     # --- set-up --------------------------------------------------------------------------------
 
@@ -251,14 +252,52 @@ class Payer:
         return MicrocoinIssuer(int.from_bytes(ch.escrow_secret, "big"), p.receiver, p.n, p.unit, p.expiry,
                                store=self.coins)
 
+    def _coins(self) -> MicrocoinStore:
+        if self.coins is None:
+            raise PolicyError("this payer has no coin store")
+        return self.coins
+
     def coin(self, escrow_id: str, index: int | None = None) -> Microcoin:
-        """Coin ``index`` (default: the next after the highest opened), stored before it is returned."""
+        """Coin ``index`` to send (default: the next after the payer's own last sent; an earlier one is the
+        same coin again), stored and recorded as sent before it is returned. Coins go in order: none
+        beyond the next."""
         with self._lock:
             issuer = self.issuer(escrow_id)
-            if index is None:
-                assert self.coins is not None
-                index = self.coins.last_opened(issuer.params.root) + 1
-            return issuer.coin(index)
+            sent = self._coins().issuer_progress(escrow_id)[0]
+            index = sent + 1 if index is None else index
+            if index > sent + 1:
+                raise PolicyError(f"coin {index} would skip coin {sent + 1}: coins go in order")
+            coin = issuer.coin(index)
+            self._coins().raise_issuer_progress(escrow_id, sent=index)
+            return coin
+
+    def coins_to_send(self, escrow_id: str, count: int, held: int = 0) -> Iterator[Microcoin]:
+        """The coins to send for ``count`` more, each made as it is taken: first those the payer sent after
+        ``held`` (the merchant's reported index: answers lost; the same coins again, never a new opening),
+        then ``count`` new ones after the payer's own last sent. Nothing is made when fewer than ``count``
+        coins are left."""
+        sent = self._coins().issuer_progress(escrow_id)[0]
+        n = self.coin_setup(escrow_id).params.n
+        if sent + count > n:
+            raise PolicyError(f"{n - sent} of the chain's {n} coins are left; none sent")
+        for i in range(min(max(held, 0), sent) + 1, sent + count + 1):
+            yield self.coin(escrow_id, i)
+
+    def coin_payment(self, escrow_id: str, claimed: int) -> Payment | None:
+        """The channel payment for the coins, or None when nothing is due: what the merchant claims is owed,
+        but never more than the coins the payer sent (its own record: highest index sent × unit), less what
+        it already paid for coins (ordinary payments on the channel do not count). Recorded as paid for
+        coins once :meth:`on_receipt` takes its receipt."""
+        with self._lock:
+            sent, paid = self._coins().issuer_progress(escrow_id)
+            if isinstance(claimed, bool) or not isinstance(claimed, int):
+                raise PolicyError("the sats claimed for coins are an int")
+            owed = min(claimed, sent * self.coin_setup(escrow_id).params.unit)
+            if owed <= paid:
+                return None
+            m = self.pay(escrow_id, owed - paid)
+            self._coin_payments[m.encode()] = owed
+            return m
 
     def on_receipt(self, escrow_id: str, payment: Payment, data: bytes) -> bytes:
         """Check the receipt of ``payment`` (the next voucher: k + 1, b + b_i); the service."""
@@ -266,6 +305,9 @@ class Payer:
             ch = self._channel(escrow_id)
             r = Receipt.decode(data)
             v = self._check_voucher(ch, r.voucher.encode(), payment.voucher.k + 1, payment.total)
+            coins_paid = self._coin_payments.pop(payment.encode(), None)
+            if coins_paid is not None:  # the merchant holds the payment: paid for coins
+                self._coins().raise_issuer_progress(escrow_id, paid=coins_paid)
             if ch.voucher == v.encode():
                 return r.service
             ch = replace(ch, status=PAYER_TRANSITIONS.step(ch.status, PayerEvent.PAID), voucher=v.encode(),

@@ -194,7 +194,8 @@ class SQLitePayerStore(SQLiteStore):
         return True
 
 
-_COIN_SCHEMA = """
+_COIN_SCHEMA = Schema("SQLiteMicrocoinStore", (
+    Migration(1, "initial schema", """
 CREATE TABLE IF NOT EXISTS coin_issuers (escrow_id TEXT PRIMARY KEY, setup BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS coin_opened (
     root BLOB NOT NULL, idx INTEGER NOT NULL, coin BLOB NOT NULL, receiver BLOB NOT NULL, PRIMARY KEY (root, idx));
@@ -204,7 +205,11 @@ CREATE TABLE IF NOT EXISTS coin_chains (
 CREATE INDEX IF NOT EXISTS coin_chains_escrow ON coin_chains (escrow_id);
 CREATE TABLE IF NOT EXISTS coins (
     root BLOB NOT NULL, idx INTEGER NOT NULL, coin BLOB NOT NULL, PRIMARY KEY (root, idx));
-"""
+"""),
+    Migration(2, "the payer's own coin record per channel: the last coin sent, the sats paid for coins", """
+CREATE TABLE IF NOT EXISTS coin_progress (escrow_id TEXT PRIMARY KEY, sent INTEGER NOT NULL, paid INTEGER NOT NULL);
+"""),
+))
 
 
 class SQLiteMicrocoinStore(SQLiteStore):
@@ -225,9 +230,13 @@ class SQLiteMicrocoinStore(SQLiteStore):
         row = self.query_one("SELECT setup FROM coin_issuers WHERE escrow_id=?", (escrow_id,))
         return None if row is None else bytes(row["setup"])
 
-    def last_opened(self, root: bytes) -> int:
-        row = self.query_one("SELECT MAX(idx) AS top FROM coin_opened WHERE root=?", (root,))
-        return 0 if row is None or row["top"] is None else int(row["top"])
+    def issuer_progress(self, escrow_id: str) -> tuple[int, int]:
+        row = self.query_one("SELECT sent, paid FROM coin_progress WHERE escrow_id=?", (escrow_id,))
+        return (0, 0) if row is None else (int(row["sent"]), int(row["paid"]))
+
+    def raise_issuer_progress(self, escrow_id: str, sent: int = 0, paid: int = 0) -> None:
+        self.execute("INSERT INTO coin_progress VALUES (?,?,?) ON CONFLICT (escrow_id) DO UPDATE SET "
+                     "sent=MAX(sent, excluded.sent), paid=MAX(paid, excluded.paid)", (escrow_id, sent, paid))
 
     def add_opened(self, root: bytes, index: int, coin: bytes, receiver: bytes) -> tuple[bytes, bytes]:
         with self.transaction() as db:

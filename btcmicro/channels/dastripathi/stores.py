@@ -163,8 +163,13 @@ class MicrocoinStore(Store, Protocol):
 
     def issuer_setup(self, escrow_id: str) -> bytes | None: ...
 
-    def last_opened(self, root: bytes) -> int:
-        """Issuer: the highest index opened (0 when none)."""
+    def issuer_progress(self, escrow_id: str) -> tuple[int, int]:
+        """Payer: its own record of the channel's coins, (the highest coin index handed out to be sent, the
+        sats paid for coins), (0, 0) before any: what it pays for coins is decided from it, not the merchant."""
+        ...
+
+    def raise_issuer_progress(self, escrow_id: str, sent: int = 0, paid: int = 0) -> None:
+        """Payer: record durably; each value only grows (the larger of the stored and the given one is kept)."""
         ...
 
     def add_opened(self, root: bytes, index: int, coin: bytes, receiver: bytes) -> tuple[bytes, bytes]:

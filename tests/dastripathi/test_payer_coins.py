@@ -1,0 +1,66 @@
+"""The payer settles microcoins from its own records, not the merchant's word: it pays at most the coins it
+sent, counts what it paid for coins apart from ordinary payments, and sends each coin after its own last."""
+from __future__ import annotations
+
+import pytest
+
+from btcmicro.channels.dastripathi import Merchant, Payer, SQLiteMerchantStore, SQLiteMicrocoinStore, SQLitePayerStore
+from btcmicro.core.errors import PolicyError
+from btcmicro.testing import FakeChain, counter_rng
+from tests.channel.fakes import FakeWallet
+
+from .helpers import DEPOSIT, EXPIRY, key
+
+N, UNIT = 10, 700
+
+
+def coin_world():
+    chain = FakeChain()
+    merchant = Merchant(chain, SQLiteMerchantStore(), key("merchant"), rng=counter_rng(1000),
+                        coins=SQLiteMicrocoinStore())
+    wallet = FakeWallet(chain)
+    payer = Payer(chain, wallet, SQLitePayerStore(), rng=counter_rng(1), coins=SQLiteMicrocoinStore())
+    eid = payer.fund(merchant.offer(), DEPOSIT, EXPIRY, payout_spk=wallet.spk, microcoins=(N, UNIT)).escrow_id
+    chain.mine(1)
+    payer.on_voucher(eid, merchant.open(payer.open_message(eid).encode()).encode())
+    merchant.coins_open(eid, payer.coin_setup(eid).encode())
+    return merchant, payer, eid
+
+
+def settle(merchant, payer, eid, claimed):
+    m = payer.coin_payment(eid, claimed)
+    if m is not None:
+        payer.on_receipt(eid, m, merchant.pay(m.encode()).encode())
+    return payer.store.channel(eid).paid
+
+
+def test_a_merchant_claiming_more_than_the_coins_sent_is_paid_only_those():
+    merchant, payer, eid = coin_world()
+    merchant.coin(eid, payer.coin(eid).encode())
+    assert settle(merchant, payer, eid, DEPOSIT) == UNIT  # it claims the whole deposit after one coin
+    assert payer.coin_payment(eid, DEPOSIT) is None
+
+
+def test_mixed_ordinary_and_coin_payments_pay_exactly_the_coins_worth():
+    merchant, payer, eid = coin_world()
+    m = payer.pay(eid, 1_000)  # an ordinary payment first
+    payer.on_receipt(eid, m, merchant.pay(m.encode()).encode())
+    for _ in range(3):
+        owed = merchant.coin(eid, payer.coin(eid).encode()).owed
+    assert settle(merchant, payer, eid, owed) == 1_000 + 3 * UNIT
+    again = Payer(payer.chain, payer.wallet, payer.store, coins=payer.coins)  # a new process: the record is stored
+    assert again.coin_payment(eid, owed) is None
+    owed = merchant.coin(eid, again.coin(eid).encode()).owed
+    assert settle(merchant, again, eid, owed) == 1_000 + 4 * UNIT == merchant.store.channel(eid).paid
+
+
+def test_coins_go_after_the_payers_own_last_sent_whatever_the_merchant_reports():
+    merchant, payer, eid = coin_world()
+    merchant.coin(eid, payer.coin(eid).encode())
+    payer.coin(eid)  # coin 2 handed out, its answer lost: the merchant still reports index 1
+    assert [c.index for c in payer.coins_to_send(eid, 2, held=1)] == [2, 3, 4]  # coin 2 again, then two new
+    assert [c.index for c in payer.coins_to_send(eid, 1, held=9)] == [5]  # a merchant reporting too high
+    with pytest.raises(PolicyError, match="coins go in order"):
+        payer.coin(eid, 7)
+    with pytest.raises(PolicyError, match="5 of the chain's 10 coins are left"):
+        list(payer.coins_to_send(eid, 6))
