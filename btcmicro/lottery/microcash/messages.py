@@ -249,6 +249,13 @@ class Proof(TaggedMessage):
         else:
             raise ProtocolError("BAD_PROOF", f"unknown proof kind {self.kind}")
 
+    def canonical(self) -> Proof:
+        """The same proof with a duplicate's two tickets in the order of their encodings: one spelling
+        whichever ticket was seen first (a federation's members must commit to the same burn)."""
+        if self.second is None or self.first.encode() <= self.second.encode():
+            return self
+        return Proof(self.kind, self.second, self.first)
+
     @property
     def digest(self) -> bytes:
         return hashlib.sha256(self.encode()).digest()

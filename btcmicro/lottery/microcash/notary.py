@@ -290,8 +290,10 @@ class Notary:
         """Break the escrow on a valid proof of cheating (``"broken"``). An out-of-range proof burns the
         penalty at once; a duplicate waits for the affected draw's t_expire (:meth:`burn`), so every
         duplicated winner of that draw is paid from the penalty first. A proof against an escrow
-        already broken is refused and changes nothing."""
-        pr = Proof.decode(data)
+        already broken is refused and changes nothing. A duplicate is kept and published in its
+        canonical order (:meth:`Proof.canonical`): members that saw its tickets in either order commit
+        their burns to the same proof, from the same height (the seqno's draw's t_expire)."""
+        pr = Proof.decode(data).canonical()
         esc = self._escrow(pr.first)
         p = esc.params
         for t in (pr.first, pr.second):
@@ -318,7 +320,7 @@ class Notary:
             return None
         NOTARY.step(self.status(id_esc), EscrowEvent.BURN)
         proof = next(Proof.decode(e.data) for e in reversed(self.board()) if e.kind == B.BROKEN
-                     and Proof.decode(e.data).first.id_esc == id_esc)
+                     and Proof.decode(e.data).first.id_esc == id_esc).canonical()
         utxo = self.store.utxo(id_esc, "penalty")
         if utxo is None:
             raise ProtocolError("SPENT", "the penalty is spent")
