@@ -2,6 +2,9 @@
 partial block never reuses a seqno (the rest of the block is skipped), and blocks never cross a round."""
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -49,3 +52,30 @@ def test_a_restart_after_a_partial_block_never_reuses_a_seqno(opened: Any) -> No
     issued += [first.pay(0).seqno, again.pay(0).seqno, first.pay(0).seqno, first.pay(0).seqno]
     assert issued[-4:] == [8, 11, 9, 10]
     assert len(set(issued)) == len(issued)
+
+
+class _Together(tuple):  # type: ignore[type-arg]
+    """A held reservation whose unpacking waits for a second thread to unpack it too (each waits 0.2 s at
+    most: under the customer's lock the second never gets there while the first waits)."""
+
+    barrier = threading.Barrier(2)
+
+    def __iter__(self) -> Iterator[Any]:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            self.barrier.wait(timeout=0.2)
+        return super().__iter__()
+
+
+def test_two_threads_paying_at_once_never_get_one_seqno() -> None:
+    w = FakeWorld()
+    w.create()
+    w.mine_to(w.params.start_height)
+    assert w.customer.pay(0).seqno == 0  # the first block is reserved and held in memory
+    w.customer._reserved = _Together(w.customer._reserved)
+    got: list[int] = []
+    threads = [threading.Thread(target=lambda: got.append(w.customer.pay(0).seqno)) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(got) == [1, 2]

@@ -10,10 +10,12 @@ seqno twice, which would reveal sk_tkt.
 Seqnos are reserved from the store ``block`` at a time (one durable transaction per block, never past
 the round's end) and handed out from memory. A seqno handed out is therefore on disk before its ticket
 is signed, and a restart never reuses one; the rest of a block reserved before a crash is skipped, which
-is harmless: a seqno never issued is never a duplicate, it only lowers that round's tickets.
+is harmless: a seqno never issued is never a duplicate, it only lowers that round's tickets. Handing out
+is under a lock: one Customer may pay from several threads.
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 from bitcoin.core import CMutableTransaction
@@ -46,6 +48,7 @@ class Customer:
             raise ValueError("block must be at least 1")
         self.block = block  # seqnos reserved per durable store transaction (at most the rest of the round)
         self._reserved: tuple[bytes, int, int] = (b"", 0, 0)  # (counter, next seqno, end) taken from the store
+        self._lock = threading.Lock()
 
     def create(self, params: Params, coins: Sequence[tuple[str, int, int]]) -> CMutableTransaction:
         """Sign the creation from C's own P2WPKH coins; the caller broadcasts it and calls :meth:`created`."""
@@ -92,14 +95,15 @@ class Customer:
     def _next_seqno(self, counter: bytes, lo: int, hi: int, i: int) -> int:
         """The next reserved seqno of round ``i`` (lo..hi−1) on ``counter`` (the store's seqno counter: the
         escrow id, or P_tkt under P-B), reserving the next block when none is left."""
-        held, s, end = self._reserved
-        if held != counter or not lo <= s < end or end > hi:  # used up, another counter or another round
-            block = self.store.take_seqnos(counter, lo, hi, self.block)
-            if not block:
-                raise PolicyError(f"round {i}'s {hi - lo} tickets are all issued")
-            s, end = block.start, block.stop
-        self._reserved = (counter, s + 1, end)
-        return s
+        with self._lock:
+            held, s, end = self._reserved
+            if held != counter or not lo <= s < end or end > hi:  # used up, another counter or another round
+                block = self.store.take_seqnos(counter, lo, hi, self.block)
+                if not block:
+                    raise PolicyError(f"round {i}'s {hi - lo} tickets are all issued")
+                s, end = block.start, block.stop
+            self._reserved = (counter, s + 1, end)
+            return s
 
     def _issue(self, index: int, seqno: int) -> Ticket:
         esc = self._escrow()
