@@ -14,8 +14,9 @@ Endpoints (JSON; binary messages as unpadded base64url; every error ``{"error": 
 ``POST /coins/open``            microcoins: ``{"escrow_id", "setup"}`` (a MicrocoinSetup) sets a coin chain up on
                                 an open channel (the parameters must hash to the root its pk_2 commits)
 ``POST /coin``                  ``{"escrow_id", "coin"}``: one microcoin, verified and stored; what is owed
-                                (index · unit). A double-spent coin is 409 ``DOUBLE_SPEND``: the merchant has
-                                swept the channel (d + p) with the payer's exposed key
+                                (index · unit); a new coin on a channel no longer open is 409 ``CHANNEL_CLOSED``.
+                                A double-spent coin is 409 ``DOUBLE_SPEND``: the merchant has swept the
+                                channel (d + p) with the payer's exposed key
 ==============================  =========================================================================
 
 :class:`HTTPMerchant` is the payer's client.

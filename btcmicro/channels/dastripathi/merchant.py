@@ -53,8 +53,15 @@ from btcmicro.channels.dastripathi.messages import (
     decode_voucher,
     voucher_digest,
 )
-from btcmicro.channels.dastripathi.microcoins import MicrocoinReceiver, MicrocoinSetup
-from btcmicro.channels.dastripathi.states import MERCHANT_TRANSITIONS, CoinStatus, MerchantEvent, MerchantStatus
+from btcmicro.channels.dastripathi.microcoins import Microcoin, MicrocoinReceiver, MicrocoinSetup
+from btcmicro.channels.dastripathi.states import (
+    COIN_TRANSITIONS,
+    MERCHANT_TRANSITIONS,
+    CoinEvent,
+    CoinStatus,
+    MerchantEvent,
+    MerchantStatus,
+)
 from btcmicro.channels.dastripathi.stores import (
     AssertionRecord,
     MerchantChannel,
@@ -361,6 +368,7 @@ class Merchant:
         tx = channel.terms.close_tx(channel.paid, channel.escrow_sig, self._channel_secret())
         txid = txid_of(tx)
         self.store.update_channel(replace(channel, status=status, close_txid=txid))
+        self._settle_coins(channel.escrow_id)
         self.chain.broadcast(tx.serialize().hex())
         return txid
 
@@ -393,6 +401,7 @@ class Merchant:
             txid = txid_of(tx)
             self.store.blacklist(channel.terms.escrow_key, f"exposed key on {escrow_id}")
             self.store.update_channel(replace(channel, status=status, close_txid=txid))
+            self._settle_coins(escrow_id)
             self.chain.broadcast(tx.serialize().hex())
             return txid
 
@@ -450,17 +459,31 @@ class Merchant:
             self._receivers[escrow_id] = receiver
         return receiver
 
+    def _settle_coins(self, escrow_id: str) -> None:
+        """The channel left OPEN: its coin chain (if any) is settled, it takes no new coin."""
+        if self.coins is None or self.key.pubkey != self.channel_key or self.coins.chain_of(escrow_id) is None:
+            return
+        receiver = self._receiver(escrow_id)
+        if COIN_TRANSITIONS.allowed(receiver.status, CoinEvent.SETTLE):
+            receiver.settle()
+
     def coin(self, escrow_id: str, data: bytes) -> MicrocoinReceiver:
         """Take one microcoin on the channel; the receiver (``owed``, ``index``), the coin stored.
-        A double spend (now or before a restart) raises ``DOUBLE_SPEND`` after the merchant
-        broadcast the sweep of d + p with the payer's exposed key."""
+        A new coin needs the channel OPEN (else ``CHANNEL_CLOSED``; its chain is settled) and before
+        t - T_conf (else ``EXPIRED``); a coin at a taken index is still checked: resent, the same
+        answer; double-spent (now or before a restart), ``DOUBLE_SPEND`` after the merchant broadcast
+        the sweep of d + p with the payer's exposed key while the channel is open."""
         with self._lock:
             channel = self._coin_channel(escrow_id)
             receiver = self._receiver(escrow_id)
             if receiver.status is not CoinStatus.EXPOSED:
-                height = self.chain.height()
-                if height + self.margin >= channel.terms.expiry:
-                    raise ProtocolError("EXPIRED", f"the channel closes at {channel.terms.expiry - self.margin}")
+                if Microcoin.decode(data).index > receiver.index:  # a new coin (an old index: resent, or double-spent)
+                    if channel.status is not MerchantStatus.OPEN:
+                        self._settle_coins(escrow_id)
+                        raise ProtocolError("CHANNEL_CLOSED", f"the channel is {channel.status.value}: no new coin")
+                    height = self.chain.height()
+                    if height + self.margin >= channel.terms.expiry:
+                        raise ProtocolError("EXPIRED", f"the channel closes at {channel.terms.expiry - self.margin}")
                 try:
                     receiver.accept(data)
                     return receiver
@@ -499,6 +522,7 @@ class Merchant:
                         if tx is not None and t.is_refund(tx):
                             self.store.update_channel(replace(ch, status=MERCHANT_TRANSITIONS.step(
                                 ch.status, MerchantEvent.REFUND_SEEN)))
+                            self._settle_coins(ch.escrow_id)
                             out.append((ch.escrow_id, MerchantEvent.REFUND_SEEN))
                             continue
                     if spend is not None and spend.block_height is not None and ch.status is MerchantStatus.CLOSING:

@@ -339,7 +339,7 @@ class MicrocoinReceiver:
         return self.owed
 
     def settle(self) -> None:
-        """The coins are paid through the channel: no more coins (a double spend is still caught)."""
+        """The channel is no longer open: no more coins (a double spend is still caught)."""
         status = COIN_TRANSITIONS.step(self.status, CoinEvent.SETTLE)
         if self._store is not None:
             self._store.update_chain(replace(self._chain(), status=status))

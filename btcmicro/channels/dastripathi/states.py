@@ -82,7 +82,7 @@ class CoinStatus(StrEnum):
     ACCEPTING = "accepting"
     """At least one coin is accepted (and stored); the payer owes index · unit."""
     SETTLED = "settled"
-    """The coins are paid through the channel; no more coins are taken."""
+    """The channel left OPEN (closed, swept or refunded): no new coin; a double spend is still caught."""
     EXPOSED = "exposed"
     """A double spend revealed the payer's key: the receiver sweeps the channel with it."""
 
@@ -91,6 +91,7 @@ class CoinEvent(StrEnum):
     COIN = "coin"
     """A new coin verified against the stored previous node."""
     SETTLE = "settle"
+    """The channel is no longer open."""
     DOUBLE_SPEND = "double_spend"
     """A second, different coin at a taken index."""
 
@@ -144,7 +145,7 @@ MERCHANT_TRANSITIONS: Transitions[MerchantStatus, MerchantEvent] = Transitions(
 
 _C, _CE = CoinStatus, CoinEvent
 COIN_TRANSITIONS: Transitions[CoinStatus, CoinEvent] = Transitions("microcoin receiver", CoinStatus, CoinEvent, {
-    _C.OPEN: {_CE.COIN: _C.ACCEPTING},
+    _C.OPEN: {_CE.COIN: _C.ACCEPTING, _CE.SETTLE: _C.SETTLED},
     _C.ACCEPTING: {_CE.COIN: _C.ACCEPTING, _CE.SETTLE: _C.SETTLED, _CE.DOUBLE_SPEND: _C.EXPOSED},
     _C.SETTLED: {_CE.DOUBLE_SPEND: _C.EXPOSED},
 })

@@ -1,11 +1,23 @@
-"""The payer settles microcoins from its own records, not the merchant's word: it pays at most the coins it
-sent, counts what it paid for coins apart from ordinary payments, and sends each coin after its own last."""
+"""Microcoins between a payer and a merchant without a node. The payer settles from its own records, not the
+merchant's word: it pays at most the coins it sent, counts what it paid for coins apart from ordinary payments,
+and sends each coin after its own last. The merchant takes no new coin once the channel closes."""
 from __future__ import annotations
 
 import pytest
 
-from btcmicro.channels.dastripathi import Merchant, Payer, SQLiteMerchantStore, SQLiteMicrocoinStore, SQLitePayerStore
-from btcmicro.core.errors import PolicyError
+from btcmicro.channels.dastripathi import (
+    CoinStatus,
+    Merchant,
+    Microcoin,
+    Payer,
+    SQLiteMerchantStore,
+    SQLiteMicrocoinStore,
+    SQLitePayerStore,
+)
+from btcmicro.channels.dastripathi.microcoins import _digest
+from btcmicro.core.errors import PolicyError, ProtocolError
+from btcmicro.core.keys import PrivateKey
+from btcmicro.crypto import chameleon
 from btcmicro.testing import FakeChain, counter_rng
 from tests.channel.fakes import FakeWallet
 
@@ -64,3 +76,22 @@ def test_coins_go_after_the_payers_own_last_sent_whatever_the_merchant_reports()
         payer.coin(eid, 7)
     with pytest.raises(PolicyError, match="5 of the chain's 10 coins are left"):
         list(payer.coins_to_send(eid, 6))
+
+
+def test_a_closed_channel_takes_no_new_coin_but_still_catches_a_double_spend():
+    merchant, payer, eid = coin_world()
+    for _ in range(2):
+        merchant.coin(eid, payer.coin(eid).encode())
+    settle(merchant, payer, eid, 2 * UNIT)
+    merchant.close(eid)
+    assert merchant.coin_receiver(eid).status is CoinStatus.SETTLED
+    with pytest.raises(ProtocolError) as e:
+        merchant.coin(eid, payer.coin(eid).encode())
+    assert e.value.code == "CHANNEL_CLOSED" and merchant.coins.chain_of(eid).index == 2
+    assert merchant.coin(eid, payer.coin(eid, 2).encode()).owed == 2 * UNIT  # a resent coin: the same answer
+    u = payer.issuer(eid)  # the payer's second coin 2, built by hand (the library refuses)
+    node = PrivateKey.generate().pubkey
+    fork = Microcoin.opening(2, node, chameleon.find_collision(u._x, *u._blank(1), _digest(2, node, u.params.receiver)))
+    with pytest.raises(ProtocolError) as e:
+        merchant.coin(eid, fork.encode())
+    assert e.value.code == "DOUBLE_SPEND" and merchant.coins.chain_of(eid).status is CoinStatus.EXPOSED
