@@ -95,3 +95,17 @@ def test_a_closed_channel_takes_no_new_coin_but_still_catches_a_double_spend():
     with pytest.raises(ProtocolError) as e:
         merchant.coin(eid, fork.encode())
     assert e.value.code == "DOUBLE_SPEND" and merchant.coins.chain_of(eid).status is CoinStatus.EXPOSED
+
+
+def test_a_merchant_refuses_a_coin_chain_whose_root_is_set_up_on_another_channel():
+    merchant, payer, eid = coin_world()
+    merchant.coin(eid, payer.coin(eid).encode())
+    reuse = payer.store.channel(eid).escrow_secret  # the same escrow key, merchant, n, unit and expiry: the same root
+    other = payer.fund(merchant.offer(), DEPOSIT, EXPIRY, payout_spk=payer.wallet.spk, microcoins=(N, UNIT),
+                       escrow_secret=reuse).escrow_id
+    payer.chain.mine(1)
+    payer.on_voucher(other, merchant.open(payer.open_message(other).encode()).encode())
+    with pytest.raises(ProtocolError) as e:
+        merchant.coins_open(other, payer.coin_setup(other).encode())
+    assert e.value.code == "ALREADY_OPEN" and merchant.coins.chain_of(other) is None
+    assert merchant.coin_receiver(eid).index == 1

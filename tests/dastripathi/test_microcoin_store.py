@@ -103,3 +103,13 @@ def test_setup_message_round_trip_and_refusals():
             MicrocoinSetup.decode(junk)
     with pytest.raises(ProtocolError):  # a receiver given other parameters than the root on chain
         receiver(SQLiteMicrocoinStore(), replace(s.params, n=N + 1)).accept(b"")
+
+
+def test_a_second_channel_with_the_same_root_is_refused():
+    u = issuer()
+    store = SQLiteMicrocoinStore()
+    r = receiver(store)
+    r.accept(u.coin(1).encode())
+    with pytest.raises(ProtocolError) as e:  # the payer reuses its escrow key and root on channel e:1
+        MicrocoinReceiver(u.params, commit_key(Q.pubkey, u.params.root), Q.pubkey, store=store, escrow_id="e:1")
+    assert e.value.code == "ALREADY_OPEN" and store.chain_of("e:1") is None and store.chain(r.root).escrow_id == "e:0"

@@ -256,7 +256,8 @@ class MicrocoinReceiver:
     def __init__(self, params: MicrocoinParams, refund_key: bytes, refund_base: bytes, *,
                  store: MicrocoinStore | None = None, escrow_id: str = "") -> None:
         """``refund_key`` is pk_2 of the channel (checked on chain at open), ``refund_base`` the
-        payer's untweaked Q: the parameters must hash to the root pk_2 commits."""
+        payer's untweaked Q: the parameters must hash to the root pk_2 commits. A root already set up
+        in ``store`` on another channel (a payer reusing its escrow key and root) is ``ALREADY_OPEN``."""
         try:
             committed = commit_key(refund_base, params.root) == refund_key
         except ProtocolError:
@@ -276,7 +277,10 @@ class MicrocoinReceiver:
         self.escrow_id = escrow_id
         if store is not None:
             setup = MicrocoinSetup(params, bytes(refund_base)).encode()
-            store.add_chain(CoinChain(self.root, escrow_id, setup, CoinStatus.OPEN, 0, params.h0))
+            if not store.add_chain(CoinChain(self.root, escrow_id, setup, CoinStatus.OPEN, 0, params.h0)):
+                held = store.chain(self.root)
+                if held is not None and held.escrow_id != escrow_id:  # one chain, one channel (the store's key)
+                    raise ProtocolError("ALREADY_OPEN", f"this coin chain's root is set up on {held.escrow_id}")
             self._load(store)
 
     def _load(self, store: MicrocoinStore) -> None:

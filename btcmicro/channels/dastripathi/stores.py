@@ -150,7 +150,8 @@ class CoinChain:
 
 
 class MicrocoinStore(Store, Protocol):
-    """Microcoins (§6.4): the issuer's opened nodes and the receiver's coin chains, keyed by the root."""
+    """Microcoins (§6.4): the issuer's opened nodes and the receiver's coin chains, keyed by the root (a
+    receiver refuses a root set up on another channel, so one root is one channel's chain)."""
 
     def opened(self, root: bytes, index: int) -> tuple[bytes, bytes] | None:
         """Issuer: the coin that opened node ``index - 1`` and the receiver it was made for, or None."""
