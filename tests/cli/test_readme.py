@@ -32,7 +32,7 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
-PORTS = ("8335", "8401", "8402")
+PORTS = ("8335", "8401", "8402", "8421", "8422")
 
 
 def readme_lines() -> list[str]:
@@ -40,7 +40,7 @@ def readme_lines() -> list[str]:
     section = text[text.index("## The command line"):text.index("## As a library")]
     lines = []
     for block in re.findall(r"```sh\n(.*?)```", section, re.S):
-        for line in block.splitlines():
+        for line in re.sub(r"\\\n\s*", "", block).splitlines():  # a line ending in \ goes on in the next
             code = re.split(r"\s+#\s", line, maxsplit=1)[0].strip()
             if code:
                 lines.append(code)
@@ -101,7 +101,7 @@ def test_readme_command_line_in_the_order_written(tmp_path):
             words = shlex.split(line.rstrip("&").strip())
             assert words[0] == "btcmicro", line
             words = [placeholders[w]() if w in placeholders else w for w in words]
-            words = [re.sub(r"\b(8335|8401|8402)\b", lambda m: ports[m.group(1)], w) for w in words]
+            words = [re.sub(r"\b(8335|8401|8402|8421|8422)\b", lambda m: ports[m.group(1)], w) for w in words]
             if words[1:3] == ["regtest", "start"]:
                 words.append("--engine=embedded")
             argv = btcmicro_command() + words[1:]
@@ -131,6 +131,8 @@ def test_readme_command_line_in_the_order_written(tmp_path):
                 assert keystore["kdf"] is not None and all("secret" not in k for k in keystore["keys"])
             if words[1:3] == ["micropay2", "pay"]:
                 assert "bought" in done.stdout or "tickets" in done.stdout, done.stdout
+            if words[1:3] == ["microcash", "refund"]:
+                assert "refunded penalty" in done.stdout, done.stdout
         assert list((tmp_path / "out").glob("*.png")), "analyze revenue --plots out/ wrote no PNG"
         if os.environ.get("README_TRANSCRIPT"):  # a new user's view of the session, for the friction log
             Path(os.environ["README_TRANSCRIPT"]).write_text("\n".join(transcript))
