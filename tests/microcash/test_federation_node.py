@@ -14,7 +14,7 @@ from btcmicro.lottery.microcash import board as B
 from btcmicro.lottery.microcash.audit import audit, audit_federation
 from btcmicro.lottery.microcash.escrow import BURN_MAGIC, Escrow, layout, unsigned_spend
 from btcmicro.lottery.microcash.federation import Federation
-from btcmicro.lottery.microcash.messages import DUPLICATE, Proof
+from btcmicro.lottery.microcash.messages import DUPLICATE, Claim, Proof
 from btcmicro.lottery.microcash.notary import Notary
 from btcmicro.lottery.microcash.params import Params
 from btcmicro.lottery.microcash.store import MemoryNotaryStore
@@ -50,6 +50,13 @@ class FedWorld(NodeWorld):
         for i in range(self.params.tkt_rate):
             assert self.merchants[i % 2].receive(self.customer.pay(i % 2).encode()) is None
 
+    def at_draw0(self) -> tuple[Escrow, Params, list[Claim]]:
+        """Created, round 0 sold to both merchants, mined to draw 0: the escrow and the merchants' claims."""
+        esc = self.create()
+        self.sell_round0()
+        self.mine_to(self.params.t_draw(0))
+        return esc, self.params, [c for m in self.merchants for c in m.claims(esc.id_esc, 0)]
+
 
 def _with_sigs(tx: CMutableTransaction, sigs: list[bytes], script: bytes) -> str:
     """``tx`` with N's branch satisfied by exactly these signatures (any count): its hex."""
@@ -78,13 +85,9 @@ def test_federation_params_encoding_and_script() -> None:
 @pytest.mark.both_engines
 def test_two_of_three_pays_winners_with_one_member_offline_and_the_boards_audit(rpc: Any, funded: Funder) -> None:
     w = FedWorld(rpc, funded)
-    esc = w.create()
-    p = w.params
-    w.sell_round0()
-    w.mine_to(p.t_draw(0))
+    esc, p, claims = w.at_draw0()
     online = Federation([w.members[0], w.members[2]])  # N_2 is offline throughout
     won = w.notary.winners(esc, 0)
-    claims = [c for m in w.merchants for c in m.claims(esc.id_esc, 0)]
     assert sorted(c.ticket.seqno for c in claims) == sorted(won)
     for c in claims:
         verdicts = online.claim(c.encode())
@@ -121,12 +124,8 @@ def test_two_of_three_pays_winners_with_one_member_offline_and_the_boards_audit(
 @pytest.mark.both_engines
 def test_below_threshold_nothing_is_paid_and_the_node_refuses_fewer_signatures(rpc: Any, funded: Funder) -> None:
     w = FedWorld(rpc, funded)
-    esc = w.create()
-    p = w.params
-    w.sell_round0()
-    w.mine_to(p.t_draw(0))
+    esc, p, claims = w.at_draw0()
     n1, n2, n3 = w.members
-    claims = [c for m in w.merchants for c in m.claims(esc.id_esc, 0)]
     for c in claims:  # only N_1 is shown the claims; N_2 is offline
         assert n1.claim(c.encode()) == "accepted"
     coordinator = Federation([n1, n3])
@@ -203,12 +202,9 @@ def test_federation_burns_on_a_duplicate_and_refunds_stay_at_their_heights(rpc: 
 def test_a_member_away_for_a_payout_rejoins_and_pays_a_late_claim_from_the_change(rpc: Any,
                                                                                   funded: Funder) -> None:
     w = FedWorld(rpc, funded)
-    esc = w.create()
-    p = w.params
-    w.sell_round0()
-    w.mine_to(p.t_draw(0))
+    esc, p, claims = w.at_draw0()
     n1, n2, n3 = w.members
-    first, late = sorted((c for m in w.merchants for c in m.claims(esc.id_esc, 0)), key=lambda c: c.ticket.seqno)
+    first, late = sorted(claims, key=lambda c: c.ticket.seqno)
     coordinator = Federation([n1, n3])  # N_2 away
     assert set(coordinator.claim(first.encode()).values()) == {"accepted"}
     paid_first = coordinator.settle(esc.id_esc, 0)
