@@ -42,47 +42,65 @@ class Customer:
         self.genesis = genesis
         self.store = store
         self.chain = chain
-        self.escrow: Escrow | None = None
-        self.ticket_key = ticket_key  # optional: the P-B key already derived (checked against the parameters)
+        # (escrow, its P-B ticket key): replaced in one assignment, read once per ticket, so a ticket is
+        # never signed with another escrow's key than the one whose counter gave its seqno
+        self._current: tuple[Escrow | None, TicketKey | None] = (None, ticket_key)  # the key: optional, derived
+        self._derived: TicketKey | None = None  # the last key create() derived, so created() need not again
         if block < 1:
             raise ValueError("block must be at least 1")
         self.block = block  # seqnos reserved per durable store transaction (at most the rest of the round)
         self._reserved: tuple[bytes, int, int] = (b"", 0, 0)  # (counter, next seqno, end) taken from the store
         self._lock = threading.Lock()
 
+    @property
+    def escrow(self) -> Escrow | None:
+        return self._current[0]
+
+    @property
+    def ticket_key(self) -> TicketKey | None:
+        """The P-B ticket key of :attr:`escrow` (or the one given at construction, before any)."""
+        return self._current[1]
+
     def create(self, params: Params, coins: Sequence[tuple[str, int, int]]) -> CMutableTransaction:
         """Sign the creation from C's own P2WPKH coins; the caller broadcasts it and calls :meth:`created`."""
         if params.customer != self.key.pubkey:
             raise PolicyError("the parameters name another customer key")
-        self._ticket_key(params)
+        self._derived = self._ticket_key(params)
         return creation_tx(params, self.key, coins)
 
     def created(self, params: Params, txid: str) -> Escrow:
         tk = self._ticket_key(params)
-        self.escrow = Escrow(params, txid)
-        self.ticket_key = tk or self.ticket_key
-        return self.escrow
+        esc = Escrow(params, txid)
+        self._current = (esc, tk or self.ticket_key)
+        return esc
 
     def _ticket_key(self, params: Params) -> TicketKey | None:
         """The P-B escrow's ticket key, derived from C's key and the parameters' salt (PolicyError when
-        the parameters' P_tkt or nonce root are not that key's); None under P-N."""
+        the parameters' P_tkt or nonce root are not that key's); None under P-N. A key already derived
+        (by :meth:`create`, or given) is reused when it is that salt's (its nonce tree is not built again)."""
         if not params.trustless:
             return None
-        tk = self.ticket_key
-        if tk is None or tk.key != ticket_secret(self.key, params.ticket_salt) or tk.context_bits != params.nonce_bits:
+        secret = ticket_secret(self.key, params.ticket_salt)
+        tk = next((k for k in (self._derived, self.ticket_key)
+                   if k is not None and k.key == secret and k.context_bits == params.nonce_bits), None)
+        if tk is None:
             tk = TicketKey.derive(self.key, params.ticket_salt, params.max_seqno)
         if (tk.pubkey, tk.nonce_root) != (params.ticket_key, params.nonce_root):
             raise PolicyError("the parameters' ticket key and nonce root are not this customer's ticket key")
         return tk
 
-    def _escrow(self) -> Escrow:
-        if self.escrow is None:
+    def _active(self) -> tuple[Escrow, TicketKey | None]:
+        esc, tk = self._current  # one read: the escrow and its key together, whatever created() does meanwhile
+        if esc is None:
             raise PolicyError("no escrow yet")
-        return self.escrow
+        return esc, tk
+
+    def _escrow(self) -> Escrow:
+        return self._active()[0]
 
     def pay(self, index: int) -> Ticket:
         """A ticket for merchant ``index`` with the next seqno of the current round."""
-        esc = self._escrow()
+        esc, tk = self._active()
         p = esc.params
         if not 0 <= index < p.m:
             raise PolicyError(f"no merchant {index}")
@@ -90,7 +108,7 @@ class Customer:
         if not 0 <= i < p.l_esc:
             raise PolicyError(f"round {i} is outside the escrow's lifetime 0..{p.l_esc - 1}")
         counter = p.ticket_key if p.trustless else esc.id_esc  # under P-B, one nonce per seqno of the key
-        return self._issue(index, self._next_seqno(counter, i * p.tkt_rate, (i + 1) * p.tkt_rate, i))
+        return self._issue(esc, tk, index, self._next_seqno(counter, i * p.tkt_rate, (i + 1) * p.tkt_rate, i))
 
     def _next_seqno(self, counter: bytes, lo: int, hi: int, i: int) -> int:
         """The next reserved seqno of round ``i`` (lo..hi−1) on ``counter`` (the store's seqno counter: the
@@ -105,17 +123,17 @@ class Customer:
             self._reserved = (counter, s + 1, end)
             return s
 
-    def _issue(self, index: int, seqno: int) -> Ticket:
-        esc = self._escrow()
+    def _issue(self, esc: Escrow, tk: TicketKey | None, index: int, seqno: int) -> Ticket:
+        """Sign on ``esc`` with ``tk``: the pair whose counter gave ``seqno`` (never re-read here)."""
         if not esc.params.trustless:
             return Ticket.issue(self.key, self.genesis, index, esc.id_esc, seqno)
-        if self.ticket_key is None or self.ticket_key.pubkey != esc.params.ticket_key:
+        if tk is None or tk.pubkey != esc.params.ticket_key:
             raise PolicyError("a P-B escrow's tickets need its ticket key")
-        return self.ticket_key.issue(self.genesis, index, esc.id_esc, seqno)
+        return tk.issue(self.genesis, index, esc.id_esc, seqno)
 
     def sign_any(self, index: int, seqno: int) -> Ticket:
         """A ticket with any seqno, outside the schedule (what a cheating customer does; tests)."""
-        return self._issue(index, seqno)
+        return self._issue(*self._active(), index, seqno)
 
     def refund(self, which: str, utxo: tuple[str, int, int] | None = None) -> CMutableTransaction:
         """C's refund of a payment output (``"g<n>"``) or of the penalty, valid from its CLTV height;
