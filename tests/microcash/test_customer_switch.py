@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from btcmicro.lottery.microcash import customer as customer_mod
+from btcmicro.core.keys import PrivateKey
 from btcmicro.lottery.microcash.customer import Customer
 from btcmicro.lottery.microcash.escrow import Escrow, creation_amount
 from btcmicro.lottery.microcash.params import Params
@@ -61,11 +61,11 @@ def test_create_then_created_derive_the_ticket_key_once(monkeypatch: pytest.Monk
     derived: list[bytes] = []
     real = TicketKey.derive
 
-    def counting(customer: object, salt: bytes, max_seqno: int) -> TicketKey:
+    def counting(customer: PrivateKey, salt: bytes, max_seqno: int) -> TicketKey:
         derived.append(salt)
-        return real(customer, salt, max_seqno)  # type: ignore[arg-type]
+        return real(customer, salt, max_seqno)
 
-    monkeypatch.setattr(customer_mod.TicketKey, "derive", counting)
+    monkeypatch.setattr(TicketKey, "derive", counting)
     customer = Customer(CK, GENESIS, MemoryCustomerStore(), chain)
     customer.create(params, [("11" * 32, 0, creation_amount(params))])
     customer.created(params, "ab" * 32)
