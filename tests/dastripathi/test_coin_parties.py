@@ -4,6 +4,7 @@ and sends each coin after its own last. The merchant takes no new coin once the 
 from __future__ import annotations
 
 import pytest
+from bitcoin.core import CTransaction
 
 from btcmicro.channels.dastripathi import (
     CoinStatus,
@@ -14,6 +15,7 @@ from btcmicro.channels.dastripathi import (
     SQLiteMicrocoinStore,
     SQLitePayerStore,
 )
+from btcmicro.channels.dastripathi.contract import txid_of
 from btcmicro.channels.dastripathi.microcoins import _digest
 from btcmicro.core.errors import PolicyError, ProtocolError
 from btcmicro.core.keys import PrivateKey
@@ -109,3 +111,56 @@ def test_a_merchant_refuses_a_coin_chain_whose_root_is_set_up_on_another_channel
         merchant.coins_open(other, payer.coin_setup(other).encode())
     assert e.value.code == "ALREADY_OPEN" and merchant.coins.chain_of(other) is None
     assert merchant.coin_receiver(eid).index == 1
+
+
+def test_an_unsent_coin_payment_is_not_confused_with_an_ordinary_payment_of_the_same_bytes():
+    merchant, payer, eid = coin_world()
+    merchant.coin(eid, payer.coin(eid).encode())
+    pending = payer.coin_payment(eid, UNIT)  # built, never sent: it is stored, and pay() on its voucher waits
+    assert pending is not None
+    with pytest.raises(PolicyError, match="coin payment is pending"):
+        payer.pay(eid, UNIT)
+    again = Payer(payer.chain, payer.wallet, payer.store, coins=payer.coins)  # a new process: the same payment
+    assert again.coin_payment(eid, UNIT) == pending
+    assert settle(merchant, again, eid, UNIT) == UNIT and again.coin_payment(eid, UNIT) is None
+    m = again.pay(eid, UNIT)  # the voucher moved on: ordinary payments go again, and count for no coin
+    again.on_receipt(eid, m, merchant.pay(m.encode()).encode())
+    assert payer.coins.issuer_progress(eid) == (1, UNIT) and payer.coins.coin_pending(eid, 0) is None
+
+
+def test_a_coin_payment_whose_receipt_was_lost_is_resent_unchanged_when_the_claim_changes():
+    merchant, payer, eid = coin_world()
+    merchant.coin(eid, payer.coin(eid).encode())
+    lost = payer.coin_payment(eid, UNIT)
+    merchant.pay(lost.encode())  # the merchant holds it; its receipt is lost
+    owed = merchant.coin(eid, payer.coin(eid).encode()).owed  # the claim grows meanwhile
+    m = payer.coin_payment(eid, owed)
+    assert m == lost  # the same payment again (another on that voucher would be VOUCHER_REUSED)
+    payer.on_receipt(eid, m, merchant.pay(m.encode()).encode())
+    assert settle(merchant, payer, eid, owed) == 2 * UNIT == merchant.store.channel(eid).paid
+    assert not merchant.store.is_blacklisted(payer.store.channel(eid).terms.escrow_key)
+
+
+def test_a_payer_upgraded_after_sending_coins_starts_from_its_highest_opened_coin():
+    merchant, payer, eid = coin_world()
+    for _ in range(2):
+        merchant.coin(eid, payer.coin(eid).encode())
+    payer.coins.execute("DELETE FROM coin_progress")  # as migration 2 found a store of before the coin record
+    assert payer.coins.issuer_progress(eid) == (2, 0)
+    assert [c.index for c in payer.coins_to_send(eid, 1, held=2)] == [3]
+    payer.coins.execute("DELETE FROM coin_progress")
+    payer.coins.raise_issuer_progress(eid, paid=UNIT)  # the first write keeps the coins sent too
+    assert payer.coins.issuer_progress(eid) == (3, UNIT)
+
+
+def test_a_failed_coin_settle_does_not_hold_back_the_sweep(monkeypatch):
+    merchant, payer, eid = coin_world()
+    merchant.coin(eid, payer.coin(eid).encode())
+
+    def broken(chain):
+        raise OSError("disk full")
+    monkeypatch.setattr(merchant.coins, "update_chain", broken)
+    with pytest.raises(OSError):
+        merchant.sweep(eid, int.from_bytes(payer.store.channel(eid).escrow_secret, "big"))
+    sent = {txid_of(CTransaction.deserialize(bytes.fromhex(h))) for h in merchant.chain.mempool_transactions()}
+    assert merchant.store.channel(eid).close_txid in sent

@@ -368,9 +368,16 @@ class Merchant:
         tx = channel.terms.close_tx(channel.paid, channel.escrow_sig, self._channel_secret())
         txid = txid_of(tx)
         self.store.update_channel(replace(channel, status=status, close_txid=txid))
-        self._settle_coins(channel.escrow_id)
-        self.chain.broadcast(tx.serialize().hex())
+        self._broadcast_then_settle(channel.escrow_id, tx)
         return txid
+
+    def _broadcast_then_settle(self, escrow_id: str, tx: CTransaction) -> None:
+        """Send a close or sweep, then settle the coin chain: a settle that fails cannot hold the spend back
+        (``tick`` sends only closes again), and it is tried also when the node refuses the spend."""
+        try:
+            self.chain.broadcast(tx.serialize().hex())
+        finally:
+            self._settle_coins(escrow_id)
 
     def _channel_secret(self) -> PrivateKey:
         if self.key.pubkey != self.channel_key:
@@ -401,8 +408,7 @@ class Merchant:
             txid = txid_of(tx)
             self.store.blacklist(channel.terms.escrow_key, f"exposed key on {escrow_id}")
             self.store.update_channel(replace(channel, status=status, close_txid=txid))
-            self._settle_coins(escrow_id)
-            self.chain.broadcast(tx.serialize().hex())
+            self._broadcast_then_settle(escrow_id, tx)
             return txid
 
     # --- microcoins ----------------------------------------------------------------------------

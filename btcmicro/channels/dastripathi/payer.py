@@ -86,7 +86,6 @@ class Payer:
         self.rng = rng
         self._lock = threading.RLock()
         self._assertion_keys: dict[str, AssertionSecretKey] = {}
-        self._coin_payments: dict[bytes, int] = {}  # a coin payment's bytes -> the sats paid for coins once receipted
 
     # --- set-up --------------------------------------------------------------------------------
 
@@ -190,28 +189,38 @@ class Payer:
     def pay(self, escrow_id: str, amount: int, nonce: bytes = b"", *, voucher: bytes | None = None) -> Payment:
         """The payment of ``amount`` more on the held voucher (Micropay 2: asserting ``nonce`` in
         context k). Nothing changes until the receipt; ``voucher`` overrides the held one (tests of
-        a misbehaving payer only)."""
+        a misbehaving payer only). Refused while a coin payment on the held voucher awaits its receipt
+        (:meth:`coin_payment` gives it again): the merchant may hold it, and takes one payment per voucher."""
         with self._lock:
             ch = self._channel(escrow_id)
-            if not PAYER_TRANSITIONS.allowed(ch.status, PayerEvent.PAID):
-                raise PolicyError(f"the channel is {ch.status.value}")
-            if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
-                raise PolicyError("a payment is a positive int of sats")
-            v = decode_voucher(voucher if voucher is not None else ch.voucher)
-            total = v.paid + amount
-            if total > ch.terms.deposit:
-                raise PolicyError(f"b + b_i = {total} exceeds the deposit {ch.terms.deposit}")
-            t = ch.terms
-            sig = t.sign(PrivateKey(ch.escrow_secret), t.payment_tx(total))
-            token = b""
-            if t.assertion_key:
-                if len(nonce) != 32:
-                    raise PolicyError("a Micropay 2 payment asserts the point of sale's 32-byte nonce")
-                if voucher is None and not self.store.use_context(escrow_id, v.k, nonce):
-                    raise PolicyError(f"context k={v.k} already holds another statement: asserting again "
-                                      "would reveal the escrow key")
-                token = self._assertion_key(ch).assert_statement(v.k, nonce).token
-            return Payment(v, amount, sig, nonce, token)
+            if voucher is None and self.coins is not None and ch.voucher:
+                k = decode_voucher(ch.voucher).k
+                if self.coins.coin_pending(escrow_id, k) is not None:
+                    raise PolicyError(f"a coin payment is pending on voucher k={k}: send it again "
+                                      "(coin_payment) before another payment")
+            return self._pay(ch, amount, nonce, voucher)
+
+    def _pay(self, ch: PayerChannel, amount: int, nonce: bytes = b"", voucher: bytes | None = None) -> Payment:
+        escrow_id = ch.escrow_id
+        if not PAYER_TRANSITIONS.allowed(ch.status, PayerEvent.PAID):
+            raise PolicyError(f"the channel is {ch.status.value}")
+        if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+            raise PolicyError("a payment is a positive int of sats")
+        v = decode_voucher(voucher if voucher is not None else ch.voucher)
+        total = v.paid + amount
+        if total > ch.terms.deposit:
+            raise PolicyError(f"b + b_i = {total} exceeds the deposit {ch.terms.deposit}")
+        t = ch.terms
+        sig = t.sign(PrivateKey(ch.escrow_secret), t.payment_tx(total))
+        token = b""
+        if t.assertion_key:
+            if len(nonce) != 32:
+                raise PolicyError("a Micropay 2 payment asserts the point of sale's 32-byte nonce")
+            if voucher is None and not self.store.use_context(escrow_id, v.k, nonce):
+                raise PolicyError(f"context k={v.k} already holds another statement: asserting again "
+                                  "would reveal the escrow key")
+            token = self._assertion_key(ch).assert_statement(v.k, nonce).token
+        return Payment(v, amount, sig, nonce, token)
 
     def _assertion_key(self, ch: PayerChannel) -> AssertionSecretKey:
         """The channel's assertion key: kept in memory; a nonce-committed one is rebuilt from its
@@ -286,18 +295,24 @@ class Payer:
     def coin_payment(self, escrow_id: str, claimed: int) -> Payment | None:
         """The channel payment for the coins, or None when nothing is due: what the merchant claims is owed,
         but never more than the coins the payer sent (its own record: highest index sent × unit), less what
-        it already paid for coins (ordinary payments on the channel do not count). Recorded as paid for
-        coins once :meth:`on_receipt` takes its receipt."""
+        it already paid for coins (ordinary payments on the channel do not count). Stored before it is
+        returned, by channel and voucher: until a receipt on that voucher, the same payment again (its receipt
+        lost, whatever the merchant claims now); paid for coins once :meth:`on_receipt` takes its receipt."""
         with self._lock:
-            sent, paid = self._coins().issuer_progress(escrow_id)
             if isinstance(claimed, bool) or not isinstance(claimed, int):
                 raise PolicyError("the sats claimed for coins are an int")
+            coins = self._coins()
+            ch = self._channel(escrow_id)
+            k = decode_voucher(ch.voucher).k if ch.voucher else 0
+            pending = coins.coin_pending(escrow_id, k)
+            if pending is not None:
+                return Payment.decode(pending[0])
+            sent, paid = coins.issuer_progress(escrow_id)
             owed = min(claimed, sent * self.coin_setup(escrow_id).params.unit)
             if owed <= paid:
                 return None
-            m = self.pay(escrow_id, owed - paid)
-            self._coin_payments[m.encode()] = owed
-            return m
+            m = self._pay(ch, owed - paid)
+            return Payment.decode(coins.add_coin_pending(escrow_id, k, m.encode(), owed)[0])
 
     def on_receipt(self, escrow_id: str, payment: Payment, data: bytes) -> bytes:
         """Check the receipt of ``payment`` (the next voucher: k + 1, b + b_i); the service."""
@@ -305,9 +320,8 @@ class Payer:
             ch = self._channel(escrow_id)
             r = Receipt.decode(data)
             v = self._check_voucher(ch, r.voucher.encode(), payment.voucher.k + 1, payment.total)
-            coins_paid = self._coin_payments.pop(payment.encode(), None)
-            if coins_paid is not None:  # the merchant holds the payment: paid for coins
-                self._coins().raise_issuer_progress(escrow_id, paid=coins_paid)
+            if self.coins is not None:  # a receipt on voucher k ends its pending coin payment (paid for coins if it)
+                self.coins.end_coin_pending(escrow_id, payment.voucher.k, payment.encode())
             if ch.voucher == v.encode():
                 return r.service
             ch = replace(ch, status=PAYER_TRANSITIONS.step(ch.status, PayerEvent.PAID), voucher=v.encode(),

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from btcmicro.channels.dastripathi.contract import ChannelTerms
 from btcmicro.channels.dastripathi.messages import Open
+from btcmicro.channels.dastripathi.microcoins import MicrocoinSetup
 from btcmicro.channels.dastripathi.states import CoinStatus, MerchantStatus, PayerStatus
 from btcmicro.channels.dastripathi.stores import AssertionRecord, CoinChain, MerchantChannel, PayerChannel, SpentVoucher
 from btcmicro.core.errors import ConfigError
@@ -209,6 +210,11 @@ CREATE TABLE IF NOT EXISTS coins (
     Migration(2, "the payer's own coin record per channel: the last coin sent, the sats paid for coins", """
 CREATE TABLE IF NOT EXISTS coin_progress (escrow_id TEXT PRIMARY KEY, sent INTEGER NOT NULL, paid INTEGER NOT NULL);
 """),
+    Migration(3, "the payer's coin payment awaiting its receipt, per channel and voucher k", """
+CREATE TABLE IF NOT EXISTS coin_pending (
+    escrow_id TEXT NOT NULL, k INTEGER NOT NULL, payment BLOB NOT NULL, owed INTEGER NOT NULL,
+    PRIMARY KEY (escrow_id, k));
+"""),
 ))
 
 
@@ -230,13 +236,54 @@ class SQLiteMicrocoinStore(SQLiteStore):
         row = self.query_one("SELECT setup FROM coin_issuers WHERE escrow_id=?", (escrow_id,))
         return None if row is None else bytes(row["setup"])
 
+    @staticmethod
+    def _progress(db: sqlite3.Connection, escrow_id: str) -> tuple[int, int]:
+        """The channel's record; without a row (coins sent before migration 2) its highest opened coin, 0 paid."""
+        row = db.execute("SELECT sent, paid FROM coin_progress WHERE escrow_id=?", (escrow_id,)).fetchone()
+        if row is not None:
+            return int(row["sent"]), int(row["paid"])
+        setup = db.execute("SELECT setup FROM coin_issuers WHERE escrow_id=?", (escrow_id,)).fetchone()
+        if setup is None:
+            return 0, 0
+        root = MicrocoinSetup.decode(bytes(setup["setup"])).params.root
+        top = db.execute("SELECT MAX(idx) AS top FROM coin_opened WHERE root=?", (root,)).fetchone()
+        return int(top["top"] or 0), 0
+
     def issuer_progress(self, escrow_id: str) -> tuple[int, int]:
-        row = self.query_one("SELECT sent, paid FROM coin_progress WHERE escrow_id=?", (escrow_id,))
-        return (0, 0) if row is None else (int(row["sent"]), int(row["paid"]))
+        with self.transaction() as db:
+            return self._progress(db, escrow_id)
+
+    def _raise(self, db: sqlite3.Connection, escrow_id: str, sent: int = 0, paid: int = 0) -> None:
+        old_sent, old_paid = self._progress(db, escrow_id)
+        db.execute("INSERT OR REPLACE INTO coin_progress VALUES (?,?,?)",
+                   (escrow_id, max(sent, old_sent), max(paid, old_paid)))
 
     def raise_issuer_progress(self, escrow_id: str, sent: int = 0, paid: int = 0) -> None:
-        self.execute("INSERT INTO coin_progress VALUES (?,?,?) ON CONFLICT (escrow_id) DO UPDATE SET "
-                     "sent=MAX(sent, excluded.sent), paid=MAX(paid, excluded.paid)", (escrow_id, sent, paid))
+        with self.transaction() as db:
+            self._raise(db, escrow_id, sent, paid)
+
+    def coin_pending(self, escrow_id: str, k: int) -> tuple[bytes, int] | None:
+        row = self.query_one("SELECT payment, owed FROM coin_pending WHERE escrow_id=? AND k=?", (escrow_id, k))
+        return None if row is None else (bytes(row["payment"]), int(row["owed"]))
+
+    def add_coin_pending(self, escrow_id: str, k: int, payment: bytes, owed: int) -> tuple[bytes, int]:
+        with self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO coin_pending VALUES (?,?,?,?)", (escrow_id, k, payment, owed))
+            row = db.execute("SELECT payment, owed FROM coin_pending WHERE escrow_id=? AND k=?",
+                             (escrow_id, k)).fetchone()
+        return bytes(row["payment"]), int(row["owed"])
+
+    def end_coin_pending(self, escrow_id: str, k: int, payment: bytes) -> bool:
+        with self.transaction() as db:
+            row = db.execute("SELECT payment, owed FROM coin_pending WHERE escrow_id=? AND k=?",
+                             (escrow_id, k)).fetchone()
+            if row is None:
+                return False
+            db.execute("DELETE FROM coin_pending WHERE escrow_id=? AND k=?", (escrow_id, k))
+            if bytes(row["payment"]) != payment:
+                return False
+            self._raise(db, escrow_id, paid=int(row["owed"]))
+        return True
 
     def add_opened(self, root: bytes, index: int, coin: bytes, receiver: bytes) -> tuple[bytes, bytes]:
         with self.transaction() as db:

@@ -173,6 +173,21 @@ class MicrocoinStore(Store, Protocol):
         """Payer: record durably; each value only grows (the larger of the stored and the given one is kept)."""
         ...
 
+    def coin_pending(self, escrow_id: str, k: int) -> tuple[bytes, int] | None:
+        """Payer: the coin payment made on voucher k and not yet receipted (its bytes, and the sats paid for
+        coins once it is), or None."""
+        ...
+
+    def add_coin_pending(self, escrow_id: str, k: int, payment: bytes, owed: int) -> tuple[bytes, int]:
+        """Payer: record a coin payment durably before it leaves; what the store holds afterwards (an earlier
+        one on voucher k wins: it may have reached the merchant)."""
+        ...
+
+    def end_coin_pending(self, escrow_id: str, k: int, payment: bytes) -> bool:
+        """Payer: a payment on voucher k was receipted: drop the pending coin payment and, in the same
+        transaction, raise the sats paid for coins only when ``payment`` is it; whether it was."""
+        ...
+
     def add_opened(self, root: bytes, index: int, coin: bytes, receiver: bytes) -> tuple[bytes, bytes]:
         """Issuer: record coin ``index`` durably before it leaves; what the store holds afterwards
         (an earlier opening wins: the caller compares)."""
