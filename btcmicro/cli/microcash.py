@@ -375,14 +375,7 @@ def pay_cmd(ctx: click.Context, merchant_url: str, count: int, id_esc: str | Non
         raise ConfigError(f"the merchant at {merchant_url} (key {key.hex()[:16]}…) is not one of escrow "
                           f"{record['id_esc'][:16]}…'s {params.m} merchants")
     index = params.merchants.index(key)
-    tip = customer.chain.height()
-    if tip < params.start_height:
-        raise PolicyError(f"too early: round 0 starts at height {params.start_height:,}, the tip is {tip:,} "
-                          f"({params.start_height - tip} more block(s))")
-    if params.round_at(tip) >= params.l_esc:
-        raise PolicyError(f"the escrow's {params.l_esc} rounds are over (the last was at height "
-                          f"{params.start_height + params.l_esc - 1:,}): `btcmicro microcash refund` from height "
-                          f"{params.refund_height(0):,}")
+    customer.issuing_round()  # too early or too late: one line before anything is paid
     seqnos: list[int] = []
     stopped: BaseException | None = None
     with progress_bar(count, "paying tickets") as steps:
@@ -406,25 +399,6 @@ def pay_cmd(ctx: click.Context, merchant_url: str, count: int, id_esc: str | Non
                  + (" once the next block starts the next round" if "all issued" in str(stopped) else ""))
 
 
-def _follow(chain: Any, txid: str, vout: int, spk: bytes, from_height: int) -> tuple[str, int, int] | None:
-    """Where an escrow output's money is now: the output itself while unspent, else the change N's payout
-    returned to the same script, followed to its end; None once spent for good (a refund, a burn)."""
-    from bitcoin.core import CTransaction
-
-    while True:
-        u = chain.get_utxo(txid, vout)
-        if u is not None:
-            return txid, vout, u.value
-        spend = chain.find_spend(txid, vout, from_height=from_height)
-        if spend is None:
-            return None
-        tx = CTransaction.deserialize(bytes.fromhex(spend.hex))
-        nxt = [i for i, o in enumerate(tx.vout) if bytes(o.scriptPubKey) == spk]
-        if not nxt:
-            return None
-        txid, vout = spend.txid, nxt[0]
-
-
 @microcash_group.command("refund")
 @click.option("--escrow", "id_esc", help="The escrow's id_esc (default: the newest).")
 @click.option("--confirm/--no-confirm", default=True, show_default=True, help="Mine a block to confirm (regtest).")
@@ -434,21 +408,17 @@ def refund_cmd(ctx: click.Context, id_esc: str | None, confirm: bool, json_out: 
     """Refund what is left of each escrow output whose CLTV height is reached (refused before: one line)."""
     record = _saved_escrow(ctx, id_esc)
     customer = _customer(ctx, record)
-    esc = customer.escrow
-    p = esc.params
     tip = customer.chain.height()
-    outputs = [(f"g{g}", *esc.group_output(g)) for g in range(len(esc.outputs.payment))]
-    outputs.append(("penalty", *esc.penalty_output))
-    opens = {which: t.expiry.value for which, t, _, _ in outputs}
-    due = [o for o in outputs if opens[o[0]] <= tip]
+    opens = customer.refund_heights()
+    due = [which for which, h in opens.items() if h <= tip]
     if not due:
         first = min(opens.values())
         raise PolicyError(f"too early: the escrow's first refund opens at height {first:,} (CLTV), the tip is "
                           f"{tip:,}: {first - tip} more block(s)")
     done: dict[str, str] = {}
     gone: list[str] = []
-    for which, tmpl, vout, _ in due:
-        where = _follow(customer.chain, esc.txid, vout, tmpl.script_pubkey(), p.start_height - 1)
+    for which in due:
+        where = customer.locate(which)
         if where is None:
             gone.append(which)
             continue

@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from bitcoin.core import CMutableTransaction
+from bitcoin.core import CMutableTransaction, CTransaction
 
 from btcmicro.core.errors import PolicyError
 from btcmicro.core.keys import PrivateKey
@@ -104,11 +104,23 @@ class Customer:
         p = esc.params
         if not 0 <= index < p.m:
             raise PolicyError(f"no merchant {index}")
-        i = p.round_at(self.chain.height())
-        if not 0 <= i < p.l_esc:
-            raise PolicyError(f"round {i} is outside the escrow's lifetime 0..{p.l_esc - 1}")
+        i = self.issuing_round(p)
         counter = p.ticket_key if p.trustless else esc.id_esc  # under P-B, one nonce per seqno of the key
         return self._issue(esc, tk, index, self._next_seqno(counter, i * p.tkt_rate, (i + 1) * p.tkt_rate, i))
+
+    def issuing_round(self, params: Params | None = None) -> int:
+        """The round the tip is in (of ``params``, default the current escrow's); PolicyError before round 0
+        or after the last."""
+        p = params or self._escrow().params
+        tip = self.chain.height()
+        i = p.round_at(tip)
+        if i < 0:
+            raise PolicyError(f"too early: round 0 starts at height {p.start_height:,}, the tip is {tip:,} "
+                              f"({-i} more block(s))")
+        if i >= p.l_esc:
+            raise PolicyError(f"the escrow's {p.l_esc} rounds are over (the last was at height "
+                              f"{p.start_height + p.l_esc - 1:,}); refunds from height {p.refund_height(0):,}")
+        return i
 
     def _next_seqno(self, counter: bytes, lo: int, hi: int, i: int) -> int:
         """The next reserved seqno of round ``i`` (lo..hi−1) on ``counter`` (the store's seqno counter: the
@@ -134,6 +146,33 @@ class Customer:
     def sign_any(self, index: int, seqno: int) -> Ticket:
         """A ticket with any seqno, outside the schedule (what a cheating customer does; tests)."""
         return self._issue(*self._active(), index, seqno)
+
+    def refund_heights(self) -> dict[str, int]:
+        """Each output C may refund, ``"g<n>"`` per payment output and ``"penalty"``, with its CLTV height."""
+        esc = self._escrow()
+        heights = {f"g{g}": esc.group_output(g)[0].expiry.value for g in range(len(esc.outputs.payment))}
+        heights["penalty"] = esc.penalty_output[0].expiry.value
+        return heights
+
+    def locate(self, which: str) -> tuple[str, int, int] | None:
+        """Where the money of output ``which`` is now, (txid, vout, value): the output itself while unspent,
+        else the change N's payouts returned to the same script, followed to its end; None once it is spent
+        for good (a refund, a burn)."""
+        esc = self._escrow()
+        tmpl, vout, _ = esc.penalty_output if which == "penalty" else esc.group_output(int(which[1:]))
+        spk, txid = tmpl.script_pubkey(), esc.txid
+        while True:
+            u = self.chain.get_utxo(txid, vout)
+            if u is not None:
+                return txid, vout, u.value
+            spend = self.chain.find_spend(txid, vout, from_height=esc.params.start_height - 1)
+            if spend is None:
+                return None
+            nxt = [i for i, o in enumerate(CTransaction.deserialize(bytes.fromhex(spend.hex)).vout)
+                   if bytes(o.scriptPubKey) == spk]
+            if not nxt:
+                return None
+            txid, vout = spend.txid, nxt[0]
 
     def refund(self, which: str, utxo: tuple[str, int, int] | None = None) -> CMutableTransaction:
         """C's refund of a payment output (``"g<n>"``) or of the penalty, valid from its CLTV height;
