@@ -508,8 +508,8 @@ def collect_cmd(ctx: click.Context, store_url: str | None, json_out: bool) -> No
     with its best payment. Channels the points of sale registered are checked on chain first. One line
     per channel; the exit status is 1 when the node refused a transaction (stored all the same)."""
     from btcmicro.channels.dastripathi import Merchant, collect
+    from btcmicro.channels.dastripathi.collector import adopt_channels
     from btcmicro.channels.dastripathi.postgres import MERCHANT_STORE
-    from btcmicro.core.errors import ProtocolError
     from btcmicro.node.chain import RPCChain
     from btcmicro.store import open_store
 
@@ -533,13 +533,8 @@ def collect_cmd(ctx: click.Context, store_url: str | None, json_out: bool) -> No
     merchant = Merchant(RPCChain(ctx.obj.rpc()), b_store, sk_b, fee=shop["fee"], margin=0,
                         ring=[k.pubkey for k in keys] if shop["ring"] else (), slot=shop["slot"],
                         service_per_slot=shop["service_per_slot"])
-    rows: list[dict[str, Any]] = []
-    for eid, opening in {ch.escrow_id: ch.terms.open_message() for s in stores for ch in s.channels()}.items():
-        if b_store.channel(eid) is None:
-            try:
-                merchant.open(opening.encode())
-            except ProtocolError as e:
-                rows.append({"escrow_id": eid, "action": "refused", "error": str(e)})
+    rows: list[dict[str, Any]] = [{"escrow_id": eid, "action": "refused", "error": str(e)}
+                                  for eid, e in adopt_channels(merchant, stores)]
     for c in collect(merchant, stores):
         row: dict[str, Any] = {"escrow_id": c.escrow_id, "action": c.action, "txid": c.txid, "amount": c.paid,
                                "broadcast_error": c.broadcast_error}

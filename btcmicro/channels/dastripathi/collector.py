@@ -18,11 +18,11 @@ from btcmicro.channels.dastripathi.contract import txid_of
 from btcmicro.channels.dastripathi.merchant import Merchant
 from btcmicro.channels.dastripathi.states import MERCHANT_TRANSITIONS, MerchantEvent, MerchantStatus
 from btcmicro.channels.dastripathi.stores import AssertionRecord, MerchantChannel, MerchantStore
-from btcmicro.core.errors import NodeError
+from btcmicro.core.errors import NodeError, ProtocolError
 from btcmicro.core.keys import PrivateKey
 from btcmicro.crypto.assertions import Assertion, public_key_from_bytes
 
-__all__ = ["Collection", "collect", "find_equivocation", "extract_escrow_key"]
+__all__ = ["Collection", "collect", "adopt_channels", "find_equivocation", "extract_escrow_key"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,20 @@ def extract_escrow_key(channel: MerchantChannel, pair: tuple[AssertionRecord, As
         return None
     key = PrivateKey(x.to_bytes(32, "big"))
     return key if key.pubkey == channel.terms.escrow_key else None
+
+
+def adopt_channels(merchant: Merchant, pos_stores: Sequence[MerchantStore]) -> list[tuple[str, ProtocolError]]:
+    """Open at ``merchant`` (B) every channel a point of sale registered that B does not hold yet, each
+    checked on chain as :meth:`Merchant.open` checks a payer's opening; the (escrow id, refusal) of those
+    B refuses."""
+    refused: list[tuple[str, ProtocolError]] = []
+    for eid, opening in {ch.escrow_id: ch.terms.open_message() for s in pos_stores for ch in s.channels()}.items():
+        if merchant.store.channel(eid) is None:
+            try:
+                merchant.open(opening.encode())
+            except ProtocolError as e:
+                refused.append((eid, e))
+    return refused
 
 
 def collect(merchant: Merchant, pos_stores: Sequence[MerchantStore]) -> list[Collection]:
